@@ -1,0 +1,1 @@
+"""The demo estate: small legacy servers and data that ship with strangler."""
