@@ -1,0 +1,142 @@
+"""The operations of a WSDL: one :class:`~strangler.adapters.base.Operation` per
+service, port and operation, with request and response models.
+
+A request is the body's fields plus, when the binding declares ``soap:header``
+parts, a ``soapHeader`` object with them. A response is the body's fields.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from pydantic import BaseModel, Field, create_model
+from zeep import Client
+from zeep.wsdl.bindings.soap import SoapBinding
+from zeep.xsd import ComplexType
+
+from strangler.adapters.base import Operation
+from strangler.adapters.soap.facets import FacetReader
+from strangler.adapters.soap.models import ModelBuilder
+
+__all__ = ["HEADER_FIELD", "SoapTarget", "build_operations"]
+
+HEADER_FIELD = "soapHeader"
+
+
+@dataclass(frozen=True)
+class SoapTarget:
+    """Where and how one operation is called (kept in ``Operation.extra``)."""
+
+    service: str
+    port: str
+    operation: str
+    address: str | None
+    soap_version: str
+    style: str
+    binding: Any
+    has_header: bool
+    simple_body: str | None = None
+    simple_reply: str | None = None
+
+
+def _soap_version(binding: Any) -> str:
+    return "1.2" if type(binding).__name__.startswith("Soap12") else "1.1"
+
+
+def build_operations(
+    system: str, client: Client, wsdl_source: str, *, safe: frozenset[str] = frozenset()
+) -> list[Operation]:
+    """Every SOAP operation the WSDL's services expose, with generated models."""
+    builder = ModelBuilder(system, FacetReader(wsdl_source))
+    operations: list[Operation] = []
+    for service in client.wsdl.services.values():
+        for port in service.ports.values():
+            binding = port.binding
+            if not isinstance(binding, SoapBinding):
+                continue  # an HTTP GET/POST binding: not SOAP
+            for op in binding._operations.values():
+                operations.append(_operation(system, builder, service, port, binding, op, safe))
+    # The first port that has an operation also answers at the short path /{operation}.
+    taken: set[str] = set()
+    result = []
+    for operation in operations:
+        if operation.name not in taken:
+            taken.add(operation.name)
+            operation = replace(operation, aliases=((operation.name,),))
+        result.append(operation)
+    return result
+
+
+def _operation(
+    system: str,
+    builder: ModelBuilder,
+    service: Any,
+    port: Any,
+    binding: Any,
+    op: Any,
+    safe: frozenset[str],
+) -> Operation:
+    base = f"{service.name}_{port.name}_{op.name}"
+    body_in = _body_model(builder, f"{base}_Request", op.input, output=False)
+    body_out = _body_model(builder, f"{base}_Response", op.output, output=True)
+    has_header = _has_header(op.input)
+    if has_header:
+        header_model = builder.message_model(
+            f"{base}_RequestHeader", op.input.header, output=False
+        )
+        body_in = create_model(
+            f"{system}_{base}_RequestWithHeader",
+            __base__=body_in,
+            soap_header=(
+                header_model | None,
+                Field(default=None, alias=HEADER_FIELD, description="SOAP header parts."),
+            ),
+        )
+    documentation = getattr(op.abstract, "documentation", None) if op.abstract else None
+    return Operation(
+        system=system,
+        name=op.name,
+        route=(service.name, port.name, op.name),
+        input_model=body_in,
+        output_model=body_out,
+        summary=f"{op.name} ({port.name}, SOAP {_soap_version(binding)}, {op.style})",
+        description=documentation,
+        safe=op.name in safe,
+        tags=(system,),
+        extra={
+            "soap": SoapTarget(
+                service=service.name,
+                port=port.name,
+                operation=op.name,
+                address=port.binding_options.get("address"),
+                soap_version=_soap_version(binding),
+                style=op.style or "document",
+                binding=binding,
+                has_header=has_header,
+                simple_body=_simple_body(op.input),
+                simple_reply=_simple_body(op.output),
+            )
+        },
+    )
+
+
+def _body_model(builder: ModelBuilder, name: str, message: Any, *, output: bool) -> type[BaseModel]:
+    element = getattr(message, "body", None) if message is not None else None
+    xs_element = builder.xs_element_for(element)
+    return builder.message_model(name, element, output=output, xs_element=xs_element)
+
+
+def _has_header(message: Any) -> bool:
+    header = getattr(message, "header", None)
+    if header is None:
+        return False
+    return bool(getattr(header.type, "elements", None))
+
+
+def _simple_body(message: Any) -> str | None:
+    """The element name when the body is one element of simple type (bare style)."""
+    element = getattr(message, "body", None) if message is not None else None
+    if element is None or isinstance(element.type, ComplexType):
+        return None
+    return str(element.name)

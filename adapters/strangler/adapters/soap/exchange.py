@@ -1,0 +1,236 @@
+"""One SOAP exchange: build the envelope with zeep, post it, read the reply.
+
+Foreign errors are translated here, once, into the project's error tree
+(:mod:`strangler.errors`), keeping the original as ``__cause__``.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import decimal
+from collections import OrderedDict
+from typing import Any
+
+import httpx
+from lxml import etree
+from zeep import Client
+from zeep.exceptions import Fault, XMLSyntaxError
+from zeep.exceptions import Error as ZeepError
+from zeep.helpers import serialize_object
+from zeep.loader import parse_xml
+
+from strangler.adapters.soap.catalog import SoapTarget
+from strangler.errors import (
+    FaultInfo,
+    InvalidInput,
+    LegacyFault,
+    LegacyProtocolError,
+    LegacyTimeout,
+    LegacyUnavailable,
+)
+
+__all__ = ["Reply", "build_request", "post", "read_reply", "to_json_ready"]
+
+_CLIENT_CODES = ("client", "sender")
+
+
+class Reply:
+    """The raw HTTP answer of the legacy system."""
+
+    __slots__ = ("content", "content_type", "status")
+
+    def __init__(self, status: int, content_type: str, content: bytes) -> None:
+        self.status, self.content_type, self.content = status, content_type, content
+
+
+def build_request(
+    client: Client,
+    target: SoapTarget,
+    body: dict[str, Any],
+    header: dict[str, Any] | None,
+    address: str,
+    system: str,
+) -> tuple[bytes, dict[str, str]]:
+    """Serialise the call into an envelope and its HTTP headers."""
+    kwargs = dict(body)
+    args: tuple[Any, ...] = ()
+    if target.simple_body is not None:  # a bare body part of simple type
+        args = (kwargs.pop(target.simple_body, None),)
+    if header:
+        kwargs["_soapheaders"] = header
+    try:
+        envelope, headers = target.binding._create(
+            target.operation, args, kwargs, client=client, options={"address": address}
+        )
+    except (TypeError, ValueError, ZeepError) as exc:
+        raise InvalidInput(f"{target.operation}: {exc}") from exc
+    data = etree.tostring(envelope, encoding="utf-8", xml_declaration=True)
+    return data, dict(headers)
+
+
+async def post(
+    http: httpx.AsyncClient,
+    address: str,
+    data: bytes,
+    headers: dict[str, str],
+    *,
+    system: str,
+    operation: str,
+) -> Reply:
+    """Post an envelope; connection trouble becomes a ``LegacyError``."""
+    try:
+        response = await http.post(address, content=data, headers=headers)
+    except httpx.TimeoutException as exc:
+        raise LegacyTimeout(
+            f"{system} did not answer {operation} in time", system=system, operation=operation
+        ) from exc
+    except httpx.TransportError as exc:
+        raise LegacyUnavailable(
+            f"cannot reach {system} at {address}: {exc or type(exc).__name__}",
+            system=system,
+            operation=operation,
+        ) from exc
+    reply = Reply(response.status_code, response.headers.get("content-type", ""), response.content)
+    if reply.status >= 500 and b"Fault" not in reply.content:
+        raise LegacyUnavailable(
+            f"{system} answered HTTP {reply.status} without a SOAP fault",
+            system=system,
+            operation=operation,
+        )
+    return reply
+
+
+def read_reply(
+    client: Client, target: SoapTarget, reply: Reply, *, system: str
+) -> tuple[Any, Any]:
+    """Parse the reply into (body, header) values, or raise the fault it carries."""
+    operation = target.operation
+    if reply.status in (201, 202) and not reply.content:
+        return None, None
+    if not reply.content:
+        raise LegacyProtocolError(
+            f"{system} answered HTTP {reply.status} with no content",
+            system=system,
+            operation=operation,
+        )
+    if reply.content_type.startswith("multipart/"):
+        raise LegacyProtocolError(
+            f"{system} answered with {reply.content_type.split(';')[0]}, which is not supported",
+            system=system,
+            operation=operation,
+        )
+    binding = target.binding
+    try:
+        doc = parse_xml(reply.content, binding.transport, settings=client.settings)
+    except (XMLSyntaxError, etree.XMLSyntaxError, ZeepError) as exc:
+        raise LegacyProtocolError(
+            f"{system} answered HTTP {reply.status} with unreadable XML: {exc}",
+            system=system,
+            operation=operation,
+        ) from exc
+    nsmap = binding.nsmap
+    fault = doc.find("soap-env:Body/soap-env:Fault", namespaces=nsmap)
+    if fault is not None:
+        _raise_fault(binding, doc, target, system)
+    if reply.status != 200:
+        raise LegacyProtocolError(
+            f"{system} answered HTTP {reply.status} without a SOAP fault",
+            system=system,
+            operation=operation,
+        )
+    op = binding._operations[operation]
+    body = doc.find("soap-env:Body", namespaces=nsmap)
+    if body is None:
+        raise LegacyProtocolError(
+            f"{system} answered without a SOAP Body", system=system, operation=operation
+        )
+    try:
+        result = op.output._deserialize_body(body)["body"] if op.output.body else None
+        headers = op.output._deserialize_headers(
+            doc.find("soap-env:Header", namespaces=nsmap)
+        ).get("header")
+    except (ZeepError, ValueError, TypeError) as exc:
+        raise LegacyProtocolError(
+            f"{system} answered {operation} with XML that does not fit the WSDL: {exc}",
+            system=system,
+            operation=operation,
+        ) from exc
+    return result, headers
+
+
+def _raise_fault(binding: Any, doc: Any, target: SoapTarget, system: str) -> None:
+    try:
+        binding.process_error(doc, binding._operations[target.operation])
+    except Fault as exc:
+        code = exc.code or "Server"
+        local = code.split("}")[-1].split(":")[-1].lower()
+        subcodes = [getattr(s, "text", str(s)) for s in (exc.subcodes or [])]
+        info = FaultInfo(
+            code=code,
+            message=exc.message or "SOAP fault",
+            actor=exc.actor,
+            detail=element_to_json(exc.detail) if exc.detail is not None else None,
+            subcodes=subcodes,
+        )
+        raise LegacyFault(
+            info,
+            system=system,
+            operation=target.operation,
+            client_error=local.startswith(_CLIENT_CODES),
+        ) from exc
+
+
+def element_to_json(element: Any) -> Any:
+    """A plain JSON shape for an XML element (used for fault details and xsd:any)."""
+    children = [c for c in element if isinstance(c.tag, str)]
+    attributes = {etree.QName(k).localname: v for k, v in element.attrib.items()}
+    if not children:
+        text = (element.text or "").strip()
+        if attributes:
+            return {**attributes, "_text": text} if text else attributes
+        return text
+    result: dict[str, Any] = dict(attributes)
+    for child in children:
+        key = etree.QName(child).localname
+        value = element_to_json(child)
+        if key in result:
+            existing = result[key]
+            result[key] = [*existing, value] if isinstance(existing, list) else [existing, value]
+        else:
+            result[key] = value
+    return result
+
+
+def to_json_ready(value: Any, name: str | None = None) -> Any:
+    """zeep's values as JSON-ready data: the body's fields as an object."""
+    plain = serialize_object(value, target_cls=dict)
+    if isinstance(plain, dict):
+        return plain
+    if plain is None:
+        return {}
+    return {name or "value": plain}
+
+
+def json_default(value: Any) -> Any:
+    """orjson fallback for the types zeep produces."""
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, etree._Element):
+        return element_to_json(value)
+    if isinstance(value, dt.timedelta):
+        return _duration(value)
+    if isinstance(value, OrderedDict):
+        return dict(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    raise TypeError(f"cannot turn {type(value).__name__} into JSON")
+
+
+def _duration(value: dt.timedelta) -> str:
+    import isodate
+
+    text: str = isodate.duration_isoformat(value)
+    return text

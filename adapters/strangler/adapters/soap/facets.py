@@ -1,0 +1,116 @@
+"""Read what zeep drops (enumerations, patterns, bounds, documentation) from the schema.
+
+zeep keeps the structure of the XSD types but not their facets, so the
+schemas are read a second time with ``xmlschema`` and walked in step with
+zeep's types. When ``xmlschema`` cannot read a WSDL, facets are simply absent:
+the structure, which is what calls depend on, still comes from zeep.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import Field, TypeAdapter
+
+from strangler.adapters.soap.simple_types import Facets
+
+__all__ = ["FacetReader"]
+
+log = logging.getLogger(__name__)
+
+
+class FacetReader:
+    """Looks up the ``xmlschema`` component beside each zeep type."""
+
+    def __init__(self, wsdl_source: str) -> None:
+        self._maps: Any = None
+        try:
+            from xmlschema.extras.wsdl import Wsdl11Document
+
+            self._maps = Wsdl11Document(wsdl_source, allow="sandbox").schema.maps
+        except Exception as exc:  # any failure only costs the facets
+            log.info("facets unavailable for %s: %s", wsdl_source, exc)
+
+    def global_type(self, qname: str | None) -> Any:
+        if self._maps is None or not qname:
+            return None
+        return self._maps.types.get(qname)
+
+    def global_element(self, qname: str | None) -> Any:
+        if self._maps is None or not qname:
+            return None
+        return self._maps.elements.get(qname)
+
+    @staticmethod
+    def child_element(xs_type: Any, name: str) -> Any:
+        """The local element ``name`` inside complex type ``xs_type``."""
+        content = getattr(xs_type, "content", None)
+        if content is None or not hasattr(content, "iter_elements"):
+            return None
+        for element in content.iter_elements():
+            if getattr(element, "local_name", None) == name:
+                return element
+        return None
+
+    @staticmethod
+    def attribute(xs_type: Any, name: str) -> Any:
+        attributes = getattr(xs_type, "attributes", None)
+        if not attributes:
+            return None
+        for key, attr in attributes.items():
+            if key is not None and key.split("}")[-1] == name:
+                return attr
+        return None
+
+    def facets(self, xs_component: Any) -> Facets | None:
+        """Facets of an element's or attribute's simple type (or of a simple type)."""
+        if xs_component is None:
+            return None
+        xs_type = getattr(xs_component, "type", xs_component)
+        if not getattr(xs_type, "is_simple", lambda: False)():
+            return Facets(documentation=_doc(xs_component)) if _doc(xs_component) else None
+        enumeration = tuple(str(v) for v in (getattr(xs_type, "enumeration", None) or ()))
+        return Facets(
+            enumeration=enumeration,
+            pattern=_pattern(xs_type),
+            min_length=getattr(xs_type, "min_length", None),
+            max_length=getattr(xs_type, "max_length", None),
+            minimum=_number(getattr(xs_type, "min_value", None)),
+            maximum=_number(getattr(xs_type, "max_value", None)),
+            documentation=_doc(xs_component) or _doc(xs_type),
+        )
+
+
+def _doc(component: Any) -> str | None:
+    annotation = getattr(component, "annotation", None)
+    docs = getattr(annotation, "documentation", None) if annotation is not None else None
+    if not docs:
+        return None
+    text = " ".join((d.text or "").strip() for d in docs).strip()
+    return text or None
+
+
+def _number(value: Any) -> Decimal | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float | Decimal):
+        return Decimal(str(value))
+    return None
+
+
+def _pattern(xs_type: Any) -> str | None:
+    """One anchored pattern that both Python and pydantic accept, or none."""
+    patterns = getattr(xs_type, "patterns", None)
+    regexps = getattr(patterns, "regexps", None) if patterns is not None else None
+    if not regexps or len(regexps) != 1:
+        return None
+    candidate = f"^(?:{regexps[0]})$"
+    with contextlib.suppress(Exception):  # XSD regex dialects beyond Python's: no pattern
+        re.compile(candidate)
+        TypeAdapter(Annotated[str, Field(pattern=candidate)])
+        return candidate
+    return None

@@ -1,0 +1,88 @@
+"""Open a WSDL with zeep: hardened XML settings, an on-disk document cache, auth.
+
+Documents fetched over HTTP (the WSDL and every XSD it imports) are cached on
+disk by zeep's ``SqliteCache``, so a restart does not fetch them again.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+from zeep import Client, Settings
+from zeep.cache import SqliteCache
+from zeep.transports import Transport
+from zeep.wsse.username import UsernameToken
+
+from strangler.spec.models import SoapSystem, WsseAuth
+
+__all__ = ["default_cache_dir", "open_wsdl", "override_address"]
+
+
+def default_cache_dir() -> Path:
+    """``$STRANGLER_CACHE_DIR``, else the user's cache folder."""
+    env = os.environ.get("STRANGLER_CACHE_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "strangler"
+
+
+def xml_settings() -> Settings:
+    """zeep settings that refuse DTDs, entities and network access from XML."""
+    return Settings(
+        strict=True,
+        xml_huge_tree=False,
+        forbid_dtd=True,
+        forbid_entities=True,
+        forbid_external=True,
+    )
+
+
+def open_wsdl(system: SoapSystem, cache_dir: Path | None = None) -> Client:
+    """A zeep client for ``system``'s WSDL (file path or URL)."""
+    folder = cache_dir or default_cache_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    cache = SqliteCache(path=str(folder / "wsdl-documents.sqlite"), timeout=7 * 24 * 3600)
+    transport = Transport(cache=cache, timeout=system.timeout_s)
+    if system.auth is not None and system.auth.kind == "basic":
+        transport.session.auth = (system.auth.username, system.auth.password.get_secret_value())
+    wsse = None
+    if isinstance(system.auth, WsseAuth):
+        wsse = UsernameToken(
+            system.auth.username,
+            system.auth.password.get_secret_value(),
+            use_digest=system.auth.digest,
+        )
+    return Client(system.wsdl, transport=transport, wsse=wsse, settings=xml_settings())
+
+
+def override_address(address: str, override: str | None) -> str:
+    """Replace scheme, host and port of ``address`` with those of ``override``."""
+    if not override:
+        return address
+    new = urlsplit(override)
+    old = urlsplit(address)
+    path = old.path
+    if new.path and new.path != "/":
+        path = new.path.rstrip("/") + "/" + old.path.lstrip("/")
+    return urlunsplit((new.scheme, new.netloc, path, old.query, old.fragment))
+
+
+def http_client(system: SoapSystem) -> httpx.AsyncClient:
+    """The pooled keep-alive HTTP client used for calls to ``system``."""
+    auth = None
+    if system.auth is not None and system.auth.kind == "basic":
+        auth = httpx.BasicAuth(system.auth.username, system.auth.password.get_secret_value())
+    limits = httpx.Limits(
+        max_connections=system.max_connections,
+        max_keepalive_connections=system.max_connections,
+    )
+    return httpx.AsyncClient(
+        auth=auth,
+        limits=limits,
+        timeout=httpx.Timeout(system.timeout_s),
+        follow_redirects=False,
+    )

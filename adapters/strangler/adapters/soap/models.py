@@ -1,0 +1,332 @@
+"""Pydantic models generated from a WSDL's XSD types, walking zeep's own types.
+
+The JSON shape of a model is exactly the keyword shape zeep takes and gives,
+so a validated request can be handed to zeep as it is:
+
+* a complex type is an object whose fields are its elements and attributes;
+* ``maxOccurs > 1`` is an array; ``minOccurs=0`` is optional; ``nillable`` may be null;
+* a ``choice`` is a set of optional fields of which exactly one is given
+  (``oneOf`` in the schema), a repeated group is an array of objects;
+* ``xsd:any`` is a free-form value (an XML string on the way in);
+* an extension is flattened: the fields of the base come first, as in XML.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+from zeep.xsd import ComplexType, Element
+from zeep.xsd.elements.any import Any as XsdAny
+from zeep.xsd.elements.indicators import Choice, Group, OrderIndicator
+
+from strangler.adapters.soap.facets import FacetReader
+from strangler.adapters.soap.simple_types import Facets, python_type
+
+__all__ = ["ModelBuilder", "SoapModel"]
+
+_UNBOUNDED = "unbounded"
+_RESERVED = set(dir(BaseModel))
+
+
+class SoapModel(BaseModel):
+    """Base of every generated model: unknown fields are refused."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        val_json_bytes="base64",
+        ser_json_bytes="base64",
+        arbitrary_types_allowed=True,
+        field_title_generator=lambda name, info: info.alias or name,
+    )
+
+
+def _python_name(name: str) -> str:
+    candidate = re.sub(r"\W", "_", name)
+    if not candidate or candidate[0].isdigit() or candidate[0] == "_" or keyword.iskeyword(
+        candidate
+    ) or candidate in _RESERVED:
+        candidate = "f_" + candidate
+    return candidate
+
+
+def _repeated(max_occurs: Any) -> bool:
+    return max_occurs == _UNBOUNDED or (isinstance(max_occurs, int) and max_occurs > 1)
+
+
+class _Choice:
+    """Runtime check for a choice: exactly one branch (or none, if optional)."""
+
+    def __init__(self, names: list[str], optional: bool) -> None:
+        self.names, self.optional = names, optional
+
+    def check(self, given: set[str]) -> None:
+        present = [n for n in self.names if n in given]
+        if len(present) > 1:
+            raise ValueError(f"choose one of {self.names}, not {present}")
+        if not present and not self.optional:
+            raise ValueError(f"one of {self.names} is required")
+
+
+class ModelBuilder:
+    """Builds (and caches) pydantic models for zeep types.
+
+    ``prefix`` keeps model names apart between systems; ``output`` builds the
+    lenient response variant, where anything optional may come back as null.
+    """
+
+    def __init__(self, prefix: str, facets: FacetReader, *, max_depth: int = 40) -> None:
+        self.prefix = prefix
+        self.facets = facets
+        self.max_depth = max_depth
+        self._cache: dict[tuple[int, bool], type[BaseModel]] = {}
+        self._building: set[int] = set()
+        self._names: set[str] = set()
+
+    # -- public -----------------------------------------------------------------
+
+    def message_model(
+        self, name: str, element: Element | None, *, output: bool, xs_element: Any = None
+    ) -> type[BaseModel]:
+        """The model of a SOAP body or header: the fields of ``element``'s type."""
+        if element is None:
+            return self._make(name, {}, [], doc=None)
+        xsd_type = element.type
+        if isinstance(xsd_type, ComplexType):
+            xs_type = getattr(xs_element, "type", None)
+            return self._complex(xsd_type, name, output=output, xs_type=xs_type, depth=0)
+        # A bare simple-typed body part: one field named after the element.
+        field = self._element_field(element, output=output, xs_element=xs_element, depth=0)
+        return self._make(name, {element.name: field}, [], doc=None)
+
+    def xs_element_for(self, element: Element | None) -> Any:
+        """The ``xmlschema`` element for a global zeep element, if known."""
+        if element is None or element.qname is None:
+            return None
+        return self.facets.global_element(element.qname.text)
+
+    # -- types ------------------------------------------------------------------
+
+    def _complex(
+        self, xsd_type: ComplexType, hint: str, *, output: bool, xs_type: Any, depth: int
+    ) -> type[BaseModel]:
+        key = (id(xsd_type), output)
+        if key in self._cache:
+            return self._cache[key]
+        if xs_type is None and xsd_type.qname is not None:
+            xs_type = self.facets.global_type(xsd_type.qname.text)
+        name = xsd_type.qname.localname if xsd_type.qname is not None else hint
+        self._building.add(id(xsd_type))
+        try:
+            fields: dict[str, Any] = {}
+            choices: list[_Choice] = []
+            for item_name, item in xsd_type.elements_nested:
+                self._item(item_name, item, fields, choices, output, xs_type, depth, name)
+            for attr_name, attr in xsd_type.attributes:
+                xs_attr = self.facets.attribute(xs_type, attr_name)
+                facets = self.facets.facets(xs_attr)
+                annotation = python_type(attr.type, facets)
+                required = getattr(attr, "required", False) and not output
+                fields[attr_name] = self._field(
+                    annotation, required=required, nullable=output, facets=facets
+                )
+            model = self._make(name, fields, choices, doc=_doc(self.facets.facets(xs_type)))
+        finally:
+            self._building.discard(id(xsd_type))
+        self._cache[key] = model
+        return model
+
+    def _item(
+        self,
+        name: str | None,
+        item: Any,
+        fields: dict[str, Any],
+        choices: list[_Choice],
+        output: bool,
+        xs_type: Any,
+        depth: int,
+        owner: str,
+    ) -> None:
+        """Add the fields of one entry of zeep's ``elements_nested``."""
+        if isinstance(item, Element) and not isinstance(item, XsdAny):
+            xs_child = self.facets.child_element(xs_type, item.name)
+            fields[item.attr_name] = self._element_field(
+                item, output=output, xs_element=xs_child, depth=depth + 1
+            )
+        elif isinstance(item, XsdAny):
+            fields[name or "_value_1"] = self._any_field(item, output)
+        elif isinstance(item, OrderIndicator | Group) and _repeated(item.max_occurs):
+            sub_fields: dict[str, Any] = {}
+            sub_choices: list[_Choice] = []
+            for sub_name, sub in _nested(item):
+                self._item(sub_name, sub, sub_fields, sub_choices, output, xs_type, depth, owner)
+            group = self._make(f"{owner}Group", sub_fields, sub_choices, doc=None)
+            fields[name or "_value_1"] = self._field(
+                list[group], required=item.min_occurs > 0 and not output, nullable=output
+            )
+        elif isinstance(item, Choice):
+            before = set(fields)
+            for sub_name, sub in _nested(item):
+                self._item(sub_name, sub, fields, choices, output, xs_type, depth, owner)
+            branches = [n for n in fields if n not in before]
+            for branch in branches:  # every branch is optional on its own
+                fields[branch] = _optional(fields[branch], nullable=output)
+            choices.append(_Choice(branches, optional=item.min_occurs == 0 or output))
+        elif isinstance(item, OrderIndicator | Group):
+            for sub_name, sub in _nested(item):
+                self._item(sub_name, sub, fields, choices, output, xs_type, depth, owner)
+
+    def _element_field(self, element: Element, *, output: bool, xs_element: Any, depth: int) -> Any:
+        xsd_type = element.type
+        facets: Facets | None = None
+        if isinstance(xsd_type, ComplexType):
+            if id(xsd_type) in self._building or depth > self.max_depth:
+                annotation: Any = dict[str, Any]  # a recursive type: free-form below here
+            else:
+                xs_type = getattr(xs_element, "type", None)
+                hint = f"{element.name[:1].upper()}{element.name[1:]}"
+                annotation = self._complex(
+                    xsd_type, hint, output=output, xs_type=xs_type, depth=depth
+                )
+        else:
+            facets = self.facets.facets(xs_element)
+            annotation = python_type(xsd_type, facets)
+        if _repeated(element.max_occurs):
+            limit = None if element.max_occurs == _UNBOUNDED else element.max_occurs
+            annotation = Annotated[
+                list[annotation],  # type: ignore[valid-type]
+                Field(min_length=element.min_occurs or None, max_length=limit),
+            ]
+        nullable = element.nillable or (output and element.min_occurs == 0)
+        return self._field(
+            annotation,
+            required=element.min_occurs > 0 and not output,
+            nullable=nullable,
+            facets=facets,
+        )
+
+    def _any_field(self, item: XsdAny, output: bool) -> Any:
+        annotation: Any = Any
+        if _repeated(item.max_occurs):
+            annotation = list[Any]
+        description = "Any XML content: an XML string, or the value as JSON on the way out."
+        return self._field(
+            annotation,
+            required=item.min_occurs > 0 and not output,
+            nullable=True,
+            description=description,
+        )
+
+    # -- plumbing ---------------------------------------------------------------
+
+    @staticmethod
+    def _field(
+        annotation: Any,
+        *,
+        required: bool,
+        nullable: bool,
+        facets: Facets | None = None,
+        description: str | None = None,
+    ) -> tuple[Any, Any]:
+        if nullable:
+            annotation = annotation | None
+        doc = description or (facets.documentation if facets else None)
+        if required:
+            return (annotation, Field(description=doc))
+        return (annotation, Field(default=None, description=doc, json_schema_extra=_no_default))
+
+    def _make(
+        self, name: str, fields: dict[str, Any], choices: list[_Choice], doc: str | None
+    ) -> type[BaseModel]:
+        model_name = self._unique(name)
+        definitions = {}
+        for xml_name, (annotation, info) in fields.items():
+            info.alias = xml_name
+            info.validation_alias = xml_name
+            info.serialization_alias = xml_name
+            definitions[_python_name(xml_name)] = (annotation, info)
+        extra: dict[str, Any] = {}
+        if choices:
+            extra["json_schema_extra"] = _choice_schema(choices)
+        model: type[BaseModel] = create_model(  # type: ignore[call-overload]
+            model_name,
+            __base__=SoapModel if not extra else _with_extra(extra),
+            __doc__=doc,
+            __validators__=_choice_validators(choices) if choices else None,
+            **definitions,
+        )
+        return model
+
+    def _unique(self, name: str) -> str:
+        base = re.sub(r"[^A-Za-z0-9_]", "_", f"{self.prefix}_{name}")
+        candidate, n = base, 2
+        while candidate in self._names:
+            candidate, n = f"{base}{n}", n + 1
+        self._names.add(candidate)
+        return candidate
+
+
+def _nested(item: Any) -> list[tuple[str | None, Any]]:
+    if isinstance(item, Group):
+        return [(None, item.child)]
+    return list(item.elements_nested)
+
+
+def _optional(field: tuple[Any, Any], *, nullable: bool) -> tuple[Any, Any]:
+    annotation, info = field
+    if info.is_required():
+        info.default = None
+        info.json_schema_extra = _no_default
+    return (annotation | None if nullable else annotation, info)
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    """Optional XSD content has no default value: drop pydantic's ``default: null``."""
+    schema.pop("default", None)
+
+
+def _doc(facets: Facets | None) -> str | None:
+    return facets.documentation if facets else None
+
+
+def _choice_schema(choices: list[_Choice]) -> Any:
+    def extra(schema: dict[str, Any]) -> None:
+        groups = [
+            {"oneOf": [{"required": [n]} for n in c.names]}
+            for c in choices
+            if not c.optional and c.names
+        ]
+        if len(groups) == 1:
+            schema.update(groups[0])
+        elif groups:
+            schema["allOf"] = groups
+
+    return extra
+
+
+def _with_extra(extra: dict[str, Any]) -> type[SoapModel]:
+    class _Model(SoapModel):
+        model_config = ConfigDict(**extra)  # type: ignore[typeddict-item]
+
+    return _Model
+
+
+def _choice_validators(choices: list[_Choice]) -> dict[str, Any]:
+    def check(model: BaseModel) -> BaseModel:
+        given = {
+            (info.alias or name)
+            for name, info in type(model).model_fields.items()
+            if name in model.model_fields_set
+        }
+        for choice in choices:
+            choice.check(given)
+        return model
+
+    return {"_choice": model_validator(mode="after")(check)}
+
+
+
+

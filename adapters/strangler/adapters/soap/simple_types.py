@@ -1,0 +1,126 @@
+"""XSD simple types (as zeep resolves them) to Python types pydantic validates.
+
+Facets that zeep drops (enumeration, pattern, lengths, bounds) are applied from
+:class:`Facets`, which :mod:`.facets` reads from the schema itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, WithJsonSchema
+from zeep.xsd import types as xt
+from zeep.xsd.types import builtins as b
+
+__all__ = ["Facets", "python_type"]
+
+
+@dataclass(frozen=True)
+class Facets:
+    """Constraining facets of a simple type, as far as JSON Schema can say them."""
+
+    enumeration: tuple[str, ...] = ()
+    pattern: str | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    minimum: decimal.Decimal | None = None
+    maximum: decimal.Decimal | None = None
+    documentation: str | None = None
+
+
+# Bounds of the integer types, from XML Schema part 2, section 3.3.
+_INT_BOUNDS: list[tuple[type[Any], int | None, int | None]] = [
+    (b.UnsignedByte, 0, 255),
+    (b.UnsignedShort, 0, 65535),
+    (b.UnsignedInt, 0, 4294967295),
+    (b.UnsignedLong, 0, 18446744073709551615),
+    (b.PositiveInteger, 1, None),
+    (b.NonNegativeInteger, 0, None),
+    (b.Byte, -128, 127),
+    (b.Short, -32768, 32767),
+    (b.Int, -2147483648, 2147483647),
+    (b.Long, -9223372036854775808, 9223372036854775807),
+    (b.NegativeInteger, None, -1),
+    (b.NonPositiveInteger, None, 0),
+]
+
+_DECIMAL = Annotated[
+    decimal.Decimal,
+    WithJsonSchema({"type": ["number", "string"], "format": "decimal"}, mode="validation"),
+    WithJsonSchema({"type": "string", "format": "decimal"}, mode="serialization"),
+]
+_BASE64 = Annotated[bytes, WithJsonSchema({"type": "string", "contentEncoding": "base64"})]
+
+
+def _formatted(fmt: str, pattern: str | None = None) -> Any:
+    schema: dict[str, Any] = {"type": "string", "format": fmt}
+    if pattern:
+        schema["pattern"] = pattern
+    return Annotated[str, WithJsonSchema(schema)]
+
+
+def _base(xsd_type: Any) -> Any:
+    """The Python type for a zeep simple type, before facets."""
+    if isinstance(xsd_type, xt.ListType):
+        return list[_base(xsd_type.item_type)]  # type: ignore[misc]
+    if isinstance(xsd_type, xt.UnionType):
+        return str
+    if isinstance(xsd_type, b.Boolean):
+        return bool
+    if isinstance(xsd_type, b.Integer):
+        for cls, low, high in _INT_BOUNDS:
+            if isinstance(xsd_type, cls):
+                return Annotated[int, Field(ge=low, le=high)]
+        return int
+    if isinstance(xsd_type, b.Decimal):
+        return _DECIMAL
+    if isinstance(xsd_type, b.Float | b.Double):
+        return float
+    if isinstance(xsd_type, b.DateTime):
+        return dt.datetime
+    if isinstance(xsd_type, b.Date):
+        return dt.date
+    if isinstance(xsd_type, b.Time):
+        return dt.time
+    if isinstance(xsd_type, b.Duration):
+        return dt.timedelta
+    if isinstance(xsd_type, b.Base64Binary):
+        return _BASE64
+    if isinstance(xsd_type, b.HexBinary):
+        return _formatted("hex", "^([0-9a-fA-F]{2})*$")
+    if isinstance(xsd_type, b.AnyURI):
+        return _formatted("uri-reference")
+    if isinstance(xsd_type, b.gYear | b.gYearMonth | b.gMonthDay | b.gDay | b.gMonth):
+        return _formatted(type(xsd_type).__name__)
+    if isinstance(xsd_type, b.String | b.QName | b.Notation):
+        return str
+    # xsd:anySimpleType and anything zeep could not resolve: any JSON scalar.
+    return Any
+
+
+def python_type(xsd_type: Any, facets: Facets | None = None) -> Any:
+    """The annotated Python type for ``xsd_type`` with ``facets`` applied."""
+    base = _base(xsd_type)
+    if facets is None:
+        return base
+    if facets.enumeration and base in (str, Any):
+        return Literal[facets.enumeration]
+    constraints: dict[str, Any] = {}
+    if facets.pattern and base is str:
+        constraints["pattern"] = facets.pattern
+    if facets.min_length is not None and base is str:
+        constraints["min_length"] = facets.min_length
+    if facets.max_length is not None and base is str:
+        constraints["max_length"] = facets.max_length
+    if base is int or base is _DECIMAL or base is float:
+        if facets.minimum is not None:
+            constraints["ge"] = facets.minimum
+        if facets.maximum is not None:
+            constraints["le"] = facets.maximum
+    if facets.enumeration:
+        # Enumerated numbers and dates: keep the type, list the values.
+        constraints["json_schema_extra"] = {"enum": list(facets.enumeration)}
+    return Annotated[base, Field(**constraints)] if constraints else base

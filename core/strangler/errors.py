@@ -1,0 +1,155 @@
+"""The project's own error tree.
+
+Foreign errors (zeep faults, httpx errors, driver errors) are translated once,
+at the adapter seam, into one of these, keeping the original as ``__cause__``.
+Nothing here knows about HTTP: the REST edge (``strangler.rest.problems``) maps
+each class to an RFC 9457 problem.
+
+    StranglerError
+    ├── SpecError                  a spec file that cannot be loaded
+    ├── UnknownOperation           no such service, port or operation
+    ├── InvalidInput               the caller's data does not fit the operation
+    └── LegacyError                anything that went wrong on the legacy side
+        ├── LegacyUnavailable      cannot connect, or the circuit breaker is open
+        ├── LegacyTimeout          the legacy system did not answer in time
+        ├── LegacyProtocolError    the legacy system answered something unreadable
+        └── LegacyFault            the legacy system answered with a fault
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "FaultInfo",
+    "InputProblem",
+    "InvalidInput",
+    "LegacyError",
+    "LegacyFault",
+    "LegacyProtocolError",
+    "LegacyTimeout",
+    "LegacyUnavailable",
+    "SpecError",
+    "SpecProblem",
+    "StranglerError",
+    "UnknownOperation",
+]
+
+
+class StranglerError(Exception):
+    """Base of every error the project raises on purpose."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class SpecProblem:
+    """One thing wrong with a spec: where it is and what it is."""
+
+    file: str
+    line: int | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line is not None else self.file
+        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+
+class SpecError(StranglerError):
+    """A spec that is not valid YAML, names a missing variable, or breaks the schema."""
+
+    def __init__(self, problems: list[SpecProblem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class UnknownOperation(StranglerError):
+    """The system, port or operation asked for does not exist."""
+
+    def __init__(self, system: str, operation: str) -> None:
+        self.system = system
+        self.operation = operation
+        super().__init__(f"{system} has no operation {operation!r}")
+
+
+@dataclass
+class InputProblem:
+    """One invalid field of a caller's input."""
+
+    path: str
+    message: str
+
+
+class InvalidInput(StranglerError):
+    """The caller's data does not fit the operation's schema."""
+
+    def __init__(self, message: str, problems: list[InputProblem] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []
+
+
+class LegacyError(StranglerError):
+    """Something went wrong on the legacy side of an adapter."""
+
+    def __init__(self, message: str, *, system: str, operation: str | None = None) -> None:
+        super().__init__(message)
+        self.system = system
+        self.operation = operation
+
+
+class LegacyUnavailable(LegacyError):
+    """The legacy system cannot be reached, or its circuit breaker is open."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        system: str,
+        operation: str | None = None,
+        retry_after_s: float | None = None,
+    ) -> None:
+        super().__init__(message, system=system, operation=operation)
+        self.retry_after_s = retry_after_s
+
+
+class LegacyTimeout(LegacyError):
+    """The legacy system did not answer within its timeout."""
+
+
+class LegacyProtocolError(LegacyError):
+    """The legacy system answered with something that cannot be understood."""
+
+
+@dataclass
+class FaultInfo:
+    """The parts of a fault as the legacy protocol gave them."""
+
+    code: str
+    message: str
+    actor: str | None = None
+    detail: Any = None
+    subcodes: list[str] = field(default_factory=list)
+
+
+class LegacyFault(LegacyError):
+    """The legacy system answered with a fault (SOAP Fault, XML-RPC fault, ...).
+
+    ``client_error`` is true when the fault blames the caller (SOAP ``Client``
+    / ``Sender`` codes), so the edge can answer 4xx rather than 502.
+    """
+
+    def __init__(
+        self,
+        fault: FaultInfo,
+        *,
+        system: str,
+        operation: str | None = None,
+        client_error: bool = False,
+    ) -> None:
+        super().__init__(fault.message, system=system, operation=operation)
+        self.fault = fault
+        self.client_error = client_error
