@@ -7,6 +7,7 @@ each class to an RFC 9457 problem.
 
     StranglerError
     ├── SpecError                  a spec file that cannot be loaded
+    ├── SystemLoadError            a system's description (a WSDL, say) cannot be read
     ├── UnknownOperation           no such service, port or operation
     ├── InvalidInput               the caller's data does not fit the operation
     └── LegacyError                anything that went wrong on the legacy side
@@ -33,6 +34,7 @@ __all__ = [
     "SpecError",
     "SpecProblem",
     "StranglerError",
+    "SystemLoadError",
     "UnknownOperation",
 ]
 
@@ -65,6 +67,14 @@ class SpecError(StranglerError):
     def __init__(self, problems: list[SpecProblem]) -> None:
         self.problems = problems
         super().__init__("\n".join(str(p) for p in problems))
+
+
+class SystemLoadError(StranglerError):
+    """A legacy system's own description (its WSDL, say) cannot be loaded."""
+
+    def __init__(self, system: str, source: str, reason: str) -> None:
+        self.system, self.source, self.reason = system, source, reason
+        super().__init__(f"{system}: cannot load {source}: {reason}")
 
 
 class UnknownOperation(StranglerError):

@@ -8,7 +8,7 @@ import decimal
 from typing import Any
 
 import orjson
-from starlette.responses import Response
+from starlette.responses import JSONResponse as _StarletteJSONResponse
 
 __all__ = ["JSONResponse", "dumps"]
 
@@ -32,10 +32,8 @@ def dumps(value: Any) -> bytes:
     return orjson.dumps(value, default=_default, option=orjson.OPT_NON_STR_KEYS)
 
 
-class JSONResponse(Response):
+class JSONResponse(_StarletteJSONResponse):
     """A JSON response encoded with orjson and the project's type rules."""
-
-    media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
         return dumps(content)

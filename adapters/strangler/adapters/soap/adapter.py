@@ -16,7 +16,9 @@ import httpx
 import stamina
 from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain.model import OpenedState
+from lxml import etree
 from pydantic import BaseModel
+from zeep.exceptions import Error as ZeepError
 
 from strangler.adapters.base import Operation
 from strangler.adapters.soap.catalog import HEADER_FIELD, SoapTarget, build_operations
@@ -27,6 +29,7 @@ from strangler.errors import (
     LegacyProtocolError,
     LegacyTimeout,
     LegacyUnavailable,
+    SystemLoadError,
     UnknownOperation,
 )
 from strangler.spec.models import SoapSystem
@@ -45,10 +48,13 @@ class SoapAdapter:
         self.system = system
         self.spec = spec
         started = time.perf_counter()
-        self.client = open_wsdl(spec, cache_dir)
-        self._operations = build_operations(
-            system, self.client, spec.wsdl, safe=spec.safe_operations
-        )
+        try:
+            self.client = open_wsdl(spec, cache_dir)
+            self._operations = build_operations(
+                system, self.client, spec.wsdl, safe=spec.safe_operations
+            )
+        except (OSError, ZeepError, etree.LxmlError, ValueError, TypeError, KeyError) as exc:
+            raise SystemLoadError(system, spec.wsdl, str(exc) or type(exc).__name__) from exc
         self.load_seconds = time.perf_counter() - started
         self._by_route = {op.route: op for op in self._operations}
         self._http: httpx.AsyncClient | None = None

@@ -7,9 +7,10 @@ Two departures from stock spyne 2.14, each as small as possible:
   not a ``dict``. Here every fault is written by hand: ``faultcode``,
   ``faultstring``, ``faultactor`` (only when set) and ``detail`` for SOAP 1.1;
   ``Code/Value`` (``Sender``/``Receiver``) with one unqualified ``Subcode``
-  per further dotted part of the spyne fault code, ``Reason/Text``, ``Role`` (only when set) and ``Detail`` for
-  SOAP 1.2. A :class:`StockFault` detail is its ``<tns:StockFault>`` element.
-  SOAP 1.2 *Sender* faults go out with HTTP 400, as its HTTP binding asks.
+  per further dotted part of the spyne fault code, ``Reason/Text``, ``Role``
+  (only when set) and ``Detail`` for SOAP 1.2. A :class:`StockFault` detail
+  is its ``<tns:StockFault>`` element. SOAP 1.2 *Sender* faults go out with
+  HTTP 400, as its HTTP binding asks.
 * **Hostile XML.** The lxml parser is pinned to no DTD loading, no entity
   resolution and no network, and any document carrying a DOCTYPE is refused
   with a ``Client.DTDNotAllowed`` fault (SOAP forbids DTDs in messages).
@@ -25,7 +26,6 @@ from spyne.const.http import HTTP_400, HTTP_500
 from spyne.protocol.soap import Soap11, Soap12
 from spyne.protocol.xml import _append
 from spyne.util.etreeconv import root_dict_to_etree
-
 from strangler.demo.inventory.models import StockFault
 
 __all__ = ["SAFE_PARSER_OPTIONS", "InventorySoap11", "InventorySoap12"]
@@ -101,7 +101,7 @@ class InventorySoap12(Soap12):  # type: ignore[misc]
 
     def fault_to_http_response_code(self, fault: Any) -> str:
         code = str(getattr(fault, "faultcode", "Server"))
-        return HTTP_400 if code.split(".")[0] in ("Client", "Sender") else HTTP_500
+        return str(HTTP_400 if code.split(".")[0] in ("Client", "Sender") else HTTP_500)
 
     def fault_to_parent(self, ctx: Any, cls: Any, inst: Any, parent: Any, ns: Any,
                         *args: Any, **kwargs: Any) -> None:

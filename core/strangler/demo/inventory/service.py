@@ -2,8 +2,9 @@
 
 Every operation accepts the optional :class:`RequestContext` SOAP header;
 ``GetStock`` and ``AdjustStock`` report the warehouse of the header's tenant
-and the header's ``correlationId`` is echoed in the ``X-Correlation-ID`` HTTP
-response header. Errors are the declared :class:`StockFault`:
+and the header's ``correlationId`` (if made of at most 128 letters, digits and
+``._:/+=-``) is echoed in the ``X-Correlation-ID`` HTTP response header.
+Errors are the declared :class:`StockFault`:
 
 ============================  =========================  ============================
 situation                     SOAP 1.1 faultcode         detail ``code``
@@ -19,12 +20,12 @@ SKU ``ERR-BACKEND``           ``Server.Backend``         ``BACKEND_UNAVAILABLE``
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal as PyDecimal
 from typing import Any
 
 from spyne import ServiceBase, rpc
 from spyne.model.primitive import Decimal, Int, Unicode
-
 from strangler.demo.inventory import rules
 from strangler.demo.inventory.data import (
     BACKEND_ERROR_SKU,
@@ -47,8 +48,10 @@ __all__ = ["CORRELATION_HEADER", "InventoryService"]
 CORRELATION_HEADER = "X-Correlation-ID"
 """HTTP response header that echoes ``RequestContext/correlationId``."""
 
+_CORRELATION_RE = re.compile(r"[A-Za-z0-9._:/+=-]{1,128}")  # never echo CR/LF or spaces
 _Req = {"min_occurs": 1, "nillable": False}
 _StockLevelOut = StockLevel.customize(min_occurs=1, nillable=False)
+_AdviceOut = ReorderAdvice.customize(min_occurs=1, nillable=False)
 
 
 def _ledger(ctx: Any) -> StockLedger:
@@ -57,9 +60,10 @@ def _ledger(ctx: Any) -> StockLedger:
 
 
 def _context(ctx: Any) -> RequestContext | None:
-    """The request header, echoing its correlation id into the HTTP response."""
+    """The request header, echoing a well-formed correlation id into the HTTP response."""
     header: RequestContext | None = ctx.in_header
-    if header is not None and header.correlationId:
+    if header is not None and header.correlationId \
+            and _CORRELATION_RE.fullmatch(header.correlationId):
         ctx.transport.resp_headers[CORRELATION_HEADER] = header.correlationId
     return header
 
@@ -85,8 +89,8 @@ class InventoryService(ServiceBase):  # type: ignore[misc]
 
     __in_header__ = RequestContext
 
-    @rpc(Unicode(**_Req), _returns=_StockLevelOut, _throws=[StockFault])  # type: ignore[misc]
-    def GetStock(ctx: Any, sku: str) -> StockLevel:  # noqa: N802, N805
+    @rpc(Unicode(**_Req), _returns=_StockLevelOut, _throws=[StockFault])  # type: ignore[untyped-decorator]
+    def GetStock(ctx: Any, sku: str) -> StockLevel:
         """Stock on hand of one SKU."""
         header = _context(ctx)
         _check_backend(sku)
@@ -95,20 +99,20 @@ class InventoryService(ServiceBase):  # type: ignore[misc]
         except UnknownSkuError:
             raise _unknown(sku) from None
 
-    @rpc(Unicode(min_occurs=0, nillable=False),  # type: ignore[misc]
+    @rpc(Unicode(min_occurs=0, nillable=False),  # type: ignore[untyped-decorator]
          _returns=Item.customize(max_occurs="unbounded", nillable=False), _out_variable_name="item",
          _throws=[StockFault])
-    def ListItems(ctx: Any, category: str | None) -> list[Item]:  # noqa: N802, N805
+    def ListItems(ctx: Any, category: str | None) -> list[Item]:
         """The catalogue, or one category of it; an unknown category gives an empty list."""
         _context(ctx)
         return [Item(sku=i.sku, name=i.name, category=i.category, unitPrice=i.unit_price,
                      status=i.status) for i in StockLedger.items(category)]
 
-    @rpc(Unicode(**_Req), Unicode(**_Req), Int(**_Req),  # type: ignore[misc]
-         Decimal(**_Req), Int(**_Req), _returns=ReorderAdvice.customize(min_occurs=1, nillable=False), _throws=[StockFault])
-    def GetReorderAdvice(ctx: Any, customerId: str, sku: str,  # noqa: N802, N803, N805
-                         quantityOnHand: int, averageDailySales: PyDecimal,  # noqa: N803
-                         leadTimeDays: int) -> ReorderAdvice:  # noqa: N803
+    @rpc(Unicode(**_Req), Unicode(**_Req), Int(**_Req),  # type: ignore[untyped-decorator]
+         Decimal(**_Req), Int(**_Req), _returns=_AdviceOut, _throws=[StockFault])
+    def GetReorderAdvice(ctx: Any, customerId: str, sku: str,
+                         quantityOnHand: int, averageDailySales: PyDecimal,
+                         leadTimeDays: int) -> ReorderAdvice:
         """Whether (and how much) to reorder; see :mod:`strangler.demo.inventory.rules`."""
         _context(ctx)
         _check_backend(sku)
@@ -122,9 +126,9 @@ class InventoryService(ServiceBase):  # type: ignore[misc]
         return ReorderAdvice(reorder=advice.reorder, quantity=advice.quantity,
                              reason=advice.reason, ruleId=advice.rule_id)
 
-    @rpc(Unicode(**_Req), Int(**_Req), Unicode(**_Req),  # type: ignore[misc]
+    @rpc(Unicode(**_Req), Int(**_Req), Unicode(**_Req),  # type: ignore[untyped-decorator]
          _returns=_StockLevelOut, _throws=[StockFault])
-    def AdjustStock(ctx: Any, sku: str, delta: int, reason: str) -> StockLevel:  # noqa: N802, N805
+    def AdjustStock(ctx: Any, sku: str, delta: int, reason: str) -> StockLevel:
         """Add ``delta`` to the stock on hand (``reason`` is recorded by real systems only)."""
         header = _context(ctx)
         _check_backend(sku)

@@ -28,7 +28,6 @@ from typing import Any, Final
 
 from spyne import Application
 from spyne.server.wsgi import WsgiApplication
-
 from strangler.demo.inventory.data import StockLedger
 from strangler.demo.inventory.models import TNS
 from strangler.demo.inventory.protocols import InventorySoap11, InventorySoap12
@@ -124,8 +123,8 @@ class InventoryWsgiApp:
                           ("WWW-Authenticate", 'Basic realm="InventoryService"'))
         if method == "GET" and (path == WSDL_ROUTE or (
                 path in self._routes and query.split("=")[0].lower() == "wsdl")):
-            wsdl = _wsdl_bytes(self._base_url(environ),
-                               path if path in (WSSE_SOAP11_PATH, BASIC_SOAP11_PATH) else SOAP11_PATH)
+            soap11 = path if path in (WSSE_SOAP11_PATH, BASIC_SOAP11_PATH) else SOAP11_PATH
+            wsdl = _wsdl_bytes(self._base_url(environ), soap11)
             return "200 OK", [("Content-Type", "text/xml; charset=utf-8")], wsdl
         if method == "GET" and path == "/health":
             return _plain("200 OK", "ok\n")

@@ -1,0 +1,77 @@
+"""The demo estate: start the legacy servers that ship with strangler, then the REST API.
+
+Later parts of the estate (an ERP database, an XML-RPC pricing service) join
+here, so ``strangler demo`` stays the one way to see everything work.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+
+from strangler.spec import Spec, load_spec
+
+__all__ = ["DEMO_SPEC", "Estate", "running_estate", "run_demo"]
+
+DEMO_SPEC = Path(__file__).with_name("strangler.yaml")
+
+
+@dataclass(frozen=True)
+class Estate:
+    """The running legacy servers and the spec that points at them."""
+
+    spec: Spec
+    inventory_url: str
+
+
+@contextlib.contextmanager
+def running_estate(host: str = "127.0.0.1") -> Iterator[Estate]:
+    """Start every legacy demo server on a free port; stop them on exit."""
+    from strangler.demo.inventory import start_inventory_server
+
+    with start_inventory_server(host=host, port=0) as inventory:
+        spec = load_spec(DEMO_SPEC, env={"DEMO_INVENTORY_URL": inventory.base_url})
+        yield Estate(spec=spec, inventory_url=inventory.base_url)
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def run_demo(host: str = "127.0.0.1", port: int = 8000, console: Console | None = None) -> None:
+    """Run the demo until Ctrl-C, printing where everything is."""
+    from strangler.rest.app import create_app
+    from strangler.serve import run
+
+    console = console or Console()
+    if not _port_free(host, port):
+        console.print(f"[red]port {port} on {host} is taken[/red]: try 'strangler demo --port 8080'")
+        raise SystemExit(1)
+    with running_estate() as estate:
+        app = create_app(estate.spec)
+        api = f"http://{host}:{port}"
+        console.print("[bold]strangler demo[/bold] — the demo estate is running", highlight=False)
+        console.print(f"  legacy SOAP InventoryService  {estate.inventory_url}/soap11  "
+                      f"(WSDL: {estate.inventory_url}/inventory.wsdl)", highlight=False)
+        console.print(f"  REST API                      {api}", highlight=False)
+        console.print(f"  OpenAPI docs                  {api}/docs  ({api}/openapi.json)",
+                      highlight=False)
+        console.print("  try:", highlight=False)
+        console.print(
+            f"    curl -s -X POST {api}/soap/inventory/GetStock "
+            "-H 'content-type: application/json' -d '{\"sku\": \"SKU-1001\"}'",
+            highlight=False, soft_wrap=True,
+        )
+        console.print("  Ctrl-C stops everything.", highlight=False)
+        run(estate.spec, host=host, port=port, app=app)
