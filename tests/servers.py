@@ -11,7 +11,14 @@ from collections.abc import Iterator
 import uvicorn
 from fastapi import FastAPI
 
-__all__ = ["free_port", "run_app", "silent_server", "unused_address"]
+__all__ = [
+    "ClosingServer",
+    "canned_server",
+    "free_port",
+    "run_app",
+    "silent_server",
+    "unused_address",
+]
 
 
 def free_port() -> int:
@@ -71,3 +78,60 @@ def silent_server() -> Iterator[str]:
 def unused_address() -> str:
     """An address where nothing listens (connection refused)."""
     return f"http://127.0.0.1:{free_port()}"
+
+
+@contextlib.contextmanager
+def canned_server(status: int, body: bytes, content_type: str = "text/xml") -> Iterator[str]:
+    """An HTTP server that answers every POST with the same status and body."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+            self.rfile.read(int(self.headers.get("content-length", "0")))
+            self.send_response(status)
+            self.send_header("content-type", content_type)
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class ClosingServer:
+    """A TCP server that counts connections and closes each at once (a flaky system)."""
+
+    def __init__(self) -> None:
+        self.connections = 0
+        self._listener = socket.socket()
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(64)
+        self._listener.settimeout(0.1)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError, OSError):
+                conn, _ = self._listener.accept()
+                self.connections += 1
+                conn.close()
+
+    def __enter__(self) -> ClosingServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self._listener.close()

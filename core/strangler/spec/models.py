@@ -70,6 +70,8 @@ class RetrySpec(Frozen):
 
     attempts: PositiveInt = 3
     timeout_s: PositiveFloat = 10.0
+    wait_initial_s: PositiveFloat = 0.1
+    wait_max_s: PositiveFloat = 2.0
 
 
 def _resolve_path(value: str, info: ValidationInfo) -> str:

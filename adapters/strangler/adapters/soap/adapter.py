@@ -6,7 +6,6 @@ port; operations the spec declares safe are retried on transport failures.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,7 +24,6 @@ from strangler.adapters.soap.catalog import HEADER_FIELD, SoapTarget, build_oper
 from strangler.adapters.soap.exchange import build_request, post, read_reply, to_json_ready
 from strangler.adapters.soap.loading import http_client, open_wsdl, override_address
 from strangler.errors import (
-    LegacyError,
     LegacyProtocolError,
     LegacyTimeout,
     LegacyUnavailable,
@@ -109,6 +107,8 @@ class SoapAdapter:
                 on=_RETRYABLE,
                 attempts=self.spec.retry.attempts,
                 timeout=self.spec.retry.timeout_s,
+                wait_initial=self.spec.retry.wait_initial_s,
+                wait_max=self.spec.retry.wait_max_s,
             ):
                 with attempt:
                     reply = await self._exchange(target, address, envelope, headers)
@@ -141,7 +141,3 @@ class SoapAdapter:
                 operation=target.operation,
                 retry_after_s=max(0.0, exc.opened_at + self.spec.breaker.reset_s - time.time()),
             ) from exc
-        except LegacyError:
-            raise
-        except asyncio.CancelledError:
-            raise

@@ -92,6 +92,12 @@ async def post(
             operation=operation,
         ) from exc
     reply = Reply(response.status_code, response.headers.get("content-type", ""), response.content)
+    if reply.status in (401, 403, 407):
+        raise LegacyProtocolError(
+            f"{system} refused our credentials (HTTP {reply.status}); check 'auth' in the spec",
+            system=system,
+            operation=operation,
+        )
     if reply.status >= 500 and b"Fault" not in reply.content:
         raise LegacyUnavailable(
             f"{system} answered HTTP {reply.status} without a SOAP fault",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+from pathlib import Path
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -31,7 +32,11 @@ class FacetReader:
         try:
             from xmlschema.extras.wsdl import Wsdl11Document
 
-            self._maps = Wsdl11Document(wsdl_source, allow="sandbox").schema.maps
+            source = wsdl_source if "://" in wsdl_source else str(Path(wsdl_source).resolve())
+            # Remote WSDLs may import remote XSDs; local ones only local files. No DTDs.
+            allow = "all" if "://" in wsdl_source else "local"
+            document = Wsdl11Document(source, allow=allow, defuse="always")
+            self._maps = document.schema.maps
         except Exception as exc:  # any failure only costs the facets
             log.info("facets unavailable for %s: %s", wsdl_source, exc)
 

@@ -230,24 +230,22 @@ class ModelBuilder:
         nullable: bool,
         facets: Facets | None = None,
         description: str | None = None,
-    ) -> tuple[Any, Any]:
+    ) -> tuple[Any, dict[str, Any]]:
+        """A field as (annotation, ``Field`` keywords); the alias is added by ``_make``."""
         if nullable:
             annotation = annotation | None
-        doc = description or (facets.documentation if facets else None)
-        if required:
-            return (annotation, Field(description=doc))
-        return (annotation, Field(default=None, description=doc, json_schema_extra=_no_default))
+        options: dict[str, Any] = {"description": description or (facets.documentation if facets else None)}
+        if not required:
+            options.update(default=None, json_schema_extra=_no_default)
+        return (annotation, options)
 
     def _make(
         self, name: str, fields: dict[str, Any], choices: list[_Choice], doc: str | None
     ) -> type[BaseModel]:
         model_name = self._unique(name)
         definitions = {}
-        for xml_name, (annotation, info) in fields.items():
-            info.alias = xml_name
-            info.validation_alias = xml_name
-            info.serialization_alias = xml_name
-            definitions[_python_name(xml_name)] = (annotation, info)
+        for xml_name, (annotation, options) in fields.items():
+            definitions[_python_name(xml_name)] = (annotation, Field(alias=xml_name, **options))
         extra: dict[str, Any] = {}
         if choices:
             extra["json_schema_extra"] = _choice_schema(choices)
@@ -275,12 +273,10 @@ def _nested(item: Any) -> list[tuple[str | None, Any]]:
     return list(item.elements_nested)
 
 
-def _optional(field: tuple[Any, Any], *, nullable: bool) -> tuple[Any, Any]:
-    annotation, info = field
-    if info.is_required():
-        info.default = None
-        info.json_schema_extra = _no_default
-    return (annotation | None if nullable else annotation, info)
+def _optional(field: tuple[Any, dict[str, Any]], *, nullable: bool) -> tuple[Any, dict[str, Any]]:
+    annotation, options = field
+    options = {**options, "default": None, "json_schema_extra": _no_default}
+    return (annotation | None if nullable else annotation, options)
 
 
 def _no_default(schema: dict[str, Any]) -> None:

@@ -62,6 +62,13 @@ def _formatted(fmt: str, pattern: str | None = None) -> Any:
     return Annotated[str, WithJsonSchema(schema)]
 
 
+def _int_bounds(xsd_type: Any) -> tuple[int | None, int | None]:
+    for cls, low, high in _INT_BOUNDS:
+        if isinstance(xsd_type, cls):
+            return low, high
+    return None, None
+
+
 def _base(xsd_type: Any) -> Any:
     """The Python type for a zeep simple type, before facets."""
     if isinstance(xsd_type, xt.ListType):
@@ -71,10 +78,8 @@ def _base(xsd_type: Any) -> Any:
     if isinstance(xsd_type, b.Boolean):
         return bool
     if isinstance(xsd_type, b.Integer):
-        for cls, low, high in _INT_BOUNDS:
-            if isinstance(xsd_type, cls):
-                return Annotated[int, Field(ge=low, le=high)]
-        return int
+        low, high = _int_bounds(xsd_type)
+        return Annotated[int, Field(ge=low, le=high)] if (low, high) != (None, None) else int
     if isinstance(xsd_type, b.Decimal):
         return _DECIMAL
     if isinstance(xsd_type, b.Float | b.Double):
@@ -103,6 +108,16 @@ def _base(xsd_type: Any) -> Any:
 
 def python_type(xsd_type: Any, facets: Facets | None = None) -> Any:
     """The annotated Python type for ``xsd_type`` with ``facets`` applied."""
+    if isinstance(xsd_type, b.Integer) and facets is not None:
+        low, high = _int_bounds(xsd_type)
+        if facets.minimum is not None:
+            low = int(facets.minimum) if low is None else max(low, int(facets.minimum))
+        if facets.maximum is not None:
+            high = int(facets.maximum) if high is None else min(high, int(facets.maximum))
+        extra = {"json_schema_extra": {"enum": [int(v) for v in facets.enumeration]}} if (
+            facets.enumeration
+        ) else {}
+        return Annotated[int, Field(ge=low, le=high, **extra)]  # type: ignore[arg-type]
     base = _base(xsd_type)
     if facets is None:
         return base
@@ -115,7 +130,7 @@ def python_type(xsd_type: Any, facets: Facets | None = None) -> Any:
         constraints["min_length"] = facets.min_length
     if facets.max_length is not None and base is str:
         constraints["max_length"] = facets.max_length
-    if base is int or base is _DECIMAL or base is float:
+    if base is _DECIMAL or base is float:
         if facets.minimum is not None:
             constraints["ge"] = facets.minimum
         if facets.maximum is not None:

@@ -16,6 +16,7 @@ from spyne.model.primitive import Boolean, DateTime, Decimal, Int, Unicode
 __all__ = [
     "ITEM_STATUSES",
     "TNS",
+    "FiniteDecimal",
     "Item",
     "ItemStatus",
     "ReorderAdvice",
@@ -37,6 +38,23 @@ _Stamp = DateTime(min_occurs=1, nillable=False, timezone=True)
 ItemStatus = Unicode(values=list(ITEM_STATUSES), type_name="ItemStatus", __namespace__=TNS,
                      min_occurs=1, nillable=False)
 """``xs:string`` restricted to :data:`ITEM_STATUSES`."""
+
+
+class FiniteDecimal(Decimal):  # type: ignore[misc]
+    """``xs:decimal`` that refuses ``NaN`` and infinities.
+
+    spyne 2.14 compares incoming decimals with its range bounds, which raises
+    (instead of failing validation) for ``NaN``; this turns that into a
+    ``Client.ValidationError`` fault.
+    """
+
+    __type_name__ = "decimal"
+    __namespace__ = "http://www.w3.org/2001/XMLSchema"
+
+    @staticmethod
+    def validate_native(cls: Any, value: Any) -> bool:
+        finite = value is None or bool(value.is_finite())
+        return finite and bool(Decimal.validate_native(cls, value))
 
 
 class _Base(ComplexModel):  # type: ignore[misc]
@@ -82,10 +100,10 @@ class ReorderAdvice(_Base):
 class StockFault(Fault):  # type: ignore[misc]
     """The declared fault. Its detail is ``<tns:StockFault><tns:code/><tns:sku/>``.
 
-    The two members only describe the detail element to the WSDL; instances
-    carry them in :attr:`code` / :attr:`sku` and the protocol classes in
-    :mod:`strangler.demo.inventory.protocols` write them into the fault's
-    ``detail`` (SOAP 1.1) or ``Detail`` (SOAP 1.2) element.
+    The two members describe that detail element to the WSDL. Instances carry
+    them as :attr:`code` / :attr:`sku`, and the protocol classes in
+    :mod:`strangler.demo.inventory.protocols` write :meth:`detail_element`
+    into the fault's ``detail`` (SOAP 1.1) or ``Detail`` (SOAP 1.2).
     """
 
     __namespace__ = TNS
@@ -94,15 +112,14 @@ class StockFault(Fault):  # type: ignore[misc]
     code = _Text
     sku = Unicode(min_occurs=0, nillable=False)
 
-    def __init__(self, faultcode: str, faultstring: str, code: str, sku: str | None) -> None:
+    def __init__(self, faultcode: str = "Server", faultstring: str = "", code: str = "",
+                 sku: str | None = None) -> None:
         super().__init__(faultcode=faultcode, faultstring=faultstring)
         self.code = code
         self.sku = sku
-        # Mark the instance so generic serialisers do not list the members twice.
-        self.detail = self.detail_element()
 
     def detail_element(self) -> Any:
-        """The ``<tns:StockFault>`` element that goes inside the fault detail."""
+        """A new ``<tns:StockFault>`` element holding :attr:`code` and :attr:`sku`."""
         root = etree.Element(f"{{{TNS}}}StockFault", nsmap={"tns": TNS})
         etree.SubElement(root, f"{{{TNS}}}code").text = self.code
         if self.sku is not None:

@@ -20,6 +20,8 @@ rules are checked in order and the first that matches decides:
     sales, rounded up to whole case packs.
 
 Quantities derived from sales are rounded up (``ceil``) to whole units.
+Inputs out of range (negative or non-finite figures, sales above
+1,000,000 a day, lead times beyond 365 days) raise :class:`InvalidAdviceRequest`.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ ORDER_CYCLE_DAYS: Final = 14
 KEY_ACCOUNT_PREFIX: Final = "KEY-"
 CREDIT_HOLD_PREFIX: Final = "HOLD-"
 MAX_LEAD_TIME_DAYS: Final = 365
+MAX_DAILY_SALES: Final = Decimal(1_000_000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,8 +70,8 @@ def advise(item: CatalogueItem, customer_id: str, quantity_on_hand: int,
     """Apply the rules above to one SKU for one customer."""
     if quantity_on_hand < 0:
         raise InvalidAdviceRequest("quantityOnHand must not be negative")
-    if average_daily_sales < 0:
-        raise InvalidAdviceRequest("averageDailySales must not be negative")
+    if not average_daily_sales.is_finite() or not 0 <= average_daily_sales <= MAX_DAILY_SALES:
+        raise InvalidAdviceRequest(f"averageDailySales must be between 0 and {MAX_DAILY_SALES}")
     if not 0 <= lead_time_days <= MAX_LEAD_TIME_DAYS:
         raise InvalidAdviceRequest(f"leadTimeDays must be between 0 and {MAX_LEAD_TIME_DAYS}")
 

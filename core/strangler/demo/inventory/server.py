@@ -180,7 +180,7 @@ def start_inventory_server(host: str = "127.0.0.1", port: int = 0, *,
     base_url = None if host in _WILDCARDS else f"http://{shown}:{server.server_address[1]}"
     app = InventoryWsgiApp(credentials=credentials, base_url=base_url)
     server.set_app(app)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                               name=f"inventory-server-{server.server_address[1]}", daemon=True)
     thread.start()
     return InventoryServer(server, app, thread)

@@ -25,7 +25,7 @@ from decimal import Decimal as PyDecimal
 from typing import Any
 
 from spyne import ServiceBase, rpc
-from spyne.model.primitive import Decimal, Int, Unicode
+from spyne.model.primitive import Int, Unicode
 from strangler.demo.inventory import rules
 from strangler.demo.inventory.data import (
     BACKEND_ERROR_SKU,
@@ -36,6 +36,7 @@ from strangler.demo.inventory.data import (
     warehouse_for,
 )
 from strangler.demo.inventory.models import (
+    FiniteDecimal,
     Item,
     ReorderAdvice,
     RequestContext,
@@ -109,7 +110,7 @@ class InventoryService(ServiceBase):  # type: ignore[misc]
                      status=i.status) for i in StockLedger.items(category)]
 
     @rpc(Unicode(**_Req), Unicode(**_Req), Int(**_Req),  # type: ignore[untyped-decorator]
-         Decimal(**_Req), Int(**_Req), _returns=_AdviceOut, _throws=[StockFault])
+         FiniteDecimal(**_Req), Int(**_Req), _returns=_AdviceOut, _throws=[StockFault])
     def GetReorderAdvice(ctx: Any, customerId: str, sku: str,
                          quantityOnHand: int, averageDailySales: PyDecimal,
                          leadTimeDays: int) -> ReorderAdvice:

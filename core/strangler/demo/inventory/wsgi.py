@@ -55,14 +55,28 @@ MAX_BODY_BYTES: Final = 1 << 20
 # spyne logs every fault with a traceback; keep that off stderr unless the host app
 # configures logging (the records still propagate to its handlers).
 logging.getLogger("spyne").addHandler(logging.NullHandler())
+_log = logging.getLogger(__name__)
 
 StartResponse = Callable[..., Any]
 _Response = tuple[str, list[tuple[str, str]], bytes]
+_CLOSE: Final = ("Connection", "close")
 _HOST_RE: Final = re.compile(r"[A-Za-z0-9.\-]+(:\d{1,5})?|\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
 
 
 def _plain(status: str, text: str, *extra: tuple[str, str]) -> _Response:
     return status, [("Content-Type", "text/plain; charset=utf-8"), *extra], text.encode()
+
+
+def _internal_fault(*, soap12: bool) -> _Response:
+    if soap12:
+        env, mime = "http://www.w3.org/2003/05/soap-envelope", "application/soap+xml"
+        fault = ("<e:Code><e:Value>e:Receiver</e:Value></e:Code><e:Reason>"
+                 '<e:Text xml:lang="en">internal error</e:Text></e:Reason>')
+    else:
+        env, mime = "http://schemas.xmlsoap.org/soap/envelope/", "text/xml"
+        fault = "<faultcode>e:Server</faultcode><faultstring>internal error</faultstring>"
+    text = f'<e:Envelope xmlns:e="{env}"><e:Body><e:Fault>{fault}</e:Fault></e:Body></e:Envelope>'
+    return "500 Internal Server Error", [("Content-Type", f"{mime}; charset=utf-8")], text.encode()
 
 
 @lru_cache(maxsize=64)
@@ -113,12 +127,18 @@ class InventoryWsgiApp:
         return f"http://{host}"
 
     def _respond(self, environ: dict[str, Any]) -> _Response:
+        if environ.get("HTTP_TRANSFER_ENCODING"):
+            return _plain("411 Length Required", "send the request with a Content-Length\n",
+                          _CLOSE)
+        body = self._read_body(environ)  # always read whole: keeps kept-alive connections in step
+        if body is None:
+            return _plain("413 Content Too Large", "request body too large or malformed\n",
+                          _CLOSE)
         path = str(environ.get("PATH_INFO", "")) or "/"
         method = str(environ.get("REQUEST_METHOD", "GET")).upper()
         query = str(environ.get("QUERY_STRING", ""))
         if path.startswith("/basic/") and self.credentials is not None \
                 and not self.credentials.accepts_basic(environ.get("HTTP_AUTHORIZATION")):
-            self._read_body(environ)  # keep the connection in sync before refusing
             return _plain("401 Unauthorized", "authentication required\n",
                           ("WWW-Authenticate", 'Basic realm="InventoryService"'))
         if method == "GET" and (path == WSDL_ROUTE or (
@@ -131,17 +151,14 @@ class InventoryWsgiApp:
         target = self._routes.get(path)
         if target is None:
             return _plain("404 Not Found", f"no such endpoint: {path}\n")
-        if environ.get("HTTP_TRANSFER_ENCODING"):
-            return _plain("411 Length Required", "send the request with a Content-Length\n",
-                          ("Connection", "close"))
-        body = self._read_body(environ)
-        if body is None:
-            return _plain("413 Content Too Large", "request body too large or malformed\n",
-                          ("Connection", "close"))
         content_type = str(environ.get("CONTENT_TYPE", "")).lower()
         if target is self._soap12 and content_type.startswith("text/xml"):
             target = self._soap11  # a SOAP 1.1 message: process it as SOAP 1.1
-        return self._call(target, environ, body)
+        try:
+            return self._call(target, environ, body)
+        except Exception:  # a spyne bug must still come back as a SOAP fault
+            _log.exception("unhandled error in the SOAP stack")
+            return _internal_fault(soap12=target is self._soap12)
 
     @staticmethod
     def _read_body(environ: dict[str, Any]) -> bytes | None:
