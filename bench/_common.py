@@ -101,8 +101,10 @@ def run_load(make_call: Callable[[], Call], concurrency: int, duration_s: float)
             errors.append(exc)
             stop.set()
 
-    threads = [threading.Thread(target=worker, args=(c, o), daemon=True)
-               for c, o in zip(calls, per_thread, strict=True)]
+    threads = [
+        threading.Thread(target=worker, args=(c, o), daemon=True)
+        for c, o in zip(calls, per_thread, strict=True)
+    ]
     for thread in threads:
         thread.start()
     cpu0 = time.process_time()
@@ -119,8 +121,9 @@ def run_load(make_call: Callable[[], Call], concurrency: int, duration_s: float)
     return LoadResult([x for out in per_thread for x in out], wall, cpu)
 
 
-def http_poster(host: str, port: int, path: str, body: bytes,
-                headers: dict[str, str]) -> Callable[[], Call]:
+def http_poster(
+    host: str, port: int, path: str, body: bytes, headers: dict[str, str]
+) -> Callable[[], Call]:
     """A ``make_call`` for :func:`run_load`: POST ``body`` on a keep-alive connection."""
 
     def make() -> Call:
@@ -172,8 +175,13 @@ def terminate_on_signals() -> Iterator[None]:
 @contextlib.contextmanager
 def background(cmd: Sequence[str], log: IO[bytes]) -> Iterator[subprocess.Popen[bytes]]:
     """Run ``cmd`` in its own process group; kill the whole group on exit, whatever happens."""
-    proc = subprocess.Popen(list(cmd), stdout=log, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        list(cmd),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         yield proc
     finally:
@@ -187,8 +195,9 @@ def background(cmd: Sequence[str], log: IO[bytes]) -> Iterator[subprocess.Popen[
                 continue
 
 
-def wait_http(proc: subprocess.Popen[bytes], host: str, port: int, path: str,
-              timeout_s: float = 30.0) -> None:
+def wait_http(
+    proc: subprocess.Popen[bytes], host: str, port: int, path: str, timeout_s: float = 30.0
+) -> None:
     """Poll ``GET path`` until it answers 200; fail early if ``proc`` died."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -217,9 +226,12 @@ def machine() -> dict[str, str]:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    return {"cpu": cpu, "cores": str(os.cpu_count()),
-            "python": f"{platform.python_implementation()} {platform.python_version()}",
-            "os": f"{platform.system()} {platform.release()}"}
+    return {
+        "cpu": cpu,
+        "cores": str(os.cpu_count()),
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "os": f"{platform.system()} {platform.release()}",
+    }
 
 
 @dataclass(frozen=True)
@@ -235,7 +247,7 @@ class Result:
 
     @property
     def ratio(self) -> float | None:
-        return None if self.peer in (None, 0) else self.value / self.peer  # type: ignore[operator]
+        return None if self.peer in (None, 0) else self.value / self.peer
 
     def met(self) -> bool | None:
         """Whether the ratio reaches the target; ``None`` without a target."""
@@ -251,10 +263,18 @@ def write_results(name: str, results: Sequence[Result]) -> Path:
     for r in results:
         row = asdict(r)
         ratio = r.ratio
-        row.update(value=round(r.value, 4), ratio=None if ratio is None else round(ratio, 4),
-                   peer=None if r.peer is None else round(r.peer, 4), date=today)
-        rows.append({k: row[k] for k in
-                     ("metric", "value", "unit", "peer", "ratio", "target", "better", "date")})
+        row.update(
+            value=round(r.value, 4),
+            ratio=None if ratio is None else round(ratio, 4),
+            peer=None if r.peer is None else round(r.peer, 4),
+            date=today,
+        )
+        rows.append(
+            {
+                k: row[k]
+                for k in ("metric", "value", "unit", "peer", "ratio", "target", "better", "date")
+            }
+        )
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     path = RESULTS_DIR / f"{name}.json"
     path.write_text(json.dumps(rows, indent=2) + "\n")
@@ -265,7 +285,9 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     """A plain Markdown table (readable in a terminal too)."""
     cells = [[str(c) for c in headers], *[[str(c) for c in row] for row in rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
-             for row in cells]
+    lines = [
+        "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
+        for row in cells
+    ]
     lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
     return "\n".join(lines)

@@ -277,6 +277,22 @@ def test_external_entities_are_refused(inventory: InventoryServer) -> None:
     assert "root:" not in reply.text
 
 
+def test_bad_advice_inputs_are_client_faults(inventory: InventoryServer,
+                                             inventory_zeep: zeep.Client) -> None:
+    service = _service(inventory_zeep, inventory, "soap11")
+    with pytest.raises(zeep.exceptions.Fault) as caught:
+        service.GetReorderAdvice("C-1", "SKU-1001", 5, Decimal("1"), -2)
+    assert _stock_code(caught.value) == "INVALID_REQUEST"
+    body = ('<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:t="'
+            f'{TNS}"><s:Body><t:GetReorderAdvice><t:customerId>C</t:customerId><t:sku>SKU-1001'
+            "</t:sku><t:quantityOnHand>1</t:quantityOnHand><t:averageDailySales>NaN"
+            "</t:averageDailySales><t:leadTimeDays>3</t:leadTimeDays></t:GetReorderAdvice>"
+            "</s:Body></s:Envelope>")
+    reply = requests.post(inventory.url("/soap11"), data=body,
+                          headers={"Content-Type": "text/xml"}, timeout=10)
+    assert reply.status_code == 500 and "Client.ValidationError" in reply.text
+
+
 def test_concurrent_adjustments_are_not_lost(inventory: InventoryServer,
                                              inventory_zeep: zeep.Client) -> None:
     before = _service(inventory_zeep, inventory, "soap11").GetStock("SKU-1002").quantity
