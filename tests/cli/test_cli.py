@@ -1,0 +1,94 @@
+"""The command line, run as a user runs it: real processes, real HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from openapi_spec_validator import validate
+
+from tests.servers import free_port
+
+STRANGLER = [sys.executable, "-m", "strangler.cli"]
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*STRANGLER, *args], capture_output=True, text=True, timeout=120)
+
+
+def test_help_lists_the_commands() -> None:
+    result = run("--help")
+    assert result.returncode == 0
+    for command in ("demo", "serve", "validate", "wsdl2openapi"):
+        assert command in result.stdout
+    assert run("wsdl2openapi", "--help").returncode == 0
+
+
+def test_validate_good_and_bad(tmp_path: Path) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text("systems:\n  inv: {kind: soap, wsdl: x.wsdl}\n")
+    ok = run("validate", str(good))
+    assert ok.returncode == 0 and "valid" in ok.stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("systems:\n  inv:\n    kind: soap\n    wsdl: x.wsdl\n    timeout_s: soon\n")
+    refused = run("validate", str(bad))
+    assert refused.returncode == 1
+    assert f"{bad}:5: systems.inv.timeout_s" in refused.stderr.replace("\n", "")
+    assert "Traceback" not in refused.stderr
+
+
+def test_wsdl2openapi_writes_a_valid_document(tmp_path: Path) -> None:
+    from strangler.demo.inventory import WSDL_PATH
+
+    out = tmp_path / "openapi.json"
+    result = run("wsdl2openapi", str(WSDL_PATH), "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    document = json.loads(out.read_text())
+    validate(document)
+    assert document["openapi"].startswith("3.1")
+    assert "/soap/inventory/InventoryService/InventorySoap12/GetReorderAdvice" in document["paths"]
+
+
+def test_wsdl2openapi_unreadable_wsdl_is_a_clear_error(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.wsdl"
+    broken.write_text("<definitions")
+    result = run("wsdl2openapi", str(broken))
+    assert result.returncode == 1
+    assert "cannot load" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_demo_starts_serves_and_stops() -> None:
+    port = free_port()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
+    process = subprocess.Popen(
+        [*STRANGLER, "demo", "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(base + "/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, process.stdout.read() if process.stdout else ""
+            assert time.monotonic() < deadline, "demo did not start"
+            time.sleep(0.2)
+        response = httpx.post(base + "/soap/inventory/GetStock", json={"sku": "SKU-1001"})
+        assert response.status_code == 200
+        assert response.json()["GetStockResult"]["quantity"] >= 0
+        assert httpx.get(base + "/docs").status_code == 200
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=30)
+    assert process.returncode in (0, -signal.SIGINT, 130)
+    assert f"{base}/docs" in output
+    assert f"curl -s -X POST {base}/soap/inventory/GetStock" in output
