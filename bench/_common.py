@@ -1,5 +1,5 @@
 """Helpers shared by the benchmarks: servers as subprocesses, a threaded load
-driver, percentiles, machine facts and the results file.
+driver, percentiles, machine facts, py-spy sampling and the results file.
 
 Every benchmark compares our code with a peer in the same run and writes a
 JSON list of ``Result`` records to ``bench/results/<name>.json``.
@@ -13,27 +13,25 @@ import http.client
 import json
 import os
 import platform
+import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Literal
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-# --- statistics -----------------------------------------------------------------------------
+Call = Callable[[], object]
 
 
 def percentile(values: Sequence[float], q: float) -> float:
     """The ``q``-th percentile (0-100) of ``values``, linearly interpolated."""
-    if not values:
-        raise ValueError("percentile of no values")
     ordered = sorted(values)
     rank = (len(ordered) - 1) * q / 100
     low = int(rank)
@@ -41,13 +39,9 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
-def median(values: Sequence[float]) -> float:
-    return percentile(values, 50)
-
-
 @dataclass(frozen=True)
 class LoadResult:
-    """One load run: every call's latency and what it cost the client."""
+    """One load run: every call's latency (ns), its wall time and the client's CPU time."""
 
     latencies_ns: list[int]
     wall_s: float
@@ -57,37 +51,24 @@ class LoadResult:
     def calls(self) -> int:
         return len(self.latencies_ns)
 
-    def p(self, q: float) -> float:
+    def ms(self, q: float) -> float:
         """Latency percentile in milliseconds."""
         return percentile(self.latencies_ns, q) / 1e6
 
     @property
     def throughput(self) -> float:
-        """Calls per second."""
         return self.calls / self.wall_s
-
-    @property
-    def client_cpu_us_per_call(self) -> float:
-        return self.client_cpu_s / self.calls * 1e6
-
-
-# --- load driver ----------------------------------------------------------------------------
-
-Call = Callable[[], None]
 
 
 def run_load(make_call: Callable[[], Call], concurrency: int, duration_s: float) -> LoadResult:
-    """Run ``concurrency`` threads calling for ``duration_s`` seconds.
+    """``concurrency`` threads call for ``duration_s`` seconds; the first error is raised.
 
-    ``make_call`` is run once per thread, before the clock starts, so each
-    thread can open its own connection. The first error stops the run and is
-    raised here.
+    ``make_call`` runs once per thread before the clock starts (e.g. to open a connection).
     """
     calls = [make_call() for _ in range(concurrency)]
-    per_thread: list[list[int]] = [[] for _ in range(concurrency)]
+    outs: list[list[int]] = [[] for _ in calls]
     errors: list[BaseException] = []
-    start = threading.Barrier(concurrency + 1)
-    stop = threading.Event()
+    start, stop = threading.Barrier(concurrency + 1), threading.Event()
 
     def worker(call: Call, out: list[int]) -> None:
         clock = time.perf_counter_ns
@@ -101,30 +82,24 @@ def run_load(make_call: Callable[[], Call], concurrency: int, duration_s: float)
             errors.append(exc)
             stop.set()
 
-    threads = [
-        threading.Thread(target=worker, args=(c, o), daemon=True)
-        for c, o in zip(calls, per_thread, strict=True)
-    ]
+    threads = [threading.Thread(target=worker, args=co, daemon=True) for co in zip(calls, outs)]
     for thread in threads:
         thread.start()
-    cpu0 = time.process_time()
+    cpu = time.process_time()
     start.wait()
     began = time.perf_counter()
     stop.wait(duration_s)
     stop.set()
     for thread in threads:
         thread.join()
-    wall = time.perf_counter() - began
-    cpu = time.process_time() - cpu0
+    wall, cpu = time.perf_counter() - began, time.process_time() - cpu
     if errors:
         raise errors[0]
-    return LoadResult([x for out in per_thread for x in out], wall, cpu)
+    return LoadResult([x for out in outs for x in out], wall, cpu)
 
 
-def http_poster(
-    host: str, port: int, path: str, body: bytes, headers: dict[str, str]
-) -> Callable[[], Call]:
-    """A ``make_call`` for :func:`run_load`: POST ``body`` on a keep-alive connection."""
+def http_poster(host: str, port: int, path: str, body: bytes, headers: dict[str, str]) -> Callable[[], Call]:
+    """A ``make_call``: POST ``body`` on the thread's own keep-alive connection, expect 200."""
 
     def make() -> Call:
         conn = http.client.HTTPConnection(host, port, timeout=30)
@@ -142,9 +117,6 @@ def http_poster(
     return make
 
 
-# --- subprocesses ---------------------------------------------------------------------------
-
-
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
@@ -152,14 +124,14 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time a process has used so far (Linux ``/proc``)."""
+    """User plus system CPU time used so far by a process (Linux ``/proc``)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextlib.contextmanager
-def terminate_on_signals() -> Iterator[None]:
-    """Turn SIGTERM and SIGHUP into ``SystemExit`` so ``finally`` blocks run."""
+def exit_on_signals() -> Iterator[None]:
+    """Turn SIGTERM and SIGHUP into ``SystemExit`` so that ``finally`` blocks run."""
 
     def leave(signum: int, frame: object) -> None:
         raise SystemExit(128 + signum)
@@ -174,64 +146,68 @@ def terminate_on_signals() -> Iterator[None]:
 
 @contextlib.contextmanager
 def background(cmd: Sequence[str], log: IO[bytes]) -> Iterator[subprocess.Popen[bytes]]:
-    """Run ``cmd`` in its own process group; kill the whole group on exit, whatever happens."""
-    proc = subprocess.Popen(
-        list(cmd),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    """Run ``cmd`` in a process group of its own; kill the group on exit, whatever happens."""
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     try:
         yield proc
     finally:
-        for sig, grace in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+        for sig in (signal.SIGTERM, signal.SIGKILL):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, sig)
-            try:
-                proc.wait(grace)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(5)
                 break
-            except subprocess.TimeoutExpired:
-                continue
+        log.close()
 
 
-def wait_http(
-    proc: subprocess.Popen[bytes], host: str, port: int, path: str, timeout_s: float = 30.0
-) -> None:
+def wait_http(proc: subprocess.Popen[bytes], host: str, port: int, path: str, timeout_s: float = 30) -> None:
     """Poll ``GET path`` until it answers 200; fail early if ``proc`` died."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}")
-        with contextlib.suppress(OSError):
-            conn = http.client.HTTPConnection(host, port, timeout=2)
-            try:
-                conn.request("GET", path)
-                if conn.getresponse().status == 200:
-                    return
-            finally:
-                conn.close()
+        conn = http.client.HTTPConnection(host, port, timeout=2)
+        try:
+            conn.request("GET", path)
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        finally:
+            conn.close()
         time.sleep(0.1)
     raise TimeoutError(f"http://{host}:{port}{path} did not answer within {timeout_s} s")
 
 
-# --- machine and results --------------------------------------------------------------------
+def py_spy_own_time(pid: int, seconds: int, during: Callable[[], object], folder: Path) -> Counter[str] | None:
+    """Sample ``pid`` with py-spy while ``during()`` runs; samples per leaf frame.
+
+    Keys look like ``function (package/module.py)``. ``None`` when py-spy is missing.
+    """
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(spy).exists():
+        return None
+    out = folder / f"py-spy-{pid}.txt"
+    cmd = [spy, "record", "--pid", str(pid), "--rate", "200", "--duration", str(seconds)]
+    with background([*cmd, "--format", "raw", "--output", str(out)], (folder / "py-spy.log").open("wb")) as proc:
+        time.sleep(1)  # py-spy attaches
+        during()
+        proc.wait(seconds + 30)
+    own: Counter[str] = Counter()
+    for line in out.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        own[stack.rsplit(";", 1)[-1].rsplit(":", 1)[0] + ")"] += int(count)
+    return own
 
 
-def machine() -> dict[str, str]:
-    """CPU model, core count, Python and OS, for the printed header and the docs."""
-    cpu = platform.processor() or "unknown"
+def machine() -> str:
+    """CPU model, cores, Python and OS in one line."""
+    cpu = platform.processor() or "unknown CPU"
     with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return {
-        "cpu": cpu,
-        "cores": str(os.cpu_count()),
-        "python": f"{platform.python_implementation()} {platform.python_version()}",
-        "os": f"{platform.system()} {platform.release()}",
-    }
+        models = [x for x in Path("/proc/cpuinfo").read_text().splitlines() if x.startswith("model name")]
+        cpu = models[0].split(":", 1)[1].strip() if models else cpu
+    python = f"{platform.python_implementation()} {platform.python_version()}"
+    return f"{cpu}, {os.cpu_count()} cores, {python}, {platform.system()} {platform.release()}"
 
 
 @dataclass(frozen=True)
@@ -247,10 +223,10 @@ class Result:
 
     @property
     def ratio(self) -> float | None:
-        return None if self.peer in (None, 0) else self.value / self.peer
+        return self.value / self.peer if self.peer else None
 
     def met(self) -> bool | None:
-        """Whether the ratio reaches the target; ``None`` without a target."""
+        """Whether the ratio reaches the target (``None`` without one)."""
         if self.target is None or self.ratio is None:
             return None
         return self.ratio >= self.target if self.better == "higher" else self.ratio <= self.target
@@ -259,22 +235,14 @@ class Result:
 def write_results(name: str, results: Sequence[Result]) -> Path:
     """Write ``bench/results/<name>.json`` and return its path."""
     today = dt.date.today().isoformat()
-    rows = []
-    for r in results:
-        row = asdict(r)
-        ratio = r.ratio
-        row.update(
-            value=round(r.value, 4),
-            ratio=None if ratio is None else round(ratio, 4),
-            peer=None if r.peer is None else round(r.peer, 4),
-            date=today,
-        )
-        rows.append(
-            {
-                k: row[k]
-                for k in ("metric", "value", "unit", "peer", "ratio", "target", "better", "date")
-            }
-        )
+
+    def r4(x: float | None) -> float | None:
+        return None if x is None else round(x, 4)
+
+    rows = [
+        {"metric": r.metric, "value": r4(r.value), "unit": r.unit, "peer": r4(r.peer), "ratio": r4(r.ratio), "target": r.target, "better": r.better, "date": today}
+        for r in results
+    ]
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     path = RESULTS_DIR / f"{name}.json"
     path.write_text(json.dumps(rows, indent=2) + "\n")
@@ -282,12 +250,24 @@ def write_results(name: str, results: Sequence[Result]) -> Path:
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """A plain Markdown table (readable in a terminal too)."""
-    cells = [[str(c) for c in headers], *[[str(c) for c in row] for row in rows]]
+    """A Markdown table, aligned for the terminal too."""
+    cells = [[str(c) for c in row] for row in (headers, *rows)]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    lines = [
-        "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
-        for row in cells
-    ]
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |" for row in cells]
     lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
     return "\n".join(lines)
+
+
+def results_table(results: Sequence[Result], ours: str, peer: str) -> str:
+    """The ratio table: each metric, both values, the ratio and whether the target is met."""
+
+    def show(x: float | None, digits: int = 3) -> str:
+        return "-" if x is None else f"{x:.{digits}f}"
+
+    rows = [
+        (r.metric, r.unit, show(r.value), show(r.peer), show(r.ratio, 2),
+         "-" if r.target is None else ("≥ " if r.better == "higher" else "≤ ") + f"{r.target}",
+         {True: "yes", False: "NO", None: "-"}[r.met()])
+        for r in results
+    ]
+    return table(["metric", "unit", ours, peer, "ratio", "target", "met"], rows)

@@ -30,8 +30,9 @@ def free_port() -> int:
 @contextlib.contextmanager
 def run_app(app: FastAPI) -> Iterator[str]:
     """Serve ``app`` on a free loopback port in a thread; yield its base URL."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning",
-                            lifespan="on")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=free_port(), log_level="warning", lifespan="on"
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -86,7 +87,7 @@ def canned_server(status: int, body: bytes, content_type: str = "text/xml") -> I
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+        def do_POST(self) -> None:
             self.rfile.read(int(self.headers.get("content-length", "0")))
             self.send_response(status)
             self.send_header("content-type", content_type)

@@ -9,7 +9,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-
 from strangler.errors import SpecError, StranglerError
 
 app = typer.Typer(

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-
 from strangler.spec.models import Spec
 
 __all__ = ["run"]
 
 
-def run(spec: Spec, *, host: str | None = None, port: int | None = None, app: FastAPI | None = None) -> None:
+def run(
+    spec: Spec, *, host: str | None = None, port: int | None = None, app: FastAPI | None = None
+) -> None:
     """Serve until interrupted; uses uvloop and httptools when installed."""
     import uvicorn
-
     from strangler.rest.app import create_app
 
     uvicorn.run(

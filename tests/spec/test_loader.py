@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from strangler.errors import SpecError
 from strangler.spec import load_spec, parse_spec
 from strangler.spec.models import SoapSystem
@@ -54,15 +53,31 @@ def test_default_from_variable() -> None:
 @pytest.mark.parametrize(
     ("text", "line", "field", "message"),
     [
-        ("systems:\n  inv:\n    kind: soap\n    wsdl: x\n    timeout_s: -1\n", 5,
-         "systems.inv.timeout_s", "greater than 0"),
+        (
+            "systems:\n  inv:\n    kind: soap\n    wsdl: x\n    timeout_s: -1\n",
+            5,
+            "systems.inv.timeout_s",
+            "greater than 0",
+        ),
         ("systems:\n  inv: {kind: soapy, wsdl: a}\n", 2, "systems.inv", "soap"),
-        ("systems:\n  inv:\n    kind: soap\n    wsdl: ${MISSING}\n", 4, "systems.inv.wsdl",
-         "MISSING is not set"),
-        ("systems:\n  inv:\n    kind: soap\n    wsdl: x\n    auth: {kind: basic, username: u}\n",
-         5, "systems.inv.auth.password", "Field required"),
-        ("systems:\n  inv:\n    kind: soap\n    wsdl: x\n    colour: blue\n", 5,
-         "systems.inv.colour", "Extra inputs"),
+        (
+            "systems:\n  inv:\n    kind: soap\n    wsdl: ${MISSING}\n",
+            4,
+            "systems.inv.wsdl",
+            "MISSING is not set",
+        ),
+        (
+            "systems:\n  inv:\n    kind: soap\n    wsdl: x\n    auth: {kind: basic, username: u}\n",
+            5,
+            "systems.inv.auth.password",
+            "Field required",
+        ),
+        (
+            "systems:\n  inv:\n    kind: soap\n    wsdl: x\n    colour: blue\n",
+            5,
+            "systems.inv.colour",
+            "Extra inputs",
+        ),
         ("version: 2\n", 1, "version", "1"),
         ("systems: [\n", 2, "", "not valid YAML"),
         ("- a\n- b\n", 1, "", "mapping"),

@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
-
 from strangler.spec import Spec, load_spec
 
-__all__ = ["DEMO_SPEC", "Estate", "running_estate", "run_demo"]
+__all__ = ["DEMO_SPEC", "Estate", "run_demo", "running_estate"]
 
 DEMO_SPEC = Path(__file__).with_name("strangler.yaml")
 
@@ -56,22 +55,29 @@ def run_demo(host: str = "127.0.0.1", port: int = 8000, console: Console | None 
 
     console = console or Console()
     if not _port_free(host, port):
-        console.print(f"[red]port {port} on {host} is taken[/red]: try 'strangler demo --port 8080'")
+        console.print(
+            f"[red]port {port} on {host} is taken[/red]: try 'strangler demo --port 8080'"
+        )
         raise SystemExit(1)
     with running_estate() as estate:
         app = create_app(estate.spec)
         api = f"http://{host}:{port}"
         console.print("[bold]strangler demo[/bold] — the demo estate is running", highlight=False)
-        console.print(f"  legacy SOAP InventoryService  {estate.inventory_url}/soap11  "
-                      f"(WSDL: {estate.inventory_url}/inventory.wsdl)", highlight=False)
+        console.print(
+            f"  legacy SOAP InventoryService  {estate.inventory_url}/soap11  "
+            f"(WSDL: {estate.inventory_url}/inventory.wsdl)",
+            highlight=False,
+        )
         console.print(f"  REST API                      {api}", highlight=False)
-        console.print(f"  OpenAPI docs                  {api}/docs  ({api}/openapi.json)",
-                      highlight=False)
+        console.print(
+            f"  OpenAPI docs                  {api}/docs  ({api}/openapi.json)", highlight=False
+        )
         console.print("  try:", highlight=False)
         console.print(
             f"    curl -s -X POST {api}/soap/inventory/GetStock "
             "-H 'content-type: application/json' -d '{\"sku\": \"SKU-1001\"}'",
-            highlight=False, soft_wrap=True,
+            highlight=False,
+            soft_wrap=True,
         )
         console.print("  Ctrl-C stops everything.", highlight=False)
         run(estate.spec, host=host, port=port, app=app)

@@ -14,7 +14,6 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
-
 from strangler.errors import (
     InvalidInput,
     LegacyError,
@@ -26,9 +25,7 @@ from strangler.errors import (
     UnknownOperation,
 )
 
-__all__ = [
-    "MEDIA_TYPE",
-    "PROBLEM_RESPONSES", "Problem", "install_problem_handlers", "problem_for"]
+__all__ = ["MEDIA_TYPE", "PROBLEM_RESPONSES", "Problem", "install_problem_handlers", "problem_for"]
 
 MEDIA_TYPE = "application/problem+json"
 _TYPE = "urn:strangler:problem:"
@@ -96,24 +93,38 @@ def problem_for(exc: StranglerError, instance: str | None = None) -> Response:
             faultdetail=fault.detail,
         )
     if isinstance(exc, LegacyTimeout):
-        return _legacy(504, "legacy-timeout", "The legacy system did not answer in time", exc, instance)
+        return _legacy(
+            504, "legacy-timeout", "The legacy system did not answer in time", exc, instance
+        )
     if isinstance(exc, LegacyUnavailable):
         if exc.retry_after_s is not None:
             return _legacy(
-                503, "circuit-open", "The legacy system is failing", exc, instance,
+                503,
+                "circuit-open",
+                "The legacy system is failing",
+                exc,
+                instance,
                 retry_after_s=exc.retry_after_s,
             )
-        return _legacy(502, "legacy-unavailable", "The legacy system cannot be reached", exc, instance)
+        return _legacy(
+            502, "legacy-unavailable", "The legacy system cannot be reached", exc, instance
+        )
     if isinstance(exc, LegacyProtocolError):
         return _legacy(502, "legacy-protocol", "The legacy system answered badly", exc, instance)
     if isinstance(exc, LegacyError):
         return _legacy(502, "legacy-error", "The legacy system failed", exc, instance)
     if isinstance(exc, UnknownOperation):
-        return problem_response(404, "unknown-operation", "No such operation", exc.message, instance)
+        return problem_response(
+            404, "unknown-operation", "No such operation", exc.message, instance
+        )
     if isinstance(exc, InvalidInput):
         errors = [{"path": p.path, "message": p.message} for p in exc.problems] or None
         return problem_response(
-            422, "invalid-input", "The request does not fit the operation", exc.message, instance,
+            422,
+            "invalid-input",
+            "The request does not fit the operation",
+            exc.message,
+            instance,
             errors=errors,
         )
     return problem_response(500, "internal", "Internal error", exc.message, instance)
@@ -123,7 +134,13 @@ def _legacy(
     status: int, kind: str, title: str, exc: LegacyError, instance: str | None, **extra: Any
 ) -> Response:
     return problem_response(
-        status, kind, title, exc.message, instance, system=exc.system, operation=exc.operation,
+        status,
+        kind,
+        title,
+        exc.message,
+        instance,
+        system=exc.system,
+        operation=exc.operation,
         **extra,
     )
 
@@ -134,8 +151,9 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
         loc = [str(p) for p in err.get("loc", ())]
         if loc and loc[0] == "body":
             loc = loc[1:]
-        errors.append({"path": "/".join(loc) or "/", "message": err.get("msg", ""),
-                       "type": err.get("type")})
+        errors.append(
+            {"path": "/".join(loc) or "/", "message": err.get("msg", ""), "type": err.get("type")}
+        )
     return errors
 
 
@@ -151,13 +169,15 @@ def install_problem_handlers(app: FastAPI) -> None:
         errors = _validation_errors(exc)
         detail = "; ".join(f"{e['path']}: {e['message']}" for e in errors[:5])
         return problem_response(
-            422, "invalid-input", "The request does not fit the operation", detail,
-            request.url.path, errors=errors,
+            422,
+            "invalid-input",
+            "The request does not fit the operation",
+            detail,
+            request.url.path,
+            errors=errors,
         )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         kind = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
-        return problem_response(
-            exc.status_code, kind, str(exc.detail), None, request.url.path
-        )
+        return problem_response(exc.status_code, kind, str(exc.detail), None, request.url.path)

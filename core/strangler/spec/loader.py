@@ -16,7 +16,6 @@ from pydantic import ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
-
 from strangler.errors import SpecError, SpecProblem
 from strangler.spec.models import Spec
 
@@ -49,7 +48,9 @@ def parse_spec(
     except MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = mark.line + 1 if mark is not None else None
-        raise SpecError([SpecProblem(filename, line, "", f"not valid YAML: {exc.problem}")]) from exc
+        raise SpecError(
+            [SpecProblem(filename, line, "", f"not valid YAML: {exc.problem}")]
+        ) from exc
     if tree is None:
         tree = CommentedMap()
     if not isinstance(tree, CommentedMap):

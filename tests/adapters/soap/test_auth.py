@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 import pytest
-
 from strangler.demo.inventory import InventoryServer
+
 from tests.adapters.soap.test_rest_calls import spec_for
 from tests.conftest import DEMO_PASSWORD, DEMO_USER, SpecRunner
 
@@ -28,9 +28,7 @@ def test_ws_security_username_token(
     assert response.json()["GetStockResult"]["sku"] == "SKU-1001"
 
 
-def test_ws_security_wrong_password_is_refused(
-    api: SpecRunner, inventory: InventoryServer
-) -> None:
+def test_ws_security_wrong_password_is_refused(api: SpecRunner, inventory: InventoryServer) -> None:
     address = inventory.base_url + "/wsse"
     with api(spec_for(address, _auth("wsse", "wrong", True))) as url:
         response = httpx.post(url + GET_STOCK, json={"sku": "SKU-1001"})

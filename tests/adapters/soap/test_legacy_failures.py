@@ -6,8 +6,8 @@ import time
 
 import httpx
 import pytest
-
 from strangler.demo.inventory import start_inventory_server
+
 from tests.adapters.soap.test_rest_calls import spec_for
 from tests.conftest import SpecRunner
 from tests.servers import ClosingServer, canned_server, free_port, silent_server, unused_address
@@ -26,16 +26,20 @@ def test_connection_refused_is_a_502(api: SpecRunner) -> None:
 
 
 def test_timeout_is_a_504(api: SpecRunner) -> None:
-    with silent_server() as address, api(
-        spec_for(address, "    retry: {attempts: 1}\n").replace("timeout_s: 5", "timeout_s: 0.3")
-    ) as url:
+    with (
+        silent_server() as address,
+        api(
+            spec_for(address, "    retry: {attempts: 1}\n").replace(
+                "timeout_s: 5", "timeout_s: 0.3"
+            )
+        ) as url,
+    ):
         started = time.monotonic()
         response = httpx.post(url + ADJUST, json={"sku": "SKU-1", "delta": 1, "reason": "r"})
         elapsed = time.monotonic() - started
     assert response.status_code == 504
     assert response.json()["type"] == "urn:strangler:problem:legacy-timeout"
     assert elapsed < 5  # the legacy timeout, not the client's, ended the call
-
 
 
 def _retry_spec(address: str) -> str:

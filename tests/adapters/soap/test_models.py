@@ -14,7 +14,6 @@ import pytest
 import xmlschema
 from lxml import etree
 from pydantic import BaseModel, ValidationError
-
 from strangler.adapters.soap.adapter import SoapAdapter
 from strangler.adapters.soap.exchange import build_request
 from strangler.adapters.soap.openapi import wsdl_to_openapi
@@ -66,19 +65,19 @@ def test_valid_order_is_accepted(order_model: type[BaseModel]) -> None:
 @pytest.mark.parametrize(
     ("change", "path"),
     [
-        ({"colour": "BLUE"}, "colour"),                       # enumeration
-        ({"code": "abc-12"}, "code"),                          # pattern
-        ({"code": "ABC-1234567890"}, "code"),                  # maxLength
-        ({"quantity": 100}, "quantity"),                       # maxInclusive
-        ({"count": -1}, "count"),                              # unsignedShort
-        ({"lines": []}, "lines"),                              # minOccurs=1 array
-        ({"comment": None}, "comment"),                        # optional is not nillable
-        ({"phone": "123"}, ""),                                # choice: two branches
-        ({"email": None}, "email"),                            # choice branch is not nillable
-        ({"customer": {"name": "Ada"}}, "customer.id"),        # required attribute
-        ({"placed": "yesterday"}, "placed"),                   # dateTime
-        ({"amount": "twelve"}, "amount"),                      # decimal
-        ({"surprise": 1}, "surprise"),                         # unknown field
+        ({"colour": "BLUE"}, "colour"),  # enumeration
+        ({"code": "abc-12"}, "code"),  # pattern
+        ({"code": "ABC-1234567890"}, "code"),  # maxLength
+        ({"quantity": 100}, "quantity"),  # maxInclusive
+        ({"count": -1}, "count"),  # unsignedShort
+        ({"lines": []}, "lines"),  # minOccurs=1 array
+        ({"comment": None}, "comment"),  # optional is not nillable
+        ({"phone": "123"}, ""),  # choice: two branches
+        ({"email": None}, "email"),  # choice branch is not nillable
+        ({"customer": {"name": "Ada"}}, "customer.id"),  # required attribute
+        ({"placed": "yesterday"}, "placed"),  # dateTime
+        ({"amount": "twelve"}, "amount"),  # decimal
+        ({"surprise": 1}, "surprise"),  # unknown field
     ],
 )
 def test_invalid_orders_are_refused(

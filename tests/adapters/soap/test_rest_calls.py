@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import httpx
 import pytest
-
 from strangler.demo.inventory import WSDL_PATH, InventoryServer
+
 from tests.conftest import SpecRunner
 
 
@@ -52,8 +52,10 @@ def test_soap_header_reaches_the_legacy_system(client: httpx.Client) -> None:
     plain = client.post("/soap/inventory/GetStock", json={"sku": "SKU-1001"}).json()
     north = client.post(
         "/soap/inventory/GetStock",
-        json={"sku": "SKU-1001", "soapHeader": {"RequestContext": {"tenant": "north",
-                                                                   "correlationId": "c-1"}}},
+        json={
+            "sku": "SKU-1001",
+            "soapHeader": {"RequestContext": {"tenant": "north", "correlationId": "c-1"}},
+        },
     ).json()
     assert plain["GetStockResult"]["warehouse"] != north["GetStockResult"]["warehouse"]
 
@@ -70,8 +72,13 @@ def test_list_items_array_decimal_and_enum(client: httpx.Client) -> None:
 
 
 def test_reorder_advice_from_the_rules_engine(client: httpx.Client) -> None:
-    body = {"customerId": "C-1", "sku": "SKU-1003", "quantityOnHand": 5,
-            "averageDailySales": "3.5", "leadTimeDays": 7}
+    body = {
+        "customerId": "C-1",
+        "sku": "SKU-1003",
+        "quantityOnHand": 5,
+        "averageDailySales": "3.5",
+        "leadTimeDays": 7,
+    }
     advice = client.post("/soap/inventory/GetReorderAdvice", json=body).json()
     result = advice["GetReorderAdviceResult"]
     assert result["reorder"] is True
@@ -88,8 +95,9 @@ def test_adjust_stock_changes_state(client: httpx.Client) -> None:
     assert adjusted.status_code == 200, adjusted.text
     after = client.post("/soap/inventory/GetStock", json={"sku": "SKU-2001"}).json()
     assert after["GetStockResult"]["quantity"] == quantity - 3
-    client.post("/soap/inventory/AdjustStock", json={"sku": "SKU-2001", "delta": 3,
-                                                     "reason": "undo"})
+    client.post(
+        "/soap/inventory/AdjustStock", json={"sku": "SKU-2001", "delta": 3, "reason": "undo"}
+    )
 
 
 def _problem(response: httpx.Response, status: int, kind: str) -> dict[str, object]:
@@ -103,16 +111,18 @@ def _problem(response: httpx.Response, status: int, kind: str) -> dict[str, obje
 
 
 def test_client_fault_is_a_400_problem_with_detail(client: httpx.Client) -> None:
-    problem = _problem(client.post("/soap/inventory/GetStock", json={"sku": "NOPE-1"}), 400,
-                       "legacy-fault")
+    problem = _problem(
+        client.post("/soap/inventory/GetStock", json={"sku": "NOPE-1"}), 400, "legacy-fault"
+    )
     assert "Client" in str(problem["faultcode"])
     assert "NOPE-1" in str(problem["faultstring"])
     assert problem["faultdetail"] == {"StockFault": {"code": "UNKNOWN_SKU", "sku": "NOPE-1"}}
 
 
 def test_server_fault_is_a_502_problem(client: httpx.Client) -> None:
-    problem = _problem(client.post("/soap/inventory/GetStock", json={"sku": "ERR-BACKEND"}),
-                       502, "legacy-fault")
+    problem = _problem(
+        client.post("/soap/inventory/GetStock", json={"sku": "ERR-BACKEND"}), 502, "legacy-fault"
+    )
     assert "Server" in str(problem["faultcode"])
 
 
@@ -124,8 +134,9 @@ def test_soap12_fault_codes(client: httpx.Client) -> None:
 
 def test_negative_stock_fault_leaves_state_alone(client: httpx.Client) -> None:
     before = client.post("/soap/inventory/GetStock", json={"sku": "SKU-1004"}).json()
-    response = client.post("/soap/inventory/AdjustStock",
-                           json={"sku": "SKU-1004", "delta": -100000, "reason": "oops"})
+    response = client.post(
+        "/soap/inventory/AdjustStock", json={"sku": "SKU-1004", "delta": -100000, "reason": "oops"}
+    )
     assert response.status_code in (400, 502)
     assert response.json()["faultdetail"]["StockFault"]["sku"] == "SKU-1004"
     after = client.post("/soap/inventory/GetStock", json={"sku": "SKU-1004"}).json()
@@ -150,10 +161,16 @@ def test_bad_input_is_a_422_with_the_field_path(
 
 
 def test_wrong_nested_type_names_the_nested_path(client: httpx.Client) -> None:
-    body = {"customerId": "C-1", "sku": "SKU-1003", "quantityOnHand": "many",
-            "averageDailySales": "3.5", "leadTimeDays": 7}
-    problem = _problem(client.post("/soap/inventory/GetReorderAdvice", json=body), 422,
-                       "invalid-input")
+    body = {
+        "customerId": "C-1",
+        "sku": "SKU-1003",
+        "quantityOnHand": "many",
+        "averageDailySales": "3.5",
+        "leadTimeDays": 7,
+    }
+    problem = _problem(
+        client.post("/soap/inventory/GetReorderAdvice", json=body), 422, "invalid-input"
+    )
     assert [e["path"] for e in problem["errors"]] == ["quantityOnHand"]  # type: ignore[attr-defined]
     header = {"sku": "SKU-1001", "soapHeader": {"RequestContext": {"tenant": 5}}}
     problem = _problem(client.post("/soap/inventory/GetStock", json=header), 422, "invalid-input")
@@ -162,15 +179,19 @@ def test_wrong_nested_type_names_the_nested_path(client: httpx.Client) -> None:
 
 
 def test_malformed_json_is_a_422(client: httpx.Client) -> None:
-    response = client.post("/soap/inventory/GetStock", content=b'{"sku": ',
-                           headers={"content-type": "application/json"})
+    response = client.post(
+        "/soap/inventory/GetStock",
+        content=b'{"sku": ',
+        headers={"content-type": "application/json"},
+    )
     _problem(response, 422, "invalid-input")
 
 
 def test_unknown_operation_is_a_404_problem(client: httpx.Client) -> None:
     _problem(client.post("/soap/inventory/NoSuchThing", json={}), 404, "not-found")
-    _problem(client.post("/soap/inventory/InventoryService/NoPort/GetStock", json={}), 404,
-             "not-found")
+    _problem(
+        client.post("/soap/inventory/InventoryService/NoPort/GetStock", json={}), 404, "not-found"
+    )
 
 
 def test_wrong_method_is_a_405_problem(client: httpx.Client) -> None:

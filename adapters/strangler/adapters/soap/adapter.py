@@ -13,12 +13,10 @@ from typing import Any
 
 import httpx
 import stamina
+from lxml import etree
 from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain.model import OpenedState
-from lxml import etree
 from pydantic import BaseModel
-from zeep.exceptions import Error as ZeepError
-
 from strangler.adapters.base import Operation
 from strangler.adapters.soap.catalog import HEADER_FIELD, SoapTarget, build_operations
 from strangler.adapters.soap.exchange import build_request, post, read_reply, to_json_ready
@@ -31,6 +29,7 @@ from strangler.errors import (
     UnknownOperation,
 )
 from strangler.spec.models import SoapSystem
+from zeep.exceptions import Error as ZeepError
 
 __all__ = ["SoapAdapter"]
 

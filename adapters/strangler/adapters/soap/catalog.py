@@ -8,16 +8,15 @@ parts, a ``soapHeader`` object with them. A response is the body's fields.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel, Field, create_model
-from zeep import Client
-from zeep.wsdl.bindings.soap import SoapBinding
-from zeep.xsd import ComplexType
-
 from strangler.adapters.base import Operation
 from strangler.adapters.soap.facets import FacetReader
 from strangler.adapters.soap.models import ModelBuilder
+from zeep import Client
+from zeep.wsdl.bindings.soap import SoapBinding
+from zeep.xsd import ComplexType
 
 __all__ = ["HEADER_FIELD", "SoapTarget", "build_operations"]
 
@@ -82,14 +81,12 @@ def _operation(
     body_out = _body_model(builder, f"{base}_Response", op.output, output=True)
     has_header = _has_header(op.input)
     if has_header:
-        header_model = builder.message_model(
-            f"{base}_RequestHeader", op.input.header, output=False
-        )
+        header_model = builder.message_model(f"{base}_RequestHeader", op.input.header, output=False)
         body_in = create_model(
             f"{system}_{base}_RequestWithHeader",
             __base__=body_in,
             soap_header=(
-                header_model | None,
+                cast(Any, header_model | None),
                 Field(default=None, alias=HEADER_FIELD, description="SOAP header parts."),
             ),
         )

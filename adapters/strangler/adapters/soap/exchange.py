@@ -10,16 +10,10 @@ import base64
 import datetime as dt
 import decimal
 from collections import OrderedDict
-from typing import Any
+from typing import Any, cast
 
 import httpx
 from lxml import etree
-from zeep import Client
-from zeep.exceptions import Fault, XMLSyntaxError
-from zeep.exceptions import Error as ZeepError
-from zeep.helpers import serialize_object
-from zeep.loader import parse_xml
-
 from strangler.adapters.soap.catalog import SoapTarget
 from strangler.errors import (
     FaultInfo,
@@ -29,6 +23,11 @@ from strangler.errors import (
     LegacyTimeout,
     LegacyUnavailable,
 )
+from zeep import Client
+from zeep.exceptions import Error as ZeepError
+from zeep.exceptions import Fault, XMLSyntaxError
+from zeep.helpers import serialize_object
+from zeep.loader import parse_xml
 
 __all__ = ["Reply", "build_request", "post", "read_reply", "to_json_ready"]
 
@@ -107,9 +106,7 @@ async def post(
     return reply
 
 
-def read_reply(
-    client: Client, target: SoapTarget, reply: Reply, *, system: str
-) -> tuple[Any, Any]:
+def read_reply(client: Client, target: SoapTarget, reply: Reply, *, system: str) -> tuple[Any, Any]:
     """Parse the reply into (body, header) values, or raise the fault it carries."""
     operation = target.operation
     if reply.status in (201, 202) and not reply.content:
@@ -128,7 +125,7 @@ def read_reply(
         )
     binding = target.binding
     try:
-        doc = parse_xml(reply.content, binding.transport, settings=client.settings)
+        doc = parse_xml(cast(Any, reply.content), binding.transport, settings=client.settings)
     except (XMLSyntaxError, etree.XMLSyntaxError, ZeepError) as exc:
         raise LegacyProtocolError(
             f"{system} answered HTTP {reply.status} with unreadable XML: {exc}",
@@ -153,9 +150,9 @@ def read_reply(
         )
     try:
         result = op.output._deserialize_body(body)["body"] if op.output.body else None
-        headers = op.output._deserialize_headers(
-            doc.find("soap-env:Header", namespaces=nsmap)
-        ).get("header")
+        headers = op.output._deserialize_headers(doc.find("soap-env:Header", namespaces=nsmap)).get(
+            "header"
+        )
     except (ZeepError, ValueError, TypeError) as exc:
         raise LegacyProtocolError(
             f"{system} answered {operation} with XML that does not fit the WSDL: {exc}",

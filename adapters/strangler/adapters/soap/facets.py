@@ -11,12 +11,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-from pathlib import Path
 from decimal import Decimal
+from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import Field, TypeAdapter
-
 from strangler.adapters.soap.simple_types import Facets
 
 __all__ = ["FacetReader"]

@@ -11,12 +11,11 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+from strangler.spec.models import SoapSystem, WsseAuth
 from zeep import Client, Settings
 from zeep.cache import SqliteCache
 from zeep.transports import Transport
 from zeep.wsse.username import UsernameToken
-
-from strangler.spec.models import SoapSystem, WsseAuth
 
 __all__ = ["default_cache_dir", "open_wsdl", "override_address"]
 

@@ -18,12 +18,11 @@ import re
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+from strangler.adapters.soap.facets import FacetReader
+from strangler.adapters.soap.simple_types import Facets, python_type
 from zeep.xsd import ComplexType, Element
 from zeep.xsd.elements.any import Any as XsdAny
 from zeep.xsd.elements.indicators import Choice, Group, OrderIndicator
-
-from strangler.adapters.soap.facets import FacetReader
-from strangler.adapters.soap.simple_types import Facets, python_type
 
 __all__ = ["ModelBuilder", "SoapModel"]
 
@@ -46,9 +45,13 @@ class SoapModel(BaseModel):
 
 def _python_name(name: str) -> str:
     candidate = re.sub(r"\W", "_", name)
-    if not candidate or candidate[0].isdigit() or candidate[0] == "_" or keyword.iskeyword(
-        candidate
-    ) or candidate in _RESERVED:
+    if (
+        not candidate
+        or candidate[0].isdigit()
+        or candidate[0] == "_"
+        or keyword.iskeyword(candidate)
+        or candidate in _RESERVED
+    ):
         candidate = "f_" + candidate
     return candidate
 
@@ -100,7 +103,7 @@ class ModelBuilder:
             return self._complex(xsd_type, name, output=output, xs_type=xs_type, depth=0)
         # A bare simple-typed body part: one field named after the element.
         field = self._element_field(element, output=output, xs_element=xs_element, depth=0)
-        return self._make(name, {element.name: field}, [], doc=None)
+        return self._make(name, {str(element.name): field}, [], doc=None)
 
     def xs_element_for(self, element: Element | None) -> Any:
         """The ``xmlschema`` element for a global zeep element, if known."""
@@ -152,7 +155,7 @@ class ModelBuilder:
     ) -> None:
         """Add the fields of one entry of zeep's ``elements_nested``."""
         if isinstance(item, Element) and not isinstance(item, XsdAny):
-            xs_child = self.facets.child_element(xs_type, item.name)
+            xs_child = self.facets.child_element(xs_type, str(item.name))
             fields[item.attr_name] = self._element_field(
                 item, output=output, xs_element=xs_child, depth=depth + 1
             )
@@ -165,7 +168,9 @@ class ModelBuilder:
                 self._item(sub_name, sub, sub_fields, sub_choices, output, xs_type, depth, owner)
             group = self._make(f"{owner}Group", sub_fields, sub_choices, doc=None)
             fields[name or "_value_1"] = self._field(
-                list[group], required=item.min_occurs > 0 and not output, nullable=output
+                list[group],  # type: ignore[valid-type]
+                required=item.min_occurs > 0 and not output,
+                nullable=output,
             )
         elif isinstance(item, Choice):
             before = set(fields)
@@ -187,7 +192,8 @@ class ModelBuilder:
                 annotation: Any = dict[str, Any]  # a recursive type: free-form below here
             else:
                 xs_type = getattr(xs_element, "type", None)
-                hint = f"{element.name[:1].upper()}{element.name[1:]}"
+                local = str(element.name)
+                hint = f"{local[:1].upper()}{local[1:]}"
                 annotation = self._complex(
                     xsd_type, hint, output=output, xs_type=xs_type, depth=depth
                 )
@@ -195,9 +201,9 @@ class ModelBuilder:
             facets = self.facets.facets(xs_element)
             annotation = python_type(xsd_type, facets)
         if _repeated(element.max_occurs):
-            limit = None if element.max_occurs == _UNBOUNDED else element.max_occurs
+            limit = None if element.max_occurs == _UNBOUNDED else int(element.max_occurs)
             annotation = Annotated[
-                list[annotation],  # type: ignore[valid-type]
+                list[annotation],
                 Field(min_length=element.min_occurs or None, max_length=limit),
             ]
         nullable = element.nillable or (output and element.min_occurs == 0)
@@ -234,7 +240,9 @@ class ModelBuilder:
         """A field as (annotation, ``Field`` keywords); the alias is added by ``_make``."""
         if nullable:
             annotation = annotation | None
-        options: dict[str, Any] = {"description": description or (facets.documentation if facets else None)}
+        options: dict[str, Any] = {
+            "description": description or (facets.documentation if facets else None)
+        }
         if not required:
             options.update(default=None, json_schema_extra=_no_default)
         return (annotation, options)
@@ -322,7 +330,3 @@ def _choice_validators(choices: list[_Choice]) -> dict[str, Any]:
         return model
 
     return {"_choice": model_validator(mode="after")(check)}
-
-
-
-

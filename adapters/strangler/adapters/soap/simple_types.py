@@ -114,10 +114,12 @@ def python_type(xsd_type: Any, facets: Facets | None = None) -> Any:
             low = int(facets.minimum) if low is None else max(low, int(facets.minimum))
         if facets.maximum is not None:
             high = int(facets.maximum) if high is None else min(high, int(facets.maximum))
-        extra = {"json_schema_extra": {"enum": [int(v) for v in facets.enumeration]}} if (
-            facets.enumeration
-        ) else {}
-        return Annotated[int, Field(ge=low, le=high, **extra)]  # type: ignore[arg-type]
+        extra = (
+            {"json_schema_extra": {"enum": [int(v) for v in facets.enumeration]}}
+            if (facets.enumeration)
+            else {}
+        )
+        return Annotated[int, Field(ge=low, le=high, **extra)]  # type: ignore[call-overload]
     base = _base(xsd_type)
     if facets is None:
         return base
