@@ -46,9 +46,9 @@ class SoapAdapter:
         self.spec = spec
         started = time.perf_counter()
         try:
-            self.client = open_wsdl(spec, cache_dir)
+            self.client, schema, self.from_cache = open_wsdl(spec, cache_dir)
             self._operations = build_operations(
-                system, self.client, spec.wsdl, safe=spec.safe_operations
+                system, self.client, schema, safe=spec.safe_operations
             )
         except (OSError, ZeepError, etree.LxmlError, ValueError, TypeError, KeyError) as exc:
             raise SystemLoadError(system, spec.wsdl, str(exc) or type(exc).__name__) from exc

@@ -44,10 +44,13 @@ def _soap_version(binding: Any) -> str:
 
 
 def build_operations(
-    system: str, client: Client, wsdl_source: str, *, safe: frozenset[str] = frozenset()
+    system: str, client: Client, schema: Any, *, safe: frozenset[str] = frozenset()
 ) -> list[Operation]:
-    """Every SOAP operation the WSDL's services expose, with generated models."""
-    builder = ModelBuilder(system, FacetReader(wsdl_source))
+    """Every SOAP operation the WSDL's services expose, with generated models.
+
+    ``schema`` is the ``xmlschema`` reading of the WSDL's types (for facets), or None.
+    """
+    builder = ModelBuilder(system, FacetReader(schema))
     operations: list[Operation] = []
     for service in client.wsdl.services.values():
         for port in service.ports.values():

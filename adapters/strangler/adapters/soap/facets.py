@@ -18,26 +18,31 @@ from typing import Annotated, Any
 from pydantic import Field, TypeAdapter
 from strangler.adapters.soap.simple_types import Facets
 
-__all__ = ["FacetReader"]
+__all__ = ["FacetReader", "read_schema"]
 
 log = logging.getLogger(__name__)
+
+
+def read_schema(wsdl_source: str) -> Any:
+    """The WSDL's schemas as ``xmlschema`` reads them, or None if it cannot."""
+    try:
+        from xmlschema.extras.wsdl import Wsdl11Document
+
+        remote = "://" in wsdl_source
+        source = wsdl_source if remote else str(Path(wsdl_source).resolve())
+        # Remote WSDLs may import remote XSDs; local ones only local files. No DTDs.
+        document = Wsdl11Document(source, allow="all" if remote else "local", defuse="always")
+        return document.schema
+    except Exception as exc:  # any failure only costs the facets
+        log.info("facets unavailable for %s: %s", wsdl_source, exc)
+        return None
 
 
 class FacetReader:
     """Looks up the ``xmlschema`` component beside each zeep type."""
 
-    def __init__(self, wsdl_source: str) -> None:
-        self._maps: Any = None
-        try:
-            from xmlschema.extras.wsdl import Wsdl11Document
-
-            source = wsdl_source if "://" in wsdl_source else str(Path(wsdl_source).resolve())
-            # Remote WSDLs may import remote XSDs; local ones only local files. No DTDs.
-            allow = "all" if "://" in wsdl_source else "local"
-            document = Wsdl11Document(source, allow=allow, defuse="always")
-            self._maps = document.schema.maps
-        except Exception as exc:  # any failure only costs the facets
-            log.info("facets unavailable for %s: %s", wsdl_source, exc)
+    def __init__(self, schema: Any) -> None:
+        self._maps: Any = schema.maps if schema is not None else None
 
     def global_type(self, qname: str | None) -> Any:
         if self._maps is None or not qname:

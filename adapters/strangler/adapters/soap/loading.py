@@ -1,13 +1,15 @@
 """Open a WSDL with zeep: hardened XML settings, an on-disk document cache, auth.
 
 Documents fetched over HTTP (the WSDL and every XSD it imports) are cached on
-disk by zeep's ``SqliteCache``, so a restart does not fetch them again.
+disk by zeep's ``SqliteCache``, and the parsed result by :class:`.cache.WsdlCache`,
+so a restart neither fetches nor parses them again.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -15,7 +17,11 @@ from strangler.spec.models import SoapSystem, WsseAuth
 from zeep import Client, Settings
 from zeep.cache import SqliteCache
 from zeep.transports import Transport
+from zeep.wsdl import Document
 from zeep.wsse.username import UsernameToken
+
+from strangler.adapters.soap.cache import WsdlCache
+from strangler.adapters.soap.facets import read_schema
 
 __all__ = ["default_cache_dir", "open_wsdl", "override_address"]
 
@@ -40,12 +46,13 @@ def xml_settings() -> Settings:
     )
 
 
-def open_wsdl(system: SoapSystem, cache_dir: Path | None = None) -> Client:
-    """A zeep client for ``system``'s WSDL (file path or URL)."""
+def open_wsdl(system: SoapSystem, cache_dir: Path | None = None) -> tuple[Client, Any, bool]:
+    """A zeep client for ``system``'s WSDL (file path or URL), the ``xmlschema``
+    schema for facets, and whether both came from the on-disk cache."""
     folder = cache_dir or default_cache_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    cache = SqliteCache(path=str(folder / "wsdl-documents.sqlite"), timeout=7 * 24 * 3600)
-    transport = Transport(cache=cache, timeout=system.timeout_s)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    documents = SqliteCache(path=str(folder / "wsdl-documents.sqlite"), timeout=7 * 24 * 3600)
+    transport = Transport(cache=documents, timeout=system.timeout_s)
     if system.auth is not None and system.auth.kind == "basic":
         transport.session.auth = (system.auth.username, system.auth.password.get_secret_value())
     wsse = None
@@ -55,7 +62,17 @@ def open_wsdl(system: SoapSystem, cache_dir: Path | None = None) -> Client:
             system.auth.password.get_secret_value(),
             use_digest=system.auth.digest,
         )
-    return Client(system.wsdl, transport=transport, wsse=wsse, settings=xml_settings())
+    settings = xml_settings()
+    cache = WsdlCache(folder)
+    hit = cache.load(system.wsdl, transport, settings)
+    if hit is not None:
+        document, schema = hit
+    else:
+        document = Document(system.wsdl, transport, settings=settings)
+        schema = read_schema(system.wsdl)
+        cache.save(system.wsdl, document, schema)
+    client = Client(document, transport=transport, wsse=wsse, settings=settings)
+    return client, schema, hit is not None
 
 
 def override_address(address: str, override: str | None) -> str:
