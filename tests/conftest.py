@@ -7,10 +7,10 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
+
 from strangler.demo.inventory import InventoryServer, start_inventory_server
 from strangler.rest.app import create_app
 from strangler.spec import Spec, parse_spec
-
 from tests.servers import run_app
 
 DEMO_USER = "app"

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+
 from strangler.errors import SpecError, StranglerError
 
 app = typer.Typer(

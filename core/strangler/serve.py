@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+
 from strangler.spec.models import Spec
 
 __all__ = ["run"]
@@ -13,6 +14,7 @@ def run(
 ) -> None:
     """Serve until interrupted; uses uvloop and httptools when installed."""
     import uvicorn
+
     from strangler.rest.app import create_app
 
     uvicorn.run(

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 import zeep
+
 from strangler.demo.inventory import InventoryServer, start_inventory_server
 
 _USER, _PASSWORD = "legacy-user", "s3cret-Pa55"

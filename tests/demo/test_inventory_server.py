@@ -20,6 +20,12 @@ import pytest
 import requests
 import zeep
 from lxml import etree
+from suds import WebFault
+from suds.client import Client as SudsClient
+from zeep.plugins import HistoryPlugin
+from zeep.transports import Transport
+from zeep.wsse.username import UsernameToken
+
 from strangler.demo.inventory import (
     BINDING_SOAP11,
     BINDING_SOAP12,
@@ -30,11 +36,6 @@ from strangler.demo.inventory import (
     start_inventory_server,
 )
 from strangler.demo.inventory.wsdl import generate_spyne_wsdl
-from suds import WebFault
-from suds.client import Client as SudsClient
-from zeep.plugins import HistoryPlugin
-from zeep.transports import Transport
-from zeep.wsse.username import UsernameToken
 
 BINDINGS = {"soap11": (BINDING_SOAP11, "/soap11"), "soap12": (BINDING_SOAP12, "/soap12")}
 NS = {"wsdl": "http://schemas.xmlsoap.org/wsdl/", "xs": "http://www.w3.org/2001/XMLSchema",

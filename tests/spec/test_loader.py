@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from strangler.errors import SpecError
 from strangler.spec import load_spec, parse_spec
 from strangler.spec.models import SoapSystem

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
+
 from strangler.spec import Spec, load_spec
 
 __all__ = ["DEMO_SPEC", "Estate", "run_demo", "running_estate"]

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import Body, FastAPI
 from pydantic import BaseModel
+
 from strangler.adapters.base import Adapter, Operation, adapter_class
 from strangler.rest.encoding import JSONResponse
 from strangler.rest.problems import MEDIA_TYPE as PROBLEM_MEDIA_TYPE

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from strangler.demo.inventory import InventoryServer
 
+from strangler.demo.inventory import InventoryServer
 from tests.adapters.soap.test_rest_calls import spec_for
 from tests.conftest import DEMO_PASSWORD, DEMO_USER, SpecRunner
 

@@ -6,8 +6,8 @@ import time
 
 import httpx
 import pytest
-from strangler.demo.inventory import start_inventory_server
 
+from strangler.demo.inventory import start_inventory_server
 from tests.adapters.soap.test_rest_calls import spec_for
 from tests.conftest import SpecRunner
 from tests.servers import ClosingServer, canned_server, free_port, silent_server, unused_address

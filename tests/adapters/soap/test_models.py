@@ -14,6 +14,7 @@ import pytest
 import xmlschema
 from lxml import etree
 from pydantic import BaseModel, ValidationError
+
 from strangler.adapters.soap.adapter import SoapAdapter
 from strangler.adapters.soap.exchange import build_request
 from strangler.adapters.soap.openapi import wsdl_to_openapi

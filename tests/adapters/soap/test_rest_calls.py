@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import httpx
 import pytest
-from strangler.demo.inventory import WSDL_PATH, InventoryServer
 
+from strangler.demo.inventory import WSDL_PATH, InventoryServer
 from tests.conftest import SpecRunner
 
 

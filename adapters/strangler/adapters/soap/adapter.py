@@ -17,6 +17,8 @@ from lxml import etree
 from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain.model import OpenedState
 from pydantic import BaseModel
+from zeep.exceptions import Error as ZeepError
+
 from strangler.adapters.base import Operation
 from strangler.adapters.soap.catalog import HEADER_FIELD, SoapTarget, build_operations
 from strangler.adapters.soap.exchange import build_request, post, read_reply, to_json_ready
@@ -29,7 +31,6 @@ from strangler.errors import (
     UnknownOperation,
 )
 from strangler.spec.models import SoapSystem
-from zeep.exceptions import Error as ZeepError
 
 __all__ = ["SoapAdapter"]
 

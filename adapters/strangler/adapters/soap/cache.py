@@ -131,7 +131,7 @@ def _deep_recursion() -> Iterator[None]:
         sys.setrecursionlimit(old)
 
 
-def _blank(cls: type[Any]) -> Any:
+def _blank(cls: Any) -> Any:
     return cls.__new__(cls)
 
 

@@ -11,12 +11,13 @@ from dataclasses import dataclass, replace
 from typing import Any, cast
 
 from pydantic import BaseModel, Field, create_model
-from strangler.adapters.base import Operation
-from strangler.adapters.soap.facets import FacetReader
-from strangler.adapters.soap.models import ModelBuilder
 from zeep import Client
 from zeep.wsdl.bindings.soap import SoapBinding
 from zeep.xsd import ComplexType
+
+from strangler.adapters.base import Operation
+from strangler.adapters.soap.facets import FacetReader
+from strangler.adapters.soap.models import ModelBuilder
 
 __all__ = ["HEADER_FIELD", "SoapTarget", "build_operations"]
 

@@ -14,6 +14,12 @@ from typing import Any, cast
 
 import httpx
 from lxml import etree
+from zeep import Client
+from zeep.exceptions import Error as ZeepError
+from zeep.exceptions import Fault, XMLSyntaxError
+from zeep.helpers import serialize_object
+from zeep.loader import parse_xml
+
 from strangler.adapters.soap.catalog import SoapTarget
 from strangler.errors import (
     FaultInfo,
@@ -23,11 +29,6 @@ from strangler.errors import (
     LegacyTimeout,
     LegacyUnavailable,
 )
-from zeep import Client
-from zeep.exceptions import Error as ZeepError
-from zeep.exceptions import Fault, XMLSyntaxError
-from zeep.helpers import serialize_object
-from zeep.loader import parse_xml
 
 __all__ = ["Reply", "build_request", "post", "read_reply", "to_json_ready"]
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import Field, TypeAdapter
+
 from strangler.adapters.soap.simple_types import Facets
 
 __all__ = ["FacetReader", "read_schema"]

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-from strangler.spec.models import SoapSystem, WsseAuth
 from zeep import Client, Settings
 from zeep.cache import SqliteCache
 from zeep.transports import Transport
@@ -22,6 +21,7 @@ from zeep.wsse.username import UsernameToken
 
 from strangler.adapters.soap.cache import WsdlCache
 from strangler.adapters.soap.facets import read_schema
+from strangler.spec.models import SoapSystem, WsseAuth
 
 __all__ = ["default_cache_dir", "open_wsdl", "override_address"]
 
@@ -68,7 +68,7 @@ def open_wsdl(system: SoapSystem, cache_dir: Path | None = None) -> tuple[Client
     if hit is not None:
         document, schema = hit
     else:
-        document = Document(system.wsdl, transport, settings=settings)
+        document = Document(system.wsdl, cast(Any, transport), settings=settings)
         schema = read_schema(system.wsdl)
         cache.save(system.wsdl, document, schema)
     client = Client(document, transport=transport, wsse=wsse, settings=settings)

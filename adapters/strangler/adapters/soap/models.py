@@ -18,11 +18,12 @@ import re
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
-from strangler.adapters.soap.facets import FacetReader
-from strangler.adapters.soap.simple_types import Facets, python_type
 from zeep.xsd import ComplexType, Element
 from zeep.xsd.elements.any import Any as XsdAny
 from zeep.xsd.elements.indicators import Choice, Group, OrderIndicator
+
+from strangler.adapters.soap.facets import FacetReader
+from strangler.adapters.soap.simple_types import Facets, python_type
 
 __all__ = ["ModelBuilder", "SoapModel"]
 

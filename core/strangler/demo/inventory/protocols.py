@@ -26,6 +26,7 @@ from spyne.const.http import HTTP_400, HTTP_500
 from spyne.protocol.soap import Soap11, Soap12
 from spyne.protocol.xml import _append
 from spyne.util.etreeconv import root_dict_to_etree
+
 from strangler.demo.inventory.models import StockFault
 
 __all__ = ["SAFE_PARSER_OPTIONS", "InventorySoap11", "InventorySoap12"]

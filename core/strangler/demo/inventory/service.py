@@ -26,6 +26,7 @@ from typing import Any
 
 from spyne import ServiceBase, rpc
 from spyne.model.primitive import Int, Unicode
+
 from strangler.demo.inventory import rules
 from strangler.demo.inventory.data import (
     BACKEND_ERROR_SKU,

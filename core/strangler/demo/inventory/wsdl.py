@@ -71,6 +71,7 @@ def generate_spyne_wsdl(soap_version: Literal["1.1", "1.2"],
     """
     from spyne import Application
     from spyne.server.wsgi import WsgiApplication
+
     from strangler.demo.inventory.protocols import InventorySoap11, InventorySoap12
     from strangler.demo.inventory.service import InventoryService
 

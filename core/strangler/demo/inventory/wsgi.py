@@ -28,6 +28,7 @@ from typing import Any, Final
 
 from spyne import Application
 from spyne.server.wsgi import WsgiApplication
+
 from strangler.demo.inventory.data import StockLedger
 from strangler.demo.inventory.models import TNS
 from strangler.demo.inventory.protocols import InventorySoap11, InventorySoap12
