@@ -50,8 +50,8 @@ def order_model(adapter: SoapAdapter) -> type[BaseModel]:
 
 
 @pytest.fixture(scope="module")
-def schemas() -> dict[str, Any]:
-    document = wsdl_to_openapi(str(FEATURES))
+def schemas(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    document = wsdl_to_openapi(str(FEATURES), cache_dir=tmp_path_factory.mktemp("cache"))
     result: dict[str, Any] = document["components"]["schemas"]
     return result
 

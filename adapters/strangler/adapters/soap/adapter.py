@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import httpx
+import aiohttp
 import stamina
 from lxml import etree
 from purgatory import AsyncCircuitBreakerFactory
@@ -55,7 +55,7 @@ class SoapAdapter:
             raise SystemLoadError(system, spec.wsdl, str(exc) or type(exc).__name__) from exc
         self.load_seconds = time.perf_counter() - started
         self._by_route = {op.route: op for op in self._operations}
-        self._http: httpx.AsyncClient | None = None
+        self._http: aiohttp.ClientSession | None = None
         self._breakers = AsyncCircuitBreakerFactory(
             default_threshold=spec.breaker.failures,
             default_ttl=spec.breaker.reset_s,
@@ -78,7 +78,7 @@ class SoapAdapter:
 
     async def close(self) -> None:
         if self._http is not None:
-            await self._http.aclose()
+            await self._http.close()
             self._http = None
 
     async def health(self) -> dict[str, Any]:

@@ -38,7 +38,7 @@ from zeep.xsd.valueobjects import CompoundValue
 __all__ = ["WsdlCache"]
 
 log = logging.getLogger(__name__)
-_FORMAT = 1
+_FORMAT = 2
 _DYNAMIC_MODULE = "zeep.xsd.dynamic_types"
 _CACHED_PROPERTIES = ("_value_class", "_array_class")
 

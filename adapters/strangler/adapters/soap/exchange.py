@@ -12,7 +12,7 @@ import decimal
 from collections import OrderedDict
 from typing import Any, cast
 
-import httpx
+import aiohttp
 from lxml import etree
 from zeep import Client
 from zeep.exceptions import Error as ZeepError
@@ -70,7 +70,7 @@ def build_request(
 
 
 async def post(
-    http: httpx.AsyncClient,
+    http: aiohttp.ClientSession,
     address: str,
     data: bytes,
     headers: dict[str, str],
@@ -80,18 +80,21 @@ async def post(
 ) -> Reply:
     """Post an envelope; connection trouble becomes a ``LegacyError``."""
     try:
-        response = await http.post(address, content=data, headers=headers)
-    except httpx.TimeoutException as exc:
+        async with http.post(
+            address, data=data, headers=headers, allow_redirects=False
+        ) as response:
+            content = await response.read()
+            reply = Reply(response.status, response.headers.get("content-type", ""), content)
+    except TimeoutError as exc:  # aiohttp's timeouts are TimeoutError subclasses
         raise LegacyTimeout(
             f"{system} did not answer {operation} in time", system=system, operation=operation
         ) from exc
-    except httpx.TransportError as exc:
+    except (aiohttp.ClientError, OSError) as exc:
         raise LegacyUnavailable(
             f"cannot reach {system} at {address}: {exc or type(exc).__name__}",
             system=system,
             operation=operation,
         ) from exc
-    reply = Reply(response.status_code, response.headers.get("content-type", ""), response.content)
     if reply.status in (401, 403, 407):
         raise LegacyProtocolError(
             f"{system} refused our credentials (HTTP {reply.status}); check 'auth' in the spec",

@@ -33,6 +33,7 @@ def read_schema(wsdl_source: str) -> Any:
         source = wsdl_source if remote else str(Path(wsdl_source).resolve())
         # Remote WSDLs may import remote XSDs; local ones only local files. No DTDs.
         document = Wsdl11Document(source, allow="all" if remote else "local", defuse="always")
+        _keep_documentation(document.schema)
         return document.schema
     except Exception as exc:  # any failure only costs the facets
         log.info("facets unavailable for %s: %s", wsdl_source, exc)
@@ -95,7 +96,28 @@ class FacetReader:
         )
 
 
+_DOC = "strangler_documentation"
+
+
+def _keep_documentation(schema: Any) -> None:
+    """Store each component's documentation as a plain attribute.
+
+    ``xmlschema`` computes annotations lazily and leaves them out when pickled,
+    so the text is kept where the on-disk cache preserves it.
+    """
+    for component in schema.maps.iter_components():
+        with contextlib.suppress(AttributeError, TypeError):
+            object.__setattr__(component, _DOC, _annotation_text(component))
+
+
 def _doc(component: Any) -> str | None:
+    kept: str | None = getattr(component, _DOC, None)
+    if kept is not None or hasattr(component, _DOC):
+        return kept
+    return _annotation_text(component)
+
+
+def _annotation_text(component: Any) -> str | None:
     annotation = getattr(component, "annotation", None)
     docs = getattr(annotation, "documentation", None) if annotation is not None else None
     if not docs:

@@ -7,12 +7,13 @@ so a restart neither fetches nor parses them again.
 
 from __future__ import annotations
 
+import base64
 import os
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
+import aiohttp
 from zeep import Client, Settings
 from zeep.cache import SqliteCache
 from zeep.transports import Transport
@@ -87,18 +88,21 @@ def override_address(address: str, override: str | None) -> str:
     return urlunsplit((new.scheme, new.netloc, path, old.query, old.fragment))
 
 
-def http_client(system: SoapSystem) -> httpx.AsyncClient:
-    """The pooled keep-alive HTTP client used for calls to ``system``."""
-    auth = None
+def http_client(system: SoapSystem) -> aiohttp.ClientSession:
+    """The pooled keep-alive HTTP client used for calls to ``system``.
+
+    Call it inside the running event loop (the app's lifespan does).
+    """
+    headers = {}
     if system.auth is not None and system.auth.kind == "basic":
-        auth = httpx.BasicAuth(system.auth.username, system.auth.password.get_secret_value())
-    limits = httpx.Limits(
-        max_connections=system.max_connections,
-        max_keepalive_connections=system.max_connections,
-    )
-    return httpx.AsyncClient(
-        auth=auth,
-        limits=limits,
-        timeout=httpx.Timeout(system.timeout_s),
-        follow_redirects=False,
+        token = base64.b64encode(
+            f"{system.auth.username}:{system.auth.password.get_secret_value()}".encode()
+        ).decode("ascii")
+        headers["Authorization"] = f"Basic {token}"
+    connector = aiohttp.TCPConnector(limit=system.max_connections, keepalive_timeout=30)
+    return aiohttp.ClientSession(
+        headers=headers,
+        connector=connector,
+        timeout=aiohttp.ClientTimeout(total=system.timeout_s),
+        skip_auto_headers=("User-Agent",),
     )
