@@ -150,3 +150,30 @@ def test_envelope_from_a_valid_request_is_valid_against_the_xsd(
     assert order.findtext(f"{ns}scan") == "aGVsbG8="
     assert order.find(f"{ns}customer").get("id") == "7"  # type: ignore[union-attr]
     assert order.find(f"{ns}phone") is None
+
+
+def test_any_content_is_parsed_safely(order_model: type[BaseModel]) -> None:
+    ok = order_model.model_validate({**VALID, "_value_1": '<x:note xmlns:x="urn:x">hi</x:note>'})
+    element = ok.model_dump(by_alias=True)["_value_1"]
+    assert etree.QName(element).localname == "note"
+    for hostile in (
+        '<!DOCTYPE a [<!ENTITY e SYSTEM "file:///etc/passwd">]><a>&e;</a>',
+        "<a><unclosed></a>",
+        "<a>" + "x" * (1 << 20) + "</a>",
+        42,
+    ):
+        with pytest.raises(ValidationError) as info:
+            order_model.model_validate({**VALID, "_value_1": hostile})
+        assert info.value.errors()[0]["loc"] == ("_value_1",)
+
+
+def test_any_content_reaches_the_envelope(
+    adapter: SoapAdapter, order_model: type[BaseModel]
+) -> None:
+    (operation,) = [op for op in adapter.operations() if op.name == "Order"]
+    data = {**VALID, "_value_1": '<x:note xmlns:x="urn:other">hi</x:note>'}
+    payload = order_model.model_validate(data).model_dump(by_alias=True, exclude_unset=True)
+    envelope, _ = build_request(
+        adapter.client, operation.extra["soap"], payload, None, "http://127.0.0.1:9/", "features"
+    )
+    assert b'<x:note xmlns:x="urn:other">hi</x:note>' in envelope

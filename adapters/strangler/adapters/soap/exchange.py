@@ -6,10 +6,6 @@ Foreign errors are translated here, once, into the project's error tree
 
 from __future__ import annotations
 
-import base64
-import datetime as dt
-import decimal
-from collections import OrderedDict
 from typing import Any, cast
 
 import aiohttp
@@ -210,8 +206,11 @@ def element_to_json(element: Any) -> Any:
 
 
 def to_json_ready(value: Any, name: str | None = None) -> Any:
-    """zeep's values as JSON-ready data: the body's fields as an object."""
-    plain = serialize_object(value, target_cls=dict)
+    """zeep's values as JSON-ready data: the body's fields as an object.
+
+    xsd:any content (lxml elements) becomes an XML string.
+    """
+    plain = _xml_to_text(serialize_object(value, target_cls=dict))
     if isinstance(plain, dict):
         return plain
     if plain is None:
@@ -219,25 +218,11 @@ def to_json_ready(value: Any, name: str | None = None) -> Any:
     return {name or "value": plain}
 
 
-def json_default(value: Any) -> Any:
-    """orjson fallback for the types zeep produces."""
-    if isinstance(value, decimal.Decimal):
-        return str(value)
-    if isinstance(value, bytes | bytearray):
-        return base64.b64encode(value).decode("ascii")
+def _xml_to_text(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _xml_to_text(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_xml_to_text(v) for v in value]
     if isinstance(value, etree._Element):
-        return element_to_json(value)
-    if isinstance(value, dt.timedelta):
-        return _duration(value)
-    if isinstance(value, OrderedDict):
-        return dict(value)
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    raise TypeError(f"cannot turn {type(value).__name__} into JSON")
-
-
-def _duration(value: dt.timedelta) -> str:
-    import isodate
-
-    text: str = isodate.duration_isoformat(value)
-    return text
+        return etree.tostring(value, encoding="unicode")
+    return value

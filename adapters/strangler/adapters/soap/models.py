@@ -17,7 +17,16 @@ import keyword
 import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+from lxml import etree
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    create_model,
+    model_validator,
+)
 from zeep.xsd import ComplexType, Element
 from zeep.xsd.elements.any import Any as XsdAny
 from zeep.xsd.elements.indicators import Choice, Group, OrderIndicator
@@ -29,6 +38,33 @@ __all__ = ["ModelBuilder", "SoapModel"]
 
 _UNBOUNDED = "unbounded"
 _RESERVED = set(dir(BaseModel))
+
+
+_SAFE_PARSER = etree.XMLParser(
+    resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False, dtd_validation=False
+)
+_MAX_XML = 1 << 20
+
+
+def _xml_content(value: Any) -> Any:
+    """xsd:any content arrives as an XML string; parse it safely for zeep."""
+    if not isinstance(value, str):
+        raise ValueError("xsd:any content must be an XML string")
+    if len(value) > _MAX_XML:
+        raise ValueError("xsd:any content is larger than 1 MiB")
+    if "<!DOCTYPE" in value or "<!ENTITY" in value:
+        raise ValueError("xsd:any content may not declare a DTD or entities")
+    try:
+        return etree.fromstring(value.encode("utf-8"), _SAFE_PARSER)
+    except etree.XMLSyntaxError as exc:
+        raise ValueError(f"xsd:any content is not well-formed XML: {exc}") from None
+
+
+_XML_CONTENT = Annotated[
+    Any,
+    BeforeValidator(_xml_content),
+    WithJsonSchema({"type": "string", "contentMediaType": "application/xml"}),
+]
 
 
 class SoapModel(BaseModel):
@@ -216,10 +252,10 @@ class ModelBuilder:
         )
 
     def _any_field(self, item: XsdAny, output: bool) -> Any:
-        annotation: Any = Any
+        annotation: Any = Any if output else _XML_CONTENT
         if _repeated(item.max_occurs):
-            annotation = list[Any]
-        description = "Any XML content: an XML string, or the value as JSON on the way out."
+            annotation = list[annotation]
+        description = "Any XML content (xsd:any), as an XML string."
         return self._field(
             annotation,
             required=item.min_occurs > 0 and not output,
