@@ -4,6 +4,12 @@ An adapter turns a legacy system into a list of :class:`Operation` objects,
 each with a pydantic input and output model, and answers :meth:`Adapter.invoke`
 with plain JSON-ready data. The REST edge builds routes from the operations; it
 never sees zeep, pyodbc or any other foreign library.
+
+An adapter whose legacy system is made of resources rather than calls (database
+tables: list, get, insert…) may also have a ``router()`` method returning a
+FastAPI ``APIRouter``; the edge mounts it under ``/{kind}/{system}``. Its
+handlers raise the project's errors (``strangler.errors``) and the edge answers
+them as problem+json like everything else.
 """
 
 from __future__ import annotations
@@ -74,6 +80,9 @@ class Adapter(Protocol):
 
 ADAPTER_CLASSES: dict[str, str] = {
     "soap": "strangler.adapters.soap:SoapAdapter",
+    "xmlrpc": "strangler.adapters.rpc:XmlRpcAdapter",
+    "jsonrpc": "strangler.adapters.rpc:JsonRpcAdapter",
+    "database": "strangler.adapters.db:DatabaseAdapter",
 }
 """Spec ``kind`` → import string of the adapter class, imported only when used."""
 

@@ -60,6 +60,9 @@ def build_app(adapters: Sequence[Adapter], *, title: str = "strangler") -> FastA
     for adapter in adapters:
         for operation in adapter.operations():
             _add_operation(app, adapter, operation)
+        router = getattr(adapter, "router", None)
+        if router is not None:  # resource-style routes an adapter builds itself (tables)
+            app.include_router(router(), prefix=f"/{adapter.kind}/{adapter.system}")
 
     _problem_media_type(app)
 
