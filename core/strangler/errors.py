@@ -114,7 +114,12 @@ class LegacyError(StranglerError):
 
 
 class LegacyUnavailable(LegacyError):
-    """The legacy system cannot be reached, or its circuit breaker is open."""
+    """The legacy system cannot be reached, or its circuit breaker is open.
+
+    ``retry_after_s`` says when trying again makes sense (the edge then answers
+    503 with ``Retry-After`` rather than 502); ``circuit_open`` marks calls that
+    were not even tried because the breaker is open.
+    """
 
     def __init__(
         self,
@@ -123,9 +128,11 @@ class LegacyUnavailable(LegacyError):
         system: str,
         operation: str | None = None,
         retry_after_s: float | None = None,
+        circuit_open: bool = False,
     ) -> None:
         super().__init__(message, system=system, operation=operation)
         self.retry_after_s = retry_after_s
+        self.circuit_open = circuit_open
 
 
 class LegacyTimeout(LegacyError):

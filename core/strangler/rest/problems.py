@@ -98,11 +98,20 @@ def problem_for(exc: StranglerError, instance: str | None = None) -> Response:
             504, "legacy-timeout", "The legacy system did not answer in time", exc, instance
         )
     if isinstance(exc, LegacyUnavailable):
-        if exc.retry_after_s is not None:
+        if exc.circuit_open:
             return _legacy(
                 503,
                 "circuit-open",
                 "The legacy system is failing",
+                exc,
+                instance,
+                retry_after_s=exc.retry_after_s,
+            )
+        if exc.retry_after_s is not None:
+            return _legacy(
+                503,
+                "legacy-unavailable",
+                "The legacy system is unavailable",
                 exc,
                 instance,
                 retry_after_s=exc.retry_after_s,

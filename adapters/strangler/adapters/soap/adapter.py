@@ -140,4 +140,5 @@ class SoapAdapter:
                 system=self.system,
                 operation=target.operation,
                 retry_after_s=max(0.0, exc.opened_at + self.spec.breaker.reset_s - time.time()),
+                circuit_open=True,
             ) from exc

@@ -18,12 +18,14 @@ __all__ = ["main"]
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv``, serve until interrupted, return the exit status."""
-    parser = argparse.ArgumentParser(prog="python -m strangler.demo.inventory",
-                                     description="Run the demo legacy SOAP InventoryService.")
-    parser.add_argument("--host", default="127.0.0.1",
-                        help="address to bind (default %(default)s)")
-    parser.add_argument("--port", type=int, default=8001,
-                        help="port, 0 for any free one (default %(default)s)")
+    parser = argparse.ArgumentParser(
+        prog="python -m strangler.demo.inventory",
+        description="Run the demo legacy SOAP InventoryService.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default %(default)s)")
+    parser.add_argument(
+        "--port", type=int, default=8001, help="port, 0 for any free one (default %(default)s)"
+    )
     parser.add_argument("--username", help="user for /wsse/soap11 and /basic/soap11")
     parser.add_argument("--password", help="password for /wsse/soap11 and /basic/soap11")
     args = parser.parse_args(argv)
@@ -37,11 +39,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    server = start_inventory_server(args.host, args.port, username=args.username,
-                                    password=args.password)
+    server = start_inventory_server(
+        args.host, args.port, username=args.username, password=args.password
+    )
     try:
-        print(f"InventoryService listening on {server.base_url} (WSDL {server.wsdl_url})",
-              flush=True)
+        print(
+            f"InventoryService listening on {server.base_url} (WSDL {server.wsdl_url})", flush=True
+        )
         while not stop.wait(0.5):
             pass
     finally:

@@ -54,8 +54,16 @@ class CatalogueItem:
     case_pack: int
 
 
-def _item(sku: str, name: str, category: str, price: str, status: str, qty: int,
-          reorder_point: int, case_pack: int) -> CatalogueItem:
+def _item(
+    sku: str,
+    name: str,
+    category: str,
+    price: str,
+    status: str,
+    qty: int,
+    reorder_point: int,
+    case_pack: int,
+) -> CatalogueItem:
     return CatalogueItem(sku, name, category, Decimal(price), status, qty, reorder_point, case_pack)
 
 
@@ -157,7 +165,11 @@ class StockLedger:
                 raise UnknownSkuError(sku)
             if record.quantity + delta < 0:
                 raise NegativeStockError(sku, record.quantity, delta)
-            updated = StockRecord(sku, record.quantity + delta, record.reorder_point,
-                                  datetime.now(UTC).replace(microsecond=0))
+            updated = StockRecord(
+                sku,
+                record.quantity + delta,
+                record.reorder_point,
+                datetime.now(UTC).replace(microsecond=0),
+            )
             self._records[sku] = updated
             return updated

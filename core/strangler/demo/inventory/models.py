@@ -35,8 +35,13 @@ _Text = Unicode(min_occurs=1, nillable=False)
 _Int = Int(min_occurs=1, nillable=False)
 _Stamp = DateTime(min_occurs=1, nillable=False, timezone=True)
 
-ItemStatus = Unicode(values=list(ITEM_STATUSES), type_name="ItemStatus", __namespace__=TNS,
-                     min_occurs=1, nillable=False)
+ItemStatus = Unicode(
+    values=list(ITEM_STATUSES),
+    type_name="ItemStatus",
+    __namespace__=TNS,
+    min_occurs=1,
+    nillable=False,
+)
 """``xs:string`` restricted to :data:`ITEM_STATUSES`."""
 
 
@@ -112,8 +117,13 @@ class StockFault(Fault):  # type: ignore[misc]
     code = _Text
     sku = Unicode(min_occurs=0, nillable=False)
 
-    def __init__(self, faultcode: str = "Server", faultstring: str = "", code: str = "",
-                 sku: str | None = None) -> None:
+    def __init__(
+        self,
+        faultcode: str = "Server",
+        faultstring: str = "",
+        code: str = "",
+        sku: str | None = None,
+    ) -> None:
         super().__init__(faultcode=faultcode, faultstring=faultstring)
         self.code = code
         self.sku = sku

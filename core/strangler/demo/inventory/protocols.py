@@ -40,10 +40,15 @@ SAFE_PARSER_OPTIONS: Final[dict[str, bool]] = {
 }
 """lxml parser settings for requests; spyne's defaults, spelled out so they stay put."""
 
-_SOAP12_TOP_CODES: Final = {"Client": "Sender", "Server": "Receiver", "Sender": "Sender",
-                            "Receiver": "Receiver", "VersionMismatch": "VersionMismatch",
-                            "MustUnderstand": "MustUnderstand",
-                            "DataEncodingUnknown": "DataEncodingUnknown"}
+_SOAP12_TOP_CODES: Final = {
+    "Client": "Sender",
+    "Server": "Receiver",
+    "Sender": "Sender",
+    "Receiver": "Receiver",
+    "VersionMismatch": "VersionMismatch",
+    "MustUnderstand": "MustUnderstand",
+    "DataEncodingUnknown": "DataEncodingUnknown",
+}
 
 
 def _detail_content(fault: Any) -> Any:
@@ -74,8 +79,9 @@ class InventorySoap11(Soap11):  # type: ignore[misc]
         super().create_in_document(ctx, charset)
         _reject_doctype(ctx)
 
-    def fault_to_parent(self, ctx: Any, cls: Any, inst: Any, parent: Any, ns: Any,
-                        *args: Any, **kwargs: Any) -> None:
+    def fault_to_parent(
+        self, ctx: Any, cls: Any, inst: Any, parent: Any, ns: Any, *args: Any, **kwargs: Any
+    ) -> None:
         env = self.ns_soap_env
         fault = etree.Element(f"{{{env}}}Fault")
         etree.SubElement(fault, "faultcode").text = f"{self.soap_env}:{inst.faultcode}"
@@ -104,8 +110,9 @@ class InventorySoap12(Soap12):  # type: ignore[misc]
         code = str(getattr(fault, "faultcode", "Server"))
         return str(HTTP_400 if code.split(".")[0] in ("Client", "Sender") else HTTP_500)
 
-    def fault_to_parent(self, ctx: Any, cls: Any, inst: Any, parent: Any, ns: Any,
-                        *args: Any, **kwargs: Any) -> None:
+    def fault_to_parent(
+        self, ctx: Any, cls: Any, inst: Any, parent: Any, ns: Any, *args: Any, **kwargs: Any
+    ) -> None:
         env = self.ns_soap_env
         fault = etree.Element(f"{{{env}}}Fault")
         top, *subcodes = str(inst.faultcode).split(".")

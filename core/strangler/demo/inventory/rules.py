@@ -65,8 +65,13 @@ def _round_up_to(quantity: int, multiple: int) -> int:
     return -(-quantity // multiple) * multiple
 
 
-def advise(item: CatalogueItem, customer_id: str, quantity_on_hand: int,
-           average_daily_sales: Decimal, lead_time_days: int) -> Advice:
+def advise(
+    item: CatalogueItem,
+    customer_id: str,
+    quantity_on_hand: int,
+    average_daily_sales: Decimal,
+    lead_time_days: int,
+) -> Advice:
     """Apply the rules above to one SKU for one customer."""
     if quantity_on_hand < 0:
         raise InvalidAdviceRequest("quantityOnHand must not be negative")
@@ -76,8 +81,9 @@ def advise(item: CatalogueItem, customer_id: str, quantity_on_hand: int,
         raise InvalidAdviceRequest(f"leadTimeDays must be between 0 and {MAX_LEAD_TIME_DAYS}")
 
     if item.status == "DISCONTINUED":
-        return Advice(False, 0, f"{item.sku} is discontinued; sell through remaining stock",
-                      "R1-DISCONTINUED")
+        return Advice(
+            False, 0, f"{item.sku} is discontinued; sell through remaining stock", "R1-DISCONTINUED"
+        )
     if customer_id.upper().startswith(CREDIT_HOLD_PREFIX):
         return Advice(False, 0, f"customer {customer_id} is on credit hold", "R2-CREDIT-HOLD")
     if average_daily_sales == 0:
@@ -90,12 +96,22 @@ def advise(item: CatalogueItem, customer_id: str, quantity_on_hand: int,
     trigger = max(lead_time_demand + safety_stock, item.reorder_point)
 
     if quantity_on_hand > trigger:
-        return Advice(False, 0, f"{quantity_on_hand} on hand is above trigger level {trigger} "
-                      f"({safety_days} safety days)", "R4-STOCK-SUFFICIENT")
+        return Advice(
+            False,
+            0,
+            f"{quantity_on_hand} on hand is above trigger level {trigger} "
+            f"({safety_days} safety days)",
+            "R4-STOCK-SUFFICIENT",
+        )
 
     target = trigger + _ceil(average_daily_sales * ORDER_CYCLE_DAYS)
     quantity = _round_up_to(target - quantity_on_hand, item.case_pack)
     account = "key account, " if key_account else ""
-    return Advice(True, quantity, f"{quantity_on_hand} on hand is at or below trigger level "
-                  f"{trigger} ({account}{safety_days} safety days); order {quantity} in packs "
-                  f"of {item.case_pack}", "R5-REORDER")
+    return Advice(
+        True,
+        quantity,
+        f"{quantity_on_hand} on hand is at or below trigger level "
+        f"{trigger} ({account}{safety_days} safety days); order {quantity} in packs "
+        f"of {item.case_pack}",
+        "R5-REORDER",
+    )

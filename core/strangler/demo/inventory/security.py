@@ -35,12 +35,8 @@ __all__ = [
     "password_digest",
 ]
 
-WSSE_NS: Final = (
-    "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
-)
-WSU_NS: Final = (
-    "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
-)
+WSSE_NS: Final = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
+WSU_NS: Final = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
 AUTH_FAULT_CODE: Final = "Client.Authentication"
 """spyne fault code of a refused WS-Security request (``soap:Client.Authentication``)."""
 

@@ -70,8 +70,13 @@ class _Handler(WSGIRequestHandler):
             return
         if self.request_version != "HTTP/1.1":
             self.close_connection = True
-        handler = _ServerHandler(self.rfile, self.wfile,  # type: ignore[arg-type]
-                                 self.get_stderr(), self.get_environ(), multithread=True)
+        handler = _ServerHandler(
+            self.rfile,
+            self.wfile,  # type: ignore[arg-type]
+            self.get_stderr(),
+            self.get_environ(),
+            multithread=True,
+        )
         handler.request_handler = self  # type: ignore[attr-defined]
         handler.run(self.server.get_app())  # type: ignore[attr-defined]
         if handler.wants_close:
@@ -152,17 +157,25 @@ class InventoryServer:
     def __enter__(self) -> InventoryServer:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()
 
     def __repr__(self) -> str:
         return f"InventoryServer({self.base_url})"
 
 
-def start_inventory_server(host: str = "127.0.0.1", port: int = 0, *,
-                           username: str | None = None,
-                           password: str | None = None) -> InventoryServer:
+def start_inventory_server(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    username: str | None = None,
+    password: str | None = None,
+) -> InventoryServer:
     """Start the inventory server in a daemon thread and return once it listens.
 
     ``port=0`` picks a free port (see ``.port``). With ``username`` and
@@ -173,14 +186,19 @@ def start_inventory_server(host: str = "127.0.0.1", port: int = 0, *,
         raise ValueError("give both username and password, or neither")
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     server = _Server((host, port), family)
-    credentials = (Credentials(username, password)
-                   if username is not None and password is not None else None)
+    credentials = (
+        Credentials(username, password) if username is not None and password is not None else None
+    )
     bound = str(server.server_address[0])
     shown = f"[{bound}]" if ":" in bound else bound
     base_url = None if host in _WILDCARDS else f"http://{shown}:{server.server_address[1]}"
     app = InventoryWsgiApp(credentials=credentials, base_url=base_url)
     server.set_app(app)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              name=f"inventory-server-{server.server_address[1]}", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever,
+        kwargs={"poll_interval": 0.05},
+        name=f"inventory-server-{server.server_address[1]}",
+        daemon=True,
+    )
     thread.start()
     return InventoryServer(server, app, thread)

@@ -64,16 +64,18 @@ def _ledger(ctx: Any) -> StockLedger:
 def _context(ctx: Any) -> RequestContext | None:
     """The request header, echoing a well-formed correlation id into the HTTP response."""
     header: RequestContext | None = ctx.in_header
-    if header is not None and header.correlationId \
-            and _CORRELATION_RE.fullmatch(header.correlationId):
+    if (
+        header is not None
+        and header.correlationId
+        and _CORRELATION_RE.fullmatch(header.correlationId)
+    ):
         ctx.transport.resp_headers[CORRELATION_HEADER] = header.correlationId
     return header
 
 
 def _check_backend(sku: str) -> None:
     if sku == BACKEND_ERROR_SKU:
-        raise StockFault("Server.Backend", "stock back end unavailable",
-                         "BACKEND_UNAVAILABLE", sku)
+        raise StockFault("Server.Backend", "stock back end unavailable", "BACKEND_UNAVAILABLE", sku)
 
 
 def _unknown(sku: str) -> StockFault:
@@ -81,9 +83,13 @@ def _unknown(sku: str) -> StockFault:
 
 
 def _level(record: StockRecord, header: RequestContext | None) -> StockLevel:
-    return StockLevel(sku=record.sku, warehouse=warehouse_for(header and header.tenant),
-                      quantity=record.quantity, reorderPoint=record.reorder_point,
-                      updatedAt=record.updated_at)
+    return StockLevel(
+        sku=record.sku,
+        warehouse=warehouse_for(header and header.tenant),
+        quantity=record.quantity,
+        reorderPoint=record.reorder_point,
+        updatedAt=record.updated_at,
+    )
 
 
 class InventoryService(ServiceBase):  # type: ignore[misc]
@@ -101,35 +107,68 @@ class InventoryService(ServiceBase):  # type: ignore[misc]
         except UnknownSkuError:
             raise _unknown(sku) from None
 
-    @rpc(Unicode(min_occurs=0, nillable=False),  # type: ignore[untyped-decorator]
-         _returns=Item.customize(max_occurs="unbounded", nillable=False), _out_variable_name="item",
-         _throws=[StockFault])
+    @rpc(
+        Unicode(min_occurs=0, nillable=False),  # type: ignore[untyped-decorator]
+        _returns=Item.customize(max_occurs="unbounded", nillable=False),
+        _out_variable_name="item",
+        _throws=[StockFault],
+    )
     def ListItems(ctx: Any, category: str | None) -> list[Item]:
         """The catalogue, or one category of it; an unknown category gives an empty list."""
         _context(ctx)
-        return [Item(sku=i.sku, name=i.name, category=i.category, unitPrice=i.unit_price,
-                     status=i.status) for i in StockLedger.items(category)]
+        return [
+            Item(
+                sku=i.sku, name=i.name, category=i.category, unitPrice=i.unit_price, status=i.status
+            )
+            for i in StockLedger.items(category)
+        ]
 
-    @rpc(Unicode(**_Req), Unicode(**_Req), Int(**_Req),  # type: ignore[untyped-decorator]
-         FiniteDecimal(**_Req), Int(**_Req), _returns=_AdviceOut, _throws=[StockFault])
-    def GetReorderAdvice(ctx: Any, customerId: str, sku: str,
-                         quantityOnHand: int, averageDailySales: PyDecimal,
-                         leadTimeDays: int) -> ReorderAdvice:
+    @rpc(
+        Unicode(**_Req),
+        Unicode(**_Req),
+        Int(**_Req),  # type: ignore[untyped-decorator]
+        FiniteDecimal(**_Req),
+        Int(**_Req),
+        _returns=_AdviceOut,
+        _throws=[StockFault],
+    )
+    def GetReorderAdvice(
+        ctx: Any,
+        customerId: str,
+        sku: str,
+        quantityOnHand: int,
+        averageDailySales: PyDecimal,
+        leadTimeDays: int,
+    ) -> ReorderAdvice:
         """Whether (and how much) to reorder; see :mod:`strangler.demo.inventory.rules`."""
         _context(ctx)
         _check_backend(sku)
         try:
-            advice = rules.advise(StockLedger.item(sku), customerId, quantityOnHand,
-                                  PyDecimal(averageDailySales), leadTimeDays)
+            advice = rules.advise(
+                StockLedger.item(sku),
+                customerId,
+                quantityOnHand,
+                PyDecimal(averageDailySales),
+                leadTimeDays,
+            )
         except UnknownSkuError:
             raise _unknown(sku) from None
         except rules.InvalidAdviceRequest as exc:
             raise StockFault("Client.InvalidRequest", str(exc), "INVALID_REQUEST", sku) from None
-        return ReorderAdvice(reorder=advice.reorder, quantity=advice.quantity,
-                             reason=advice.reason, ruleId=advice.rule_id)
+        return ReorderAdvice(
+            reorder=advice.reorder,
+            quantity=advice.quantity,
+            reason=advice.reason,
+            ruleId=advice.rule_id,
+        )
 
-    @rpc(Unicode(**_Req), Int(**_Req), Unicode(**_Req),  # type: ignore[untyped-decorator]
-         _returns=_StockLevelOut, _throws=[StockFault])
+    @rpc(
+        Unicode(**_Req),
+        Int(**_Req),
+        Unicode(**_Req),  # type: ignore[untyped-decorator]
+        _returns=_StockLevelOut,
+        _throws=[StockFault],
+    )
     def AdjustStock(ctx: Any, sku: str, delta: int, reason: str) -> StockLevel:
         """Add ``delta`` to the stock on hand (``reason`` is recorded by real systems only)."""
         header = _context(ctx)

@@ -48,8 +48,9 @@ def _shipped_text() -> str:
     return WSDL_PATH.read_text(encoding="utf-8")
 
 
-def render_wsdl(base_url: str, *, soap11_path: str = "/soap11",
-                soap12_path: str = "/soap12") -> str:
+def render_wsdl(
+    base_url: str, *, soap11_path: str = "/soap11", soap12_path: str = "/soap12"
+) -> str:
     """The shipped WSDL with its two port addresses moved to ``base_url``.
 
     ``base_url`` is ``scheme://host:port`` without a trailing slash; the
@@ -57,13 +58,15 @@ def render_wsdl(base_url: str, *, soap11_path: str = "/soap11",
     """
     text = _shipped_text()
     for shipped, path in (("/soap11", soap11_path), ("/soap12", soap12_path)):
-        text = text.replace(f'location="{SHIPPED_BASE_URL}{shipped}"',
-                            f'location="{base_url.rstrip("/")}{path}"')
+        text = text.replace(
+            f'location="{SHIPPED_BASE_URL}{shipped}"', f'location="{base_url.rstrip("/")}{path}"'
+        )
     return text
 
 
-def generate_spyne_wsdl(soap_version: Literal["1.1", "1.2"],
-                        base_url: str = SHIPPED_BASE_URL) -> bytes:
+def generate_spyne_wsdl(
+    soap_version: Literal["1.1", "1.2"], base_url: str = SHIPPED_BASE_URL
+) -> bytes:
     """The WSDL spyne itself generates for one SOAP version (the merge's input).
 
     Regenerate both after changing the service and merge the differences into
@@ -76,8 +79,13 @@ def generate_spyne_wsdl(soap_version: Literal["1.1", "1.2"],
     from strangler.demo.inventory.service import InventoryService
 
     protocol = InventorySoap11 if soap_version == "1.1" else InventorySoap12
-    app = Application([InventoryService], tns=_TNS, name="InventoryService",
-                      in_protocol=protocol(), out_protocol=protocol())
+    app = Application(
+        [InventoryService],
+        tns=_TNS,
+        name="InventoryService",
+        in_protocol=protocol(),
+        out_protocol=protocol(),
+    )
     wsgi = WsgiApplication(app)
     path = "/soap11" if soap_version == "1.1" else "/soap12"
     wsgi.doc.wsdl11.build_interface_document(base_url + path)

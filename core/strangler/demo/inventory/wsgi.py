@@ -71,8 +71,10 @@ def _plain(status: str, text: str, *extra: tuple[str, str]) -> _Response:
 def _internal_fault(*, soap12: bool) -> _Response:
     if soap12:
         env, mime = "http://www.w3.org/2003/05/soap-envelope", "application/soap+xml"
-        fault = ("<e:Code><e:Value>e:Receiver</e:Value></e:Code><e:Reason>"
-                 '<e:Text xml:lang="en">internal error</e:Text></e:Reason>')
+        fault = (
+            "<e:Code><e:Value>e:Receiver</e:Value></e:Code><e:Reason>"
+            '<e:Text xml:lang="en">internal error</e:Text></e:Reason>'
+        )
     else:
         env, mime = "http://schemas.xmlsoap.org/soap/envelope/", "text/xml"
         fault = "<faultcode>e:Server</faultcode><faultstring>internal error</faultstring>"
@@ -86,8 +88,13 @@ def _wsdl_bytes(base_url: str, soap11_path: str) -> bytes:
 
 
 def _spyne(protocol: type[Any], ledger: StockLedger) -> tuple[Any, WsgiApplication]:
-    app = Application([InventoryService], tns=TNS, name="InventoryService",
-                      in_protocol=protocol(validator="soft"), out_protocol=protocol())
+    app = Application(
+        [InventoryService],
+        tns=TNS,
+        name="InventoryService",
+        in_protocol=protocol(validator="soft"),
+        out_protocol=protocol(),
+    )
     app.user_data = ledger
     return app, WsgiApplication(app, max_content_length=MAX_BODY_BYTES)
 
@@ -99,8 +106,13 @@ class InventoryWsgiApp:
     ``None`` it comes from the request's ``Host`` header (for wildcard binds).
     """
 
-    def __init__(self, *, ledger: StockLedger | None = None,
-                 credentials: Credentials | None = None, base_url: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        ledger: StockLedger | None = None,
+        credentials: Credentials | None = None,
+        base_url: str | None = None,
+    ) -> None:
         self.ledger = ledger or StockLedger()
         self.credentials = credentials
         self.base_url = base_url
@@ -110,8 +122,10 @@ class InventoryWsgiApp:
         if credentials is not None:
             install_wsse_check(wsse_app, credentials)
         self._routes: dict[str, WsgiApplication] = {
-            SOAP11_PATH: self._soap11, SOAP12_PATH: self._soap12,
-            WSSE_SOAP11_PATH: self._wsse, BASIC_SOAP11_PATH: self._soap11,
+            SOAP11_PATH: self._soap11,
+            SOAP12_PATH: self._soap12,
+            WSSE_SOAP11_PATH: self._wsse,
+            BASIC_SOAP11_PATH: self._soap11,
         }
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -129,21 +143,26 @@ class InventoryWsgiApp:
 
     def _respond(self, environ: dict[str, Any]) -> _Response:
         if environ.get("HTTP_TRANSFER_ENCODING"):
-            return _plain("411 Length Required", "send the request with a Content-Length\n",
-                          _CLOSE)
+            return _plain("411 Length Required", "send the request with a Content-Length\n", _CLOSE)
         body = self._read_body(environ)  # always read whole: keeps kept-alive connections in step
         if body is None:
-            return _plain("413 Content Too Large", "request body too large or malformed\n",
-                          _CLOSE)
+            return _plain("413 Content Too Large", "request body too large or malformed\n", _CLOSE)
         path = str(environ.get("PATH_INFO", "")) or "/"
         method = str(environ.get("REQUEST_METHOD", "GET")).upper()
         query = str(environ.get("QUERY_STRING", ""))
-        if path.startswith("/basic/") and self.credentials is not None \
-                and not self.credentials.accepts_basic(environ.get("HTTP_AUTHORIZATION")):
-            return _plain("401 Unauthorized", "authentication required\n",
-                          ("WWW-Authenticate", 'Basic realm="InventoryService"'))
-        if method == "GET" and (path == WSDL_ROUTE or (
-                path in self._routes and query.split("=")[0].lower() == "wsdl")):
+        if (
+            path.startswith("/basic/")
+            and self.credentials is not None
+            and not self.credentials.accepts_basic(environ.get("HTTP_AUTHORIZATION"))
+        ):
+            return _plain(
+                "401 Unauthorized",
+                "authentication required\n",
+                ("WWW-Authenticate", 'Basic realm="InventoryService"'),
+            )
+        if method == "GET" and (
+            path == WSDL_ROUTE or (path in self._routes and query.split("=")[0].lower() == "wsdl")
+        ):
             soap11 = path if path in (WSSE_SOAP11_PATH, BASIC_SOAP11_PATH) else SOAP11_PATH
             wsdl = _wsdl_bytes(self._base_url(environ), soap11)
             return "200 OK", [("Content-Type", "text/xml; charset=utf-8")], wsdl
@@ -177,8 +196,9 @@ class InventoryWsgiApp:
         env["wsgi.input"] = io.BytesIO(body)
         seen: dict[str, Any] = {}
 
-        def start_response(status: str, headers: list[tuple[str, str]],
-                           exc_info: Any = None) -> Callable[[bytes], None]:
+        def start_response(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Callable[[bytes], None]:
             seen["status"], seen["headers"] = status, headers
             return lambda _data: None
 
