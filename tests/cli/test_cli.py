@@ -95,3 +95,11 @@ def test_demo_starts_serves_and_stops() -> None:
     assert process.returncode in (0, -signal.SIGINT, 130)
     assert f"{base}/docs" in output
     assert f"curl -s -X POST {base}/soap/inventory/GetStock" in output
+
+
+def test_serve_with_unreadable_wsdl_is_a_clear_error(tmp_path: Path) -> None:
+    spec = tmp_path / "strangler.yaml"
+    spec.write_text("systems:\n  inv: {kind: soap, wsdl: missing.wsdl}\n")
+    result = run("serve", "-c", str(spec))
+    assert result.returncode == 1
+    assert "inv: cannot load" in result.stderr and "Traceback" not in result.stderr
