@@ -29,5 +29,8 @@ class SoapSystem(Frozen):
     retry: RetrySpec = RetrySpec()
     breaker: BreakerSpec = BreakerSpec()
     max_connections: PositiveInt = 100
+    max_response_bytes: PositiveInt = Field(
+        default=10 * 1024 * 1024, description="Larger answers are refused as a protocol error."
+    )
 
     _wsdl_path = field_validator("wsdl")(resolve_path)

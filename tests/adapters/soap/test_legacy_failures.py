@@ -107,13 +107,28 @@ EXTERNAL_ENTITY = b"""<?xml version="1.0"?>
         (200, b"not xml at all", "text/html"),
         (404, b"<html>gone</html>", "text/html"),
         (401, b"denied", "text/plain"),
+        (200, b"<a>" * 5000 + b"</a>" * 5000, "text/xml"),
+        (200, b"<a>" + b"x" * (2 * 1024 * 1024) + b"</a>", "text/xml"),
     ],
-    ids=["entity-expansion", "external-entity", "malformed", "not-xml", "404-html", "401"],
+    ids=[
+        "entity-expansion",
+        "external-entity",
+        "malformed",
+        "not-xml",
+        "404-html",
+        "401",
+        "too-deep",
+        "too-large",
+    ],
 )
 def test_hostile_or_broken_replies_are_a_502(
     api: SpecRunner, status: int, body: bytes, content_type: str
 ) -> None:
-    with canned_server(status, body, content_type) as address, api(spec_for(address)) as url:
+    spec = spec_for(address="{address}", extra="    max_response_bytes: 1048576\n")
+    with (
+        canned_server(status, body, content_type) as address,
+        api(spec.replace("{address}", address)) as url,
+    ):
         response = httpx.post(url + ADJUST, json={"sku": "SKU-1", "delta": 1, "reason": "r"})
     assert response.status_code == 502, response.text
     problem = response.json()

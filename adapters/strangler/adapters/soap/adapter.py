@@ -133,6 +133,7 @@ class SoapAdapter:
                     headers,
                     system=self.system,
                     operation=target.operation,
+                    max_bytes=self.spec.max_response_bytes,
                 )
         except OpenedState as exc:
             raise LegacyUnavailable(

@@ -73,13 +73,14 @@ async def post(
     *,
     system: str,
     operation: str,
+    max_bytes: int,
 ) -> Reply:
     """Post an envelope; connection trouble becomes a ``LegacyError``."""
     try:
         async with http.post(
             address, data=data, headers=headers, allow_redirects=False
         ) as response:
-            content = await response.read()
+            content = await _read_at_most(response, max_bytes, system, operation)
             reply = Reply(response.status, response.headers.get("content-type", ""), content)
     except TimeoutError as exc:  # aiohttp's timeouts are TimeoutError subclasses
         raise LegacyTimeout(
@@ -104,6 +105,27 @@ async def post(
             operation=operation,
         )
     return reply
+
+
+async def _read_at_most(
+    response: aiohttp.ClientResponse, max_bytes: int, system: str, operation: str
+) -> bytes:
+    """The body, refusing answers larger than ``max_bytes`` before reading them whole."""
+    declared = response.content_length
+    if declared is None or declared <= max_bytes:
+        chunks, size = [], 0
+        async for chunk in response.content.iter_chunked(65536):
+            size += len(chunk)
+            if size > max_bytes:
+                break
+            chunks.append(chunk)
+        else:
+            return b"".join(chunks)
+    raise LegacyProtocolError(
+        f"{system} answered {operation} with more than {max_bytes} bytes",
+        system=system,
+        operation=operation,
+    )
 
 
 def read_reply(client: Client, target: SoapTarget, reply: Reply, *, system: str) -> tuple[Any, Any]:
