@@ -22,7 +22,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Literal
 
@@ -72,8 +72,8 @@ def run_load(make_call: Callable[[], Call], concurrency: int, duration_s: float)
 
     def worker(call: Call, out: list[int]) -> None:
         clock = time.perf_counter_ns
-        start.wait()
         try:
+            start.wait()
             while not stop.is_set():
                 began = clock()
                 call()
@@ -82,23 +82,33 @@ def run_load(make_call: Callable[[], Call], concurrency: int, duration_s: float)
             errors.append(exc)
             stop.set()
 
-    threads = [threading.Thread(target=worker, args=co, daemon=True) for co in zip(calls, outs)]
+    threads = [
+        threading.Thread(target=worker, args=co, daemon=True)
+        for co in zip(calls, outs, strict=True)
+    ]
     for thread in threads:
         thread.start()
     cpu = time.process_time()
-    start.wait()
-    began = time.perf_counter()
-    stop.wait(duration_s)
-    stop.set()
-    for thread in threads:
-        thread.join()
+    try:
+        start.wait()
+        began = time.perf_counter()
+        stop.wait(duration_s)
+    except BaseException:
+        start.abort()  # interrupted: free the threads still waiting at the barrier
+        raise
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
     wall, cpu = time.perf_counter() - began, time.process_time() - cpu
     if errors:
         raise errors[0]
     return LoadResult([x for out in outs for x in out], wall, cpu)
 
 
-def http_poster(host: str, port: int, path: str, body: bytes, headers: dict[str, str]) -> Callable[[], Call]:
+def http_poster(
+    host: str, port: int, path: str, body: bytes, headers: dict[str, str]
+) -> Callable[[], Call]:
     """A ``make_call``: POST ``body`` on the thread's own keep-alive connection, expect 200."""
 
     def make() -> Call:
@@ -131,12 +141,14 @@ def cpu_seconds(pid: int) -> float:
 
 @contextlib.contextmanager
 def exit_on_signals() -> Iterator[None]:
-    """Turn SIGTERM and SIGHUP into ``SystemExit`` so that ``finally`` blocks run."""
+    """SIGTERM and SIGHUP raise ``SystemExit``, SIGINT ``KeyboardInterrupt`` (even when
+    started in the background), so that ``finally`` blocks run."""
 
     def leave(signum: int, frame: object) -> None:
         raise SystemExit(128 + signum)
 
     old = {sig: signal.signal(sig, leave) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    old[signal.SIGINT] = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         yield
     finally:
@@ -147,7 +159,9 @@ def exit_on_signals() -> Iterator[None]:
 @contextlib.contextmanager
 def background(cmd: Sequence[str], log: IO[bytes]) -> Iterator[subprocess.Popen[bytes]]:
     """Run ``cmd`` in a process group of its own; kill the group on exit, whatever happens."""
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+    )
     try:
         yield proc
     finally:
@@ -160,7 +174,9 @@ def background(cmd: Sequence[str], log: IO[bytes]) -> Iterator[subprocess.Popen[
         log.close()
 
 
-def wait_http(proc: subprocess.Popen[bytes], host: str, port: int, path: str, timeout_s: float = 30) -> None:
+def wait_http(
+    proc: subprocess.Popen[bytes], host: str, port: int, path: str, timeout_s: float = 30
+) -> None:
     """Poll ``GET path`` until it answers 200; fail early if ``proc`` died."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -179,7 +195,9 @@ def wait_http(proc: subprocess.Popen[bytes], host: str, port: int, path: str, ti
     raise TimeoutError(f"http://{host}:{port}{path} did not answer within {timeout_s} s")
 
 
-def py_spy_own_time(pid: int, seconds: int, during: Callable[[], object], folder: Path) -> Counter[str] | None:
+def py_spy_own_time(
+    pid: int, seconds: int, during: Callable[[], object], folder: Path
+) -> Counter[str] | None:
     """Sample ``pid`` with py-spy while ``during()`` runs; samples per leaf frame.
 
     Keys look like ``function (package/module.py)``. ``None`` when py-spy is missing.
@@ -189,7 +207,9 @@ def py_spy_own_time(pid: int, seconds: int, during: Callable[[], object], folder
         return None
     out = folder / f"py-spy-{pid}.txt"
     cmd = [spy, "record", "--pid", str(pid), "--rate", "200", "--duration", str(seconds)]
-    with background([*cmd, "--format", "raw", "--output", str(out)], (folder / "py-spy.log").open("wb")) as proc:
+    with background(
+        [*cmd, "--format", "raw", "--output", str(out)], (folder / "py-spy.log").open("wb")
+    ) as proc:
         time.sleep(1)  # py-spy attaches
         during()
         proc.wait(seconds + 30)
@@ -204,10 +224,23 @@ def machine() -> str:
     """CPU model, cores, Python and OS in one line."""
     cpu = platform.processor() or "unknown CPU"
     with contextlib.suppress(OSError):
-        models = [x for x in Path("/proc/cpuinfo").read_text().splitlines() if x.startswith("model name")]
-        cpu = models[0].split(":", 1)[1].strip() if models else cpu
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+        cpu = next((x.split(":", 1)[1].strip() for x in lines if x.startswith("model name")), cpu)
     python = f"{platform.python_implementation()} {platform.python_version()}"
     return f"{cpu}, {os.cpu_count()} cores, {python}, {platform.system()} {platform.release()}"
+
+
+def git_revision() -> str:
+    """The checked-out commit, with ``+dirty`` when tracked files have changed; ``?`` if unknown."""
+
+    def git(*args: str) -> str:
+        cmd = ["git", "-C", str(RESULTS_DIR.parent), *args]
+        return subprocess.run(cmd, capture_output=True, text=True, check=False).stdout.strip()
+
+    with contextlib.suppress(OSError):
+        if head := git("rev-parse", "--short", "HEAD"):
+            return head + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+    return "?"
 
 
 @dataclass(frozen=True)
@@ -231,18 +264,20 @@ class Result:
             return None
         return self.ratio >= self.target if self.better == "higher" else self.ratio <= self.target
 
+    def goal(self) -> str:
+        """The target as text, e.g. ``≤ 1.3``."""
+        sign = "≥" if self.better == "higher" else "≤"
+        return "-" if self.target is None else f"{sign} {self.target}"
+
 
 def write_results(name: str, results: Sequence[Result]) -> Path:
     """Write ``bench/results/<name>.json`` and return its path."""
     today = dt.date.today().isoformat()
-
-    def r4(x: float | None) -> float | None:
-        return None if x is None else round(x, 4)
-
-    rows = [
-        {"metric": r.metric, "value": r4(r.value), "unit": r.unit, "peer": r4(r.peer), "ratio": r4(r.ratio), "target": r.target, "better": r.better, "date": today}
-        for r in results
-    ]
+    keys = ("metric", "value", "unit", "peer", "ratio", "target", "better", "date")
+    rows = []
+    for r in results:
+        row = {**asdict(r), "ratio": r.ratio, "date": today}
+        rows.append({k: round(row[k], 4) if isinstance(row[k], float) else row[k] for k in keys})
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     path = RESULTS_DIR / f"{name}.json"
     path.write_text(json.dumps(rows, indent=2) + "\n")
@@ -253,21 +288,23 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     """A Markdown table, aligned for the terminal too."""
     cells = [[str(c) for c in row] for row in (headers, *rows)]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |" for row in cells]
+    lines = [
+        "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
+        for row in cells
+    ]
     lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
     return "\n".join(lines)
 
 
 def results_table(results: Sequence[Result], ours: str, peer: str) -> str:
     """The ratio table: each metric, both values, the ratio and whether the target is met."""
+    met = {True: "yes", False: "NO", None: "-"}
 
     def show(x: float | None, digits: int = 3) -> str:
         return "-" if x is None else f"{x:.{digits}f}"
 
     rows = [
-        (r.metric, r.unit, show(r.value), show(r.peer), show(r.ratio, 2),
-         "-" if r.target is None else ("≥ " if r.better == "higher" else "≤ ") + f"{r.target}",
-         {True: "yes", False: "NO", None: "-"}[r.met()])
+        (r.metric, r.unit, show(r.value), show(r.peer), show(r.ratio, 2), r.goal(), met[r.met()])
         for r in results
     ]
     return table(["metric", "unit", ours, peer, "ratio", "target", "met"], rows)

@@ -1,32 +1,29 @@
 """SOAP adapter against plain zeep: latency, throughput and WSDL load time.
 
 The demo legacy InventoryService and ``strangler serve`` each run as their own
-subprocess. ``GetStock("SKU-1001")`` is called
+subprocess; this process is the load generator. ``GetStock("SKU-1001")`` is called
 
 * through the adapter's REST API (``POST /soap/inventory/GetStock``) by a light
-  client: threads with one keep-alive ``http.client`` connection each;
-* with plain zeep: one ``zeep.Client`` built from the served WSDL, shared by
+  client: threads, each with its own keep-alive ``http.client`` connection;
+* with plain zeep: one ``zeep.Client`` built from the served WSDL and shared by
   all threads ("threaded, one client"; its connection pool holds 16);
-* as a raw POST of a prebuilt SOAP envelope to the legacy server (the floor).
+* as a raw POST of a prebuilt SOAP envelope to the legacy server: the floor.
 
-Rounds alternate which side runs first; each figure is the median over rounds.
-
-    python bench/soap_adapter.py            # full, a few minutes
-    python bench/soap_adapter.py --quick    # under a minute
+Rounds alternate which side goes first; each figure is the median over rounds.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import shutil
+import statistics
 import sys
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import requests
 import zeep
@@ -36,331 +33,223 @@ from _common import (
     Result,
     background,
     cpu_seconds,
+    exit_on_signals,
     free_port,
+    git_revision,
     http_poster,
     machine,
-    median,
+    py_spy_own_time,
+    results_table,
     run_load,
     table,
-    terminate_on_signals,
     wait_http,
     write_results,
 )
 from lxml import etree
+from zeep.transports import Transport
+
 from strangler.adapters.soap.adapter import SoapAdapter
 from strangler.demo.inventory import WSDL_PATH, WSDL_ROUTE
 from strangler.spec.models import SoapSystem
-from zeep.transports import Transport
 
-HOST = "127.0.0.1"
-SKU = "SKU-1001"
-CONCURRENCY = 16
-CELLS = ("zeep c1", "adapter c1", "zeep c16", "adapter c16", "raw SOAP POST c1")
-
-
-@dataclass
-class Servers:
-    legacy_port: int
-    api_port: int
-    pids: dict[str, int]  # "adapter", "legacy"
+HOST, SKU, CONCURRENCY = "127.0.0.1", "SKU-1001", 16
+SIDES = ("zeep", "adapter")
+FLOOR = "raw SOAP POST"
+METRICS: tuple[tuple[str, str, str, Literal["higher", "lower"]], ...] = (
+    ("p50", "latency_p50", "ms", "lower"),
+    ("p99", "latency_p99", "ms", "lower"),
+    ("calls/s", "throughput", "calls/s", "higher"),
+)
+Row = dict[str, float]  # one run of one cell: p50, p99, calls/s, CPU µs per call by process
 
 
-@dataclass
-class Cell:
-    """Every round of one cell: the load runs and the servers' CPU per call (µs)."""
-
-    runs: list[LoadResult] = field(default_factory=list)
-    server_cpu: list[dict[str, float]] = field(default_factory=list)
-
-    def med(self, fn: Callable[[LoadResult], float]) -> float:
-        return median([fn(run) for run in self.runs])
-
-    def latency(self, q: float) -> float:
-        return self.med(lambda r: r.p(q))
-
-    def cpu(self, name: str) -> float:
-        return median([cpu[name] for cpu in self.server_cpu])
-
-
-def start_servers(stack: contextlib.ExitStack, tmp: Path) -> Servers:
+def start_servers(stack: contextlib.ExitStack, tmp: Path) -> tuple[int, int, dict[str, int]]:
+    """Start the legacy server and ``strangler serve``; their ports and pids."""
     legacy_port, api_port = free_port(), free_port()
+    cmd = [sys.executable, "-m", "strangler.demo.inventory", "--host", HOST]
     legacy = stack.enter_context(
-        background(
-            [
-                sys.executable,
-                "-m",
-                "strangler.demo.inventory",
-                "--host",
-                HOST,
-                "--port",
-                str(legacy_port),
-            ],
-            (tmp / "legacy.log").open("wb"),
-        )
+        background([*cmd, "--port", str(legacy_port)], (tmp / "legacy.log").open("wb"))
     )
     wait_http(legacy, HOST, legacy_port, WSDL_ROUTE)
     spec = tmp / "strangler.yaml"
     spec.write_text(
-        f"version: 1\nserver: {{host: {HOST}, port: {api_port}}}\n"
-        f"cache_dir: {tmp / 'cache'}\nsystems:\n  inventory:\n    kind: soap\n"
-        f"    wsdl: {WSDL_PATH.resolve()}\n    address: http://{HOST}:{legacy_port}\n"
-        "    timeout_s: 5\n    max_connections: 64\n"
+        f"version: 1\nserver: {{host: {HOST}, port: {api_port}}}\ncache_dir: {tmp / 'cache'}\n"
+        f"systems:\n  inventory:\n    kind: soap\n    wsdl: {WSDL_PATH.resolve()}\n"
+        f"    address: http://{HOST}:{legacy_port}\n    timeout_s: 5\n    max_connections: 64\n"
     )
     strangler = str(Path(sys.executable).with_name("strangler"))
     api = stack.enter_context(
         background([strangler, "serve", "-c", str(spec)], (tmp / "adapter.log").open("wb"))
     )
     wait_http(api, HOST, api_port, "/healthz")
-    return Servers(legacy_port, api_port, {"adapter": api.pid, "legacy": legacy.pid})
+    return legacy_port, api_port, {"adapter": api.pid, "legacy": legacy.pid}
 
 
-def zeep_client(servers: Servers) -> zeep.Client:
+def callers(legacy_port: int, api_port: int) -> dict[str, Callable[[], Call]]:
+    """A ``make_call`` per side: plain zeep, the adapter, and the raw envelope (floor)."""
     session = requests.Session()
     session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=CONCURRENCY))
-    url = f"http://{HOST}:{servers.legacy_port}{WSDL_ROUTE}"
-    return zeep.Client(url, transport=Transport(session=session))
-
-
-def callers(servers: Servers, client: zeep.Client) -> dict[str, Callable[[], Call]]:
-    """``make_call`` for each side: plain zeep, the adapter and the raw envelope."""
+    client = zeep.Client(
+        f"http://{HOST}:{legacy_port}{WSDL_ROUTE}", transport=Transport(session=session)
+    )
+    message = client.create_message(client.service, "GetStock", SKU)
+    envelope = etree.tostring(message, encoding="utf-8", xml_declaration=True)
+    action = client.service._binding.get("GetStock").soapaction
+    soap = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{action}"'}
+    body, rest = b'{"sku": "%s"}' % SKU.encode(), {"Content-Type": "application/json"}
 
     def zeep_call() -> Call:
+        session.close()  # new connections each run, as the other clients (and no stale ones)
         return lambda: client.service.GetStock(SKU)
 
-    envelope = etree.tostring(
-        client.create_message(client.service, "GetStock", SKU),
-        encoding="utf-8",
-        xml_declaration=True,
-    )
-    action = client.service._binding.get("GetStock").soapaction
-    soap_headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{action}"'}
     return {
         "zeep": zeep_call,
-        "adapter": http_poster(
-            HOST,
-            servers.api_port,
-            "/soap/inventory/GetStock",
-            b'{"sku": "%s"}' % SKU.encode(),
-            {"Content-Type": "application/json"},
-        ),
-        "raw SOAP POST": http_poster(HOST, servers.legacy_port, "/soap11", envelope, soap_headers),
+        "adapter": http_poster(HOST, api_port, "/soap/inventory/GetStock", body, rest),
+        FLOOR: http_poster(HOST, legacy_port, "/soap11", envelope, soap),
     }
 
 
+def one_run(make: Callable[[], Call], conc: int, seconds: float, pids: dict[str, int]) -> Row:
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    run: LoadResult = run_load(make, conc, seconds)
+    row = {"p50": run.ms(50), "p99": run.ms(99), "calls/s": run.throughput, "calls": run.calls}
+    row["client"] = run.client_cpu_s / run.calls * 1e6
+    for name, pid in pids.items():
+        row[name] = (cpu_seconds(pid) - before[name]) / run.calls * 1e6
+    return row
+
+
 def measure(
-    servers: Servers,
-    make: dict[str, Callable[[], Call]],
-    rounds: int,
-    duration: float,
-    warmup: float,
-) -> dict[str, Cell]:
-    for side in ("zeep", "adapter"):
+    make: dict[str, Callable[[], Call]], pids: dict[str, int], rounds: int, seconds: float
+) -> dict[str, list[Row]]:
+    """Warm up, then run every cell once per round, alternating which side goes first."""
+    for side in SIDES:
         for conc in (1, CONCURRENCY):
-            run_load(make[side], conc, warmup)
-    run_load(make["raw SOAP POST"], 1, warmup / 2)
-    cells = {name: Cell() for name in CELLS}
+            run_load(make[side], conc, min(seconds, 3))
+    run_load(make[FLOOR], 1, 1)
+    cells: dict[str, list[Row]] = {}
     for r in range(rounds):
-        sides = ("zeep", "adapter") if r % 2 == 0 else ("adapter", "zeep")
-        plan = [(s, c) for c in (1, CONCURRENCY) for s in sides] + [("raw SOAP POST", 1)]
+        sides = SIDES if r % 2 == 0 else SIDES[::-1]
+        plan = [(side, conc) for conc in (1, CONCURRENCY) for side in sides] + [(FLOOR, 1)]
         for side, conc in plan:
-            cpu0 = {name: cpu_seconds(pid) for name, pid in servers.pids.items()}
-            load = run_load(make[side], conc, duration)
-            cell = cells[f"{side} c{conc}"]
-            cell.runs.append(load)
-            cell.server_cpu.append(
-                {
-                    name: (cpu_seconds(pid) - cpu0[name]) / load.calls * 1e6
-                    for name, pid in servers.pids.items()
-                }
-            )
+            row = one_run(make[side], conc, seconds, pids)
+            cells.setdefault(f"{side} c{conc}", []).append(row)
             print(
-                f"  round {r + 1}/{rounds} {side} c{conc}: {load.throughput:8.0f} calls/s, "
-                f"p50 {load.p(50):.2f} ms",
+                f"  round {r + 1}/{rounds} {side} c{conc}: {row['calls/s']:6.0f} calls/s, "
+                f"p50 {row['p50']:.2f} ms",
                 flush=True,
             )
     return cells
 
 
 def load_times(tmp: Path, repeats: int) -> dict[str, float]:
-    """Median seconds to load the WSDL: plain zeep, the adapter cold and warm."""
+    """Median ms to load the WSDL: plain zeep, and the adapter cold and warm."""
     spec = SoapSystem(kind="soap", wsdl=str(WSDL_PATH))
-    zeep.Client(str(WSDL_PATH))  # import and warm everything once, for both sides
-    SoapAdapter("inventory", spec, cache_dir=tmp / "warmup")
+    zeep.Client(str(WSDL_PATH))  # first loads pay for imports: not counted, for either side
+    SoapAdapter("inventory", spec, cache_dir=tmp / "first")
     seen: dict[str, list[float]] = {"zeep": [], "cold": [], "warm": []}
     for i in range(repeats):
         began = time.perf_counter()
         zeep.Client(str(WSDL_PATH))
         seen["zeep"].append(time.perf_counter() - began)
-        folder = tmp / f"load-{i}"
+        folder = tmp / f"load-{i}"  # empty: cold; the second adapter finds it filled: warm
         seen["cold"].append(SoapAdapter("inventory", spec, cache_dir=folder).load_seconds)
         seen["warm"].append(SoapAdapter("inventory", spec, cache_dir=folder).load_seconds)
-    return {name: median(values) for name, values in seen.items()}
+    return {name: statistics.median(values) * 1e3 for name, values in seen.items()}
 
 
-def profile(servers: Servers, make: Callable[[], Call], seconds: float, tmp: Path) -> None:
-    """Sample the adapter with py-spy under c16 load; print the top 10 functions by own time."""
-    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-    if not Path(spy).exists():
-        print("py-spy not found: pip install py-spy")
-        return
-    out = tmp / "adapter.pyspy.txt"
-    with background(
-        [
-            spy,
-            "record",
-            "--pid",
-            str(servers.pids["adapter"]),
-            "--rate",
-            "200",
-            "--duration",
-            str(int(seconds)),
-            "--format",
-            "raw",
-            "--output",
-            str(out),
-        ],
-        (tmp / "py-spy.log").open("wb"),
-    ) as proc:
-        time.sleep(1)
-        run_load(make, CONCURRENCY, seconds)
-        proc.wait(seconds + 30)
-    own: Counter[str] = Counter()
-    for line in out.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        own[stack.rsplit(";", 1)[-1].split(":")[0] + ")"] += int(count)
-    total = sum(own.values())
-    print(f"\nadapter process, c{CONCURRENCY}, top 10 by own time ({total} samples):")
-    print(
-        table(
-            ["function (file)", "% time"],
-            [(fn, f"{n / total * 100:.1f}") for fn, n in own.most_common(10)],
-        )
-    )
+def report(cells: dict[str, list[Row]], loads: dict[str, float]) -> list[Result]:
+    def med(cell: str, key: str) -> float:
+        return statistics.median(row[key] for row in cells[cell])
 
-
-def report(cells: dict[str, Cell], loads: dict[str, float]) -> list[Result]:
-    print(
-        "\n"
-        + table(
-            [
-                "cell",
-                "calls",
-                "p50 ms",
-                "p99 ms",
-                "calls/s",
-                "client CPU µs/call",
-                "adapter CPU µs/call",
-                "legacy CPU µs/call",
-            ],
-            [
-                (
-                    name,
-                    sum(r.calls for r in c.runs),
-                    f"{c.latency(50):.3f}",
-                    f"{c.latency(99):.3f}",
-                    f"{c.med(lambda r: r.throughput):.0f}",
-                    f"{c.med(lambda r: r.client_cpu_us_per_call):.0f}",
-                    f"{c.cpu('adapter'):.0f}",
-                    f"{c.cpu('legacy'):.0f}",
-                )
-                for name, c in cells.items()
-            ],
-        )
-    )
-    results: list[Result] = []
+    keys = ("p50", "p99", "calls/s", "client", "adapter", "legacy")
+    head = ["cell", "calls", "p50 ms", "p99 ms", "calls/s"]
+    head += [f"{who} CPU µs/call" for who in ("client", "adapter", "legacy")]
+    rows = [
+        [name, int(sum(r["calls"] for r in cells[name]))]
+        + [f"{med(name, k):.3f}" if k.startswith("p") else f"{med(name, k):.0f}" for k in keys]
+        for name in cells
+    ]
+    print("\n" + table(head, rows))
+    results = []
     for conc in (1, CONCURRENCY):
-        ours, peer = cells[f"adapter c{conc}"], cells[f"zeep c{conc}"]
-        for q in (50, 99):
-            results.append(
-                Result(
-                    f"latency_p{q}_c{conc}",
-                    ours.latency(q),
-                    "ms",
-                    peer.latency(q),
-                    "lower",
-                    1.3 if (q, conc) == (50, 1) else None,
-                )
-            )
-        results.append(
-            Result(
-                f"throughput_c{conc}",
-                ours.med(lambda r: r.throughput),
-                "calls/s",
-                peer.med(lambda r: r.throughput),
-                "higher",
-                1.0 if conc == CONCURRENCY else None,
-            )
-        )
+        for key, metric, unit, better in METRICS:
+            target = {("p50", 1): 1.3, ("calls/s", CONCURRENCY): 1.0}.get((key, conc))
+            ours, peer = med(f"adapter c{conc}", key), med(f"zeep c{conc}", key)
+            results.append(Result(f"{metric}_c{conc}", ours, unit, peer, better, target))
     results.append(
-        Result(
-            "raw_soap_post_latency_p50_c1",
-            cells["raw SOAP POST c1"].latency(50),
-            "ms",
-            None,
-            "lower",
-        )
+        Result("raw_soap_post_latency_p50_c1", med(f"{FLOOR} c1", "p50"), "ms", None, "lower")
     )
     for kind in ("cold", "warm"):
-        results.append(
-            Result(f"wsdl_load_{kind}", loads[kind] * 1e3, "ms", loads["zeep"] * 1e3, "lower")
-        )
+        results.append(Result(f"wsdl_load_{kind}", loads[kind], "ms", loads["zeep"], "lower"))
+    print("\n" + results_table(results, "adapter", "zeep"))
+    return results
+
+
+def profile(make: Callable[[], Call], pid: int, seconds: int, tmp: Path) -> None:
+    """Print the adapter's top 10 functions by own time under c16 load (py-spy)."""
+    own = py_spy_own_time(pid, seconds, lambda: run_load(make, CONCURRENCY, seconds), tmp)
+    if own is None:
+        print("\nprofile: py-spy not found (pip install py-spy)")
+        return
+    total = sum(own.values())
+    packages: Counter[str] = Counter()
+    for fn, n in own.items():
+        packages[fn.rsplit("(", 1)[-1].split("/")[0].rstrip(")")] += n
+    print(f"\nadapter process under c{CONCURRENCY} load, {total} py-spy samples:")
     print(
-        "\n"
-        + table(
-            ["metric", "adapter", "peer (zeep)", "ratio", "target", "met"],
-            [
-                (
-                    r.metric,
-                    f"{r.value:.3f} {r.unit}",
-                    "-" if r.peer is None else f"{r.peer:.3f}",
-                    "-" if r.ratio is None else f"{r.ratio:.2f}",
-                    "-"
-                    if r.target is None
-                    else f"{'≤' if r.better == 'lower' else '≥'} {r.target}",
-                    {True: "yes", False: "NO", None: "-"}[r.met()],
-                )
-                for r in results
-            ],
+        table(
+            ["function (module)", "% own time"],
+            [(fn, f"{n * 100 / total:.1f}") for fn, n in own.most_common(10)],
         )
     )
-    return results
+    print(
+        "own time by package: "
+        + ", ".join(f"{p} {n * 100 / total:.0f}%" for p, n in packages.most_common(8))
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="short runs (under a minute)")
-    parser.add_argument("--rounds", type=int, help="alternating rounds (default 3, quick 2)")
-    parser.add_argument(
-        "--duration", type=float, help="seconds per cell and round (default 10, quick 2)"
-    )
+    parser.add_argument("--quick", action="store_true", help="short runs, under a minute in all")
+    parser.add_argument("--rounds", type=int, help="alternating rounds (default 3; quick 2)")
+    parser.add_argument("--seconds", type=float, help="per cell and round (default 10; quick 2)")
     parser.add_argument(
         "--profile",
-        type=float,
-        metavar="SECONDS",
+        type=int,
         default=0,
-        help="afterwards, sample the adapter with py-spy under c16 load",
+        metavar="SECONDS",
+        help="then sample the adapter with py-spy under c16 load",
     )
-    parser.add_argument("--no-write", action="store_true", help="do not write the results file")
+    parser.add_argument(
+        "--write",
+        action=argparse.BooleanOptionalAction,
+        help="write bench/results/soap_adapter.json (default: yes, but not with --quick)",
+    )
     args = parser.parse_args(argv)
     rounds = args.rounds or (2 if args.quick else 3)
-    duration = args.duration or (2.0 if args.quick else 10.0)
-    info = machine()
-    print(f"machine: {info['cpu']}, {info['cores']} cores, {info['python']}, {info['os']}")
+    seconds = args.seconds or (2.0 if args.quick else 10.0)
+    print(f"machine: {machine()}; code: {git_revision()}")
     print(
-        f"client: threads with one keep-alive http.client connection each (adapter, raw); "
-        f"one shared zeep.Client (zeep); {rounds} rounds x {duration:g} s per cell"
+        f"clients: adapter and floor: threads, one keep-alive http.client connection each; "
+        f"zeep: one shared zeep.Client. {rounds} rounds x {seconds:g} s per cell"
     )
-    with terminate_on_signals(), contextlib.ExitStack() as stack:
+    with exit_on_signals(), contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-soap-")))
         loads = load_times(tmp, 3 if args.quick else 7)
-        servers = start_servers(stack, tmp)
-        make = callers(servers, zeep_client(servers))
-        cells = measure(servers, make, rounds, duration, 1.0 if args.quick else 3.0)
-        results = report(cells, loads)
-        if not args.no_write:
+        try:
+            legacy_port, api_port, pids = start_servers(stack, tmp)
+            make = callers(legacy_port, api_port)
+            results = report(measure(make, pids, rounds, seconds), loads)
+        except Exception:
+            for log in sorted(tmp.glob("*.log")):  # what the servers said
+                lines = log.read_text(errors="replace").splitlines()[-15:]
+                print(f"--- {log.name}, last lines:", *lines, sep="\n", file=sys.stderr)
+            raise
+        if args.write if args.write is not None else not args.quick:
             print(f"\nwrote {write_results('soap_adapter', results)}")
         if args.profile:
-            profile(servers, make["adapter"], args.profile, tmp)
+            profile(make["adapter"], pids["adapter"], args.profile, tmp)
     return 0
 
 
