@@ -224,7 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--write",
         action=argparse.BooleanOptionalAction,
-        help="write bench/results/soap_adapter.json (default: yes, but not with --quick)",
+        default=True,
+        help="write bench/results/soap_adapter.json (default: yes; --no-write to skip)",
     )
     args = parser.parse_args(argv)
     rounds = args.rounds or (2 if args.quick else 3)
@@ -246,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
                 lines = log.read_text(errors="replace").splitlines()[-15:]
                 print(f"--- {log.name}, last lines:", *lines, sep="\n", file=sys.stderr)
             raise
-        if args.write if args.write is not None else not args.quick:
+        if args.write:
             print(f"\nwrote {write_results('soap_adapter', results)}")
         if args.profile:
             profile(make["adapter"], pids["adapter"], args.profile, tmp)
