@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,16 +28,34 @@ class Estate:
 
     spec: Spec
     inventory_url: str
+    pricing_url: str
+    erp_url: str
 
 
 @contextlib.contextmanager
-def running_estate(host: str = "127.0.0.1") -> Iterator[Estate]:
-    """Start every legacy demo server on a free port; stop them on exit."""
-    from strangler.demo.inventory import start_inventory_server
+def running_estate(host: str = "127.0.0.1", state_dir: Path | None = None) -> Iterator[Estate]:
+    """Start every legacy demo server on a free port; stop them on exit.
 
-    with start_inventory_server(host=host, port=0) as inventory:
-        spec = load_spec(DEMO_SPEC, env={"DEMO_INVENTORY_URL": inventory.base_url})
-        yield Estate(spec=spec, inventory_url=inventory.base_url)
+    The ERP database is built in ``state_dir`` (a fresh temporary folder if not given).
+    """
+    from strangler.demo.erp import build_erp_database, erp_url
+    from strangler.demo.inventory import start_inventory_server
+    from strangler.demo.pricing import start_pricing_server
+
+    with contextlib.ExitStack() as stack:
+        folder = state_dir or Path(stack.enter_context(tempfile.TemporaryDirectory("-strangler")))
+        erp = erp_url(build_erp_database(folder / "erp.sqlite"))
+        inventory = stack.enter_context(start_inventory_server(host=host, port=0))
+        pricing = stack.enter_context(start_pricing_server(host=host, port=0))
+        env = {
+            "DEMO_INVENTORY_URL": inventory.base_url,
+            "DEMO_PRICING_URL": pricing.url,
+            "DEMO_ERP_URL": erp,
+        }
+        spec = load_spec(DEMO_SPEC, env=env)
+        yield Estate(
+            spec=spec, inventory_url=inventory.base_url, pricing_url=pricing.url, erp_url=erp
+        )
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -69,6 +88,8 @@ def run_demo(host: str = "127.0.0.1", port: int = 8000, console: Console | None 
             f"(WSDL: {estate.inventory_url}/inventory.wsdl)",
             highlight=False,
         )
+        console.print(f"  legacy XML-RPC pricing        {estate.pricing_url}", highlight=False)
+        console.print(f"  legacy ERP database           {estate.erp_url}", highlight=False)
         console.print(f"  REST API                      {api}", highlight=False)
         console.print(
             f"  OpenAPI docs                  {api}/docs  ({api}/openapi.json)", highlight=False
