@@ -29,6 +29,12 @@ class SoapSystem(Frozen):
     retry: RetrySpec = RetrySpec()
     breaker: BreakerSpec = BreakerSpec()
     max_connections: PositiveInt = 100
+    trusted_origins: frozenset[str] = Field(
+        default=frozenset(),
+        description=(
+            "Origins (scheme://host:port) the WSDL may import schemas from besides its own."
+        ),
+    )
     max_response_bytes: PositiveInt = Field(
         default=10 * 1024 * 1024, description="Larger answers are refused as a protocol error."
     )

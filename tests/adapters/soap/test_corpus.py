@@ -10,10 +10,17 @@ from typing import Any
 import pytest
 import zeep
 from openapi_spec_validator import validate
+from zeep.exceptions import ExternalReferenceForbidden
 from zeep.wsdl.bindings.soap import SoapBinding
+from zeep.xsd import Element
 
-from strangler.adapters.soap.loading import xml_settings
+from strangler.adapters.soap.facets import FacetReader
+from strangler.adapters.soap.loading import open_wsdl, xml_settings
+from strangler.adapters.soap.models import ModelBuilder
 from strangler.adapters.soap.openapi import wsdl_to_openapi
+from strangler.adapters.soap.wellknown import GuardedTransport, loading_settings
+from strangler.spec.models import SoapSystem
+from tests.servers import free_port
 
 CORPUS_DIR = Path(__file__).parents[2] / "data" / "wsdl"
 CORPUS: list[dict[str, Any]] = json.loads((CORPUS_DIR / "corpus.json").read_text())
@@ -46,8 +53,10 @@ def test_corpus_covers_what_the_adapter_must_handle() -> None:
 
 
 def _operations(wsdl: Path) -> dict[tuple[str, str, str], bool]:
-    """(service, port, operation) → is it SOAP, for every port, read with a plain zeep client."""
-    client = zeep.Client(str(wsdl), settings=xml_settings())
+    """(service, port, operation) → is it SOAP, for every port, read with a plain zeep client
+    (offline: well-known schemas such as SOAP-ENC come from strangler's bundle)."""
+    transport = GuardedTransport(str(wsdl))
+    client = zeep.Client(str(wsdl), transport=transport, settings=loading_settings(xml_settings()))
     found = {}
     for service in client.wsdl.services.values():
         for port in service.ports.values():
@@ -76,3 +85,51 @@ def test_wsdl_becomes_valid_openapi_with_every_operation(
         post = document["paths"][path]["post"]
         assert "application/json" in post["responses"]["200"]["content"]
         assert "application/problem+json" in post["responses"]["502"]["content"]
+
+
+# -- SOAP-ENC arrays and the bundled well-known schemas ----------------------------------
+
+R2_BASE = CORPUS_DIR / "soapbuilders_r2_base_rpcenc" / "round2_base.wsdl"
+
+
+def test_soap_enc_arrays_are_json_arrays_of_their_item_type(tmp_path: Path) -> None:
+    document = wsdl_to_openapi(str(R2_BASE), system="corpus", cache_dir=tmp_path)
+    schemas = document["components"]["schemas"]
+    prefix = "corpus_InteropTest_InteropTestPort"
+    strings = schemas[f"{prefix}_echoStringArray_Request"]["properties"]["inputStringArray"]
+    assert strings["type"] == "array" and strings["items"] == {"type": "string"}
+    ints = schemas[f"{prefix}_echoIntegerArray_Response"]["properties"]["outputIntegerArray"]
+    assert ints["type"] == "array" and ints["items"]["type"] == "integer"
+    structs = schemas[f"{prefix}_echoStructArray_Request"]["properties"]["inputStructArray"]
+    item = schemas[structs["items"]["$ref"].rsplit("/", 1)[-1]]
+    assert set(item["properties"]) == {"varString", "varInt", "varFloat"}
+
+
+def test_any_attribute_gets_no_field(tmp_path: Path) -> None:
+    """SOAP-ENC's types carry xsd:anyAttribute (commonAttributes): no field, no crash."""
+    client, _, _ = open_wsdl(SoapSystem(kind="soap", wsdl=str(R2_BASE)), tmp_path)
+    string = client.wsdl.types.get_type("{http://schemas.xmlsoap.org/soap/encoding/}string")
+    model = ModelBuilder("t", FacetReader(None)).message_model(
+        "S", Element("x", string), output=False
+    )
+    assert set(model.model_json_schema()["properties"]) == {"_value_1", "id", "href"}
+
+
+def test_soap_encoding_schema_is_bundled_and_other_remote_imports_are_refused(
+    tmp_path: Path,
+) -> None:
+    soap_enc = "http://schemas.xmlsoap.org/soap/encoding/"
+    transport = GuardedTransport(str(R2_BASE))
+    assert b'targetNamespace="http://schemas.xmlsoap.org/soap/encoding/"' in transport.load(
+        soap_enc
+    )
+    with pytest.raises(ExternalReferenceForbidden):
+        transport.load(f"http://127.0.0.1:{free_port()}/types.xsd")
+    remote_import = R2_BASE.read_text().replace(
+        '<xsd:import namespace="http://schemas.xmlsoap.org/wsdl/" />',
+        f'<xsd:import namespace="urn:x" schemaLocation="http://127.0.0.1:{free_port()}/x.xsd"/>',
+    )
+    wsdl = tmp_path / "remote_import.wsdl"
+    wsdl.write_text(remote_import)
+    with pytest.raises(ExternalReferenceForbidden):
+        open_wsdl(SoapSystem(kind="soap", wsdl=str(wsdl)), tmp_path / "cache")

@@ -29,6 +29,7 @@ from strangler.errors import (
 __all__ = ["Reply", "build_request", "post", "read_reply", "to_json_ready"]
 
 _CLIENT_CODES = ("client", "sender")
+_XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
 
 
 class Reply:
@@ -51,8 +52,10 @@ def build_request(
     """Serialise the call into an envelope and its HTTP headers."""
     kwargs = dict(body)
     args: tuple[Any, ...] = ()
+    nil_body = False
     if target.simple_body is not None:  # a bare body part of simple type
         args = (kwargs.pop(target.simple_body, None),)
+        nil_body = args[0] is None  # null for a nillable part: zeep would write "None"
     if header:
         kwargs["_soapheaders"] = header
     try:
@@ -61,8 +64,25 @@ def build_request(
         )
     except (TypeError, ValueError, ZeepError) as exc:
         raise InvalidInput(f"{target.operation}: {exc}") from exc
+    if nil_body:
+        _nil_body_part(envelope)
+    headers = dict(headers)
+    if (
+        target.soap_version == "1.2"
+        and target.binding._operations[target.operation].soapaction is None
+    ):
+        # zeep writes `action="None"` into the SOAP 1.2 content type when there is no soapAction.
+        headers["Content-Type"] = headers["Content-Type"].replace('; action="None"', "")
     data = etree.tostring(envelope, encoding="utf-8", xml_declaration=True)
-    return data, dict(headers)
+    return data, headers
+
+
+def _nil_body_part(envelope: Any) -> None:
+    """Mark the bare simple-typed body part ``xsi:nil`` (zeep renders ``None`` as text)."""
+    body = next(c for c in envelope if isinstance(c.tag, str) and c.tag.endswith("}Body"))
+    for part in body:
+        part.text = None
+        part.set(_XSI_NIL, "true")
 
 
 async def post(
@@ -230,13 +250,14 @@ def element_to_json(element: Any) -> Any:
 def to_json_ready(value: Any, name: str | None = None) -> Any:
     """zeep's values as JSON-ready data: the body's fields as an object.
 
-    xsd:any content (lxml elements) becomes an XML string.
+    xsd:any content (lxml elements) becomes an XML string. ``name`` is the element of
+    a bare simple-typed reply: its value (null when ``xsi:nil``) goes under that key.
     """
     plain = _xml_to_text(serialize_object(value, target_cls=dict))
     if isinstance(plain, dict):
         return plain
     if plain is None:
-        return {}
+        return {name: None} if name else {}
     return {name or "value": plain}
 
 

@@ -16,12 +16,12 @@ from urllib.parse import urlsplit, urlunsplit
 import aiohttp
 from zeep import Client, Settings
 from zeep.cache import SqliteCache
-from zeep.transports import Transport
 from zeep.wsdl import Document
 from zeep.wsse.username import UsernameToken
 
 from strangler.adapters.soap.cache import WsdlCache
 from strangler.adapters.soap.facets import read_schema
+from strangler.adapters.soap.wellknown import GuardedTransport, loading_settings
 from strangler.spec.models import SoapSystem, WsseAuth
 
 __all__ = ["default_cache_dir", "open_wsdl", "override_address"]
@@ -53,7 +53,13 @@ def open_wsdl(system: SoapSystem, cache_dir: Path | None = None) -> tuple[Client
     folder = cache_dir or default_cache_dir()
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     documents = SqliteCache(path=str(folder / "wsdl-documents.sqlite"), timeout=7 * 24 * 3600)
-    transport = Transport(cache=documents, timeout=system.timeout_s)
+    # Well-known schemas (SOAP-ENC) come from the bundle; only the WSDL itself may be fetched.
+    transport = GuardedTransport(
+        system.wsdl,
+        cache=documents,
+        timeout=system.timeout_s,
+        trusted_origins=system.trusted_origins,
+    )
     if system.auth is not None and system.auth.kind == "basic":
         transport.session.auth = (system.auth.username, system.auth.password.get_secret_value())
     wsse = None
@@ -69,7 +75,7 @@ def open_wsdl(system: SoapSystem, cache_dir: Path | None = None) -> tuple[Client
     if hit is not None:
         document, schema = hit
     else:
-        document = Document(system.wsdl, cast(Any, transport), settings=settings)
+        document = Document(system.wsdl, cast(Any, transport), settings=loading_settings(settings))
         schema = read_schema(system.wsdl)
         cache.save(system.wsdl, document, schema)
     client = Client(document, transport=transport, wsse=wsse, settings=settings)

@@ -29,6 +29,7 @@ from pydantic import (
 )
 from zeep.xsd import ComplexType, Element
 from zeep.xsd.elements.any import Any as XsdAny
+from zeep.xsd.elements.any import AnyAttribute
 from zeep.xsd.elements.indicators import Choice, Group, OrderIndicator
 
 from strangler.adapters.soap.facets import FacetReader
@@ -166,6 +167,8 @@ class ModelBuilder:
             for item_name, item in xsd_type.elements_nested:
                 self._item(item_name, item, fields, choices, output, xs_type, depth, name)
             for attr_name, attr in xsd_type.attributes:
+                if isinstance(attr, AnyAttribute):
+                    continue  # xsd:anyAttribute: no field (zeep would take a dict of them)
                 xs_attr = self.facets.attribute(xs_type, attr_name)
                 facets = self.facets.facets(xs_attr)
                 annotation = python_type(attr.type, facets)
@@ -224,9 +227,13 @@ class ModelBuilder:
     def _element_field(self, element: Element, *, output: bool, xs_element: Any, depth: int) -> Any:
         xsd_type = element.type
         facets: Facets | None = None
-        if isinstance(xsd_type, ComplexType):
+        annotation: Any
+        if isinstance(xsd_type, ComplexType) and xsd_type._array_type:  # a SOAP-ENC array
+            item: Any = self._array_item(xsd_type, output=output, depth=depth)
+            annotation = list[item]
+        elif isinstance(xsd_type, ComplexType):
             if id(xsd_type) in self._building or depth > self.max_depth:
-                annotation: Any = dict[str, Any]  # a recursive type: free-form below here
+                annotation = dict[str, Any]  # a recursive type: free-form below here
             else:
                 xs_type = getattr(xs_element, "type", None)
                 local = str(element.name)
@@ -250,6 +257,22 @@ class ModelBuilder:
             nullable=nullable,
             facets=facets,
         )
+
+    def _array_item(self, xsd_type: ComplexType, *, output: bool, depth: int) -> Any:
+        """The item type of a SOAP-ENC array: zeep takes and gives the array as a plain list."""
+        items = [element for _, element in xsd_type.elements]
+        item = items[0] if len(items) == 1 else None
+        item_type = getattr(item, "restrict", None) if isinstance(item, XsdAny) else None
+        if isinstance(item, Element) and not isinstance(item, XsdAny):
+            item_type = item.type
+        if item_type is None:
+            return Any  # no wsdl:arrayType: items of any type
+        if not isinstance(item_type, ComplexType):
+            return python_type(item_type, None)
+        if id(item_type) in self._building or depth > self.max_depth:
+            return dict[str, Any]
+        hint = item_type.qname.localname if item_type.qname is not None else "Item"
+        return self._complex(item_type, hint, output=output, xs_type=None, depth=depth)
 
     def _any_field(self, item: XsdAny, output: bool) -> Any:
         annotation: Any = Any if output else _XML_CONTENT
