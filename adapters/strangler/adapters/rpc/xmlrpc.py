@@ -1,0 +1,138 @@
+"""The XML-RPC adapter: a legacy XML-RPC service as one JSON POST per method.
+
+Methods come from introspection (when the server offers it) merged with the
+spec: a method declared in the spec overrides what introspection said of it
+(its parameters, result, description, safety) and declared methods the server
+did not list are added. ``system.*`` methods are left out unless declared.
+
+Request bodies:
+
+* declared parameters → a flat object of named fields, sent in declared order;
+* introspected signatures → ``{"params": [...]}`` typed per signature;
+* neither → ``{"params": [...]}`` untyped.
+
+Answers are ``{"result": value}``; ``dateTime.iso8601`` values are ISO 8601
+text, ``base64`` values base64 text. Aware datetimes are sent in UTC.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic_core import SchemaError
+
+from strangler.adapters.base import Operation
+from strangler.adapters.rpc.calls import RpcTarget, declared_operation
+from strangler.adapters.rpc.introspection import Discovered, discover
+from strangler.adapters.rpc.models import ModelFactory
+from strangler.adapters.rpc.transport import RpcTransport
+from strangler.adapters.rpc.xmlrpc_codec import (
+    CONTENT_TYPE,
+    decode_reply,
+    encode_call,
+    has_method_response,
+)
+from strangler.errors import SystemLoadError, UnknownOperation
+from strangler.spec.rpc import XmlRpcMethod, XmlRpcSystem
+
+__all__ = ["XmlRpcAdapter"]
+
+log = logging.getLogger(__name__)
+_NOT_IN_ROUTES = frozenset("/{}?#")
+
+
+class XmlRpcAdapter:
+    """A legacy XML-RPC service, from introspection and the spec."""
+
+    kind = "xmlrpc"
+
+    def __init__(self, system: str, spec: XmlRpcSystem, *, cache_dir: Path | None = None) -> None:
+        self.system = system
+        self.spec = spec
+        self.transport = RpcTransport(
+            system, spec, CONTENT_TYPE, lambda reply: has_method_response(reply.content)
+        )
+        found = (
+            discover(system, spec, self.transport.headers, cache_dir) if spec.introspect else None
+        )
+        self.introspected = found is not None
+        try:
+            self._operations = self._build(found or {})
+        except (TypeError, ValueError, SchemaError) as exc:
+            raise SystemLoadError(system, spec.url, f"cannot build models: {exc}") from exc
+        if not self._operations:
+            raise SystemLoadError(system, spec.url, "no methods: none declared, none introspected")
+        self._by_name = {op.name: op for op in self._operations}
+
+    def _build(self, found: dict[str, Discovered]) -> list[Operation]:
+        factory = ModelFactory(self.system, int32=True)
+        operations = []
+        for name in dict.fromkeys(itertools.chain(found, self.spec.methods)):
+            if _NOT_IN_ROUTES & set(name) or not name:
+                log.warning("%s: method %r cannot be a path segment; left out", self.system, name)
+                continue
+            seen = found.get(name, Discovered(None, None))
+            declared = self.spec.methods.get(name, XmlRpcMethod())
+            input_model = output_model = None
+            if seen.signatures and declared.params is None:
+                input_model = factory.signature_params(name, seen.signatures)
+            if seen.signatures:
+                output_model = factory.signature_result(name, seen.signatures)
+            operations.append(
+                declared_operation(
+                    self.system,
+                    "XML-RPC",
+                    factory,
+                    name,
+                    declared,
+                    by_position=True,
+                    input_model=input_model,
+                    output_model=output_model,
+                    description=seen.help,
+                )
+            )
+        return operations
+
+    def operations(self) -> Sequence[Operation]:
+        return self._operations
+
+    def operation(self, name: str) -> Operation:
+        """Look a method up by name; unknown ones raise ``UnknownOperation``."""
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise UnknownOperation(self.system, name) from None
+
+    async def start(self) -> None:
+        await self.transport.start()
+
+    async def close(self) -> None:
+        await self.transport.close()
+
+    async def health(self) -> dict[str, Any]:
+        """Fetch nothing: report the breaker's state and where the methods came from."""
+        return {
+            "kind": self.kind,
+            "operations": len(self._operations),
+            "introspected": self.introspected,
+            "breaker": await self.transport.breaker_state(),
+        }
+
+    async def invoke(self, operation: Operation, payload: BaseModel) -> Any:
+        target: RpcTarget = operation.extra["rpc"]
+        params = target.wire_params(payload, json_mode=False)
+        body = encode_call(target.method, params or [])
+        reply = await self.transport.call(body, operation=target.method, safe=operation.safe)
+        result = decode_reply(
+            reply.status,
+            reply.content,
+            system=self.system,
+            operation=target.method,
+            spec=self.spec,
+        )
+        return {"result": result}
