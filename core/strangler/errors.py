@@ -10,6 +10,7 @@ each class to an RFC 9457 problem.
     ├── SystemLoadError            a system's description (a WSDL, say) cannot be read
     ├── UnknownOperation           no such service, port or operation
     ├── InvalidInput               the caller's data does not fit the operation
+    │   └── BadQuery               a query string names an unknown field or a bad value
     └── LegacyError                anything that went wrong on the legacy side
         ├── LegacyUnavailable      cannot connect, or the circuit breaker is open
         ├── LegacyTimeout          the legacy system did not answer in time
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "BadQuery",
     "FaultInfo",
     "InputProblem",
     "InvalidInput",
@@ -102,6 +104,14 @@ class InvalidInput(StranglerError):
     def __init__(self, message: str, problems: list[InputProblem] | None = None) -> None:
         super().__init__(message)
         self.problems = problems or []
+
+
+class BadQuery(InvalidInput):
+    """A query (filter, sort, field list, cursor, key) names an unknown field or a bad value.
+
+    Unlike a body that does not fit (422), the edge answers these 400: the
+    request line itself is wrong.
+    """
 
 
 class LegacyError(StranglerError):

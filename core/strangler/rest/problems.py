@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from strangler.errors import (
+    BadQuery,
     InvalidInput,
     LegacyError,
     LegacyFault,
@@ -126,6 +127,11 @@ def problem_for(exc: StranglerError, instance: str | None = None) -> Response:
     if isinstance(exc, UnknownOperation):
         return problem_response(
             404, "unknown-operation", "No such operation", exc.message, instance
+        )
+    if isinstance(exc, BadQuery):
+        errors = [{"path": p.path, "message": p.message} for p in exc.problems] or None
+        return problem_response(
+            400, "bad-query", "The query is not valid", exc.message, instance, errors=errors
         )
     if isinstance(exc, InvalidInput):
         errors = [{"path": p.path, "message": p.message} for p in exc.problems] or None

@@ -1,0 +1,188 @@
+"""The SQLAlchemy path: a pooled engine, used from the adapter's thread pool.
+
+Statement timeouts: PostgreSQL gets ``statement_timeout`` as a connection
+option (the server cancels); pyodbc connections (MariaDB, SQL Server, …) and
+SQLite are cancelled by the watchdog (``SQLCancel`` / ``sqlite3_interrupt``).
+Stale pooled connections are found by a pre-ping, so the adapter recovers on
+its own when a database comes back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import pyodbc  # type: ignore[import-not-found, unused-ignore]  # its .pyi is not PEP 561
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import CursorResult
+
+from strangler.adapters.db.catalog import SqlAlchemyReader, build_tables
+from strangler.adapters.db.failures import is_connection_failure, translate
+from strangler.adapters.db.meta import TableInfo
+from strangler.adapters.db.runner import Rows, Statement, Watchdog
+from strangler.errors import StranglerError
+from strangler.spec.database import DatabaseSystem
+
+__all__ = ["SqlAlchemyRunner"]
+
+T = TypeVar("T")
+_CURSOR = "strangler_cursor"
+
+
+class SqlAlchemyRunner:
+    """Runs work on a SQLAlchemy engine built from the spec's ``url``."""
+
+    def __init__(self, system: str, spec: DatabaseSystem) -> None:
+        assert spec.url is not None
+        self.system = system
+        self.spec = spec
+        self.url = _odbc_port(sa.make_url(spec.url.get_secret_value()))
+        self.engine = sa.create_engine(self.url, **_engine_args(self.url, spec))
+        self.dialect = self.engine.dialect
+        self.dbms = "mysql" if self.dialect.name in ("mysql", "mariadb") else self.dialect.name
+        self.watchdog = Watchdog(f"db-{system}-watchdog")
+        self._executor: ThreadPoolExecutor | None = None
+        event.listen(self.engine, "before_cursor_execute", _remember_cursor)
+        event.listen(self.engine, "handle_error", _mark_disconnect)
+
+    def describe(self) -> str:
+        return self.url.render_as_string(hide_password=True)
+
+    def reflect(self) -> list[TableInfo]:
+        try:
+            return build_tables(SqlAlchemyReader(self.engine, self.spec.db_schema), self.spec)
+        except (sa.exc.SQLAlchemyError, OSError) as exc:
+            raise translate(exc, system=self.system, operation="reflect") from exc
+
+    async def run(self, work: Callable[[Any], T], *, operation: str, write: bool = False) -> T:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(self.spec.pool_size, f"db-{self.system}")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._run, work, operation, write)
+
+    async def ping(self) -> None:
+        await self.run(lambda s: s.fetch(sa.select(sa.literal(1))), operation="ping")
+
+    def dispose(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+        self.engine.dispose()
+
+    def _run(self, work: Callable[[Any], T], operation: str, write: bool) -> T:
+        session: _Session | None = None
+        try:
+            with self.engine.connect() as connection:
+                session = _Session(self, connection)
+                result = work(session)
+                if write:
+                    connection.commit()
+                return result
+        except StranglerError:
+            raise
+        except Exception as exc:
+            raise translate(
+                exc,
+                system=self.system,
+                operation=operation,
+                timed_out=session is not None and session.timed_out,
+                retry_after_s=self.spec.retry_after_s,
+            ) from exc
+
+
+class _Session:
+    """One pooled connection in one transaction (see ``runner.Session``)."""
+
+    def __init__(self, runner: SqlAlchemyRunner, connection: sa.Connection) -> None:
+        self._runner = runner
+        self._connection = connection
+        self._last: CursorResult[Any] | None = None
+        self.timed_out = False
+
+    def fetch(self, statement: Statement) -> list[tuple[Any, ...]]:
+        return self._timed(lambda: [tuple(r) for r in self._connection.execute(statement)])
+
+    def execute(self, statement: Statement) -> int:
+        self._last = self._timed(lambda: self._connection.execute(statement))
+        return int(self._last.rowcount)
+
+    def inserted_key(self, table: TableInfo) -> tuple[Any, ...] | None:
+        try:
+            key = self._last.inserted_primary_key if self._last is not None else None
+        except sa.exc.InvalidRequestError:
+            return None
+        return None if key is None or any(v is None for v in key) else tuple(key)
+
+    def call(self, statement: Statement) -> Rows:
+        def run() -> Rows:
+            result = self._connection.execute(statement)
+            if not result.returns_rows:
+                return [], []
+            return list(result.keys()), [tuple(r) for r in result.fetchall()]
+
+        return self._timed(run)
+
+    def _timed(self, action: Callable[[], T]) -> T:
+        timeout = self._runner.spec.statement_timeout_s
+        cancel = self._canceller()
+        if timeout is None or cancel is None:
+            return action()
+        watch = self._runner.watchdog.arm(timeout, cancel)
+        try:
+            return action()
+        finally:
+            self._runner.watchdog.disarm(watch)
+            self.timed_out = self.timed_out or watch.fired
+
+    def _canceller(self) -> Callable[[], object] | None:
+        dbapi = self._connection.connection.dbapi_connection
+        if isinstance(dbapi, sqlite3.Connection):
+            return dbapi.interrupt
+        if isinstance(dbapi, pyodbc.Connection):
+            info = self._connection.info
+            return lambda: info[_CURSOR].cancel() if _CURSOR in info else None
+        return None  # PostgreSQL: the server's statement_timeout
+
+
+def _remember_cursor(
+    conn: sa.Connection, cursor: Any, statement: str, params: Any, context: Any, many: bool
+) -> None:
+    conn.info[_CURSOR] = cursor
+
+
+def _mark_disconnect(context: sa.engine.ExceptionContext) -> None:
+    """Tell SQLAlchemy about lost connections its dialect does not recognise (MariaDB's
+    ODBC driver raises plain ``pyodbc.Error``), so the pool drops them, pre-ping too."""
+    if not context.is_disconnect and is_connection_failure(context.original_exception):
+        context.is_disconnect = True
+
+
+def _odbc_port(url: sa.URL) -> sa.URL:
+    """``mysql+pyodbc://h:3307/db``: pass the port as ``PORT=`` (MariaDB's driver
+    ignores SQLAlchemy's ``Server=h,3307`` form and silently uses 3306)."""
+    if url.get_driver_name() != "pyodbc" or url.get_backend_name() not in ("mysql", "mariadb"):
+        return url
+    if url.port is None or "port" in url.query:
+        return url
+    return url.set(port=None).update_query_dict({"port": str(url.port)})
+
+
+def _engine_args(url: sa.URL, spec: DatabaseSystem) -> dict[str, Any]:
+    args: dict[str, Any] = {"pool_pre_ping": True}
+    memory = url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+    if not memory:
+        args.update(pool_size=spec.pool_size, max_overflow=0, pool_timeout=spec.pool_timeout_s)
+    connect: dict[str, Any] = {}
+    if url.get_backend_name() == "postgresql":
+        connect["connect_timeout"] = max(2, math.ceil(spec.connect_timeout_s))
+        if spec.statement_timeout_s is not None:
+            connect["options"] = f"-c statement_timeout={int(spec.statement_timeout_s * 1000)}"
+    elif url.get_driver_name() == "pyodbc":
+        connect["timeout"] = math.ceil(spec.connect_timeout_s)
+    args["connect_args"] = connect
+    return args

@@ -1,0 +1,201 @@
+"""The list endpoint's query string, checked against the reflected table.
+
+Syntax (every name is a column's exact name; anything else is a 400)::
+
+    ?Column=op.value       filter; ops: eq ne lt le gt ge like in is
+                           in.a,b,"c,d"   (comma-separated; quote items holding commas)
+                           like.A%25      (SQL LIKE: % any run, _ one character)
+                           is.null / is.notnull
+                           several filters are ANDed, also on the same column
+    ?sort=-Total,Name      order; '-' descending; the key is always added last
+    ?fields=Id,Total       the columns answered (default: all)
+    ?limit=50              page size (1..max_page_size)
+    ?offset=100            skip rows (not together with cursor)
+    ?cursor=...            continue after the page that answered this next_cursor
+
+Parameters named ``sort``, ``fields``, ``limit``, ``offset`` and ``cursor`` are
+these, never filters. Columns of types without a JSON counterpart (JSON,
+arrays, intervals…) take only ``is.null`` / ``is.notnull`` and cannot be sorted on.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from strangler.adapters.db.meta import TEXT_KINDS, TableInfo
+from strangler.adapters.db.values import decode_cursor, parse_text
+from strangler.errors import BadQuery, InputProblem
+
+__all__ = [
+    "OPERATORS",
+    "RESERVED",
+    "Filter",
+    "ListQuery",
+    "SortKey",
+    "parse_list_query",
+    "signature",
+    "split",
+]
+
+Op = Literal["eq", "ne", "lt", "le", "gt", "ge", "in", "like", "is"]
+OPERATORS: tuple[Op, ...] = ("eq", "ne", "lt", "le", "gt", "ge", "in", "like", "is")
+RESERVED = frozenset({"sort", "fields", "limit", "offset", "cursor"})
+MAX_IN_ITEMS = 1000
+_INT = re.compile(r"\d{1,9}")
+
+
+@dataclass(frozen=True)
+class Filter:
+    """One ``column op value`` condition with its value already typed."""
+
+    column: str
+    op: Op
+    value: Any
+
+
+@dataclass(frozen=True)
+class SortKey:
+    column: str
+    descending: bool = False
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """A checked list request: nothing in it is SQL text from the caller."""
+
+    filters: tuple[Filter, ...]
+    sort: tuple[SortKey, ...]
+    fields: tuple[str, ...]
+    limit: int
+    offset: int
+    after: tuple[Any, ...] | None
+
+    @property
+    def sort_signature(self) -> str:
+        return signature(self.sort)
+
+
+def signature(sort: tuple[SortKey, ...]) -> str:
+    """The sort order as text (``-Total,InvoiceId``); a cursor is tied to it."""
+    return ",".join(("-" if k.descending else "") + k.column for k in sort)
+
+
+def split(text: str) -> list[str]:
+    """Comma-separated items; double quotes protect commas inside an item."""
+    return next(csv.reader([text], skipinitialspace=False)) if text else []
+
+
+def parse_list_query(
+    table: TableInfo, params: Iterable[tuple[str, str]], *, default_limit: int, max_limit: int
+) -> ListQuery:
+    """Check every parameter; raise ``BadQuery`` naming each bad one."""
+    problems: list[InputProblem] = []
+    given: dict[str, str] = {}
+    filters: list[Filter] = []
+    for name, raw in params:
+        if name in RESERVED:
+            if name in given:
+                problems.append(InputProblem(name, f"{name} is given twice"))
+            given[name] = raw
+        else:
+            filters.extend(_filter(table, name, raw, problems))
+    sort = _sort(table, given.get("sort"), problems)
+    fields = _fields(table, given.get("fields"), problems)
+    limit = _number(given.get("limit"), "limit", default_limit, 1, max_limit, problems)
+    offset = _number(given.get("offset"), "offset", 0, 0, 10**9, problems)
+    after = None
+    if "cursor" in given:
+        if "offset" in given:
+            problems.append(InputProblem("cursor", "give either cursor or offset, not both"))
+        else:
+            try:
+                columns = [table.require(k.column) for k in sort]
+                after = decode_cursor(given["cursor"], columns, signature(sort))
+            except ValueError as exc:
+                problems.append(InputProblem("cursor", str(exc)))
+    if problems:
+        raise BadQuery("; ".join(f"{p.path}: {p.message}" for p in problems), problems)
+    return ListQuery(tuple(filters), sort, fields, limit, offset, after)
+
+
+def _filter(table: TableInfo, name: str, raw: str, problems: list[InputProblem]) -> list[Filter]:
+    column = table.column(name)
+    if column is None:
+        problems.append(InputProblem(name, f"unknown column {name!r} ({_known(table)})"))
+        return []
+    op, dot, text = raw.partition(".")
+    if not dot or op not in OPERATORS:
+        problems.append(
+            InputProblem(name, f"expected op.value with op one of {', '.join(OPERATORS)}")
+        )
+        return []
+    try:
+        if op == "is":
+            if text.lower() not in ("null", "notnull"):
+                raise ValueError("'is' takes null or notnull")
+            return [Filter(name, "is", text.lower())]
+        if column.kind == "other":
+            raise ValueError(f"{name} ({column.db_type or 'this type'}) takes only is.null/notnull")
+        if op == "like":
+            if column.kind not in TEXT_KINDS:
+                raise ValueError(f"like applies to text columns; {name} is {column.kind}")
+            return [Filter(name, "like", text)]
+        if op == "in":
+            items = split(text)
+            if not items or len(items) > MAX_IN_ITEMS:
+                raise ValueError(f"'in' takes 1 to {MAX_IN_ITEMS} comma-separated values")
+            return [Filter(name, "in", tuple(parse_text(column, item) for item in items))]
+        return [Filter(name, op, parse_text(column, text))]
+    except (ValueError, csv.Error) as exc:
+        problems.append(InputProblem(name, str(exc)))
+        return []
+
+
+def _sort(table: TableInfo, raw: str | None, problems: list[InputProblem]) -> tuple[SortKey, ...]:
+    keys: list[SortKey] = []
+    for item in (raw or "").split(",") if raw else []:
+        item = item.strip()
+        descending = item.startswith("-")
+        name = item[1:].strip() if item[:1] in ("+", "-") else item
+        column = table.column(name)
+        if column is None:
+            problems.append(InputProblem("sort", f"unknown column {name!r} ({_known(table)})"))
+        elif column.kind == "other":
+            problems.append(InputProblem("sort", f"{name} ({column.db_type}) cannot be sorted on"))
+        elif any(k.column == name for k in keys):
+            problems.append(InputProblem("sort", f"{name} is sorted on twice"))
+        else:
+            keys.append(SortKey(name, descending))
+    keys.extend(SortKey(k) for k in table.key if not any(s.column == k for s in keys))
+    return tuple(keys)
+
+
+def _fields(table: TableInfo, raw: str | None, problems: list[InputProblem]) -> tuple[str, ...]:
+    if raw is None:
+        return table.names
+    names = [n.strip() for n in raw.split(",")]
+    unknown = [n for n in names if table.column(n) is None]
+    for name in unknown:
+        problems.append(InputProblem("fields", f"unknown column {name!r} ({_known(table)})"))
+    return tuple(dict.fromkeys(n for n in names if n not in unknown))
+
+
+def _number(
+    raw: str | None, name: str, default: int, low: int, high: int, problems: list[InputProblem]
+) -> int:
+    if raw is None:
+        return default
+    if not _INT.fullmatch(raw) or not low <= int(raw) <= high:
+        problems.append(InputProblem(name, f"{name} must be an integer from {low} to {high}"))
+        return default
+    return int(raw)
+
+
+def _known(table: TableInfo) -> str:
+    names = table.names
+    shown = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
+    return f"columns: {shown}"

@@ -1,0 +1,201 @@
+"""FastAPI routes per table, mounted by the app under ``/database/{system}``.
+
+=========  ======================  ==========================================
+method     path                    what
+=========  ======================  ==========================================
+GET        ``/{table}``            a page: ``{"items": [...], "next_cursor"}``
+GET        ``/{table}/{key}``      one row (key values comma-separated)
+POST       ``/{table}``            insert (201, ``Location``)      writes only
+PATCH      ``/{table}/{key}``      change some columns              writes only
+DELETE     ``/{table}/{key}``      delete (204)                     writes only
+=========  ======================  ==========================================
+
+Tables are read-only unless the spec says ``writes: true``; a write to a
+read-only table is answered 405 (problem+json), and the OpenAPI document shows
+no write routes for it.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import APIRouter, Body, HTTPException, Query, Request
+from fastapi import Path as PathParam
+from pydantic import BaseModel
+from starlette.responses import Response
+
+from strangler.adapters.db.meta import TableInfo
+from strangler.adapters.db.models import body_values
+from strangler.adapters.db.query import OPERATORS, RESERVED
+from strangler.adapters.db.rows import key_text
+from strangler.rest.encoding import JSONResponse
+from strangler.rest.problems import Problem
+
+if TYPE_CHECKING:
+    from strangler.adapters.db.adapter import DatabaseAdapter
+
+__all__ = ["build_router"]
+
+_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    status: {"model": Problem, "description": text}
+    for status, text in {
+        400: "A bad filter, sort, fields, limit, offset, cursor or key (named in errors[].path).",
+        404: "No such row.",
+        405: "The table is read-only.",
+        422: "The body does not fit the table, or the database refused it.",
+        502: "The database failed.",
+        503: "The database cannot be reached; see Retry-After.",
+        504: "The statement did not finish in time.",
+    }.items()
+}
+
+
+def build_router(adapter: DatabaseAdapter) -> APIRouter:
+    router = APIRouter(tags=[adapter.system])
+    for table in adapter.tables.values():
+        _read_routes(router, adapter, table)
+        if table.writes:
+            _write_routes(router, adapter, table)
+        else:
+            _refusals(router, adapter, table)
+    return router
+
+
+def _route_id(adapter: DatabaseAdapter, table: TableInfo, verb: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in f"{adapter.system}_{table.name}_{verb}")
+
+
+def _signed(function: Callable[..., Any], *params: inspect.Parameter) -> Callable[..., Any]:
+    """Give a route function the signature FastAPI reads (the models are dynamic)."""
+    function.__signature__ = inspect.Signature(list(params))  # type: ignore[attr-defined]
+    return function
+
+
+def _param(name: str, annotation: Any, default: Any = inspect.Parameter.empty) -> inspect.Parameter:
+    kind = inspect.Parameter.KEYWORD_ONLY
+    return inspect.Parameter(name, kind, annotation=annotation, default=default)
+
+
+def _read_routes(router: APIRouter, adapter: DatabaseAdapter, table: TableInfo) -> None:
+    models = adapter.models[table.name]
+    keys = ",".join(table.key)
+    limits = f"1..{adapter.spec.max_page_size}, default {adapter.spec.default_page_size}"
+
+    async def list_rows(request: Request, **_: Any) -> JSONResponse:
+        return JSONResponse(await adapter.rows.list(table, request.query_params.multi_items()))
+
+    reserved = [
+        _param("sort", Annotated[str | None, Query(description="e.g. -Total,Name")], None),
+        _param("fields", Annotated[str | None, Query(description="e.g. Id,Name")], None),
+        _param("limit", Annotated[str | None, Query(description=f"page size, {limits}")], None),
+        _param("offset", Annotated[str | None, Query(description="rows to skip")], None),
+        _param("cursor", Annotated[str | None, Query(description="next_cursor of a page")], None),
+    ]
+    ops = ", ".join(OPERATORS)
+    filters = [
+        _param(
+            f"f{i}",
+            Annotated[
+                list[str] | None,
+                Query(alias=c.name, description=f"filter: op.value, op one of {ops}"),
+            ],
+            None,
+        )
+        for i, c in enumerate(table.columns)
+        if c.name not in RESERVED
+    ]
+    router.add_api_route(
+        f"/{table.name}",
+        _signed(list_rows, _param("request", Request), *reserved, *filters),
+        methods=["GET"],
+        operation_id=_route_id(adapter, table, "list"),
+        summary=f"List {table.name}",
+        description=(
+            "Filters: `?Column=op.value` (eq, ne, lt, le, gt, ge, like, in.a,b,c, is.null, "
+            "is.notnull), ANDed. `sort=-A,B` (the key is added last), `fields=A,B`, `limit`, "
+            "`offset`, or `cursor` from the previous page's `next_cursor`."
+        ),
+        responses={200: {"model": models.page}, **_PROBLEMS},
+        response_class=JSONResponse,
+    )
+
+    async def get_row(key: str) -> JSONResponse:
+        return JSONResponse(await adapter.rows.get(table, key))
+
+    key_doc = PathParam(description=f"{keys}, comma-separated in this order")
+    router.add_api_route(
+        f"/{table.name}/{{key}}",
+        _signed(get_row, _param("key", Annotated[str, key_doc])),
+        methods=["GET"],
+        operation_id=_route_id(adapter, table, "get"),
+        summary=f"Get one {table.name} by {keys}",
+        responses={200: {"model": models.row}, **_PROBLEMS},
+        response_class=JSONResponse,
+    )
+
+
+def _refusals(router: APIRouter, adapter: DatabaseAdapter, table: TableInfo) -> None:
+    """Writes to a read-only table: 405 saying why (hidden from the OpenAPI document)."""
+
+    async def refuse() -> None:
+        raise HTTPException(405, f"{table.name} is read-only: the spec does not allow writes")
+
+    for path, methods in (
+        (f"/{table.name}", ["POST"]),
+        (f"/{table.name}/{{key}}", ["PATCH", "PUT", "DELETE"]),
+    ):
+        router.add_api_route(path, refuse, methods=methods, include_in_schema=False)
+
+
+def _write_routes(router: APIRouter, adapter: DatabaseAdapter, table: TableInfo) -> None:
+    models = adapter.models[table.name]
+    assert models.create is not None and models.update is not None
+    keys = ",".join(table.key)
+    base = f"/database/{adapter.system}/{table.name}"
+
+    async def insert(body: BaseModel) -> JSONResponse:
+        row = await adapter.rows.insert(table, body_values(body))
+        headers = {}
+        if all(name in row for name in table.key):
+            headers["Location"] = f"{base}/{key_text([row[name] for name in table.key])}"
+        return JSONResponse(row, status_code=201, headers=headers)
+
+    async def update(key: str, body: BaseModel) -> JSONResponse:
+        return JSONResponse(await adapter.rows.update(table, key, body_values(body)))
+
+    async def delete(key: str) -> Response:
+        await adapter.rows.delete(table, key)
+        return Response(status_code=204)
+
+    key_param = _param("key", Annotated[str, PathParam(description=f"{keys}, comma-separated")])
+    router.add_api_route(
+        f"/{table.name}",
+        _signed(insert, _param("body", Annotated[models.create, Body()])),
+        methods=["POST"],
+        status_code=201,
+        operation_id=_route_id(adapter, table, "insert"),
+        summary=f"Insert a {table.name}",
+        responses={201: {"model": models.row}, **_PROBLEMS},
+        response_class=JSONResponse,
+    )
+    router.add_api_route(
+        f"/{table.name}/{{key}}",
+        _signed(update, key_param, _param("body", Annotated[models.update, Body()])),
+        methods=["PATCH"],
+        operation_id=_route_id(adapter, table, "update"),
+        summary=f"Change a {table.name}",
+        responses={200: {"model": models.row}, **_PROBLEMS},
+        response_class=JSONResponse,
+    )
+    router.add_api_route(
+        f"/{table.name}/{{key}}",
+        _signed(delete, key_param),
+        methods=["DELETE"],
+        status_code=204,
+        operation_id=_route_id(adapter, table, "delete"),
+        summary=f"Delete a {table.name}",
+        responses=_PROBLEMS,
+        response_class=Response,
+    )

@@ -1,0 +1,157 @@
+"""Table rows over a runner: list (filters, sort, fields, cursor), get, insert, update, delete.
+
+Keys in paths are the key columns' values in key order, comma-separated
+(``/PlaylistTrack/1,3402``); a value holding a comma is double-quoted
+(``/Thing/"a,b",2``). Each value is parsed against its column's type.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from fastapi import HTTPException
+
+from strangler.adapters.db.meta import TableInfo
+from strangler.adapters.db.query import parse_list_query, split
+from strangler.adapters.db.runner import Runner, Session
+from strangler.adapters.db.statements import (
+    delete_row,
+    insert_row,
+    page_columns,
+    select_by_key,
+    select_page,
+    update_row,
+)
+from strangler.adapters.db.values import encode_cursor, parse_text, to_json
+from strangler.errors import BadQuery, InputProblem, InvalidInput
+from strangler.spec.database import DatabaseSystem
+
+__all__ = ["RowService", "key_text", "parse_key"]
+
+
+def parse_key(table: TableInfo, text: str) -> tuple[Any, ...]:
+    """The typed key values in a path segment; ``BadQuery`` naming the column otherwise."""
+    try:
+        parts = split(text)
+    except csv.Error:
+        parts = []
+    if len(parts) != len(table.key):
+        names = ",".join(table.key)
+        raise BadQuery(
+            f"the key of {table.name} is {names}: give {len(table.key)} comma-separated value(s)",
+            [InputProblem("key", f"expected {names}")],
+        )
+    values = []
+    for column, part in zip(table.key_columns, parts, strict=True):
+        try:
+            values.append(parse_text(column, part))
+        except ValueError as exc:
+            raise BadQuery(str(exc), [InputProblem(column.name, str(exc))]) from None
+    return tuple(values)
+
+
+def key_text(values: Sequence[Any]) -> str:
+    """The path segment for key values as answered (see :func:`parse_key`)."""
+    texts = ["" if v is None else str(v) for v in values]
+    return ",".join(f'"{t}"' if "," in t or '"' in t else t for t in texts)
+
+
+class RowService:
+    """The table operations behind the router, in the project's errors."""
+
+    def __init__(self, system: str, spec: DatabaseSystem, runner: Runner) -> None:
+        self.system = system
+        self.spec = spec
+        self.runner = runner
+
+    async def list(self, table: TableInfo, params: Iterable[tuple[str, str]]) -> dict[str, Any]:
+        query = parse_list_query(
+            table,
+            params,
+            default_limit=self.spec.default_page_size,
+            max_limit=self.spec.max_page_size,
+        )
+        statement = select_page(table, query)
+        rows = await self.runner.run(lambda s: s.fetch(statement), operation=f"list {table.name}")
+        names = page_columns(table, query)
+        items = [self._json(table, names, row) for row in rows[: query.limit]]
+        next_cursor = None
+        if len(rows) > query.limit:
+            last = items[-1]
+            next_cursor = encode_cursor(query.sort_signature, [last[k.column] for k in query.sort])
+        shown = set(query.fields)
+        return {
+            "items": [{k: v for k, v in item.items() if k in shown} for item in items],
+            "next_cursor": next_cursor,
+        }
+
+    async def get(self, table: TableInfo, key: str) -> dict[str, Any]:
+        values = parse_key(table, key)
+        statement = select_by_key(table, values)
+        rows = await self.runner.run(lambda s: s.fetch(statement), operation=f"get {table.name}")
+        if not rows:
+            raise _not_found(table, key)
+        return self._json(table, table.names, rows[0])
+
+    async def insert(self, table: TableInfo, values: Mapping[str, Any]) -> dict[str, Any]:
+        self._writable(table)
+        statement = insert_row(table, values)
+
+        def work(session: Session) -> tuple[Any, ...] | None:
+            session.execute(statement)
+            key = tuple(values.get(name) for name in table.key)
+            if any(v is None for v in key):
+                found = session.inserted_key(table)
+                if found is None:
+                    return None
+                key = found
+            rows = session.fetch(select_by_key(table, key))
+            return rows[0] if rows else None
+
+        row = await self.runner.run(work, operation=f"insert {table.name}", write=True)
+        if row is None:  # the database could not tell the generated key
+            return {name: to_json(table.require(name), v) for name, v in values.items()}
+        return self._json(table, table.names, row)
+
+    async def update(self, table: TableInfo, key: str, values: Mapping[str, Any]) -> dict[str, Any]:
+        self._writable(table)
+        if not values:
+            raise InvalidInput("nothing to change: the body names no column", [])
+        key_values = parse_key(table, key)
+        statement = update_row(table, key_values, values)
+
+        def work(session: Session) -> tuple[Any, ...] | None:
+            session.execute(statement)  # row counts differ (MariaDB counts changed rows)
+            rows = session.fetch(select_by_key(table, key_values))
+            return rows[0] if rows else None
+
+        row = await self.runner.run(work, operation=f"update {table.name}", write=True)
+        if row is None:
+            raise _not_found(table, key)
+        return self._json(table, table.names, row)
+
+    async def delete(self, table: TableInfo, key: str) -> None:
+        self._writable(table)
+        statement = delete_row(table, parse_key(table, key))
+        count = await self.runner.run(
+            lambda s: s.execute(statement), operation=f"delete {table.name}", write=True
+        )
+        if count == 0:
+            raise _not_found(table, key)
+
+    def _writable(self, table: TableInfo) -> None:
+        if not table.writes:
+            raise HTTPException(405, f"{table.name} is read-only")
+
+    @staticmethod
+    def _json(table: TableInfo, names: Sequence[str], row: Sequence[Any]) -> dict[str, Any]:
+        return {
+            name: to_json(table.require(name), value)
+            for name, value in zip(names, row, strict=True)
+        }
+
+
+def _not_found(table: TableInfo, key: str) -> HTTPException:
+    return HTTPException(404, f"{table.name} has no row with key {key}")

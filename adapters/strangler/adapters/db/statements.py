@@ -1,0 +1,128 @@
+"""SQLAlchemy Core statements from checked requests: every value is a bound parameter.
+
+Identifiers come only from the reflected :class:`TableInfo` (quoted by the
+dialect); values come only from parsed, typed request data. Ordering puts NULLs
+last in ascending order and first in descending order on every database, so
+keyset pagination over nullable columns behaves the same everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.sql import ColumnElement, Delete, Insert, Select, Update
+
+from strangler.adapters.db.meta import TableInfo
+from strangler.adapters.db.query import Filter, ListQuery, SortKey
+
+__all__ = [
+    "delete_row",
+    "insert_row",
+    "page_columns",
+    "select_by_key",
+    "select_page",
+    "update_row",
+]
+
+
+def page_columns(table: TableInfo, query: ListQuery) -> tuple[str, ...]:
+    """The columns a page selects: the fields asked for, then the sort columns."""
+    return tuple(dict.fromkeys([*query.fields, *(k.column for k in query.sort)]))
+
+
+def select_page(table: TableInfo, query: ListQuery) -> Select[Any]:
+    """One page (and one row more, to tell whether another page follows)."""
+    t = table.sa_table
+    stmt = sa.select(*(t.c[name] for name in page_columns(table, query)))
+    conditions = [_condition(t.c[f.column], f) for f in query.filters]
+    if query.after is not None:
+        conditions.append(_after(table, query.sort, query.after))
+    if conditions:
+        stmt = stmt.where(sa.and_(*conditions))
+    stmt = stmt.order_by(*_order(table, query.sort)).limit(query.limit + 1)
+    if query.offset:
+        stmt = stmt.offset(query.offset)
+    return stmt
+
+
+def select_by_key(table: TableInfo, key: Sequence[Any]) -> Select[Any]:
+    t = table.sa_table
+    return sa.select(*(t.c[name] for name in table.names)).where(_key_match(table, key))
+
+
+def insert_row(table: TableInfo, values: Mapping[str, Any]) -> Insert:
+    return sa.insert(table.sa_table).values(dict(values))
+
+
+def update_row(table: TableInfo, key: Sequence[Any], values: Mapping[str, Any]) -> Update:
+    return sa.update(table.sa_table).where(_key_match(table, key)).values(dict(values))
+
+
+def delete_row(table: TableInfo, key: Sequence[Any]) -> Delete:
+    return sa.delete(table.sa_table).where(_key_match(table, key))
+
+
+def _key_match(table: TableInfo, key: Sequence[Any]) -> ColumnElement[bool]:
+    t = table.sa_table
+    return sa.and_(*(t.c[name] == value for name, value in zip(table.key, key, strict=True)))
+
+
+def _condition(column: sa.Column[Any], f: Filter) -> ColumnElement[bool]:
+    if f.op == "is":
+        return column.is_(None) if f.value == "null" else column.is_not(None)
+    if f.op == "in":
+        return column.in_([sa.bindparam(None, v, type_=column.type) for v in f.value])
+    if f.op == "like":
+        return column.like(sa.bindparam(None, f.value, type_=sa.String()))
+    value = sa.bindparam(None, f.value, type_=column.type)
+    compare = {
+        "eq": column.__eq__,
+        "ne": column.__ne__,
+        "lt": column.__lt__,
+        "le": column.__le__,
+        "gt": column.__gt__,
+        "ge": column.__ge__,
+    }[f.op]
+    result: ColumnElement[bool] = compare(value)
+    return result
+
+
+def _order(table: TableInfo, sort: Sequence[SortKey]) -> list[ColumnElement[Any]]:
+    t = table.sa_table
+    clauses: list[ColumnElement[Any]] = []
+    for key in sort:
+        column = t.c[key.column]
+        if _nulls_possible(table, key.column):
+            nulls = sa.case((column.is_(None), 1), else_=0)
+            clauses.append(nulls.desc() if key.descending else nulls.asc())
+        clauses.append(column.desc() if key.descending else column.asc())
+    return clauses
+
+
+def _nulls_possible(table: TableInfo, name: str) -> bool:
+    return table.require(name).nullable and name not in table.key
+
+
+def _after(table: TableInfo, sort: Sequence[SortKey], values: Sequence[Any]) -> ColumnElement[bool]:
+    """Rows strictly after ``values`` in ``sort`` order, as an OR of ANDs (any database)."""
+    t = table.sa_table
+    branches: list[ColumnElement[bool]] = []
+    equal: list[ColumnElement[bool]] = []
+    for key, value in zip(sort, values, strict=True):
+        column = t.c[key.column]
+        bound = sa.bindparam(None, value, type_=column.type)
+        later: ColumnElement[bool]
+        same: ColumnElement[bool]
+        if value is None:
+            later = column.is_not(None) if key.descending else sa.false()
+            same = column.is_(None)
+        else:
+            later = column < bound if key.descending else column > bound
+            if _nulls_possible(table, key.column) and not key.descending:
+                later = sa.or_(later, column.is_(None))
+            same = column == bound
+        branches.append(sa.and_(*equal, later))
+        equal.append(same)
+    return sa.or_(*branches)

@@ -1,0 +1,177 @@
+"""Column values in and out: driver values → JSON, query text → typed values, cursors.
+
+Text from a query string (filters, keys) and JSON from a cursor are parsed
+against the column's kind before they go anywhere near a statement, where they
+travel only as bound parameters. A value that does not parse raises
+``ValueError`` with a message fit for the caller.
+
+A cursor is base64url (no padding) of a small JSON document
+``{"s": "<sort order>", "k": [<the last row's sort values as answered>]}``.
+It is not signed: it holds nothing secret, and decoding checks every value
+against its column's type, so a forged cursor can only ask for another valid
+position.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import decimal
+import json
+import re
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from strangler.adapters.db.meta import ColumnInfo
+
+__all__ = [
+    "MAX_CURSOR_CHARS",
+    "decode_cursor",
+    "encode_cursor",
+    "from_json",
+    "parse_text",
+    "plain_json",
+    "to_json",
+]
+
+_INT = re.compile(r"[+-]?\d{1,30}")
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d{1,4})?")
+_BOOLEANS = {"true": True, "false": False, "1": True, "0": False}
+MAX_CURSOR_CHARS = 4096
+
+
+def to_json(column: ColumnInfo, value: Any) -> Any:
+    """A driver's value for ``column`` as JSON-ready data (see ``types`` for the forms)."""
+    if value is None:
+        return None
+    kind = column.kind
+    if kind == "decimal":
+        number = value if isinstance(value, decimal.Decimal) else decimal.Decimal(str(value))
+        if column.scale is not None and number.is_finite():
+            number = number.quantize(decimal.Decimal(1).scaleb(-column.scale))
+        return format(number, "f")
+    if kind in ("datetime", "datetime_tz", "date", "time"):
+        if isinstance(value, str):  # SQLite keeps dates as text
+            return _normalise_text_date(kind, value)
+        return value.isoformat()
+    if kind == "char":
+        text = str(value)
+        return text.rstrip(" ") if column.strip else text
+    if kind == "binary":
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if kind == "integer":
+        return int(value)
+    if kind == "float":
+        return float(value)
+    if kind == "boolean":
+        return bool(value)
+    if kind in ("string", "uuid"):
+        return str(value)
+    return plain_json(value)
+
+
+def plain_json(value: Any) -> Any:
+    """Any driver value as JSON-ready data, by its Python type (procedure results)."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, decimal.Decimal):
+        return format(value, "f")
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, bytes | bytearray | memoryview):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, list | tuple):
+        return [plain_json(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): plain_json(v) for k, v in value.items()}
+    return str(value)
+
+
+def _normalise_text_date(kind: str, text: str) -> str:
+    try:
+        if kind == "date":
+            return dt.date.fromisoformat(text[:10]).isoformat()
+        if kind == "time":
+            return dt.time.fromisoformat(text).isoformat()
+        return dt.datetime.fromisoformat(text).isoformat()
+    except ValueError:
+        return text
+
+
+def parse_text(column: ColumnInfo, text: str) -> Any:
+    """Query-string ``text`` as a value of ``column``; ``ValueError`` if it is not one."""
+    kind = column.kind
+    if kind == "integer":
+        if not _INT.fullmatch(text):
+            raise ValueError(f"{column.name} takes an integer, not {text!r}")
+        return int(text)
+    if kind in ("decimal", "float"):
+        if not _NUMBER.fullmatch(text):
+            raise ValueError(f"{column.name} takes a number, not {text!r}")
+        return decimal.Decimal(text) if kind == "decimal" else float(text)
+    if kind == "boolean":
+        try:
+            return _BOOLEANS[text.lower()]
+        except KeyError:
+            raise ValueError(f"{column.name} takes true or false, not {text!r}") from None
+    try:
+        if kind == "date":
+            return dt.date.fromisoformat(text)
+        if kind == "time":
+            return dt.time.fromisoformat(text)
+        if kind in ("datetime", "datetime_tz"):
+            value = dt.datetime.fromisoformat(text)
+            if kind == "datetime" and value.tzinfo is not None:
+                raise ValueError("the column has no time zone: give a time without an offset")
+            return value
+        if kind == "uuid":
+            return uuid.UUID(text)
+        if kind == "binary":
+            return base64.b64decode(text, validate=True)
+    except (ValueError, binascii.Error) as exc:
+        raise ValueError(f"{column.name} takes ISO 8601 / base64 / UUID text: {exc}") from None
+    return text
+
+
+def from_json(column: ColumnInfo, value: Any) -> Any:
+    """A value written by :func:`to_json` (inside a cursor) back as a typed value."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        if column.kind != "boolean":
+            raise ValueError(f"{column.name}: unexpected boolean")
+        return value
+    if isinstance(value, int | float) and column.kind in ("integer", "float", "decimal"):
+        if column.kind == "integer" and not isinstance(value, int):
+            raise ValueError(f"{column.name}: expected an integer")
+        return decimal.Decimal(str(value)) if column.kind == "decimal" else value
+    if isinstance(value, str) and column.kind not in ("integer", "float", "boolean"):
+        return parse_text(column, value)
+    raise ValueError(f"{column.name}: unexpected value {value!r}")
+
+
+def encode_cursor(signature: str, values: Sequence[Any]) -> str:
+    """The cursor continuing after a row whose sort values (JSON forms) are ``values``."""
+    document = json.dumps({"s": signature, "k": list(values)}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(document.encode("utf-8")).decode("ascii").rstrip("=")
+
+
+def decode_cursor(text: str, columns: Sequence[ColumnInfo], signature: str) -> tuple[Any, ...]:
+    """The typed sort values of ``text``; ``ValueError`` for anything else."""
+    if not text or len(text) > MAX_CURSOR_CHARS:
+        raise ValueError("not a cursor this API answered")
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        document = json.loads(raw.decode("utf-8"))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise ValueError("not a cursor this API answered") from None
+    if not isinstance(document, dict) or set(document) != {"s", "k"}:
+        raise ValueError("not a cursor this API answered")
+    if document["s"] != signature:
+        raise ValueError("the cursor was made for another sort order; keep the same sort")
+    values = document["k"]
+    if not isinstance(values, list) or len(values) != len(columns):
+        raise ValueError("not a cursor this API answered")
+    return tuple(from_json(column, value) for column, value in zip(columns, values, strict=True))
