@@ -41,3 +41,19 @@ def test_xmlrpc_pricing(demo: httpx.Client) -> None:
     unknown = demo.post("/xmlrpc/pricing/pricing.quote", json={**body, "sku": "NOPE"})
     assert unknown.status_code == 400
     assert unknown.json()["faultcode"] == "404"
+
+
+def test_erp_database(demo: httpx.Client) -> None:
+    page = demo.get("/database/erp/ORDERS", params={"sort": "-ORDER_NO", "limit": 5})
+    assert page.status_code == 200, page.text
+    body = page.json()
+    assert len(body["items"]) == 5 and body["next_cursor"]
+    order_no = body["items"][0]["ORDER_NO"]
+    lines = demo.get("/database/erp/ORDER_LINES", params={"ORDER_NO": f"eq.{order_no}"}).json()
+    assert lines["items"]
+    line = lines["items"][0]
+    one = demo.get(f"/database/erp/ORDER_LINES/{order_no},{line['LINE_NO']}")
+    assert one.status_code == 200 and one.json()["SKU"] == line["SKU"]
+    assert not line["SKU"].endswith(" ")  # CHAR padding stripped
+    refused = demo.post("/database/erp/ORDERS", json={"ORDER_NO": 1})
+    assert refused.status_code == 405

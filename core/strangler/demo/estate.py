@@ -68,6 +68,16 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
+def _examples(api: str) -> list[str]:
+    json = "-H 'content-type: application/json'"
+    return [
+        f'curl -s -X POST {api}/soap/inventory/GetStock {json} -d \'{{"sku": "SKU-1001"}}\'',
+        f"curl -s -X POST {api}/xmlrpc/pricing/pricing.quote {json} "
+        '-d \'{"sku": "SKU-1001", "quantity": 30, "customer_no": "K10001"}\'',
+        f"curl -s '{api}/database/erp/ORDERS?TOTAL=gt.100&sort=-TOTAL&limit=3'",
+    ]
+
+
 def run_demo(host: str = "127.0.0.1", port: int = 8000, console: Console | None = None) -> None:
     """Run the demo until Ctrl-C, printing where everything is."""
     from strangler.rest.app import create_app
@@ -95,11 +105,7 @@ def run_demo(host: str = "127.0.0.1", port: int = 8000, console: Console | None 
             f"  OpenAPI docs                  {api}/docs  ({api}/openapi.json)", highlight=False
         )
         console.print("  try:", highlight=False)
-        console.print(
-            f"    curl -s -X POST {api}/soap/inventory/GetStock "
-            "-H 'content-type: application/json' -d '{\"sku\": \"SKU-1001\"}'",
-            highlight=False,
-            soft_wrap=True,
-        )
+        for line in _examples(api):
+            console.print(f"    {line}", highlight=False, soft_wrap=True)
         console.print("  Ctrl-C stops everything.", highlight=False)
         run(estate.spec, host=host, port=port, app=app)
