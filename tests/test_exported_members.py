@@ -26,6 +26,8 @@ PUBLIC = {
     "strangler.rest": {"build_adapters", "build_app", "create_app"},
     "strangler.adapters.base": {"ADAPTER_CLASSES", "Adapter", "Operation", "adapter_class"},
     "strangler.adapters.soap": {"SoapAdapter"},
+    "strangler.adapters.rpc": {"XmlRpcAdapter", "JsonRpcAdapter"},
+    "strangler.adapters.db": {"DatabaseAdapter"},
 }
 
 

@@ -15,9 +15,12 @@ from tests.servers import run_app
 
 @pytest.fixture(scope="module")
 def demo() -> Iterator[httpx.Client]:
-    with running_estate() as estate, run_app(create_app(estate.spec)) as url:
-        with httpx.Client(base_url=url) as client:
-            yield client
+    with (
+        running_estate() as estate,
+        run_app(create_app(estate.spec)) as url,
+        httpx.Client(base_url=url) as client,
+    ):
+        yield client
 
 
 def test_openapi_of_the_estate_is_valid(demo: httpx.Client) -> None:

@@ -38,9 +38,12 @@ from strangler.demo.inventory import (
 from strangler.demo.inventory.wsdl import generate_spyne_wsdl
 
 BINDINGS = {"soap11": (BINDING_SOAP11, "/soap11"), "soap12": (BINDING_SOAP12, "/soap12")}
-NS = {"wsdl": "http://schemas.xmlsoap.org/wsdl/", "xs": "http://www.w3.org/2001/XMLSchema",
-      "soap": "http://schemas.xmlsoap.org/wsdl/soap/",
-      "soap12": "http://schemas.xmlsoap.org/wsdl/soap12/"}
+NS = {
+    "wsdl": "http://schemas.xmlsoap.org/wsdl/",
+    "xs": "http://www.w3.org/2001/XMLSchema",
+    "soap": "http://schemas.xmlsoap.org/wsdl/soap/",
+    "soap12": "http://schemas.xmlsoap.org/wsdl/soap12/",
+}
 
 
 def _service(client: zeep.Client, server: InventoryServer, port: str) -> Any:
@@ -64,8 +67,9 @@ def port(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-def test_zeep_round_trip_of_every_operation(inventory: InventoryServer,
-                                            inventory_zeep: zeep.Client, port: str) -> None:
+def test_zeep_round_trip_of_every_operation(
+    inventory: InventoryServer, inventory_zeep: zeep.Client, port: str
+) -> None:
     service = _service(inventory_zeep, inventory, port)
     stock = service.GetStock("SKU-2002")
     assert (stock.sku, stock.warehouse, stock.reorderPoint) == ("SKU-2002", "WH-CENTRAL", 15)
@@ -87,17 +91,27 @@ def test_zeep_round_trip_of_every_operation(inventory: InventoryServer,
     assert service.AdjustStock("SKU-2002", -4, "correction").quantity == stock.quantity
 
 
-@pytest.mark.parametrize(("customer", "sku", "on_hand", "sales", "lead", "expected"), [
-    ("C-1", "SKU-1004", 0, "9", 5, (False, 0, "R1-DISCONTINUED")),
-    ("HOLD-9", "SKU-1001", 0, "9", 5, (False, 0, "R2-CREDIT-HOLD")),
-    ("C-1", "SKU-1001", 3, "0", 5, (False, 0, "R3-NO-DEMAND")),
-    ("C-1", "SKU-1001", 240, "10", 5, (False, 0, "R4-STOCK-SUFFICIENT")),
-    ("C-1", "SKU-1001", 60, "10", 5, (True, 168, "R5-REORDER")),
-    ("KEY-1", "SKU-1001", 60, "10", 5, (True, 204, "R5-REORDER")),
-])
-def test_reorder_rules(inventory: InventoryServer, inventory_zeep: zeep.Client, customer: str,
-                       sku: str, on_hand: int, sales: str, lead: int,
-                       expected: tuple[bool, int, str]) -> None:
+@pytest.mark.parametrize(
+    ("customer", "sku", "on_hand", "sales", "lead", "expected"),
+    [
+        ("C-1", "SKU-1004", 0, "9", 5, (False, 0, "R1-DISCONTINUED")),
+        ("HOLD-9", "SKU-1001", 0, "9", 5, (False, 0, "R2-CREDIT-HOLD")),
+        ("C-1", "SKU-1001", 3, "0", 5, (False, 0, "R3-NO-DEMAND")),
+        ("C-1", "SKU-1001", 240, "10", 5, (False, 0, "R4-STOCK-SUFFICIENT")),
+        ("C-1", "SKU-1001", 60, "10", 5, (True, 168, "R5-REORDER")),
+        ("KEY-1", "SKU-1001", 60, "10", 5, (True, 204, "R5-REORDER")),
+    ],
+)
+def test_reorder_rules(
+    inventory: InventoryServer,
+    inventory_zeep: zeep.Client,
+    customer: str,
+    sku: str,
+    on_hand: int,
+    sales: str,
+    lead: int,
+    expected: tuple[bool, int, str],
+) -> None:
     service = _service(inventory_zeep, inventory, "soap11")
     advice = service.GetReorderAdvice(customer, sku, on_hand, Decimal(sales), lead)
     assert (advice.reorder, advice.quantity, advice.ruleId) == expected
@@ -118,21 +132,36 @@ def test_header_reaches_the_server(inventory: InventoryServer) -> None:
     context = {"RequestContext": {"tenant": "north", "correlationId": "corr-42"}}
     assert service.GetStock("SKU-1001", _soapheaders=context).warehouse == "WH-NORTH"
     assert _received(history)["http_headers"]["X-Correlation-ID"] == "corr-42"
-    assert service.AdjustStock("SKU-1001", 0, "audit", _soapheaders={
-        "RequestContext": {"tenant": "outlet"}}).warehouse == "WH-OUTLET"
+    assert (
+        service.AdjustStock(
+            "SKU-1001", 0, "audit", _soapheaders={"RequestContext": {"tenant": "outlet"}}
+        ).warehouse
+        == "WH-OUTLET"
+    )
     unsafe = {"RequestContext": {"correlationId": "a\r\nX-Injected: 1"}}
     assert service.GetStock("SKU-1001", _soapheaders=unsafe).warehouse == "WH-CENTRAL"
     headers = _received(history)["http_headers"]
     assert "X-Correlation-ID" not in headers and "X-Injected" not in headers
 
 
-@pytest.mark.parametrize(("sku", "delta", "code", "soap11", "soap12"), [
-    ("NOPE-1", 0, "UNKNOWN_SKU", "Client.UnknownSku", "Sender"),
-    ("SKU-3002", -10_000, "NEGATIVE_STOCK", "Client.NegativeStock", "Sender"),
-    ("ERR-BACKEND", 1, "BACKEND_UNAVAILABLE", "Server.Backend", "Receiver"),
-])
-def test_declared_fault(inventory: InventoryServer, inventory_zeep: zeep.Client, port: str,
-                        sku: str, delta: int, code: str, soap11: str, soap12: str) -> None:
+@pytest.mark.parametrize(
+    ("sku", "delta", "code", "soap11", "soap12"),
+    [
+        ("NOPE-1", 0, "UNKNOWN_SKU", "Client.UnknownSku", "Sender"),
+        ("SKU-3002", -10_000, "NEGATIVE_STOCK", "Client.NegativeStock", "Sender"),
+        ("ERR-BACKEND", 1, "BACKEND_UNAVAILABLE", "Server.Backend", "Receiver"),
+    ],
+)
+def test_declared_fault(
+    inventory: InventoryServer,
+    inventory_zeep: zeep.Client,
+    port: str,
+    sku: str,
+    delta: int,
+    code: str,
+    soap11: str,
+    soap12: str,
+) -> None:
     service = _service(inventory_zeep, inventory, port)
     before = service.GetStock("SKU-3002").quantity
     with pytest.raises(zeep.exceptions.Fault) as caught:
@@ -144,8 +173,9 @@ def test_declared_fault(inventory: InventoryServer, inventory_zeep: zeep.Client,
 
 
 def test_suds_round_trip(inventory: InventoryServer, port: str) -> None:
-    name, path = ("InventorySoap11", "/soap11") if port == "soap11" else ("InventorySoap12",
-                                                                          "/soap12")
+    name, path = (
+        ("InventorySoap11", "/soap11") if port == "soap11" else ("InventorySoap12", "/soap12")
+    )
     client = SudsClient(inventory.wsdl_url, location=inventory.url(path), cache=None)
     context = client.factory.create("RequestContext")
     context.tenant, context.correlationId = "south", "suds-1"
@@ -170,8 +200,9 @@ def _wsse(server: InventoryServer, token: UsernameToken) -> Any:
 
 
 @pytest.mark.parametrize("digest", [False, True], ids=["text", "digest"])
-def test_ws_security(inventory: InventoryServer, inventory_credentials: tuple[str, str],
-                     digest: bool) -> None:
+def test_ws_security(
+    inventory: InventoryServer, inventory_credentials: tuple[str, str], digest: bool
+) -> None:
     user, password = inventory_credentials
     good = UsernameToken(user, password, use_digest=digest)
     assert _wsse(inventory, good).GetStock("SKU-1002").sku == "SKU-1002"
@@ -183,21 +214,24 @@ def test_ws_security(inventory: InventoryServer, inventory_credentials: tuple[st
         assert caught.value.code.endswith("Client.Authentication")
 
 
-def test_ws_security_requires_a_token(inventory: InventoryServer,
-                                      inventory_zeep: zeep.Client) -> None:
+def test_ws_security_requires_a_token(
+    inventory: InventoryServer, inventory_zeep: zeep.Client
+) -> None:
     service = inventory_zeep.create_service(BINDING_SOAP11, inventory.url("/wsse/soap11"))
     with pytest.raises(zeep.exceptions.Fault, match="authentication failed"):
         service.GetStock("SKU-1002")
 
 
 def test_password_digest_follows_the_oasis_formula(
-        inventory: InventoryServer, inventory_credentials: tuple[str, str]) -> None:
+    inventory: InventoryServer, inventory_credentials: tuple[str, str]
+) -> None:
     user, password = inventory_credentials
     nonce, created = "fixed-nonce-0001", datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
     token = UsernameToken(user, password, use_digest=True, nonce=nonce, created=created)
     stamp = "2024-05-06T07:08:09+00:00"
-    expected = base64.b64encode(hashlib.sha1(
-        nonce.encode() + stamp.encode() + password.encode()).digest()).decode()
+    expected = base64.b64encode(
+        hashlib.sha1(nonce.encode() + stamp.encode() + password.encode()).digest()
+    ).decode()
     assert password_digest(nonce.encode(), stamp, password) == expected
     assert _wsse(inventory, token).GetStock("SKU-1002").sku == "SKU-1002"  # replays are fine
 
@@ -211,20 +245,27 @@ def test_basic_auth(inventory: InventoryServer, inventory_credentials: tuple[str
     wrong = requests.Session()
     wrong.auth = (inventory_credentials[0], "nope")
     service = zeep.Client(inventory.wsdl_url, transport=Transport(session=wrong)).create_service(
-        BINDING_SOAP11, inventory.url("/basic/soap11"))
+        BINDING_SOAP11, inventory.url("/basic/soap11")
+    )
     with pytest.raises(zeep.exceptions.TransportError) as caught:
         service.GetStock("SKU-3001")
     assert caught.value.status_code == 401
-    bare = requests.post(inventory.url("/basic/soap11"), data=b"<x/>",
-                         headers={"Content-Type": "text/xml"}, timeout=10)
+    bare = requests.post(
+        inventory.url("/basic/soap11"),
+        data=b"<x/>",
+        headers={"Content-Type": "text/xml"},
+        timeout=10,
+    )
     assert bare.status_code == 401
     assert bare.headers["WWW-Authenticate"].startswith("Basic")
 
 
 def _addresses(wsdl: bytes) -> dict[str, str]:
     root = etree.fromstring(wsdl)
-    return {str(port.get("name")): str(port[0].get("location"))
-            for port in root.iterfind("wsdl:service/wsdl:port", NS)}
+    return {
+        str(port.get("name")): str(port[0].get("location"))
+        for port in root.iterfind("wsdl:service/wsdl:port", NS)
+    }
 
 
 def test_wsdl_is_served_with_the_real_address(inventory: InventoryServer) -> None:
@@ -242,9 +283,12 @@ def test_shipped_wsdl_has_both_bindings_header_and_fault() -> None:
     root = etree.parse(str(WSDL_PATH)).getroot()
     assert _addresses(etree.tostring(root)) == {
         "InventorySoap11": "http://localhost:8001/soap11",
-        "InventorySoap12": "http://localhost:8001/soap12"}
-    for prefix, binding in (("soap", "InventorySoap11Binding"),
-                            ("soap12", "InventorySoap12Binding")):
+        "InventorySoap12": "http://localhost:8001/soap12",
+    }
+    for prefix, binding in (
+        ("soap", "InventorySoap11Binding"),
+        ("soap12", "InventorySoap12Binding"),
+    ):
         node = root.find(f"wsdl:binding[@name='{binding}']", NS)
         assert node is not None and node.find(f"{prefix}:binding", NS) is not None
         assert len(node.findall(f"wsdl:operation/wsdl:input/{prefix}:header", NS)) == 4
@@ -268,34 +312,42 @@ def test_shipped_schema_matches_what_spyne_generates(version: Literal["1.1", "1.
 
 
 def test_external_entities_are_refused(inventory: InventoryServer) -> None:
-    body = (b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
-            b'<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" '
-            b'xmlns:t="urn:strangler:demo:inventory"><s:Body><t:GetStock><t:sku>&x;</t:sku>'
-            b"</t:GetStock></s:Body></s:Envelope>")
-    reply = requests.post(inventory.url("/soap11"), data=body,
-                          headers={"Content-Type": "text/xml"}, timeout=10)
+    body = (
+        b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+        b'<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" '
+        b'xmlns:t="urn:strangler:demo:inventory"><s:Body><t:GetStock><t:sku>&x;</t:sku>'
+        b"</t:GetStock></s:Body></s:Envelope>"
+    )
+    reply = requests.post(
+        inventory.url("/soap11"), data=body, headers={"Content-Type": "text/xml"}, timeout=10
+    )
     assert reply.status_code == 500 and "Client.DTDNotAllowed" in reply.text
     assert "root:" not in reply.text
 
 
-def test_bad_advice_inputs_are_client_faults(inventory: InventoryServer,
-                                             inventory_zeep: zeep.Client) -> None:
+def test_bad_advice_inputs_are_client_faults(
+    inventory: InventoryServer, inventory_zeep: zeep.Client
+) -> None:
     service = _service(inventory_zeep, inventory, "soap11")
     with pytest.raises(zeep.exceptions.Fault) as caught:
         service.GetReorderAdvice("C-1", "SKU-1001", 5, Decimal("1"), -2)
     assert _stock_code(caught.value) == "INVALID_REQUEST"
-    body = ('<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:t="'
-            f'{TNS}"><s:Body><t:GetReorderAdvice><t:customerId>C</t:customerId><t:sku>SKU-1001'
-            "</t:sku><t:quantityOnHand>1</t:quantityOnHand><t:averageDailySales>NaN"
-            "</t:averageDailySales><t:leadTimeDays>3</t:leadTimeDays></t:GetReorderAdvice>"
-            "</s:Body></s:Envelope>")
-    reply = requests.post(inventory.url("/soap11"), data=body,
-                          headers={"Content-Type": "text/xml"}, timeout=10)
+    body = (
+        '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:t="'
+        f'{TNS}"><s:Body><t:GetReorderAdvice><t:customerId>C</t:customerId><t:sku>SKU-1001'
+        "</t:sku><t:quantityOnHand>1</t:quantityOnHand><t:averageDailySales>NaN"
+        "</t:averageDailySales><t:leadTimeDays>3</t:leadTimeDays></t:GetReorderAdvice>"
+        "</s:Body></s:Envelope>"
+    )
+    reply = requests.post(
+        inventory.url("/soap11"), data=body, headers={"Content-Type": "text/xml"}, timeout=10
+    )
     assert reply.status_code == 500 and "Client.ValidationError" in reply.text
 
 
-def test_concurrent_adjustments_are_not_lost(inventory: InventoryServer,
-                                             inventory_zeep: zeep.Client) -> None:
+def test_concurrent_adjustments_are_not_lost(
+    inventory: InventoryServer, inventory_zeep: zeep.Client
+) -> None:
     before = _service(inventory_zeep, inventory, "soap11").GetStock("SKU-1002").quantity
     errors: list[BaseException] = []
 
@@ -339,8 +391,11 @@ def test_credentials_come_in_pairs() -> None:
 
 
 def test_command_line_runs_until_sigterm() -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "strangler.demo.inventory", "--port", "0"],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "strangler.demo.inventory", "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
