@@ -15,7 +15,6 @@ import hashlib
 import http.client
 import json
 import logging
-import os
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -24,9 +23,10 @@ from typing import Any
 
 from strangler.adapters.rpc.xmlrpc_codec import CONTENT_TYPE, decode_reply, encode_call
 from strangler.errors import LegacyError, LegacyFault
+from strangler.paths import default_cache_dir
 from strangler.spec.rpc import XmlRpcSystem
 
-__all__ = ["Discovered", "default_cache_dir", "discover"]
+__all__ = ["Discovered", "discover"]
 
 log = logging.getLogger(__name__)
 
@@ -37,15 +37,6 @@ class Discovered:
 
     signatures: list[list[str]] | None
     help: str | None
-
-
-def default_cache_dir() -> Path:
-    """``$STRANGLER_CACHE_DIR``, else the user's cache folder."""
-    env = os.environ.get("STRANGLER_CACHE_DIR")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "strangler"
 
 
 class _Client:

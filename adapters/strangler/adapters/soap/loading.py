@@ -8,7 +8,6 @@ so a restart neither fetches nor parses them again.
 from __future__ import annotations
 
 import base64
-import os
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
@@ -22,18 +21,10 @@ from zeep.wsse.username import UsernameToken
 from strangler.adapters.soap.cache import WsdlCache
 from strangler.adapters.soap.facets import read_schema
 from strangler.adapters.soap.wellknown import GuardedTransport, loading_settings
+from strangler.paths import default_cache_dir
 from strangler.spec.models import SoapSystem, WsseAuth
 
-__all__ = ["default_cache_dir", "open_wsdl", "override_address"]
-
-
-def default_cache_dir() -> Path:
-    """``$STRANGLER_CACHE_DIR``, else the user's cache folder."""
-    env = os.environ.get("STRANGLER_CACHE_DIR")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "strangler"
+__all__ = ["open_wsdl", "override_address"]
 
 
 def xml_settings() -> Settings:
