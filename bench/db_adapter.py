@@ -1,0 +1,500 @@
+"""Database adapter against its limit: paging through a table over the REST API
+versus reading the same pages in-process with SQLAlchemy Core and orjson.
+
+A fresh database (PostgreSQL; SQLite in a file as a second backend) gets an
+``orders`` table of 100,000 rows (integer key, three varchars, NUMERIC(12,2),
+a timestamp and a nullable varchar). Then, in one run:
+
+* **ours**: ``strangler serve`` in its own subprocess with a spec exposing the
+  table; a light client (one keep-alive ``http.client`` connection, ``orjson``
+  to parse) pages through every row with ``GET /database/<system>/orders?limit=1000``
+  and ``&cursor=<next_cursor>`` until ``next_cursor`` is null;
+* **the limit**: in this process, SQLAlchemy Core on the reflected table reads the
+  same pages with keyset pagination (``WHERE id > :last ORDER BY id LIMIT 1001``,
+  one more row to tell whether a page follows, as the adapter does) and
+  serialises each page to JSON with orjson under the same type conventions
+  (decimals as strings with their scale, ISO 8601 timestamps).
+
+Both sides check that they saw every row once (count and distinct keys), and
+the first page of both must be the same JSON. Rounds alternate which side goes
+first; each figure is the median over rounds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import decimal
+import http.client
+import os
+import random
+import secrets
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+import urllib.parse
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+import psycopg
+import sqlalchemy as sa
+from _common import (
+    Result,
+    background,
+    cpu_seconds,
+    exit_on_signals,
+    free_port,
+    git_revision,
+    machine,
+    percentile,
+    results_table,
+    table,
+    wait_http,
+    write_results,
+)
+
+HOST, TABLE, PAGE, TARGET = "127.0.0.1", "orders", 1000, 0.6
+PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
+BACKENDS = ("postgresql", "sqlite")
+SIDES = ("limit", "adapter")
+METRICS: tuple[tuple[str, str, str, Literal["higher", "lower"], float | None], ...] = (
+    ("rows/s", "rows_per_s", "rows/s", "higher", TARGET),
+    ("p50", "page_p50", "ms", "lower", None),
+    ("p99", "page_p99", "ms", "lower", None),
+)
+DDL = f"""CREATE TABLE {TABLE} (
+    id integer PRIMARY KEY,
+    customer varchar(40) NOT NULL,
+    sku varchar(24) NOT NULL,
+    status varchar(16) NOT NULL,
+    amount numeric(12,2) NOT NULL,
+    created_at timestamp NOT NULL,
+    note varchar(200)
+)"""
+COLUMNS = "id, customer, sku, status, amount, created_at, note"
+Row = dict[str, float]  # one pass of one side: rows/s, p50, p99, CPU µs per row
+
+
+# --- the data ---------------------------------------------------------------------------
+
+
+def make_rows(count: int) -> Iterator[tuple[Any, ...]]:
+    """Deterministic order-like rows; every third ``note`` is NULL."""
+    rnd = random.Random(7)
+    start = dt.datetime(2020, 1, 1)
+    statuses = ("new", "paid", "shipped", "delivered", "cancelled")
+    for i in range(1, count + 1):
+        yield (
+            i,
+            f"Customer {rnd.randrange(1, 5000):04d} Ltd",
+            f"SKU-{rnd.randrange(1000, 99999)}",
+            statuses[i % len(statuses)],
+            decimal.Decimal(rnd.randrange(0, 10**7)).scaleb(-2),
+            start + dt.timedelta(seconds=i * 317, microseconds=rnd.randrange(0, 10**6)),
+            None if i % 3 == 0 else f"deliver to gate {rnd.randrange(1, 40)}, ask for {i % 97}",
+        )
+
+
+@contextlib.contextmanager
+def postgres_database(rows: int) -> Iterator[str]:
+    """A fresh database holding the table (COPY); dropped on exit. Yields its URL."""
+    name = f"strangler_bench_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True)
+    try:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            with psycopg.connect(f"{PG_SERVER}/{name}", autocommit=True) as conn:
+                conn.execute(DDL)
+                with conn.cursor() as cur, cur.copy(f"COPY {TABLE} ({COLUMNS}) FROM STDIN") as cp:
+                    for row in make_rows(rows):
+                        cp.write_row(row)
+                conn.execute(f"VACUUM ANALYZE {TABLE}")
+            yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        admin.close()
+
+
+def sqlite_database(folder: Path, rows: int) -> str:
+    """A SQLite file holding the table (executemany in batches); its URL."""
+    path = folder / "bench.db"
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute(DDL)
+        batch: list[tuple[Any, ...]] = []
+        insert = f"INSERT INTO {TABLE} ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+        for i, c, s, st, amount, at, note in make_rows(rows):
+            at_text = at.isoformat(
+                sep=" ", timespec="microseconds" if at.microsecond else "seconds"
+            )
+            batch.append((i, c, s, st, str(amount), at_text, note))
+            if len(batch) == 10_000:
+                conn.executemany(insert, batch)
+                batch.clear()
+        conn.executemany(insert, batch)
+        conn.commit()
+        conn.execute("ANALYZE")
+    finally:
+        conn.close()
+    return f"sqlite:///{path}"
+
+
+# --- one pass through the table, each side -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pass:
+    """One pass through every row: per-page times (ns), wall and CPU seconds."""
+
+    rows: int
+    page_ns: list[int]
+    wall_s: float
+    client_cpu_s: float
+    server_cpu_s: float | None = None
+
+    def as_row(self) -> Row:
+        row = {
+            "rows/s": self.rows / self.wall_s,
+            "p50": percentile(self.page_ns, 50) / 1e6,
+            "p99": percentile(self.page_ns, 99) / 1e6,
+            "pages": len(self.page_ns),
+            "client": self.client_cpu_s / self.rows * 1e6,
+        }
+        if self.server_cpu_s is not None:
+            row["server"] = self.server_cpu_s / self.rows * 1e6
+        return row
+
+
+def check(ids: set[Any], rows: int, expected: int, side: str) -> None:
+    if rows != expected or len(ids) != expected:
+        raise AssertionError(f"{side}: {rows} rows, {len(ids)} distinct keys; {expected} expected")
+
+
+def _decimal(value: Any) -> Any:
+    if isinstance(value, decimal.Decimal):
+        return format(value, "f")
+    raise TypeError(f"cannot turn {type(value).__name__} into JSON")
+
+
+class Limit:
+    """The limit: SQLAlchemy Core on the reflected table, pages serialised by orjson."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = sa.create_engine(url)
+        self.table = sa.Table(TABLE, sa.MetaData(), autoload_with=self.engine)
+        self.keys = [str(c.name) for c in self.table.columns]  # exact str, as orjson wants
+        t = self.table
+        self.first = sa.select(t).order_by(t.c.id).limit(PAGE + 1)
+        self.after = sa.select(t).where(t.c.id > sa.bindparam("last")).order_by(t.c.id)
+        self.after = self.after.limit(PAGE + 1)
+
+    def page(self, conn: sa.Connection, last: int | None) -> tuple[bytes, Sequence[Any], Any]:
+        """One page as JSON bytes, its rows and the key to continue after (or None)."""
+        if last is None:
+            rows = conn.execute(self.first).all()
+        else:
+            rows = conn.execute(self.after, {"last": last}).all()
+        more = len(rows) > PAGE
+        rows = rows[:PAGE]
+        keys = self.keys
+        items = [dict(zip(keys, row, strict=True)) for row in rows]
+        next_key = rows[-1][0] if more else None
+        body = orjson.dumps({"items": items, "next_cursor": next_key}, default=_decimal)
+        return body, rows, next_key
+
+    def run(self, expected: int) -> Pass:
+        clock, count, times = time.perf_counter_ns, 0, []
+        ids: set[Any] = set()
+        cpu, began = time.process_time(), time.perf_counter()
+        with self.engine.connect() as conn:
+            last = None
+            while True:
+                t0 = clock()
+                _, rows, last = self.page(conn, last)
+                times.append(clock() - t0)
+                count += len(rows)
+                ids.update(row[0] for row in rows)
+                if last is None:
+                    break
+        wall, cpu = time.perf_counter() - began, time.process_time() - cpu
+        check(ids, count, expected, "limit")
+        return Pass(count, times, wall, cpu)
+
+    def first_page(self) -> Any:
+        with self.engine.connect() as conn:
+            return orjson.loads(self.page(conn, None)[0])["items"]
+
+
+class Client:
+    """Ours: one keep-alive connection paging through the REST API."""
+
+    def __init__(self, port: int, system: str, pid: int) -> None:
+        self.port, self.pid = port, pid
+        self.base = f"/database/{system}/{TABLE}?limit={PAGE}"
+        self.conn = http.client.HTTPConnection(HOST, port, timeout=60)
+
+    def get(self, path: str) -> bytes:
+        self.conn.request("GET", path)
+        reply = self.conn.getresponse()
+        body = reply.read()
+        if reply.status != 200:
+            raise RuntimeError(f"GET {path}: HTTP {reply.status}: {body[:300]!r}")
+        return body
+
+    def run(self, expected: int) -> Pass:
+        clock, count, times = time.perf_counter_ns, 0, []
+        ids: set[Any] = set()
+        server, cpu, began = cpu_seconds(self.pid), time.process_time(), time.perf_counter()
+        path = self.base
+        while True:
+            t0 = clock()
+            body = self.get(path)
+            times.append(clock() - t0)
+            page = orjson.loads(body)
+            items = page["items"]
+            count += len(items)
+            ids.update(item["id"] for item in items)
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+            path = f"{self.base}&cursor={urllib.parse.quote(cursor, safe='')}"
+        wall, cpu = time.perf_counter() - began, time.process_time() - cpu
+        check(ids, count, expected, "adapter")
+        return Pass(count, times, wall, cpu, cpu_seconds(self.pid) - server)
+
+    def first_page(self) -> Any:
+        return orjson.loads(self.get(self.base))["items"]
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+# --- the run ----------------------------------------------------------------------------
+
+
+def start_server(stack: contextlib.ExitStack, tmp: Path, urls: dict[str, str]) -> tuple[int, int]:
+    """``strangler serve`` with one database system per backend; its port and pid."""
+    port = free_port()
+    systems = "".join(
+        f"  {backend}:\n    kind: database\n    url: {url}\n    tables: {{{TABLE}: {{}}}}\n"
+        f"    max_page_size: {PAGE}\n"
+        for backend, url in urls.items()
+    )
+    spec = tmp / "strangler.yaml"
+    spec.write_text(
+        f"version: 1\nserver: {{host: {HOST}, port: {port}}}\ncache_dir: {tmp / 'cache'}\n"
+        f"systems:\n{systems}"
+    )
+    strangler = str(Path(sys.executable).with_name("strangler"))
+    api = stack.enter_context(
+        background([strangler, "serve", "-c", str(spec)], (tmp / "adapter.log").open("wb"))
+    )
+    wait_http(api, HOST, port, "/healthz")
+    return port, api.pid
+
+
+def measure(
+    sides: dict[str, dict[str, Limit | Client]], rows: int, rounds: int
+) -> dict[str, list[Row]]:
+    """Check both sides answer the same, warm up, then alternate rounds."""
+    for backend, pair in sides.items():
+        if pair["limit"].first_page() != pair["adapter"].first_page():
+            raise AssertionError(f"{backend}: the first pages of limit and adapter differ")
+        for side in SIDES:
+            pair[side].run(rows)  # warm up: caches, pools, imports
+    cells: dict[str, list[Row]] = {}
+    for r in range(rounds):
+        order = SIDES if r % 2 == 0 else SIDES[::-1]
+        for backend, pair in sides.items():
+            for side in order:
+                row = pair[side].run(rows).as_row()
+                cells.setdefault(f"{side} {backend}", []).append(row)
+                print(
+                    f"  round {r + 1}/{rounds} {backend} {side}: {row['rows/s']:8.0f} rows/s, "
+                    f"page p50 {row['p50']:.2f} ms, p99 {row['p99']:.2f} ms",
+                    flush=True,
+                )
+    return cells
+
+
+def report(cells: dict[str, list[Row]], backends: list[str]) -> list[Result]:
+    def med(cell: str, key: str) -> float:
+        return statistics.median(row[key] for row in cells[cell])
+
+    head = ["cell", "pages", "rows/s", "page p50 ms", "page p99 ms"]
+    head += ["client CPU µs/row", "adapter CPU µs/row"]
+    rows = []
+    for name, runs in cells.items():
+        server = f"{med(name, 'server'):.1f}" if "server" in runs[0] else "-"
+        rows.append(
+            [name, int(sum(r["pages"] for r in runs)), f"{med(name, 'rows/s'):.0f}"]
+            + [f"{med(name, k):.3f}" for k in ("p50", "p99")]
+            + [f"{med(name, 'client'):.1f}", server]
+        )
+    print("\n" + table(head, rows))
+    results = []
+    for backend in backends:
+        prefix = "" if backend == "postgresql" else f"{backend}_"
+        for key, metric, unit, better, target in METRICS:
+            ours, peer = med(f"adapter {backend}", key), med(f"limit {backend}", key)
+            results.append(Result(prefix + metric, ours, unit, peer, better, target))
+        per_round = [
+            a["rows/s"] / b["rows/s"]
+            for a, b in zip(cells[f"adapter {backend}"], cells[f"limit {backend}"], strict=True)
+        ]
+        print(f"{backend}: rows/s ratio per round: " + ", ".join(f"{x:.2f}" for x in per_round))
+    print("\n" + results_table(results, "adapter", "limit"))
+    return results
+
+
+def _frame(text: str, line: bool = False) -> str:
+    """``function (/full/path.py:line)`` as ``package/module.py:function`` (``:line``)."""
+    function, _, where = text.rpartition(" (")
+    path, _, number = where.rstrip(")").rpartition(":")
+    for marker in ("/strangler/", "/site-packages/", "/lib/python3."):
+        if marker in path:
+            path = path.rsplit(marker, 1)[1]
+            path = path.split("/", 1)[1] if marker == "/lib/python3." else path
+            path = "strangler/" + path if marker == "/strangler/" else path
+            break
+    return f"{path}:{function}" + (f":{number}" if line else "")
+
+
+def profile(client: Client, rows: int, seconds: int, tmp: Path) -> None:
+    """Sample the adapter with py-spy (``--gil``: on-CPU Python only) while it pages;
+    print the top functions by own and by inclusive time."""
+    spy = Path(sys.executable).with_name("py-spy")
+    if not spy.exists():
+        print("\nprofile: py-spy not found (pip install py-spy)")
+        return
+    out = tmp / "py-spy.txt"
+    cmd = [str(spy), "record", "--pid", str(client.pid), "--rate", "250", "--gil"]
+    cmd += ["--full-filenames", "--duration", str(seconds), "--format", "raw", "-o", str(out)]
+    with background(cmd, (tmp / "py-spy.log").open("wb")) as proc:
+        time.sleep(1)  # py-spy attaches
+        deadline, passes = time.monotonic() + seconds, 0
+        while time.monotonic() < deadline:
+            client.run(rows)
+            passes += 1
+        proc.wait(seconds + 30)
+    own: Counter[str] = Counter()
+    lines: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    for text in out.read_text().splitlines():
+        stack, _, count = text.rpartition(" ")
+        leaves = [f for f in stack.split(";") if " (" in f]
+        frames = [_frame(f) for f in leaves]
+        if frames:
+            own[frames[-1]] += int(count)
+            lines[_frame(leaves[-1], line=True)] += int(count)
+            for frame in set(frames):
+                inclusive[frame] += int(count)
+    total = sum(own.values())
+    if not total:
+        print("\nprofile: no samples")
+        return
+    print(
+        f"\nadapter process holding the GIL while paging {client.base} ({passes} passes): "
+        f"{total} py-spy samples at 250/s over {seconds} s"
+    )
+
+    def show(counter: Counter[str], title: str, keep: Callable[[str], bool]) -> None:
+        top = [(fn, n) for fn, n in counter.most_common() if keep(fn)][:15]
+        print(
+            table(
+                [f"function ({title})", "% samples"],
+                [(f, f"{n * 100 / total:.1f}") for f, n in top],
+            )
+        )
+
+    show(own, "own time", lambda fn: True)
+    show(inclusive, "inclusive, strangler code", lambda fn: fn.startswith("strangler/"))
+    show(lines, "own time by line, strangler code", lambda fn: fn.startswith("strangler/"))
+    packages: Counter[str] = Counter()
+    for fn, n in own.items():
+        packages[fn.split("/", 1)[0].split(".py", 1)[0]] += n
+    print(
+        "own time by package: "
+        + ", ".join(f"{p} {n * 100 / total:.0f}%" for p, n in packages.most_common(8))
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="20,000 rows, under a minute in all")
+    parser.add_argument("--rows", type=int, help="table size (default 100000; quick 20000)")
+    parser.add_argument("--rounds", type=int, help="alternating rounds (default 3; quick 2)")
+    parser.add_argument(
+        "--backend",
+        choices=[*BACKENDS, "all"],
+        default="all",
+        help="postgresql (the main run), sqlite (a file), or all (default)",
+    )
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="SECONDS",
+        help="then sample the adapter with py-spy while it pages (the first backend)",
+    )
+    parser.add_argument(
+        "--write",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="write bench/results/db_adapter.json (default: yes; --no-write to skip)",
+    )
+    args = parser.parse_args(argv)
+    rows = args.rows or (20_000 if args.quick else 100_000)
+    rounds = args.rounds or (2 if args.quick else 3)
+    backends = list(BACKENDS) if args.backend == "all" else [args.backend]
+    print(f"machine: {machine()}; code: {git_revision()}")
+    print(
+        f"{rows} rows, page size {PAGE}, {rounds} rounds; adapter: one keep-alive http.client "
+        f"connection, orjson; limit: SQLAlchemy Core + orjson in-process"
+    )
+    with exit_on_signals(), contextlib.ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-db-")))
+        try:
+            urls: dict[str, str] = {}
+            began = time.perf_counter()
+            for backend in backends:
+                if backend == "postgresql":
+                    urls[backend] = stack.enter_context(postgres_database(rows))
+                else:
+                    urls[backend] = sqlite_database(tmp, rows)
+            print(f"filled {', '.join(backends)} in {time.perf_counter() - began:.1f} s")
+            sides: dict[str, dict[str, Limit | Client]] = {}
+            for backend, url in urls.items():
+                limit = Limit(url)
+                stack.callback(limit.engine.dispose)
+                sides[backend] = {"limit": limit}
+            port, pid = start_server(stack, tmp, urls)
+            for backend in backends:
+                client = Client(port, backend, pid)
+                stack.callback(client.close)
+                sides[backend]["adapter"] = client
+            results = report(measure(sides, rows, rounds), backends)
+        except Exception:
+            for log in sorted(tmp.glob("*.log")):  # what the server said
+                lines = log.read_text(errors="replace").splitlines()[-15:]
+                print(f"--- {log.name}, last lines:", *lines, sep="\n", file=sys.stderr)
+            raise
+        if args.write:
+            print(f"\nwrote {write_results('db_adapter', results)}")
+        if args.profile:
+            adapter = sides[backends[0]]["adapter"]
+            assert isinstance(adapter, Client)
+            profile(adapter, rows, args.profile, tmp)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
