@@ -21,16 +21,19 @@ import decimal
 import json
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from strangler.adapters.db.meta import ColumnInfo
 
 __all__ = [
     "MAX_CURSOR_CHARS",
+    "Converter",
+    "converter",
     "decode_cursor",
     "encode_cursor",
     "from_json",
+    "needs_conversion",
     "parse_text",
     "plain_json",
     "to_json",
@@ -70,6 +73,59 @@ def to_json(column: ColumnInfo, value: Any) -> Any:
     if kind in ("string", "uuid"):
         return str(value)
     return plain_json(value)
+
+
+Converter = Callable[[Any], Any]
+
+# Python types the JSON encoder already writes in the answer's form, per column kind.
+_AS_IS: dict[str, frozenset[type[Any]]] = {
+    "integer": frozenset({int, type(None)}),
+    "float": frozenset({float, type(None)}),
+    "string": frozenset({str, type(None)}),
+    "boolean": frozenset({bool, type(None)}),
+    "datetime": frozenset({dt.datetime, type(None)}),
+    "datetime_tz": frozenset({dt.datetime, type(None)}),
+    "date": frozenset({dt.date, type(None)}),
+    "time": frozenset({dt.time, type(None)}),
+}
+
+
+def needs_conversion(column: ColumnInfo, values: Iterable[Any]) -> bool:
+    """Whether ``values`` of ``column`` need :func:`converter` before JSON encoding.
+
+    Not when the driver gave only types the JSON encoder writes in the answer's
+    form already (ints, strings, dates and times as ISO 8601); the check runs in C.
+    """
+    return not set(map(type, values)) <= _AS_IS.get(column.kind, frozenset())
+
+
+def converter(column: ColumnInfo) -> Converter:
+    """A function doing :func:`to_json` for ``column``'s non-null values, chosen once."""
+    kind = column.kind
+    if kind == "decimal":
+        return _decimal_converter(column.scale)
+    if kind in ("datetime", "datetime_tz", "date", "time"):
+        return lambda v: _normalise_text_date(kind, v) if type(v) is str else v
+    if kind == "char" and column.strip:
+        return lambda v: (v if type(v) is str else str(v)).rstrip(" ")
+    if kind in ("char", "string", "uuid"):
+        return lambda v: v if type(v) is str else str(v)
+    return lambda v: to_json(column, v)
+
+
+def _decimal_converter(scale: int | None) -> Converter:
+    quantum = decimal.Decimal(1).scaleb(-scale) if scale is not None else None
+
+    def convert(value: Any) -> str:
+        number = value if type(value) is decimal.Decimal else decimal.Decimal(str(value))
+        if quantum is None or not number.is_finite():
+            return format(number, "f")
+        text = str(number)
+        if "E" not in text and (text[-scale - 1] == "." if scale else "." not in text):
+            return text  # already at the column's scale, in plain notation
+        return format(number.quantize(quantum), "f")
+
+    return convert
 
 
 def plain_json(value: Any) -> Any:
