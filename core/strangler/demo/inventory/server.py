@@ -8,17 +8,16 @@ bind time and no per-request access log.
 
 from __future__ import annotations
 
-import contextlib
 import socket
 import socketserver
 import threading
-from types import TracebackType
 from typing import Any, Final
 from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
 
 from strangler.demo.inventory.data import StockLedger
 from strangler.demo.inventory.security import Credentials
 from strangler.demo.inventory.wsgi import WSDL_ROUTE, InventoryWsgiApp
+from strangler.demo.serving import BackgroundServer, ConnectionTrackingMixin
 
 __all__ = ["InventoryServer", "start_inventory_server"]
 
@@ -83,14 +82,12 @@ class _Handler(WSGIRequestHandler):
             self.close_connection = True
 
 
-class _Server(socketserver.ThreadingMixIn, WSGIServer):
+class _Server(ConnectionTrackingMixin, socketserver.ThreadingMixIn, WSGIServer):
     daemon_threads = True
     request_queue_size = 256
 
     def __init__(self, address: tuple[str, int], family: socket.AddressFamily) -> None:
         self.address_family = family
-        self._conns: set[socket.socket] = set()
-        self._conns_lock = threading.Lock()
         super().__init__(address, _Handler)
 
     def server_bind(self) -> None:
@@ -99,39 +96,13 @@ class _Server(socketserver.ThreadingMixIn, WSGIServer):
         self.server_port = int(self.server_address[1])
         self.setup_environ()
 
-    def get_request(self) -> tuple[socket.socket, Any]:
-        conn, addr = super().get_request()
-        with self._conns_lock:
-            self._conns.add(conn)
-        return conn, addr
 
-    def shutdown_request(self, request: Any) -> None:
-        with self._conns_lock:
-            self._conns.discard(request)
-        super().shutdown_request(request)
-
-    def drop_connections(self) -> None:
-        """Close kept-alive connections so their threads end now."""
-        with self._conns_lock:
-            conns, self._conns = list(self._conns), set()
-        for conn in conns:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-
-
-class InventoryServer:
+class InventoryServer(BackgroundServer):
     """A running inventory server; stop it with :meth:`stop` or a ``with`` block."""
 
     def __init__(self, server: _Server, app: InventoryWsgiApp, thread: threading.Thread) -> None:
-        self._server, self._thread, self.app = server, thread, app
-        self.host: str = str(server.server_address[0])
-        self.port: int = int(server.server_address[1])
-
-    @property
-    def base_url(self) -> str:
-        """``http://host:port`` (IPv6 hosts in brackets)."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        super().__init__(server, thread)
+        self.app = app
 
     @property
     def wsdl_url(self) -> str:
@@ -146,27 +117,6 @@ class InventoryServer:
     def url(self, path: str) -> str:
         """Absolute URL of ``path`` on this server, e.g. ``url("/soap12")``."""
         return self.base_url + path
-
-    def stop(self) -> None:
-        """Stop accepting, close open connections and join the serving thread."""
-        self._server.shutdown()
-        self._server.server_close()
-        self._server.drop_connections()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> InventoryServer:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def __repr__(self) -> str:
-        return f"InventoryServer({self.base_url})"
 
 
 def start_inventory_server(

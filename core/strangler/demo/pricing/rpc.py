@@ -16,13 +16,13 @@ import inspect
 import logging
 import socket
 import socketserver
-import threading
 from collections.abc import Iterable
 from typing import Any, Final
 from xmlrpc.client import Fault, gzip_decode
 from xmlrpc.server import SimpleXMLRPCRequestHandler, SimpleXMLRPCServer
 
 from strangler.demo.pricing.prices import PricingError
+from strangler.demo.serving import ConnectionTrackingMixin
 
 __all__ = ["MAX_REQUEST_BYTES", "METHOD_NOT_FOUND", "RPC_PATH", "PricingRpcServer"]
 
@@ -114,7 +114,7 @@ class _RequestHandler(SimpleXMLRPCRequestHandler):
             return None
 
 
-class PricingRpcServer(socketserver.ThreadingMixIn, SimpleXMLRPCServer):
+class PricingRpcServer(ConnectionTrackingMixin, socketserver.ThreadingMixIn, SimpleXMLRPCServer):
     """The XML-RPC server; register functions, then ``serve_forever``."""
 
     daemon_threads = True
@@ -122,8 +122,6 @@ class PricingRpcServer(socketserver.ThreadingMixIn, SimpleXMLRPCServer):
 
     def __init__(self, address: tuple[str, int], family: socket.AddressFamily) -> None:
         self.address_family = family
-        self._conns: set[socket.socket] = set()
-        self._conns_lock = threading.Lock()
         self._bound: dict[str, inspect.Signature] = {}
         super().__init__(address, _RequestHandler, logRequests=False, allow_none=True)
         self.register_introspection_functions()
@@ -168,22 +166,3 @@ class PricingRpcServer(socketserver.ThreadingMixIn, SimpleXMLRPCServer):
         if found is None:
             found = self._bound[method] = inspect.signature(func)
         return found
-
-    def get_request(self) -> tuple[socket.socket, Any]:
-        conn, addr = super().get_request()
-        with self._conns_lock:
-            self._conns.add(conn)
-        return conn, addr
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._conns_lock:
-            self._conns.discard(request)
-        super().shutdown_request(request)
-
-    def drop_connections(self) -> None:
-        """Close kept-alive connections so their threads end now."""
-        with self._conns_lock:
-            conns, self._conns = list(self._conns), set()
-        for conn in conns:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)

@@ -4,55 +4,31 @@ from __future__ import annotations
 
 import socket
 import threading
-from types import TracebackType
 
 from strangler.demo.pricing.rpc import RPC_PATH, PricingRpcServer
 from strangler.demo.pricing.service import Clock, PricingService
+from strangler.demo.serving import BackgroundServer
 
 __all__ = ["PricingServer", "start_pricing_server"]
 
 
-class PricingServer:
+class PricingServer(BackgroundServer):
     """A running pricing server; stop it with :meth:`stop` or a ``with`` block."""
 
     def __init__(
         self, server: PricingRpcServer, service: PricingService, thread: threading.Thread
     ) -> None:
-        self._server, self._thread, self.service = server, thread, service
-        self.host: str = str(server.server_address[0])
-        self.port: int = int(server.server_address[1])
-
-    @property
-    def base_url(self) -> str:
-        """``http://host:port`` (IPv6 hosts in brackets)."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        super().__init__(server, thread)
+        self.service = service
 
     @property
     def url(self) -> str:
         """The XML-RPC endpoint, ``http://host:port/RPC2``."""
         return self.base_url + RPC_PATH
 
-    def stop(self) -> None:
-        """Stop accepting, close open connections and join the serving thread."""
-        self._server.shutdown()
-        self._server.server_close()
-        self._server.drop_connections()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> PricingServer:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def __repr__(self) -> str:
-        return f"PricingServer({self.url})"
+    @property
+    def _repr_url(self) -> str:
+        return self.url
 
 
 def start_pricing_server(
