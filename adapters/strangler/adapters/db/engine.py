@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import math
 import sqlite3
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -49,6 +50,8 @@ class SqlAlchemyRunner:
         self._executor: ThreadPoolExecutor | None = None
         event.listen(self.engine, "before_cursor_execute", _remember_cursor)
         event.listen(self.engine, "handle_error", _mark_disconnect)
+        event.listen(self.engine, "checkin", _note_checkin)
+        event.listen(self.engine, "checkout", _ping_if_idle(self.engine.dialect))
 
     def describe(self) -> str:
         return self.url.render_as_string(hide_password=True)
@@ -162,6 +165,38 @@ def _mark_disconnect(context: sa.engine.ExceptionContext) -> None:
         context.is_disconnect = True
 
 
+IDLE_PING_S = 1.0
+"""A pooled connection idle for longer is pinged before use; busy ones are not."""
+_CHECKIN = "strangler_checkin"
+
+
+def _note_checkin(dbapi_connection: Any, record: Any) -> None:
+    record.info[_CHECKIN] = time.monotonic()
+
+
+def _ping_if_idle(dialect: sa.Dialect) -> Callable[[Any, Any, Any], None]:
+    """Like ``pool_pre_ping``, but only for connections idle for over ``IDLE_PING_S``.
+
+    A ping is a round trip per request; under load connections are never idle
+    that long, while one left in the pool across an outage is checked first. A
+    connection that died within the last second fails its request (503, and the
+    pool is invalidated as a disconnect), and the next request gets a new one.
+    """
+
+    def checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        last = record.info.get(_CHECKIN)
+        if last is None or time.monotonic() - last <= IDLE_PING_S:
+            return
+        try:
+            alive = dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise sa.exc.DisconnectionError(str(exc)) from exc
+        if not alive:
+            raise sa.exc.DisconnectionError("ping failed")
+
+    return checkout
+
+
 def _odbc_port(url: sa.URL) -> sa.URL:
     """``mysql+pyodbc://h:3307/db``: pass the port as ``PORT=`` (MariaDB's driver
     ignores SQLAlchemy's ``Server=h,3307`` form and silently uses 3306)."""
@@ -173,7 +208,7 @@ def _odbc_port(url: sa.URL) -> sa.URL:
 
 
 def _engine_args(url: sa.URL, spec: DatabaseSystem) -> dict[str, Any]:
-    args: dict[str, Any] = {"pool_pre_ping": True}
+    args: dict[str, Any] = {"pool_pre_ping": False}  # see _ping_if_idle
     memory = url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
     if not memory:
         args.update(pool_size=spec.pool_size, max_overflow=0, pool_timeout=spec.pool_timeout_s)
