@@ -21,7 +21,9 @@ import decimal
 import json
 import re
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
+from operator import attrgetter, is_not
 from typing import Any
 
 from strangler.adapters.db.meta import ColumnInfo
@@ -90,13 +92,25 @@ _AS_IS: dict[str, frozenset[type[Any]]] = {
 }
 
 
-def needs_conversion(column: ColumnInfo, values: Iterable[Any]) -> bool:
+def needs_conversion(column: ColumnInfo, values: Sequence[Any]) -> bool:
     """Whether ``values`` of ``column`` need :func:`converter` before JSON encoding.
 
     Not when the driver gave only types the JSON encoder writes in the answer's
-    form already (ints, strings, dates and times as ISO 8601); the check runs in C.
+    form already (ints, strings, dates and times as ISO 8601, decimals that have
+    the column's scale); the checks run in C.
     """
-    return not set(map(type, values)) <= _AS_IS.get(column.kind, frozenset())
+    types = set(map(type, values))
+    if column.kind == "decimal" and column.scale is not None:
+        if not types <= {decimal.Decimal, type(None)}:
+            return True
+        present = filter(partial(is_not, None), values)
+        return (
+            set(map(_EXPONENT, map(decimal.Decimal.as_tuple, present))) - {-column.scale} != set()
+        )
+    return not types <= _AS_IS.get(column.kind, frozenset())
+
+
+_EXPONENT = attrgetter("exponent")
 
 
 def converter(column: ColumnInfo) -> Converter:
