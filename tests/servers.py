@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import uvicorn
 from fastapi import FastAPI
@@ -16,6 +17,7 @@ __all__ = [
     "canned_server",
     "free_port",
     "run_app",
+    "serve_http",
     "silent_server",
     "unused_address",
 ]
@@ -82,9 +84,20 @@ def unused_address() -> str:
 
 
 @contextlib.contextmanager
+def serve_http(server: ThreadingHTTPServer) -> Iterator[str]:
+    """Run a stdlib HTTP server in a thread; yield its base URL; shut it down after."""
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextlib.contextmanager
 def canned_server(status: int, body: bytes, content_type: str = "text/xml") -> Iterator[str]:
     """An HTTP server that answers every POST with the same status and body."""
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
@@ -98,14 +111,8 @@ def canned_server(status: int, body: bytes, content_type: str = "text/xml") -> I
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_http(ThreadingHTTPServer(("127.0.0.1", 0), Handler)) as url:
+        yield url
 
 
 class ClosingServer:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import threading
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 from strangler.adapters.soap.adapter import SoapAdapter
 from strangler.errors import SystemLoadError
 from strangler.spec.models import SoapSystem
+from tests.servers import serve_http
 
 RIO2 = Path(__file__).parents[2] / "data" / "wsdl" / "wcf_rio2_security_service"
 
@@ -26,14 +26,8 @@ class _Quiet(SimpleHTTPRequestHandler):
 @contextlib.contextmanager
 def serve_folder(folder: Path) -> Iterator[str]:
     handler = functools.partial(_Quiet, directory=str(folder))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_http(ThreadingHTTPServer(("127.0.0.1", 0), handler)) as url:
+        yield url
 
 
 def test_wsdl_by_url_with_imports_from_its_own_origin(tmp_path: Path) -> None:
