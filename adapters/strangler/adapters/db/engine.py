@@ -9,12 +9,10 @@ its own when a database comes back.
 
 from __future__ import annotations
 
-import asyncio
 import math
 import sqlite3
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import pyodbc  # type: ignore[import-not-found, unused-ignore]  # its .pyi is not PEP 561
@@ -25,7 +23,7 @@ from sqlalchemy.engine import CursorResult
 from strangler.adapters.db.catalog import SqlAlchemyReader, build_tables
 from strangler.adapters.db.failures import is_connection_failure, translate
 from strangler.adapters.db.meta import TableInfo
-from strangler.adapters.db.runner import Rows, Statement, Watchdog
+from strangler.adapters.db.runner import Rows, Statement, ThreadedRunner, Watchdog
 from strangler.errors import StranglerError
 from strangler.spec.database import DatabaseSystem
 
@@ -35,7 +33,7 @@ T = TypeVar("T")
 _CURSOR = "strangler_cursor"
 
 
-class SqlAlchemyRunner:
+class SqlAlchemyRunner(ThreadedRunner):
     """Runs work on a SQLAlchemy engine built from the spec's ``url``."""
 
     def __init__(self, system: str, spec: DatabaseSystem) -> None:
@@ -47,7 +45,6 @@ class SqlAlchemyRunner:
         self.dialect = self.engine.dialect
         self.dbms = "mysql" if self.dialect.name in ("mysql", "mariadb") else self.dialect.name
         self.watchdog = Watchdog(f"db-{system}-watchdog")
-        self._executor: ThreadPoolExecutor | None = None
         event.listen(self.engine, "before_cursor_execute", _remember_cursor)
         event.listen(self.engine, "handle_error", _mark_disconnect)
         event.listen(self.engine, "checkin", _note_checkin)
@@ -62,19 +59,7 @@ class SqlAlchemyRunner:
         except (sa.exc.SQLAlchemyError, OSError) as exc:
             raise translate(exc, system=self.system, operation="reflect") from exc
 
-    async def run(self, work: Callable[[Any], T], *, operation: str, write: bool = False) -> T:
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(self.spec.pool_size, f"db-{self.system}")
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._run, work, operation, write)
-
-    async def ping(self) -> None:
-        await self.run(lambda s: s.fetch(sa.select(sa.literal(1))), operation="ping")
-
-    def dispose(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
+    def _release(self) -> None:
         self.engine.dispose()
 
     def _run(self, work: Callable[[Any], T], operation: str, write: bool) -> T:

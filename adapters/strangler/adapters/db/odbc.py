@@ -10,11 +10,9 @@ an :class:`OdbcPool`; statements running past the timeout are cancelled with
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import math
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import pyodbc  # type: ignore[import-not-found, unused-ignore]  # its .pyi is not PEP 561
@@ -27,7 +25,7 @@ from strangler.adapters.db.catalog import OdbcReader, build_tables
 from strangler.adapters.db.failures import translate
 from strangler.adapters.db.meta import TableInfo
 from strangler.adapters.db.odbc_pool import OdbcPool, PoolTimeout
-from strangler.adapters.db.runner import Rows, Statement, Watchdog, first_rows
+from strangler.adapters.db.runner import Rows, Statement, ThreadedRunner, Watchdog, first_rows
 from strangler.adapters.db.types import sqlite_text
 from strangler.errors import LegacyUnavailable, StranglerError, SystemLoadError
 from strangler.spec.database import DatabaseSystem
@@ -89,7 +87,7 @@ def compile_statement(statement: Statement, dialect: Dialect, dbms: str) -> tupl
     return compiled.string, params
 
 
-class OdbcRunner:
+class OdbcRunner(ThreadedRunner):
     """Runs work on pooled pyodbc connections made from the spec's ``odbc`` string."""
 
     def __init__(self, system: str, spec: DatabaseSystem) -> None:
@@ -102,7 +100,6 @@ class OdbcRunner:
         self.pool = OdbcPool(
             self._connect, self._ping, size=spec.pool_size, timeout_s=spec.pool_timeout_s
         )
-        self._executor: ThreadPoolExecutor | None = None
 
     def describe(self) -> str:
         assert self.spec.odbc is not None
@@ -134,19 +131,7 @@ class OdbcRunner:
 
         return self._run(work, "reflect", False)
 
-    async def run(self, work: Callable[[Any], T], *, operation: str, write: bool = False) -> T:
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(self.spec.pool_size, f"db-{self.system}")
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._run, work, operation, write)
-
-    async def ping(self) -> None:
-        await self.run(lambda s: s.fetch(sa.select(sa.literal(1))), operation="ping")
-
-    def dispose(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
+    def _release(self) -> None:
         self.pool.invalidate()
 
     def _run(self, work: Callable[[Any], T], operation: str, write: bool) -> T:

@@ -8,21 +8,34 @@ errors once (``failures.py``).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import heapq
 import itertools
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import Delete, Insert, Select, TextClause, Update
 
 from strangler.adapters.db.meta import TableInfo
+from strangler.spec.database import DatabaseSystem
 
-__all__ = ["Rows", "Runner", "Session", "Statement", "Watch", "Watchdog", "first_rows"]
+__all__ = [
+    "Rows",
+    "Runner",
+    "Session",
+    "Statement",
+    "ThreadedRunner",
+    "Watch",
+    "Watchdog",
+    "first_rows",
+]
 
 T = TypeVar("T")
 
@@ -78,6 +91,38 @@ class Runner(Protocol):
     def describe(self) -> str:
         """Where the database is, with secrets masked."""
         ...
+
+
+class ThreadedRunner:
+    """What both connection paths share: blocking work runs in a thread pool of
+    ``pool_size`` threads, one per pooled connection. Subclasses provide
+    ``_run(work, operation, write)`` (blocking) and ``_release()`` (close pooled
+    connections)."""
+
+    system: str
+    spec: DatabaseSystem
+    _executor: ThreadPoolExecutor | None = None
+
+    async def run(self, work: Callable[[Session], T], *, operation: str, write: bool = False) -> T:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(self.spec.pool_size, f"db-{self.system}")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._run, work, operation, write)
+
+    async def ping(self) -> None:
+        await self.run(lambda s: s.fetch(sa.select(sa.literal(1))), operation="ping")
+
+    def dispose(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+        self._release()
+
+    def _run(self, work: Callable[[Session], T], operation: str, write: bool) -> T:
+        raise NotImplementedError
+
+    def _release(self) -> None:
+        raise NotImplementedError
 
 
 @dataclass(order=True)
