@@ -102,7 +102,10 @@ def test_rpc_encoded_round2_scalars_struct_and_arrays(api: SpecRunner) -> None:
         assert ok(http.post("/soap/corpus/echoInteger", json={"inputInteger": -42})) == {
             "outputInteger": -42
         }
-        strings = ["a", "b c", "ü"]
+        assert ok(http.post("/soap/corpus/echoString", json={"inputString": ""})) == {
+            "outputString": ""
+        }
+        strings = ["a", "", "b c", "ü"]
         answer = ok(http.post("/soap/corpus/echoStringArray", json={"inputStringArray": strings}))
         assert answer == {"outputStringArray": strings}
         assert ok(http.post("/soap/corpus/echoFloat", json={"inputFloat": 1.25})) == {
