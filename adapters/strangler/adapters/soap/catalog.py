@@ -16,6 +16,7 @@ from zeep.wsdl.bindings.soap import SoapBinding
 from zeep.xsd import ComplexType
 
 from strangler.adapters.base import Operation
+from strangler.adapters.soap.encoded import encoded_operations
 from strangler.adapters.soap.facets import FacetReader
 from strangler.adapters.soap.models import ModelBuilder
 
@@ -38,6 +39,7 @@ class SoapTarget:
     has_header: bool
     simple_body: str | None = None
     simple_reply: str | None = None
+    encoded: bool = False
 
 
 def _soap_version(binding: Any) -> str:
@@ -52,6 +54,7 @@ def build_operations(
     ``schema`` is the ``xmlschema`` reading of the WSDL's types (for facets), or None.
     """
     builder = ModelBuilder(system, FacetReader(schema))
+    encoded = encoded_operations(client.wsdl)
     operations: list[Operation] = []
     for service in client.wsdl.services.values():
         for port in service.ports.values():
@@ -59,7 +62,11 @@ def build_operations(
             if not isinstance(binding, SoapBinding):
                 continue  # an HTTP GET/POST binding: not SOAP
             for op in binding._operations.values():
-                operations.append(_operation(system, builder, service, port, binding, op, safe))
+                operation = _operation(system, builder, service, port, binding, op, safe)
+                if (binding.name.text, op.name) in encoded:
+                    target = replace(operation.extra["soap"], encoded=True)
+                    operation = replace(operation, extra={"soap": target})
+                operations.append(operation)
     # The first port that has an operation also answers at the short path /{operation}.
     taken: set[str] = set()
     result = []

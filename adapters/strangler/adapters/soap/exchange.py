@@ -17,6 +17,7 @@ from zeep.helpers import serialize_object
 from zeep.loader import parse_xml
 
 from strangler.adapters.soap.catalog import SoapTarget
+from strangler.adapters.soap.encoded import add_type_information
 from strangler.errors import (
     FaultInfo,
     InvalidInput,
@@ -66,6 +67,9 @@ def build_request(
         raise InvalidInput(f"{target.operation}: {exc}") from exc
     if nil_body:
         _nil_body_part(envelope)
+    if target.encoded:
+        message = target.binding._operations[target.operation].input
+        envelope = add_type_information(envelope, message)
     headers = dict(headers)
     if (
         target.soap_version == "1.2"
