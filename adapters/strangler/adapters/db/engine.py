@@ -93,7 +93,7 @@ class _Session:
         self.timed_out = False
 
     def fetch(self, statement: Statement) -> list[tuple[Any, ...]]:
-        return self._timed(lambda: [tuple(r) for r in self._connection.execute(statement)])
+        return self._timed(lambda: list(self._connection.execute(statement).all()))
 
     def execute(self, statement: Statement) -> int:
         self._last = self._timed(lambda: self._connection.execute(statement))
