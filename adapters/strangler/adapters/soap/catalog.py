@@ -54,7 +54,14 @@ def build_operations(
     ``schema`` is the ``xmlschema`` reading of the WSDL's types (for facets), or None.
     """
     builder = ModelBuilder(system, FacetReader(schema))
-    encoded = encoded_operations(client.wsdl)
+    rpc = any(
+        op.style == "rpc"
+        for service in client.wsdl.services.values()
+        for port in service.ports.values()
+        if isinstance(port.binding, SoapBinding)
+        for op in port.binding._operations.values()
+    )
+    encoded = encoded_operations(client.wsdl) if rpc else set()  # SOAP encoding is rpc-only
     operations: list[Operation] = []
     for service in client.wsdl.services.values():
         for port in service.ports.values():
