@@ -45,17 +45,23 @@ class Problem(BaseModel):
     instance: str | None = None
 
 
-PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": Problem, "description": text}
-    for status, text in {
+def problem_responses(descriptions: dict[int, str]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for error statuses, each a :class:`Problem`."""
+    return {
+        status: {"model": Problem, "description": text} for status, text in descriptions.items()
+    }
+
+
+PROBLEM_RESPONSES = problem_responses(
+    {
         400: "The legacy system refused the request (a client fault).",
         404: "No such operation.",
         422: "The request body does not fit the operation's schema.",
         502: "The legacy system failed, could not be reached, or sent a server fault.",
         503: "The legacy system is failing; calls are paused by the circuit breaker.",
         504: "The legacy system did not answer in time.",
-    }.items()
-}
+    }
+)
 
 
 def problem_response(

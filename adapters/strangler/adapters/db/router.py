@@ -31,16 +31,15 @@ from strangler.adapters.db.models import body_values
 from strangler.adapters.db.query import OPERATORS, RESERVED
 from strangler.adapters.db.rows import key_text
 from strangler.rest.encoding import JSONResponse
-from strangler.rest.problems import Problem
+from strangler.rest.problems import problem_responses
 
 if TYPE_CHECKING:
     from strangler.adapters.db.adapter import DatabaseAdapter
 
 __all__ = ["build_router"]
 
-_PROBLEMS: dict[int | str, dict[str, Any]] = {
-    status: {"model": Problem, "description": text}
-    for status, text in {
+_PROBLEMS = problem_responses(
+    {
         400: "A bad filter, sort, fields, limit, offset, cursor or key (named in errors[].path).",
         404: "No such row.",
         405: "The table is read-only.",
@@ -48,8 +47,8 @@ _PROBLEMS: dict[int | str, dict[str, Any]] = {
         502: "The database failed.",
         503: "The database cannot be reached; see Retry-After.",
         504: "The statement did not finish in time.",
-    }.items()
-}
+    }
+)
 
 
 def build_router(adapter: DatabaseAdapter) -> APIRouter:

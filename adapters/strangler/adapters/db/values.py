@@ -108,8 +108,6 @@ def needs_conversion(column: ColumnInfo, values: Sequence[Any]) -> bool:
     return not types <= _AS_IS.get(column.kind, frozenset())
 
 
-
-
 def converter(column: ColumnInfo) -> Converter:
     """A function doing :func:`to_json` for ``column``'s non-null values, chosen once."""
     kind = column.kind
