@@ -308,3 +308,17 @@ def results_table(results: Sequence[Result], ours: str, peer: str) -> str:
         for r in results
     ]
     return table(["metric", "unit", ours, peer, "ratio", "target", "met"], rows)
+
+
+def sample_table(title: str, counts: Sequence[tuple[str, int]], total: int) -> str:
+    """Profile samples as a table of ``% of total``."""
+    return table([title, "% samples"], [(f, f"{n * 100 / total:.1f}") for f, n in counts])
+
+
+def package_shares(own: Counter[str], total: int, package_of: Callable[[str], str]) -> str:
+    """One line: the share of own-time samples per package, largest first."""
+    packages: Counter[str] = Counter()
+    for frame, n in own.items():
+        packages[package_of(frame)] += n
+    shares = ", ".join(f"{p} {n * 100 / total:.0f}%" for p, n in packages.most_common(8))
+    return f"own time by package: {shares}"

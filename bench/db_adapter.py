@@ -53,8 +53,10 @@ from _common import (
     free_port,
     git_revision,
     machine,
+    package_shares,
     percentile,
     results_table,
+    sample_table,
     table,
     wait_http,
     write_results,
@@ -408,23 +410,12 @@ def profile(client: Client, rows: int, seconds: int, tmp: Path) -> None:
 
     def show(counter: Counter[str], title: str, keep: Callable[[str], bool]) -> None:
         top = [(fn, n) for fn, n in counter.most_common() if keep(fn)][:15]
-        print(
-            table(
-                [f"function ({title})", "% samples"],
-                [(f, f"{n * 100 / total:.1f}") for f, n in top],
-            )
-        )
+        print(sample_table(f"function ({title})", top, total))
 
     show(own, "own time", lambda fn: True)
     show(inclusive, "inclusive, strangler code", lambda fn: fn.startswith("strangler/"))
     show(lines, "own time by line, strangler code", lambda fn: fn.startswith("strangler/"))
-    packages: Counter[str] = Counter()
-    for fn, n in own.items():
-        packages[fn.split("/", 1)[0].split(".py", 1)[0]] += n
-    print(
-        "own time by package: "
-        + ", ".join(f"{p} {n * 100 / total:.0f}%" for p, n in packages.most_common(8))
-    )
+    print(package_shares(own, total, lambda fn: fn.split("/", 1)[0].split(".py", 1)[0]))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,7 +20,6 @@ import statistics
 import sys
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
@@ -38,9 +37,11 @@ from _common import (
     git_revision,
     http_poster,
     machine,
+    package_shares,
     py_spy_own_time,
     results_table,
     run_load,
+    sample_table,
     table,
     wait_http,
     write_results,
@@ -193,20 +194,9 @@ def profile(make: Callable[[], Call], pid: int, seconds: int, tmp: Path) -> None
         print("\nprofile: py-spy not found (pip install py-spy)")
         return
     total = sum(own.values())
-    packages: Counter[str] = Counter()
-    for fn, n in own.items():
-        packages[fn.rsplit("(", 1)[-1].split("/")[0].rstrip(")")] += n
     print(f"\nadapter process under c{CONCURRENCY} load, {total} py-spy samples:")
-    print(
-        table(
-            ["function (module)", "% own time"],
-            [(fn, f"{n * 100 / total:.1f}") for fn, n in own.most_common(10)],
-        )
-    )
-    print(
-        "own time by package: "
-        + ", ".join(f"{p} {n * 100 / total:.0f}%" for p, n in packages.most_common(8))
-    )
+    print(sample_table("function (module)", own.most_common(10), total))
+    print(package_shares(own, total, lambda fn: fn.rsplit("(", 1)[-1].split("/")[0].rstrip(")")))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -37,7 +37,7 @@ from strangler.adapters.rpc.jsonrpc_codec import (
     usable,
 )
 from strangler.adapters.rpc.models import ModelFactory
-from strangler.adapters.rpc.transport import RpcTransport
+from strangler.adapters.rpc.transport import RpcTransport, TransportOwner
 from strangler.errors import LegacyProtocolError, StranglerError, SystemLoadError
 from strangler.rest.problems import problem_for
 from strangler.spec.rpc import JsonRpcSystem
@@ -47,7 +47,7 @@ __all__ = ["JsonRpcAdapter"]
 BATCH = "_batch"
 
 
-class JsonRpcAdapter:
+class JsonRpcAdapter(TransportOwner):
     """A legacy JSON-RPC 2.0 service whose methods the spec declares."""
 
     kind = "jsonrpc"
@@ -88,19 +88,8 @@ class JsonRpcAdapter:
 
         return build_router(self)
 
-    async def start(self) -> None:
-        await self.transport.start()
-
-    async def close(self) -> None:
-        await self.transport.close()
-
-    async def health(self) -> dict[str, Any]:
-        """Fetch nothing: report the breaker's state."""
-        return {
-            "kind": self.kind,
-            "operations": len(self.methods),
-            "breaker": await self.transport.breaker_state(),
-        }
+    def _health_details(self) -> dict[str, Any]:
+        return {"operations": len(self.methods)}
 
     async def invoke(self, operation: Operation, payload: BaseModel) -> Any:
         target = _target(operation)

@@ -23,7 +23,7 @@ from purgatory.domain.model import OpenedState
 from strangler.errors import LegacyProtocolError, LegacyTimeout, LegacyUnavailable
 from strangler.spec.rpc import RpcSystemBase
 
-__all__ = ["Reply", "RpcTransport", "fault_is_client"]
+__all__ = ["Reply", "RpcTransport", "TransportOwner", "fault_is_client"]
 
 
 @dataclass(frozen=True)
@@ -176,3 +176,24 @@ def fault_is_client(code: Any, spec: RpcSystemBase, default: bool) -> bool:
     if code in spec.server_fault_codes:
         return False
     return default
+
+
+class TransportOwner:
+    """The lifecycle of an adapter whose calls all go through one :class:`RpcTransport`."""
+
+    kind: str
+    transport: RpcTransport
+
+    async def start(self) -> None:
+        await self.transport.start()
+
+    async def close(self) -> None:
+        await self.transport.close()
+
+    async def health(self) -> dict[str, Any]:
+        """Fetch nothing: report the breaker's state and the adapter's own details."""
+        breaker = await self.transport.breaker_state()
+        return {"kind": self.kind, **self._health_details(), "breaker": breaker}
+
+    def _health_details(self) -> dict[str, Any]:
+        raise NotImplementedError

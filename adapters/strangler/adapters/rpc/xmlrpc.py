@@ -30,7 +30,7 @@ from strangler.adapters.base import Operation
 from strangler.adapters.rpc.calls import RpcTarget, declared_operation
 from strangler.adapters.rpc.introspection import Discovered, discover
 from strangler.adapters.rpc.models import ModelFactory
-from strangler.adapters.rpc.transport import RpcTransport
+from strangler.adapters.rpc.transport import RpcTransport, TransportOwner
 from strangler.adapters.rpc.xmlrpc_codec import (
     CONTENT_TYPE,
     decode_reply,
@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 _NOT_IN_ROUTES = frozenset("/{}?#")
 
 
-class XmlRpcAdapter:
+class XmlRpcAdapter(TransportOwner):
     """A legacy XML-RPC service, from introspection and the spec."""
 
     kind = "xmlrpc"
@@ -108,20 +108,8 @@ class XmlRpcAdapter:
         except KeyError:
             raise UnknownOperation(self.system, name) from None
 
-    async def start(self) -> None:
-        await self.transport.start()
-
-    async def close(self) -> None:
-        await self.transport.close()
-
-    async def health(self) -> dict[str, Any]:
-        """Fetch nothing: report the breaker's state and where the methods came from."""
-        return {
-            "kind": self.kind,
-            "operations": len(self._operations),
-            "introspected": self.introspected,
-            "breaker": await self.transport.breaker_state(),
-        }
+    def _health_details(self) -> dict[str, Any]:
+        return {"operations": len(self._operations), "introspected": self.introspected}
 
     async def invoke(self, operation: Operation, payload: BaseModel) -> Any:
         target: RpcTarget = operation.extra["rpc"]
