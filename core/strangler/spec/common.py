@@ -1,4 +1,5 @@
-"""Parts shared by the spec's models: the frozen base, auth, retries, breakers."""
+"""Parts shared by the spec's models: the frozen base, auth, retries, breakers,
+and :class:`CallPolicy`, the call settings every HTTP-based legacy system shares."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ __all__ = [
     "Auth",
     "BasicAuth",
     "BreakerSpec",
+    "CallPolicy",
     "Frozen",
     "RetrySpec",
     "WsseAuth",
@@ -66,6 +68,24 @@ class RetrySpec(Frozen):
     timeout_s: PositiveFloat = 10.0
     wait_initial_s: PositiveFloat = 0.1
     wait_max_s: PositiveFloat = 2.0
+
+
+class CallPolicy(Frozen):
+    """How calls to an HTTP-based legacy system (SOAP, XML-RPC, JSON-RPC) are made.
+
+    One pooled keep-alive session of at most ``max_connections``, each call
+    ended after ``timeout_s``; ``retry`` for safe operations only; a circuit
+    ``breaker``; answers larger than ``max_response_bytes`` refused.
+    """
+
+    timeout_s: PositiveFloat = 5.0
+    auth: Auth | None = None
+    retry: RetrySpec = RetrySpec()
+    breaker: BreakerSpec = BreakerSpec()
+    max_connections: PositiveInt = 100
+    max_response_bytes: PositiveInt = Field(
+        default=10 * 1024 * 1024, description="Larger answers are refused as a protocol error."
+    )
 
 
 def resolve_path(value: str, info: ValidationInfo) -> str:

@@ -26,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-from strangler.spec.common import BasicAuth, BreakerSpec, Frozen, RetrySpec
+from strangler.spec.common import BasicAuth, CallPolicy, Frozen
 
 __all__ = [
     "FAMILIES",
@@ -162,16 +162,12 @@ class JsonRpcMethod(RpcMethod):
     )
 
 
-class RpcSystemBase(Frozen):
-    """What every RPC system has: an endpoint, timeouts, auth and failure handling."""
+class RpcSystemBase(CallPolicy):
+    """What every RPC system has: an endpoint, the call policy (basic auth only) and
+    which fault codes blame whom."""
 
     url: str = Field(description="The endpoint every call is POSTed to (http or https).")
-    timeout_s: PositiveFloat = 5.0
     auth: BasicAuth | None = None
-    retry: RetrySpec = RetrySpec()
-    breaker: BreakerSpec = BreakerSpec()
-    max_connections: PositiveInt = 100
-    max_response_bytes: PositiveInt = 10 * 1024 * 1024
     client_fault_codes: frozenset[int] = Field(
         default=frozenset(), description="Fault codes that blame the caller (answered 400)."
     )
