@@ -1,104 +1,66 @@
-"""The one small interface every adapter implements, and the registry of kinds.
+"""The one small interface every adapter implements.
 
-An adapter turns a legacy system into a list of :class:`Operation` objects,
-each with a pydantic input and output model, and answers :meth:`Adapter.invoke`
-with plain JSON-ready data. The REST edge builds routes from the operations; it
-never sees zeep, pyodbc or any other foreign library.
+An adapter turns a legacy system into :class:`Operation` objects, each with a
+pydantic input and output model, answers :meth:`Adapter.invoke` with plain
+JSON-ready data, and resolves any of its operations by name with
+:meth:`Adapter.lookup` (see :mod:`strangler.platform.operations` for the
+names). It is a :class:`~strangler.platform.Component` like every other part:
+the app starts it, closes it and asks its health.
 
-An adapter whose legacy system is made of resources rather than calls (database
-tables: list, get, insert…) may also have a ``router()`` method returning a
-FastAPI ``APIRouter``; the edge mounts it under ``/{kind}/{system}``. Its
-handlers raise the project's errors (``strangler.errors``) and the edge answers
-them as problem+json like everything else.
+Adapters raise the project's errors only (:mod:`strangler.errors`) and know
+nothing of HTTP: the REST edge builds routes from their operations, and the
+few resource-style routes a kind needs (a table's list/get/insert) live beside
+the edge, named by the kind's registration (:mod:`strangler.adapters.registration`).
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
-__all__ = ["ADAPTER_CLASSES", "Adapter", "Operation", "adapter_class"]
+from strangler.platform.component import Health
+from strangler.platform.operations import Operation
 
-
-@dataclass(frozen=True)
-class Operation:
-    """One callable thing of a legacy system.
-
-    ``route`` is the path below the system's prefix, e.g.
-    ``("InventoryService", "InventorySoap11", "GetStock")``; ``aliases`` are
-    shorter paths for the same operation.
-    """
-
-    system: str
-    name: str
-    route: tuple[str, ...]
-    input_model: type[BaseModel]
-    output_model: type[BaseModel]
-    summary: str | None = None
-    description: str | None = None
-    safe: bool = False
-    aliases: tuple[tuple[str, ...], ...] = ()
-    tags: tuple[str, ...] = ()
-    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
-
-    @property
-    def operation_id(self) -> str:
-        return "_".join((self.system, *self.route))
+__all__ = ["Adapter", "Operation"]
 
 
 @runtime_checkable
 class Adapter(Protocol):
-    """What the REST edge needs of a legacy system."""
+    """A legacy system as a component made of operations."""
 
-    system: str
-    kind: str
+    @property
+    def name(self) -> str:
+        """The system's name in the spec (also :attr:`system`)."""
+        ...
 
-    def operations(self) -> Sequence[Operation]:
-        """Every operation, known once the adapter is built (no I/O needed)."""
+    @property
+    def system(self) -> str: ...
+
+    @property
+    def kind(self) -> str: ...
+
+    def operations(self) -> Sequence[Operation[Any]]:
+        """The operations served as ``POST`` routes, known once built (no I/O)."""
+        ...
+
+    def lookup(self, name: str) -> Operation[Any]:
+        """Any operation of this system by name; ``UnknownOperation`` otherwise."""
+        ...
+
+    async def invoke(self, operation: Operation[Any], payload: BaseModel) -> Any:
+        """Call the legacy system; return JSON-ready data or raise a StranglerError."""
         ...
 
     async def start(self) -> None:
         """Open long-lived resources (connection pools)."""
         ...
 
-    async def invoke(self, operation: Operation, payload: BaseModel) -> Any:
-        """Call the legacy system; return JSON-ready data or raise a StranglerError."""
-        ...
-
-    async def health(self) -> dict[str, Any]:
-        """A cheap check that the legacy side answers."""
+    async def health(self) -> Health:
+        """A cheap check that the legacy side can be served; never raises."""
         ...
 
     async def close(self) -> None:
-        """Release what :meth:`start` opened."""
+        """Release what :meth:`start` opened; idempotent."""
         ...
-
-
-ADAPTER_CLASSES: dict[str, str] = {
-    "soap": "strangler.adapters.soap:SoapAdapter",
-    "xmlrpc": "strangler.adapters.rpc:XmlRpcAdapter",
-    "jsonrpc": "strangler.adapters.rpc:JsonRpcAdapter",
-    "database": "strangler.adapters.db:DatabaseAdapter",
-}
-"""Spec ``kind`` → import string of the adapter class, imported only when used."""
-
-
-def adapter_class(kind: str) -> type[Any]:
-    """Import the adapter class registered for ``kind``."""
-    try:
-        target = ADAPTER_CLASSES[kind]
-    except KeyError:
-        raise LookupError(f"no adapter for kind {kind!r}") from None
-    module_name, _, attr = target.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ImportError(
-            f"the {kind!r} adapter needs extra packages: pip install 'strangler[{kind}]' ({exc})"
-        ) from exc
-    cls: type[Any] = getattr(module, attr)
-    return cls

@@ -1,7 +1,7 @@
 """The demo estate: start the legacy servers that ship with strangler, then the REST API.
 
-Later parts of the estate (an ERP database, an XML-RPC pricing service) join
-here, so ``strangler demo`` stays the one way to see everything work.
+The estate is a SOAP ``InventoryService``, an XML-RPC pricing service and an
+ERP database (SQLite); ``strangler demo`` is the one way to see them all work.
 """
 
 from __future__ import annotations

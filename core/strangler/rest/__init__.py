@@ -1,5 +1,5 @@
-"""The REST edge: FastAPI routes over adapters, errors as problem+json."""
+"""The REST edge: FastAPI routes over the platform's components, errors as problem+json."""
 
-from strangler.rest.app import build_adapters, build_app, create_app
+from strangler.rest.app import build_app, create_app
 
-__all__ = ["build_adapters", "build_app", "create_app"]
+__all__ = ["build_app", "create_app"]

@@ -1,8 +1,19 @@
-"""The REST edge: one FastAPI app with a POST route per legacy operation.
+"""The REST edge: one FastAPI app over the platform's components.
 
-Adapters are built from the spec when the app is built (so the OpenAPI
-document is complete without any I/O towards legacy systems) and opened in the
-app's lifespan.
+The edge knows components by their faces only, never a part by name:
+
+* every :class:`~strangler.platform.OperationSource` (the legacy adapters) gets
+  one ``POST /{kind}/{system}/{route...}`` per operation;
+* a kind whose registration names a ``rest`` function (database tables,
+  JSON-RPC batches) gets the routes that function builds, under
+  ``/{kind}/{system}``;
+* every :class:`~strangler.platform.RouteSource` gets its own router, under its
+  ``prefix``.
+
+Components are built from the spec when the app is built (so the OpenAPI
+document is complete without any I/O towards legacy systems), started in the
+app's lifespan and closed in reverse order, also when one fails to start.
+``/readyz`` answers 503 while any component is down.
 """
 
 from __future__ import annotations
@@ -16,38 +27,34 @@ from typing import Annotated, Any
 from fastapi import Body, FastAPI
 from pydantic import BaseModel
 
-from strangler.adapters.base import Adapter, Operation, adapter_class
+from strangler.platform.build import build_platform
+from strangler.platform.component import Component, RouteSource
+from strangler.platform.core import Platform, components_of
+from strangler.platform.operations import Operation, OperationSource
+from strangler.platform.registry import kinds, load
 from strangler.rest.encoding import JSONResponse
+from strangler.rest.limits import BodyLimit
 from strangler.rest.problems import MEDIA_TYPE as PROBLEM_MEDIA_TYPE
 from strangler.rest.problems import PROBLEM_RESPONSES, install_problem_handlers
-from strangler.spec.models import Spec
+from strangler.spec.models import LimitsSpec, Spec
 
-__all__ = ["build_adapters", "build_app", "create_app"]
-
-
-def build_adapters(spec: Spec, cache_dir: Path | None = None) -> list[Adapter]:
-    """One adapter per system of the spec, looked up by its ``kind``."""
-    if cache_dir is None and spec.cache_dir:
-        cache_dir = Path(spec.cache_dir)
-    adapters: list[Adapter] = []
-    for name, system in spec.systems.items():
-        cls = adapter_class(system.kind)
-        adapters.append(cls(name, system, cache_dir=cache_dir))
-    return adapters
+__all__ = ["build_app", "create_app"]
 
 
-def build_app(adapters: Sequence[Adapter], *, title: str = "strangler") -> FastAPI:
-    """The REST app for already-built adapters."""
+def build_app(
+    components: Platform | Sequence[Component],
+    *,
+    title: str = "strangler",
+    limits: LimitsSpec | None = None,
+) -> FastAPI:
+    """The REST app over already-built components (or a whole platform)."""
+    platform = components_of(components)
+    limits = limits or LimitsSpec()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        for adapter in adapters:
-            await adapter.start()
-        try:
+        async with platform.running():
             yield
-        finally:
-            for adapter in adapters:
-                await adapter.close()
 
     app = FastAPI(
         title=title,
@@ -56,13 +63,22 @@ def build_app(adapters: Sequence[Adapter], *, title: str = "strangler") -> FastA
         lifespan=lifespan,
         default_response_class=JSONResponse,
     )
+    app.state.platform = platform
     install_problem_handlers(app)
-    for adapter in adapters:
-        for operation in adapter.operations():
-            _add_operation(app, adapter, operation)
-        router = getattr(adapter, "router", None)
-        if router is not None:  # resource-style routes an adapter builds itself (tables)
-            app.include_router(router(), prefix=f"/{adapter.kind}/{adapter.system}")
+    app.add_middleware(BodyLimit, max_bytes=int(limits.max_body_bytes))
+    registered = kinds()
+    for component in platform:
+        base = f"/{component.kind}/{component.name}"
+        if isinstance(component, OperationSource):
+            for operation in component.operations():
+                if operation.rest:
+                    _add_operation(app, base, component, operation)
+        face = registered.get(component.kind)
+        if face is not None and face.rest is not None and isinstance(component, OperationSource):
+            router = load(face.rest, what=f"the REST routes of {face.name!r}")(component)
+            app.include_router(router, prefix=base)
+        if isinstance(component, RouteSource):
+            app.include_router(component.router(), prefix=component.prefix)
 
     _problem_media_type(app)
 
@@ -70,21 +86,27 @@ def build_app(adapters: Sequence[Adapter], *, title: str = "strangler") -> FastA
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"], summary="Readiness and adapter state")
-    async def readyz() -> dict[str, Any]:
-        return {"status": "ok", "systems": {a.system: await a.health() for a in adapters}}
+    @app.get(
+        "/readyz",
+        tags=["health"],
+        summary="Readiness: 503 while any component is down",
+        responses={503: {"description": "A component is down; see components.*.status."}},
+    )
+    async def readyz() -> JSONResponse:
+        ready, detail = await platform.health()
+        body = {"status": "ok" if ready else "down", "components": detail}
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     return app
 
 
 def create_app(spec: Spec, cache_dir: Path | None = None) -> FastAPI:
-    """Build adapters for ``spec`` and the REST app over them."""
-    return build_app(build_adapters(spec, cache_dir))
+    """Build every component of ``spec`` and the REST app over them."""
+    return build_app(build_platform(spec, cache_dir), limits=spec.limits)
 
 
-def _add_operation(app: FastAPI, adapter: Adapter, operation: Operation) -> None:
-    endpoint = _endpoint(adapter, operation)
-    base = f"/{adapter.kind}/{operation.system}"
+def _add_operation(app: FastAPI, base: str, source: OperationSource, operation: Operation[Any]) -> None:
+    endpoint = _endpoint(source, operation)
     paths = [operation.route, *operation.aliases]
     for index, route in enumerate(paths):
         alias = index > 0
@@ -104,10 +126,10 @@ def _add_operation(app: FastAPI, adapter: Adapter, operation: Operation) -> None
         )
 
 
-def _endpoint(adapter: Adapter, operation: Operation) -> Callable[..., Awaitable[Any]]:
+def _endpoint(source: OperationSource, operation: Operation[Any]) -> Callable[..., Awaitable[Any]]:
     """The route function; its signature is set by hand because the model is dynamic."""
     model = operation.input_model
-    invoke = adapter.invoke
+    invoke = source.invoke
     required = any(f.is_required() for f in model.model_fields.values())
 
     async def call(payload: BaseModel | None = None) -> JSONResponse:

@@ -1,11 +1,22 @@
 """The project's errors as RFC 9457 ``application/problem+json`` answers.
 
-This is the only place that knows which HTTP status each error gets.
+This is the only place that knows which HTTP status each error gets: the
+table :data:`PROBLEM_TYPES` below, looked up along the error's class
+hierarchy (the most specific entry wins). Three errors refine their row from
+their own fields: a SOAP ``Client`` fault is 400 rather than 502, an open
+circuit is 503 ``circuit-open``, and an outage with a known ``retry_after_s``
+is 503 with ``Retry-After``.
+
+Every problem has a fixed ``title`` per ``type``; what is particular to this
+occurrence goes in ``detail`` and in extension members.
 """
 
 from __future__ import annotations
 
+import logging
 import math
+import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -23,14 +34,62 @@ from strangler.errors import (
     LegacyProtocolError,
     LegacyTimeout,
     LegacyUnavailable,
+    NotAllowed,
+    NotFound,
+    RowNotFound,
     StranglerError,
     UnknownOperation,
 )
 
-__all__ = ["MEDIA_TYPE", "PROBLEM_RESPONSES", "Problem", "install_problem_handlers", "problem_for"]
+__all__ = [
+    "MEDIA_TYPE",
+    "PROBLEM_RESPONSES",
+    "PROBLEM_TYPES",
+    "Problem",
+    "ProblemType",
+    "install_problem_handlers",
+    "problem_body",
+    "problem_for",
+    "problem_responses",
+]
+
+log = logging.getLogger("strangler.rest")
 
 MEDIA_TYPE = "application/problem+json"
-_TYPE = "urn:strangler:problem:"
+TYPE_PREFIX = "urn:strangler:problem:"
+
+
+@dataclass(frozen=True)
+class ProblemType:
+    """The status, ``type`` suffix and fixed title of one kind of problem."""
+
+    status: int
+    type: str
+    title: str
+
+
+PROBLEM_TYPES: dict[type[StranglerError], ProblemType] = {
+    StranglerError: ProblemType(500, "internal", "Internal error"),
+    NotFound: ProblemType(404, "not-found", "Not found"),
+    UnknownOperation: ProblemType(404, "not-found", "No such operation"),
+    RowNotFound: ProblemType(404, "not-found", "No such row"),
+    NotAllowed: ProblemType(405, "method-not-allowed", "Not allowed here"),
+    InvalidInput: ProblemType(422, "invalid-input", "The request does not fit the operation"),
+    BadQuery: ProblemType(400, "bad-query", "The query is not valid"),
+    LegacyError: ProblemType(502, "legacy-error", "The legacy system failed"),
+    LegacyFault: ProblemType(502, "legacy-fault", "The legacy system answered with a fault"),
+    LegacyTimeout: ProblemType(504, "legacy-timeout", "The legacy system did not answer in time"),
+    LegacyUnavailable: ProblemType(
+        502, "legacy-unavailable", "The legacy system cannot be reached"
+    ),
+    LegacyProtocolError: ProblemType(502, "legacy-protocol", "The legacy system answered badly"),
+}
+"""Error class → problem; an error takes the entry of its nearest class."""
+
+_CLIENT_FAULT = ProblemType(400, "legacy-fault", "The legacy system answered with a fault")
+_CIRCUIT_OPEN = ProblemType(503, "circuit-open", "The legacy system is failing")
+_PAUSED = ProblemType(503, "legacy-unavailable", "The legacy system is unavailable")
+_UNEXPECTED = ProblemType(500, "internal", "Internal error")
 
 
 class Problem(BaseModel):
@@ -56,7 +115,9 @@ PROBLEM_RESPONSES = problem_responses(
     {
         400: "The legacy system refused the request (a client fault).",
         404: "No such operation.",
+        413: "The request body is too large.",
         422: "The request body does not fit the operation's schema.",
+        500: "An unexpected error; the answer's request_id is in the server's log.",
         502: "The legacy system failed, could not be reached, or sent a server fault.",
         503: "The legacy system is failing; calls are paused by the circuit breaker.",
         504: "The legacy system did not answer in time.",
@@ -64,107 +125,90 @@ PROBLEM_RESPONSES = problem_responses(
 )
 
 
-def problem_response(
-    status: int, kind: str, title: str, detail: str | None, instance: str | None, **extra: Any
-) -> Response:
-    body: dict[str, Any] = {"type": _TYPE + kind, "title": title, "status": status}
-    if detail:
-        body["detail"] = detail
+def problem_type(exc: StranglerError) -> ProblemType:
+    """The row of :data:`PROBLEM_TYPES` for ``exc``, refined by its fields."""
+    if isinstance(exc, LegacyFault) and exc.client_error:
+        return _CLIENT_FAULT
+    if isinstance(exc, LegacyUnavailable):
+        if exc.circuit_open:
+            return _CIRCUIT_OPEN
+        if exc.retry_after_s is not None:
+            return _PAUSED
+    for cls in type(exc).__mro__:
+        found = PROBLEM_TYPES.get(cls)
+        if found is not None:
+            return found
+    return _UNEXPECTED
+
+
+def problem_body(exc: StranglerError, instance: str | None = None) -> dict[str, Any]:
+    """The problem document for one of the project's errors (without sending it)."""
+    kind = problem_type(exc)
+    body: dict[str, Any] = {
+        "type": TYPE_PREFIX + kind.type,
+        "title": kind.title,
+        "status": kind.status,
+        "detail": exc.message,
+    }
     if instance:
         body["instance"] = instance
-    body.update({k: v for k, v in extra.items() if v is not None})
-    headers = {}
-    retry_after = extra.get("retry_after_s")
-    if retry_after is not None:
-        headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
-    return Response(
-        orjson.dumps(body, default=str), status_code=status, media_type=MEDIA_TYPE, headers=headers
-    )
+    body.update({k: v for k, v in _extensions(exc).items() if v is not None})
+    return body
 
 
-def problem_for(exc: StranglerError, instance: str | None = None) -> Response:
-    """The problem answer for one of the project's errors."""
+def _extensions(exc: StranglerError) -> dict[str, Any]:
+    if isinstance(exc, InvalidInput):
+        return {"errors": [{"path": p.path, "message": p.message} for p in exc.problems] or None}
+    if not isinstance(exc, LegacyError):
+        return {}
+    extra: dict[str, Any] = {"system": exc.system, "operation": exc.operation}
     if isinstance(exc, LegacyFault):
         fault = exc.fault
-        return problem_response(
-            400 if exc.client_error else 502,
-            "legacy-fault",
-            "The legacy system answered with a fault",
-            fault.message,
-            instance,
-            system=exc.system,
-            operation=exc.operation,
+        extra.update(
             faultcode=fault.code,
             faultstring=fault.message,
             faultactor=fault.actor,
             subcodes=fault.subcodes or None,
             faultdetail=fault.detail,
         )
-    if isinstance(exc, LegacyTimeout):
-        return _legacy(
-            504, "legacy-timeout", "The legacy system did not answer in time", exc, instance
-        )
     if isinstance(exc, LegacyUnavailable):
-        if exc.circuit_open:
-            return _legacy(
-                503,
-                "circuit-open",
-                "The legacy system is failing",
-                exc,
-                instance,
-                retry_after_s=exc.retry_after_s,
-            )
-        if exc.retry_after_s is not None:
-            return _legacy(
-                503,
-                "legacy-unavailable",
-                "The legacy system is unavailable",
-                exc,
-                instance,
-                retry_after_s=exc.retry_after_s,
-            )
-        return _legacy(
-            502, "legacy-unavailable", "The legacy system cannot be reached", exc, instance
-        )
-    if isinstance(exc, LegacyProtocolError):
-        return _legacy(502, "legacy-protocol", "The legacy system answered badly", exc, instance)
-    if isinstance(exc, LegacyError):
-        return _legacy(502, "legacy-error", "The legacy system failed", exc, instance)
-    if isinstance(exc, UnknownOperation):
-        return problem_response(
-            404, "unknown-operation", "No such operation", exc.message, instance
-        )
-    if isinstance(exc, BadQuery):
-        errors = [{"path": p.path, "message": p.message} for p in exc.problems] or None
-        return problem_response(
-            400, "bad-query", "The query is not valid", exc.message, instance, errors=errors
-        )
-    if isinstance(exc, InvalidInput):
-        errors = [{"path": p.path, "message": p.message} for p in exc.problems] or None
-        return problem_response(
-            422,
-            "invalid-input",
-            "The request does not fit the operation",
-            exc.message,
-            instance,
-            errors=errors,
-        )
-    return problem_response(500, "internal", "Internal error", exc.message, instance)
+        extra["retry_after_s"] = exc.retry_after_s
+    return extra
 
 
-def _legacy(
-    status: int, kind: str, title: str, exc: LegacyError, instance: str | None, **extra: Any
-) -> Response:
-    return problem_response(
-        status,
-        kind,
-        title,
-        exc.message,
-        instance,
-        system=exc.system,
-        operation=exc.operation,
-        **extra,
+def _send(body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    headers = dict(headers or {})
+    retry_after = body.get("retry_after_s")
+    if retry_after is not None:
+        headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
+    return Response(
+        orjson.dumps(body, default=str),
+        status_code=body["status"],
+        media_type=MEDIA_TYPE,
+        headers=headers,
     )
+
+
+def problem_for(exc: StranglerError, instance: str | None = None) -> Response:
+    """The problem answer for one of the project's errors."""
+    headers = {}
+    if isinstance(exc, NotAllowed) and exc.allowed:
+        headers["Allow"] = ", ".join(exc.allowed)
+    return _send(problem_body(exc, instance), headers)
+
+
+def problem_response(
+    status: int, kind: str, title: str, detail: str | None, instance: str | None, **extra: Any
+) -> Response:
+    """A problem answer built by hand (for errors that are not the project's)."""
+    body: dict[str, Any] = {"type": TYPE_PREFIX + kind, "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    if instance:
+        body["instance"] = instance
+    headers = extra.pop("headers", None)
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return _send(body, headers)
 
 
 def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
@@ -179,8 +223,18 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     return errors
 
 
+_HTTP_KINDS = {
+    400: ("bad-request", "The request is not valid HTTP for this API"),
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+    413: ("too-large", "The request is too large"),
+    414: ("too-large", "The request URI is too long"),
+    431: ("too-large", "The request headers are too large"),
+}
+
+
 def install_problem_handlers(app: FastAPI) -> None:
-    """Answer every error of the app with problem+json."""
+    """Answer every error of the app with problem+json, unexpected ones included."""
 
     @app.exception_handler(StranglerError)
     async def _strangler(request: Request, exc: StranglerError) -> Response:
@@ -201,5 +255,27 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        kind = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
-        return problem_response(exc.status_code, kind, str(exc.detail), None, request.url.path)
+        kind, title = _HTTP_KINDS.get(exc.status_code, ("http-error", "HTTP error"))
+        detail = str(exc.detail) if exc.detail and str(exc.detail) != title else None
+        return problem_response(
+            exc.status_code, kind, title, detail, request.url.path, headers=exc.headers
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        request_id = uuid.uuid4().hex
+        log.error(
+            "unexpected error answering %s %s (request_id=%s)",
+            request.method,
+            request.url.path,
+            request_id,
+            exc_info=exc,
+        )
+        return problem_response(
+            500,
+            "internal",
+            "Internal error",
+            "an unexpected error; the server's log has the details under this request_id",
+            request.url.path,
+            request_id=request_id,
+        )

@@ -18,7 +18,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
 from strangler.errors import SpecError, SpecProblem
-from strangler.spec.models import Spec
+from strangler.spec.models import Spec, spec_model
 
 __all__ = ["load_spec", "parse_spec"]
 
@@ -62,7 +62,7 @@ def parse_spec(
         raise SpecError(problems)
     context = {"base_dir": str(base_dir) if base_dir is not None else None}
     try:
-        return Spec.model_validate(data, context=context)
+        return spec_model().model_validate(data, context=context)
     except ValidationError as exc:
         raise SpecError(
             [

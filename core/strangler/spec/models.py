@@ -1,14 +1,20 @@
 """The spec's schema: frozen pydantic models, one small model per component.
 
-Each adapter receives only its own section (a ``SoapSystem``, say), never the
-whole spec. A system's ``kind`` picks its model.
+The top of ``strangler.yaml`` is :class:`Spec`: ``version``, ``server``,
+``limits``, ``cache_dir`` and ``systems``. Which ``kind`` of system exists, and
+which other top-level sections exist (``events``, ``models``, ``routes``...),
+is not listed here: each kind and each part registers itself
+(:mod:`strangler.platform.registry`), and :func:`spec_model` builds the
+complete model from what is registered. Each component receives only its own
+section (a ``SoapSystem``, say), never the whole spec.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import functools
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ByteSize, Field, PositiveInt, create_model, field_validator
 
 from strangler.spec.common import BasicAuth, BreakerSpec, Frozen, RetrySpec, WsseAuth
 from strangler.spec.database import DatabaseSystem
@@ -20,19 +26,16 @@ __all__ = [
     "BreakerSpec",
     "DatabaseSystem",
     "JsonRpcSystem",
+    "LimitsSpec",
     "RetrySpec",
     "ServerSpec",
     "SoapSystem",
     "Spec",
-    "System",
     "WsseAuth",
     "XmlRpcSystem",
+    "spec_model",
+    "system_union",
 ]
-
-System = Annotated[
-    SoapSystem | XmlRpcSystem | JsonRpcSystem | DatabaseSystem, Field(discriminator="kind")
-]
-"""A legacy system; one model per ``kind``."""
 
 
 class ServerSpec(Frozen):
@@ -42,20 +45,72 @@ class ServerSpec(Frozen):
     port: Annotated[int, Field(ge=0, le=65535)] = 8000
 
 
+class LimitsSpec(Frozen):
+    """Limits on what one request may ask of the REST edge."""
+
+    max_body_bytes: ByteSize = Field(
+        default=ByteSize(10 * 1024 * 1024),
+        description="Larger request bodies are refused with 413 before they are read whole.",
+    )
+    max_query_params: PositiveInt = Field(
+        default=100, description="More query parameters (filters, sort keys...) are refused."
+    )
+
+
 class Spec(Frozen):
-    """The whole ``strangler.yaml``."""
+    """The whole ``strangler.yaml``.
+
+    Loaded specs are instances of a subclass built by :func:`spec_model`,
+    with one field per registered part's section; :meth:`section` reads them.
+    """
 
     version: Literal[1] = 1
     server: ServerSpec = ServerSpec()
+    limits: LimitsSpec = LimitsSpec()
     cache_dir: str | None = Field(
         default=None, description="Where parsed WSDLs are cached (default: a user cache dir)."
     )
-    systems: dict[str, System] = Field(default_factory=dict)
+    systems: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("systems")
     @classmethod
-    def _names(cls, value: dict[str, System]) -> dict[str, System]:
+    def _names(cls, value: dict[str, Any]) -> dict[str, Any]:
         for name in value:
             if not name.replace("-", "_").isidentifier():
                 raise ValueError(f"system name {name!r} must be letters, digits, '_' or '-'")
         return value
+
+    def section(self, name: str) -> Any:
+        """A part's section of the spec (``None`` when the file has none)."""
+        return getattr(self, name, None)
+
+
+def system_union() -> Any:
+    """The type of one entry of ``systems:``: the registered kinds, told apart by ``kind``."""
+    from strangler.platform.registry import kinds, load
+
+    models = [load(k.spec, extra=k.extra, what=f"kind {k.name!r}") for k in kinds().values()]
+    if not models:
+        raise RuntimeError("no kind of system is registered: is strangler installed?")
+    if len(models) == 1:
+        return models[0]
+    return Annotated[Union[tuple(models)], Field(discriminator="kind")]  # noqa: UP007
+
+
+@functools.cache
+def spec_model() -> type[Spec]:
+    """The complete spec model: :class:`Spec` plus every registered part's section."""
+    from strangler.platform.registry import load, parts
+
+    fields: dict[str, Any] = {
+        "systems": (dict[str, system_union()], Field(default_factory=dict))  # type: ignore[misc]
+    }
+    for part in parts():
+        if part.section is None or part.spec is None:
+            continue
+        if part.section in Spec.model_fields:
+            raise RuntimeError(f"part {part.name!r} takes section {part.section!r} of the core")
+        model: type[BaseModel] = load(part.spec, extra=part.extra, what=f"part {part.name!r}")
+        fields[part.section] = (model | None, None)
+    built: type[Spec] = create_model("Spec", __base__=Spec, **fields)
+    return built

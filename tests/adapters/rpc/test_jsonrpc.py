@@ -153,7 +153,7 @@ def test_openapi_is_valid_and_typed(client: httpx.Client) -> None:
 
 
 def test_readyz_reports_the_breaker(client: httpx.Client) -> None:
-    system = client.get("/readyz").json()["systems"]["shop"]
+    system = client.get("/readyz").json()["components"]["shop"]
     assert system == {"kind": "jsonrpc", "operations": 10, "breaker": "closed"}
 
 

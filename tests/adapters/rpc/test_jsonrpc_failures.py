@@ -226,13 +226,13 @@ def test_circuit_opens_fails_fast_then_recovers() -> None:
         assert opened.status_code == 503
         assert opened.json()["type"] == "urn:strangler:problem:circuit-open"
         assert int(opened.headers["retry-after"]) >= 1
-        assert http.get("/readyz").json()["systems"]["shop"]["breaker"] == "opened"
+        assert http.get("/readyz").json()["components"]["shop"]["breaker"] == "opened"
         with start_jsonrpc_server(port) as legacy:
             assert http.post(f"{BASE}/pricing.quote", json=QUOTE).status_code == 503
             assert legacy.calls["pricing.quote"] == 0  # failing fast: nothing sent
             time.sleep(1.2)
             assert http.post(f"{BASE}/pricing.quote", json=QUOTE).status_code == 200
-            assert http.get("/readyz").json()["systems"]["shop"]["breaker"] == "closed"
+            assert http.get("/readyz").json()["components"]["shop"]["breaker"] == "closed"
 
 
 def test_faults_do_not_open_the_circuit(jsonrpc_legacy: LegacyJsonRpcServer) -> None:

@@ -153,7 +153,7 @@ def test_server_without_introspection_uses_the_spec(tmp_path: Path) -> None:
             item = http.post(f"{BASE}/catalog.item", json={"id": 3}).json()["result"]
             assert item["name"] == "Item 3"
             document = http.get("/openapi.json").json()
-            assert http.get("/readyz").json()["systems"]["pricing"]["introspected"] is False
+            assert http.get("/readyz").json()["components"]["pricing"]["introspected"] is False
     validate(document)
     assert sorted(p for p in document["paths"] if p.startswith(BASE)) == [
         f"{BASE}/catalog.item",

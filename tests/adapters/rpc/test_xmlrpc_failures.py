@@ -107,7 +107,7 @@ def test_circuit_opens_then_recovers(tmp_path: Path) -> None:
         with start_xmlrpc_server(port):
             time.sleep(1.2)
             assert http.post(QUOTE, json={"sku": "SKU-1", "qty": 1}).status_code == 200
-            assert http.get("/readyz").json()["systems"]["pricing"]["breaker"] == "closed"
+            assert http.get("/readyz").json()["components"]["pricing"]["breaker"] == "closed"
 
 
 BILLION_LAUGHS = b"""<?xml version="1.0"?>

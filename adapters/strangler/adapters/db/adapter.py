@@ -13,18 +13,20 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter
 from pydantic import BaseModel
 
-from strangler.adapters.base import Operation
 from strangler.adapters.db.engine import SqlAlchemyRunner
 from strangler.adapters.db.models import TableModels, body_values, build_models
 from strangler.adapters.db.odbc import OdbcRunner
 from strangler.adapters.db.procedures import build_operations, call_statement
+from strangler.adapters.db.query import build_query
+from strangler.adapters.db.reads import ListInput, TableRead, read_operations
 from strangler.adapters.db.rows import RowService
 from strangler.adapters.db.runner import Runner
 from strangler.adapters.db.values import plain_json
 from strangler.errors import StranglerError, SystemLoadError, UnknownOperation
+from strangler.platform.component import Health
+from strangler.platform.operations import Operation
 from strangler.spec.database import DatabaseSystem
 
 __all__ = ["DatabaseAdapter"]
@@ -63,16 +65,29 @@ class DatabaseAdapter:
         self.tables = {t.name: t for t in tables}
         self.models: dict[str, TableModels] = {t.name: build_models(system, t) for t in tables}
         self.rows = RowService(system, spec, self.runner)
-        self._by_name = {op.name: op for op in self._operations}
+        reads = [
+            op for t in tables for op in read_operations(system, t, self.models[t.name])
+        ]
+        self._by_name: dict[str, Operation[Any]] = {op.name: op for op in self._operations}
+        for op in reads:
+            self._by_name[op.name] = op
+            for alias in op.aliases:
+                self._by_name[".".join(alias)] = op
 
-    def operations(self) -> Sequence[Operation]:
+    @property
+    def name(self) -> str:
+        return self.system
+
+    def operations(self) -> Sequence[Operation[Any]]:
+        """The stored procedures (tables have routes of their own)."""
         return self._operations
 
-    def router(self) -> APIRouter:
-        """List / get / insert / update / delete routes for every exposed table."""
-        from strangler.adapters.db.router import build_router
-
-        return build_router(self)
+    def lookup(self, name: str) -> Operation[Any]:
+        """A procedure, or a table's reads: ``TABLE`` / ``TABLE.list``, ``TABLE.get``."""
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise UnknownOperation(self.system, name) from None
 
     async def start(self) -> None:
         """Nothing to open: connections are made on first use and pooled."""
@@ -80,7 +95,7 @@ class DatabaseAdapter:
     async def close(self) -> None:
         self.runner.dispose()
 
-    async def health(self) -> dict[str, Any]:
+    async def health(self) -> Health:
         """A ``SELECT 1`` round trip; never raises."""
         state: dict[str, Any] = {
             "kind": self.kind,
@@ -91,16 +106,17 @@ class DatabaseAdapter:
         }
         try:
             await self.runner.ping()
-            state["status"] = "ok"
         except StranglerError as exc:
-            state.update(status="down", error=exc.message)
-        return state
+            return Health("down", {**state, "error": exc.message})
+        return Health("ok", state)
 
-    async def invoke(self, operation: Operation, payload: BaseModel) -> Any:
-        """Call a stored procedure; answer ``{"rows": [...]}``."""
+    async def invoke(self, operation: Operation[Any], payload: BaseModel) -> Any:
+        """Call a stored procedure (``{"rows": [...]}``) or read a table."""
         if self._by_name.get(operation.name) is not operation:
             raise UnknownOperation(self.system, operation.name)
-        params: tuple[str, ...] = operation.extra["params"]
+        if isinstance(operation.target, TableRead):
+            return await self._read(operation.target, payload)
+        params: tuple[str, ...] = operation.target
         statement = call_statement(
             self.runner.dbms,
             self.runner.dialect,
@@ -112,6 +128,22 @@ class DatabaseAdapter:
             lambda s: s.call(statement), operation=operation.name, write=not operation.safe
         )
         return {"rows": [_row(names, row) for row in rows]}
+
+    async def _read(self, read: TableRead, payload: BaseModel) -> Any:
+        table = self.tables[read.table]
+        if read.verb == "get":
+            return await self.rows.get(table, tuple(body_values(payload, only_set=False).values()))
+        assert isinstance(payload, ListInput)
+        limit = min(payload.limit or self.spec.default_page_size, self.spec.max_page_size)
+        query = build_query(
+            table,
+            filters=[(f.column, f.op, f.value) for f in payload.filters],
+            sort=payload.sort,
+            fields=payload.fields,
+            limit=limit,
+            cursor=payload.cursor,
+        )
+        return await self.rows.page(table, query)
 
 
 def _row(names: Iterable[str], row: Iterable[Any]) -> dict[str, Any]:

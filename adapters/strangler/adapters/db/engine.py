@@ -40,11 +40,12 @@ class SqlAlchemyRunner(ThreadedRunner):
         assert spec.url is not None
         self.system = system
         self.spec = spec
-        self.url = _odbc_port(sa.make_url(spec.url.get_secret_value()))
+        self.url = _existing_sqlite_file(_odbc_port(sa.make_url(spec.url.get_secret_value())))
         self.engine = sa.create_engine(self.url, **_engine_args(self.url, spec))
         self.dialect = self.engine.dialect
         self.dbms = "mysql" if self.dialect.name in ("mysql", "mariadb") else self.dialect.name
         self.watchdog = Watchdog(f"db-{system}-watchdog")
+        self._probe_engine: sa.Engine | None = None
         event.listen(self.engine, "before_cursor_execute", _remember_cursor)
         event.listen(self.engine, "handle_error", _mark_disconnect)
         event.listen(self.engine, "checkin", _note_checkin)
@@ -59,8 +60,28 @@ class SqlAlchemyRunner(ThreadedRunner):
         except (sa.exc.SQLAlchemyError, OSError) as exc:
             raise translate(exc, system=self.system, operation="reflect") from exc
 
+    def _probe(self) -> None:
+        try:
+            with self._prober().connect() as connection:
+                connection.execute(sa.select(sa.literal(1))).fetchall()
+        except Exception as exc:
+            raise translate(
+                exc, system=self.system, operation="ping", retry_after_s=self.spec.retry_after_s
+            ) from exc
+
+    def _prober(self) -> sa.Engine:
+        """An engine without a pool, for :meth:`ping` (made on first use)."""
+        if self._probe_engine is None:
+            args = _engine_args(self.url, self.spec)
+            self._probe_engine = sa.create_engine(
+                self.url, poolclass=sa.pool.NullPool, connect_args=args["connect_args"]
+            )
+        return self._probe_engine
+
     def _release(self) -> None:
         self.engine.dispose()
+        if self._probe_engine is not None:
+            self._probe_engine.dispose()
 
     def _run(self, work: Callable[[Any], T], operation: str, write: bool) -> T:
         session: _Session | None = None
@@ -190,6 +211,25 @@ def _odbc_port(url: sa.URL) -> sa.URL:
     if url.port is None or "port" in url.query:
         return url
     return url.set(port=None).update_query_dict({"port": str(url.port)})
+
+
+def _existing_sqlite_file(url: sa.URL) -> sa.URL:
+    """Open a SQLite file read-write but never create it.
+
+    A legacy database whose file is gone is down, not empty: without this,
+    SQLite would make a new empty file and every table would fail (or worse,
+    answer nothing) while health checks said ok.
+    """
+    database = url.database or ""
+    if (
+        url.get_backend_name() != "sqlite"
+        or url.get_driver_name() != "pysqlite"
+        or database in ("", ":memory:")
+        or database.startswith("file:")
+        or "mode" in url.query
+    ):
+        return url
+    return url.set(database=f"file:{database}").update_query_dict({"mode": "rw", "uri": "true"})
 
 
 def _engine_args(url: sa.URL, spec: DatabaseSystem) -> dict[str, Any]:

@@ -110,6 +110,16 @@ class OdbcRunner(ThreadedRunner):
         timeout = math.ceil(self.spec.connect_timeout_s)
         return pyodbc.connect(self.spec.odbc.get_secret_value(), autocommit=False, timeout=timeout)
 
+    def _probe(self) -> None:
+        try:
+            connection = self._connect()
+            try:
+                self._ping(connection)  # connecting is the check where SELECT 1 is not SQL
+            finally:
+                connection.close()
+        except pyodbc.Error as exc:
+            raise self._translate(exc, "ping", False) from exc
+
     def _ping(self, connection: pyodbc.Connection) -> None:
         if self.dbms != "odbc":  # "SELECT 1" is not valid everywhere (Oracle, DB2)
             connection.cursor().execute("SELECT 1").fetchall()

@@ -78,7 +78,7 @@ def build_operations(
                 description=f"Calls the stored procedure {name}; answers its first result set.",
                 safe=spec.safe,
                 tags=(system,),
-                extra={"params": tuple(spec.params)},
+                target=tuple(spec.params),
             )
         )
     return operations

@@ -36,6 +36,7 @@ __all__ = [
     "Filter",
     "ListQuery",
     "SortKey",
+    "build_query",
     "parse_list_query",
     "signature",
     "split",
@@ -120,6 +121,60 @@ def parse_list_query(
     if problems:
         raise BadQuery("; ".join(f"{p.path}: {p.message}" for p in problems), problems)
     return ListQuery(tuple(filters), sort, fields, limit, offset, after)
+
+
+def build_query(
+    table: TableInfo,
+    *,
+    filters: Iterable[tuple[str, str, Any]] = (),
+    sort: Iterable[str] = (),
+    fields: Iterable[str] | None = None,
+    limit: int,
+    offset: int = 0,
+    cursor: str | None = None,
+) -> ListQuery:
+    """A query built in code (ETL, the gateway) rather than from a query string.
+
+    ``filters`` are ``(column, op, value)``; a text value is read as the REST
+    query string would read it, any other value is taken as already typed
+    (``in`` takes a sequence). ``sort`` items are column names, ``-`` first
+    for descending. Checked like a query string: ``BadQuery`` names each
+    bad part.
+    """
+    problems: list[InputProblem] = []
+    checked: list[Filter] = []
+    for name, op, value in filters:
+        if isinstance(value, str) and op != "in":
+            checked.extend(_filter(table, name, f"{op}.{value}", problems))
+            continue
+        column = table.column(name)
+        if column is None:
+            problems.append(InputProblem(name, f"unknown column {name!r} ({_known(table)})"))
+        elif op not in OPERATORS or op in ("like", "is"):
+            problems.append(InputProblem(name, f"{op!r} takes text; give the value as text"))
+        elif op == "in":
+            items = tuple(value) if not isinstance(value, str) else tuple(split(value))
+            if not items or len(items) > MAX_IN_ITEMS:
+                problems.append(InputProblem(name, f"'in' takes 1 to {MAX_IN_ITEMS} values"))
+            else:
+                typed = [parse_text(column, v) if isinstance(v, str) else v for v in items]
+                checked.append(Filter(name, "in", tuple(typed)))
+        else:
+            checked.append(Filter(name, op, value))  # type: ignore[arg-type]  # op checked above
+    keys = _sort(table, ",".join(sort), problems)
+    shown = _fields(table, ",".join(fields) if fields is not None else None, problems)
+    if limit < 1 or offset < 0:
+        problems.append(InputProblem("limit", "limit must be positive and offset not negative"))
+    after = None
+    if cursor is not None:
+        try:
+            columns = [table.require(k.column) for k in keys]
+            after = decode_cursor(cursor, columns, signature(keys))
+        except ValueError as exc:
+            problems.append(InputProblem("cursor", str(exc)))
+    if problems:
+        raise BadQuery("; ".join(f"{p.path}: {p.message}" for p in problems), problems)
+    return ListQuery(tuple(checked), keys, shown, limit, offset, after)
 
 
 def _filter(table: TableInfo, name: str, raw: str, problems: list[InputProblem]) -> list[Filter]:

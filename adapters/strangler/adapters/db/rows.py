@@ -8,14 +8,13 @@ Keys in paths are the key columns' values in key order, comma-separated
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Mapping, Sequence
+import dataclasses
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
-from fastapi import HTTPException
-
 from strangler.adapters.db.meta import TableInfo
-from strangler.adapters.db.query import parse_list_query, split
+from strangler.adapters.db.query import ListQuery, parse_list_query, split
 from strangler.adapters.db.runner import Runner, Session
 from strangler.adapters.db.statements import (
     delete_row,
@@ -27,12 +26,13 @@ from strangler.adapters.db.statements import (
 )
 from strangler.adapters.db.values import (
     converter,
+    decode_cursor,
     encode_cursor,
     needs_conversion,
     parse_text,
     to_json,
 )
-from strangler.errors import BadQuery, InputProblem, InvalidInput
+from strangler.errors import BadQuery, InputProblem, InvalidInput, NotAllowed, RowNotFound
 from strangler.spec.database import DatabaseSystem
 
 __all__ = ["RowService", "key_text", "page_items", "parse_key"]
@@ -111,12 +111,17 @@ class RowService:
         self.runner = runner
 
     async def list(self, table: TableInfo, params: Iterable[tuple[str, str]]) -> dict[str, Any]:
+        """A page for a query string's ``(name, value)`` pairs (see :mod:`.query`)."""
         query = parse_list_query(
             table,
             params,
             default_limit=self.spec.default_page_size,
             max_limit=self.spec.max_page_size,
         )
+        return await self.page(table, query)
+
+    async def page(self, table: TableInfo, query: ListQuery) -> dict[str, Any]:
+        """``{"items": [...], "next_cursor": ...}`` for a checked query."""
         statement = select_page(table, query)
         rows = await self.runner.run(lambda s: s.fetch(statement), operation=f"list {table.name}")
         names = page_columns(table, query)
@@ -128,12 +133,38 @@ class RowService:
             next_cursor = encode_cursor(query.sort_signature, [last[k.column] for k in query.sort])
         return {"items": items, "next_cursor": next_cursor}
 
-    async def get(self, table: TableInfo, key: str) -> dict[str, Any]:
-        values = parse_key(table, key)
+    async def stream(
+        self, table: TableInfo, query: ListQuery
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """Every row the query selects, a page of ``query.limit`` rows at a time.
+
+        Pages follow the keyset cursor, so memory stays at one page however
+        large the table, and rows written meanwhile behind the cursor are not
+        repeated. ``query.offset`` applies to the first page only.
+        """
+        while True:
+            page = await self.page(table, query)
+            if page["items"]:
+                yield page["items"]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                return
+            columns = [table.require(k.column) for k in query.sort]
+            after = decode_cursor(cursor, columns, query.sort_signature)
+            query = dataclasses.replace(query, after=after, offset=0)
+
+    async def get(self, table: TableInfo, key: str | Sequence[Any]) -> dict[str, Any]:
+        """One row by its key: the path segment's text, or the typed key values."""
+        values = parse_key(table, key) if isinstance(key, str) else tuple(key)
+        if len(values) != len(table.key):
+            raise BadQuery(
+                f"the key of {table.name} is {','.join(table.key)}",
+                [InputProblem("key", f"expected {len(table.key)} value(s)")],
+            )
         statement = select_by_key(table, values)
         rows = await self.runner.run(lambda s: s.fetch(statement), operation=f"get {table.name}")
         if not rows:
-            raise _not_found(table, key)
+            raise self._not_found(table, key)
         return self._json(table, table.names, rows[0])
 
     async def insert(self, table: TableInfo, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -170,7 +201,7 @@ class RowService:
 
         row = await self.runner.run(work, operation=f"update {table.name}", write=True)
         if row is None:
-            raise _not_found(table, key)
+            raise self._not_found(table, key)
         return self._json(table, table.names, row)
 
     async def delete(self, table: TableInfo, key: str) -> None:
@@ -180,11 +211,17 @@ class RowService:
             lambda s: s.execute(statement), operation=f"delete {table.name}", write=True
         )
         if count == 0:
-            raise _not_found(table, key)
+            raise self._not_found(table, key)
 
     def _writable(self, table: TableInfo) -> None:
         if not table.writes:
-            raise HTTPException(405, f"{table.name} is read-only")
+            raise NotAllowed(
+                f"{table.name} is read-only: the spec does not allow writes", allowed=("GET",)
+            )
+
+    def _not_found(self, table: TableInfo, key: str | Sequence[Any]) -> RowNotFound:
+        text = key if isinstance(key, str) else key_text(list(key))
+        return RowNotFound(self.system, table.name, text)
 
     @staticmethod
     def _json(table: TableInfo, names: Sequence[str], row: Sequence[Any]) -> dict[str, Any]:
@@ -193,6 +230,3 @@ class RowService:
             for name, value in zip(names, row, strict=True)
         }
 
-
-def _not_found(table: TableInfo, key: str) -> HTTPException:
-    return HTTPException(404, f"{table.name} has no row with key {key}")

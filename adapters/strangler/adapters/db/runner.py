@@ -96,8 +96,8 @@ class Runner(Protocol):
 class ThreadedRunner:
     """What both connection paths share: blocking work runs in a thread pool of
     ``pool_size`` threads, one per pooled connection. Subclasses provide
-    ``_run(work, operation, write)`` (blocking) and ``_release()`` (close pooled
-    connections)."""
+    ``_run(work, operation, write)`` (blocking), ``_probe()`` (a round trip on a
+    new connection) and ``_release()`` (close pooled connections)."""
 
     system: str
     spec: DatabaseSystem
@@ -110,7 +110,19 @@ class ThreadedRunner:
         return await loop.run_in_executor(self._executor, self._run, work, operation, write)
 
     async def ping(self) -> None:
-        await self.run(lambda s: s.fetch(sa.select(sa.literal(1))), operation="ping")
+        """A round trip on a new connection, not a pooled one.
+
+        Readiness asks whether the database can be reached now; a pooled
+        connection can outlive that (an SQLite file removed under an open
+        handle, a server that refuses new logins).
+        """
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(self.spec.pool_size, f"db-{self.system}")
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self._probe)
+
+    def _probe(self) -> None:
+        raise NotImplementedError
 
     def dispose(self) -> None:
         if self._executor is not None:

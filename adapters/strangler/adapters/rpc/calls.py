@@ -22,7 +22,7 @@ __all__ = ["RpcTarget", "declared_operation"]
 
 @dataclass(frozen=True)
 class RpcTarget:
-    """One remote method (kept in ``Operation.extra["rpc"]``).
+    """One remote method (the ``target`` of its :class:`Operation`).
 
     ``names`` are the declared parameter names, or ``None`` when the body
     carries raw ``params``.
@@ -87,5 +87,5 @@ def declared_operation(
         description=method.description or description,
         safe=method.safe,
         tags=(system,),
-        extra={"rpc": RpcTarget(name, names, by_position, notification)},
+        target=RpcTarget(name, names, by_position, notification),
     )

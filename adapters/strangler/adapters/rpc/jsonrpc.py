@@ -7,7 +7,8 @@
 * Methods declared ``notification: true`` are sent without an id and answered
   202 Accepted with no body.
 * ``POST /jsonrpc/{system}/_batch`` takes ``[{"method": ..., "params": ...}, ...]``
-  and answers one item per call, in order (see :mod:`.jsonrpc_routes`).
+  and answers one item per call, in order (see :meth:`JsonRpcAdapter.batch`; the
+  routes are built beside the REST edge, in :mod:`strangler.rest.jsonrpc`).
 
 Errors the legacy system answers are mapped as :mod:`.jsonrpc_codec` documents.
 """
@@ -20,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from fastapi import APIRouter
 from pydantic import BaseModel
 from pydantic_core import SchemaError
 
@@ -39,7 +39,6 @@ from strangler.adapters.rpc.jsonrpc_codec import (
 from strangler.adapters.rpc.models import ModelFactory
 from strangler.adapters.rpc.transport import RpcTransport, TransportOwner
 from strangler.errors import LegacyProtocolError, StranglerError, SystemLoadError
-from strangler.rest.problems import problem_for
 from strangler.spec.rpc import JsonRpcSystem
 
 __all__ = ["JsonRpcAdapter"]
@@ -82,12 +81,6 @@ class JsonRpcAdapter(TransportOwner):
         """The methods called as notifications (served by :meth:`router`)."""
         return [op for op in self.methods.values() if _target(op).notification]
 
-    def router(self) -> APIRouter:
-        """Routes the edge cannot build from operations: notifications and ``_batch``."""
-        from strangler.adapters.rpc.jsonrpc_routes import build_router
-
-        return build_router(self)
-
     def _health_details(self) -> dict[str, Any]:
         return {"operations": len(self.methods)}
 
@@ -110,13 +103,13 @@ class JsonRpcAdapter(TransportOwner):
         if is_error_object(answer):
             raise fault(answer["error"], **self._where(target.method))
 
-    async def batch(
-        self, calls: Sequence[tuple[Operation, Any]], instance: str | None = None
-    ) -> list[dict[str, Any]]:
+    async def batch(self, calls: Sequence[tuple[Operation, Any]]) -> list[dict[str, Any]]:
         """Send ``(operation, params)`` calls as one batch; one outcome per call, in order.
 
-        Transport trouble, an unreadable answer or one error for the whole batch
-        raise; a call's own error becomes its item's ``problem``.
+        Each outcome is ``{"method", "status": "ok", "result"}``, ``{"method",
+        "status": "sent"}`` for a notification, or ``{"method", "status":
+        "error", "error": StranglerError}``. Transport trouble, an unreadable
+        answer or one error for the whole batch raise.
         """
         ids = [None if _target(op).notification else next(self._ids) for op, _ in calls]
         requests = [
@@ -133,7 +126,7 @@ class JsonRpcAdapter(TransportOwner):
         items: list[dict[str, Any]] = []
         for (op, _), request_id in zip(calls, ids, strict=True):
             if request_id is None:
-                items.append({"method": op.name, "status": 202})
+                items.append({"method": op.name, "status": "sent"})
                 continue
             item = answers.get(request_id) or (orphans.pop(0) if orphans else None)
             try:
@@ -144,11 +137,9 @@ class JsonRpcAdapter(TransportOwner):
                         operation=op.name,
                     )
                 result = outcome(item, request_id, **self._where(op.name))
-                items.append({"method": op.name, "status": 200, "result": result})
+                items.append({"method": op.name, "status": "ok", "result": result})
             except StranglerError as exc:
-                problem = problem_for(exc, instance)
-                body = orjson.loads(bytes(problem.body))
-                items.append({"method": op.name, "status": problem.status_code, "problem": body})
+                items.append({"method": op.name, "status": "error", "error": exc})
         return items
 
     def _match(
@@ -185,5 +176,5 @@ class JsonRpcAdapter(TransportOwner):
 
 
 def _target(operation: Operation) -> RpcTarget:
-    target: RpcTarget = operation.extra["rpc"]
+    target: RpcTarget = operation.target
     return target

@@ -112,7 +112,7 @@ class XmlRpcAdapter(TransportOwner):
         return {"operations": len(self._operations), "introspected": self.introspected}
 
     async def invoke(self, operation: Operation, payload: BaseModel) -> Any:
-        target: RpcTarget = operation.extra["rpc"]
+        target: RpcTarget = operation.target
         params = target.wire_params(payload, json_mode=False)
         body = encode_call(target.method, params or [])
         reply = await self.transport.call(body, operation=target.method, safe=operation.safe)

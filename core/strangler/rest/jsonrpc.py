@@ -1,5 +1,7 @@
 """The JSON-RPC routes the edge cannot build from operations: notifications and
 batches. See ``BATCH_DESCRIPTION`` for the batch contract.
+
+Named by the ``jsonrpc`` kind's registration; the adapter itself knows no HTTP.
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ from fastapi import APIRouter, Body, Request
 from pydantic import BaseModel, Field, create_model
 from starlette.responses import Response
 
-from strangler.adapters.base import Operation
+from strangler.platform.operations import Operation
 from strangler.rest.encoding import JSONResponse
-from strangler.rest.problems import PROBLEM_RESPONSES, Problem
+from strangler.rest.problems import PROBLEM_RESPONSES, Problem, problem_body
 
 if TYPE_CHECKING:
     from strangler.adapters.rpc.jsonrpc import JsonRpcAdapter
@@ -52,6 +54,21 @@ class BatchItem(BaseModel):
     )
     result: Any = Field(default=None, description="The method's result (status 200 only).")
     problem: Problem | None = Field(default=None, description="Why the call failed.")
+
+
+_STATUS = {"ok": 200, "sent": 202}
+
+
+def _item(outcome: dict[str, Any], instance: str) -> dict[str, Any]:
+    """One batch outcome as answered: the call's status, its result or its problem."""
+    error = outcome.get("error")
+    if error is not None:
+        problem = problem_body(error, instance)
+        return {"method": outcome["method"], "status": problem["status"], "problem": problem}
+    item = {"method": outcome["method"], "status": _STATUS[outcome["status"]]}
+    if outcome["status"] == "ok":
+        item["result"] = outcome.get("result")
+    return item
 
 
 def build_router(adapter: JsonRpcAdapter) -> APIRouter:
@@ -114,10 +131,10 @@ def _notify_endpoint(
 
 def _call_model(adapter: JsonRpcAdapter, operation: Operation) -> type[BaseModel]:
     """``{"method": <this method>, "params": <its body>}``."""
-    names = operation.extra["rpc"].names
+    names = operation.target.names
     if names is None:  # raw params: the body's one field, as it is
         field = operation.input_model.model_fields["params"]
-        default: list[Any] | None = [] if operation.extra["rpc"].by_position else None
+        default: list[Any] | None = [] if operation.target.by_position else None
         params: Any = (field.annotation, Field(default=default))
     elif _is_required(operation.input_model):
         params = (operation.input_model, ...)
@@ -143,10 +160,11 @@ def _batch_endpoint(adapter: JsonRpcAdapter) -> Callable[..., Awaitable[JSONResp
         for item in payload:
             operation = operations[getattr(item, "method")]  # noqa: B009
             params = getattr(item, "params")  # noqa: B009
-            if params is None and operation.extra["rpc"].names is not None:
+            if params is None and operation.target.names is not None:
                 params = operation.input_model()
             pairs.append((operation, params))
-        return JSONResponse(await adapter.batch(pairs, request.url.path))
+        outcomes = await adapter.batch(pairs)
+        return JSONResponse([_item(outcome, request.url.path) for outcome in outcomes])
 
     batch.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
         [

@@ -1,5 +1,8 @@
 """FastAPI routes per table, mounted by the app under ``/database/{system}``.
 
+Named by the ``database`` kind's registration; the adapter behind them knows
+no HTTP (it raises the project's errors, mapped in :mod:`.problems`).
+
 =========  ======================  ==========================================
 method     path                    what
 =========  ======================  ==========================================
@@ -21,7 +24,9 @@ import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException, Query, Request
+from urllib.parse import quote
+
+from fastapi import APIRouter, Body, Query, Request
 from fastapi import Path as PathParam
 from pydantic import BaseModel
 from starlette.responses import Response
@@ -30,6 +35,7 @@ from strangler.adapters.db.meta import TableInfo
 from strangler.adapters.db.models import body_values
 from strangler.adapters.db.query import OPERATORS, RESERVED
 from strangler.adapters.db.rows import key_text
+from strangler.errors import NotAllowed
 from strangler.rest.encoding import JSONResponse
 from strangler.rest.problems import problem_responses
 
@@ -139,7 +145,9 @@ def _refusals(router: APIRouter, adapter: DatabaseAdapter, table: TableInfo) -> 
     """Writes to a read-only table: 405 saying why (hidden from the OpenAPI document)."""
 
     async def refuse() -> None:
-        raise HTTPException(405, f"{table.name} is read-only: the spec does not allow writes")
+        raise NotAllowed(
+            f"{table.name} is read-only: the spec does not allow writes", allowed=("GET",)
+        )
 
     for path, methods in (
         (f"/{table.name}", ["POST"]),
@@ -152,13 +160,14 @@ def _write_routes(router: APIRouter, adapter: DatabaseAdapter, table: TableInfo)
     models = adapter.models[table.name]
     assert models.create is not None and models.update is not None
     keys = ",".join(table.key)
-    base = f"/database/{adapter.system}/{table.name}"
+    base = f"/database/{quote(adapter.system, safe='')}/{quote(table.name, safe='')}"
 
     async def insert(body: BaseModel) -> JSONResponse:
         row = await adapter.rows.insert(table, body_values(body))
         headers = {}
         if all(name in row for name in table.key):
-            headers["Location"] = f"{base}/{key_text([row[name] for name in table.key])}"
+            key = key_text([row[name] for name in table.key])
+            headers["Location"] = f"{base}/{quote(key, safe=',')}"
         return JSONResponse(row, status_code=201, headers=headers)
 
     async def update(key: str, body: BaseModel) -> JSONResponse:

@@ -8,7 +8,10 @@ each class to an RFC 9457 problem.
     StranglerError
     ├── SpecError                  a spec file that cannot be loaded
     ├── SystemLoadError            a system's description (a WSDL, say) cannot be read
-    ├── UnknownOperation           no such service, port or operation
+    ├── NotFound                   the thing asked for does not exist
+    │   ├── UnknownOperation       no such system, service, port or operation
+    │   └── RowNotFound            no row of a table has this key
+    ├── NotAllowed                 the spec does not allow this (a write to a read-only table)
     ├── InvalidInput               the caller's data does not fit the operation
     │   └── BadQuery               a query string names an unknown field or a bad value
     └── LegacyError                anything that went wrong on the legacy side
@@ -33,6 +36,9 @@ __all__ = [
     "LegacyProtocolError",
     "LegacyTimeout",
     "LegacyUnavailable",
+    "NotAllowed",
+    "NotFound",
+    "RowNotFound",
     "SpecError",
     "SpecProblem",
     "StranglerError",
@@ -81,13 +87,37 @@ class SystemLoadError(StranglerError):
         super().__init__(f"{system}: cannot load {source}: {reason}")
 
 
-class UnknownOperation(StranglerError):
+class NotFound(StranglerError):
+    """The thing asked for does not exist."""
+
+
+class UnknownOperation(NotFound):
     """The system, port or operation asked for does not exist."""
 
     def __init__(self, system: str, operation: str) -> None:
         self.system = system
         self.operation = operation
         super().__init__(f"{system} has no operation {operation!r}")
+
+
+class RowNotFound(NotFound):
+    """No row of ``table`` has the key ``key`` (as the caller wrote it)."""
+
+    def __init__(self, system: str, table: str, key: str) -> None:
+        self.system, self.table, self.key = system, table, key
+        super().__init__(f"{table} has no row with key {key}")
+
+
+class NotAllowed(StranglerError):
+    """The spec does not allow this operation (a write to a read-only table, say).
+
+    ``allowed`` lists what is allowed on the same thing instead (e.g. the
+    read operations), so the edge can say so.
+    """
+
+    def __init__(self, message: str, *, allowed: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.allowed = allowed
 
 
 @dataclass

@@ -1,0 +1,5 @@
+"""``python -m strangler.cli``: the same as the ``strangler`` command."""
+
+from strangler.cli import app
+
+app()

@@ -1,0 +1,87 @@
+"""The small interface every part of a running strangler implements.
+
+A *component* is anything with a lifetime inside the app: a legacy adapter, an
+event stream, a model session, a gateway route table, the SOAP shim. The app
+starts every component in its lifespan, closes them in reverse order (also
+when a later one fails to start), and asks each for its health on
+``/readyz``.
+
+Beside the lifecycle a component may offer *faces*, each a protocol of its own
+that the app checks with ``isinstance``:
+
+* :class:`~strangler.platform.operations.OperationSource`: operations with
+  typed input and output models, callable in-process (legacy adapters); the
+  REST edge serves each as a ``POST`` route, and the gateway, command topics,
+  ETL and the shim call them by name.
+* :class:`RouteSource`: HTTP routes the component builds itself (a component
+  whose own protocol is HTTP, such as an inference endpoint).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
+
+__all__ = ["Component", "Health", "RouteSource", "Status"]
+
+Status = Literal["ok", "degraded", "down"]
+
+
+@dataclass(frozen=True)
+class Health:
+    """A component's answer to "can you serve?".
+
+    ``down`` makes the app not ready (``/readyz`` answers 503); ``degraded``
+    is reported but keeps it ready. ``detail`` is JSON-ready and must hold no
+    secrets: it is shown to whoever asks.
+    """
+
+    status: Status = "ok"
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"status": self.status, **self.detail}
+
+
+@runtime_checkable
+class Component(Protocol):
+    """What the app needs of every part it runs.
+
+    ``name`` is unique within the app (a system's name for an adapter);
+    ``kind`` says what it is (``soap``, ``database``, ``model``...).
+    :meth:`close` must be safe to call when :meth:`start` failed half-way or
+    never ran: the app calls it in both cases.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def kind(self) -> str: ...
+
+    async def start(self) -> None:
+        """Open long-lived resources (pools, sessions, consumers)."""
+        ...
+
+    async def close(self) -> None:
+        """Release what :meth:`start` opened; idempotent."""
+        ...
+
+    async def health(self) -> Health:
+        """A cheap check; never raises."""
+        ...
+
+
+@runtime_checkable
+class RouteSource(Protocol):
+    """A component that serves HTTP routes of its own, mounted under ``prefix``."""
+
+    @property
+    def prefix(self) -> str: ...
+
+    def router(self) -> APIRouter:
+        """The routes; handlers raise the project's errors, never HTTP exceptions."""
+        ...
