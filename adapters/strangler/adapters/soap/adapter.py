@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from zeep.exceptions import Error as ZeepError
 
 from strangler.adapters.base import Operation
+from strangler.adapters.soap import zeep_api
 from strangler.adapters.soap.catalog import HEADER_FIELD, SoapTarget, build_operations
 from strangler.adapters.soap.exchange import build_request, post, read_reply, to_json_ready
 from strangler.adapters.soap.loading import http_client, open_wsdl, override_address
@@ -46,6 +47,7 @@ class SoapAdapter:
         self.system = system
         self.spec = spec
         started = time.perf_counter()
+        zeep_api.install_fixes()  # in force only while this adapter parses a reply
         try:
             self.client, schema, self.from_cache = open_wsdl(spec, cache_dir)
             self._operations = build_operations(

@@ -32,15 +32,14 @@ from typing import Any
 from lxml import etree
 from zeep import Settings
 from zeep.transports import Transport
-from zeep.xsd.types.complex import ComplexType
-from zeep.xsd.valueobjects import CompoundValue
+from zeep.xsd import ComplexType, CompoundValue
+
+from strangler.adapters.soap import zeep_api
 
 __all__ = ["WsdlCache"]
 
 log = logging.getLogger(__name__)
 _FORMAT = 2
-_DYNAMIC_MODULE = "zeep.xsd.dynamic_types"
-_CACHED_PROPERTIES = ("_value_class", "_array_class")
 
 
 class WsdlCache:
@@ -108,8 +107,8 @@ def _digest(location: str) -> str | None:
 def _files_of(document: Any) -> dict[str, str | None]:
     """Every document zeep read for this WSDL, with a content hash for local files."""
     locations = {str(document.location)}
-    locations.update(str(d.location) for d in document._definitions.values())
-    locations.update(str(d._location) for d in document.types.documents if d._location)
+    locations.update(str(d.location) for d in zeep_api.wsdl_definitions(document))
+    locations.update(zeep_api.schema_locations(document))
     return {
         loc: None if "://" in loc and not loc.startswith("file://") else _digest(_local(loc))
         for loc in locations
@@ -140,7 +139,7 @@ _DYNAMIC_LOCK = threading.Lock()
 
 
 def _dynamic_class(name: str, bases: tuple[type[Any], ...], attrs: dict[str, Any]) -> type[Any]:
-    key = (name, bases, str(attrs.get("_xsd_name")))
+    key = (name, bases, zeep_api.dynamic_type_key(attrs))
     with _DYNAMIC_LOCK:
         if key not in _DYNAMIC:
             _DYNAMIC[key] = type(name, bases, attrs)
@@ -157,19 +156,19 @@ class _Pickler(pickle.Pickler):
 
     def reducer_override(self, obj: Any) -> Any:
         if isinstance(obj, type):
-            if obj.__module__ == _DYNAMIC_MODULE:
+            if obj.__module__ == zeep_api.DYNAMIC_TYPES_MODULE:
                 attrs = {k: v for k, v in vars(obj).items() if k not in ("__dict__", "__weakref__")}
                 return (_dynamic_class, (obj.__name__, obj.__bases__, attrs))
-            if issubclass(obj, CompoundValue) and "_xsd_type" in vars(obj):
-                return (getattr, (obj._xsd_type, "_value_class"))
+            owner = zeep_api.value_class_owner(obj) if issubclass(obj, CompoundValue) else None
+            if owner is not None:
+                return (zeep_api.value_class, (owner,))
             return NotImplemented
         if isinstance(obj, etree._Element):
             return (etree.fromstring, (etree.tostring(obj),))
         if isinstance(obj, etree.QName):
             return (etree.QName, (obj.text,))
         if isinstance(obj, ComplexType):
-            state = {k: v for k, v in vars(obj).items() if k not in _CACHED_PROPERTIES}
-            return (_blank, (type(obj),), state)
+            return (_blank, (type(obj),), zeep_api.picklable_state(obj))
         return NotImplemented
 
 

@@ -12,7 +12,7 @@ from typing import Any, cast
 
 from pydantic import BaseModel, Field, create_model
 from zeep import Client
-from zeep.wsdl.bindings.soap import SoapBinding
+from zeep.wsdl.bindings import Soap11Binding, Soap12Binding
 from zeep.xsd import ComplexType
 
 from strangler.adapters.base import Operation
@@ -23,6 +23,7 @@ from strangler.adapters.soap.models import ModelBuilder
 __all__ = ["HEADER_FIELD", "SoapTarget", "build_operations"]
 
 HEADER_FIELD = "soapHeader"
+_SOAP_BINDINGS = (Soap11Binding, Soap12Binding)
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class SoapTarget:
 
 
 def _soap_version(binding: Any) -> str:
-    return "1.2" if type(binding).__name__.startswith("Soap12") else "1.1"
+    return "1.2" if isinstance(binding, Soap12Binding) else "1.1"
 
 
 def build_operations(
@@ -58,17 +59,17 @@ def build_operations(
         op.style == "rpc"
         for service in client.wsdl.services.values()
         for port in service.ports.values()
-        if isinstance(port.binding, SoapBinding)
-        for op in port.binding._operations.values()
+        if isinstance(port.binding, _SOAP_BINDINGS)
+        for op in port.binding.all().values()
     )
     encoded = encoded_operations(client.wsdl) if rpc else set()  # SOAP encoding is rpc-only
     operations: list[Operation] = []
     for service in client.wsdl.services.values():
         for port in service.ports.values():
             binding = port.binding
-            if not isinstance(binding, SoapBinding):
+            if not isinstance(binding, _SOAP_BINDINGS):
                 continue  # an HTTP GET/POST binding: not SOAP
-            for op in binding._operations.values():
+            for op in binding.all().values():
                 operation = _operation(system, builder, service, port, binding, op, safe)
                 if (binding.name.text, op.name) in encoded:
                     target = replace(operation.extra["soap"], encoded=True)

@@ -15,6 +15,8 @@ from typing import Any, cast
 from lxml import etree
 from zeep.xsd import ComplexType
 
+from strangler.adapters.soap import zeep_api
+
 __all__ = ["SOAP_ENC", "add_type_information", "encoded_operations"]
 
 SOAP_ENC = "http://schemas.xmlsoap.org/soap/encoding/"
@@ -30,7 +32,7 @@ _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=Fals
 def encoded_operations(document: Any) -> set[tuple[str, str]]:
     """(binding QName text, operation name) for every operation whose input is encoded."""
     found: set[tuple[str, str]] = set()
-    for definition in document._definitions.values():
+    for definition in zeep_api.wsdl_definitions(document):
         try:
             root = etree.fromstring(document.transport.load(definition.location), _PARSER)
         except (OSError, etree.XMLSyntaxError, ValueError):
@@ -63,7 +65,7 @@ def add_type_information(envelope: Any, message: Any) -> Any:
         if part is None or child.get(f"{{{_XSI}}}type") is not None:
             continue
         xsd_type = part.type
-        if isinstance(xsd_type, ComplexType) and xsd_type._array_type is not None:
+        if isinstance(xsd_type, ComplexType) and zeep_api.array_type(xsd_type) is not None:
             count = len([c for c in child if isinstance(c.tag, str)])
             marks.append((child, etree.QName(SOAP_ENC, "Array"), _array_item_type(xsd_type), count))
         elif getattr(xsd_type, "qname", None) is not None:
@@ -113,6 +115,6 @@ def _declare(envelope: Any, namespaces: set[str]) -> tuple[Any, dict[str, str]]:
 
 def _array_item_type(xsd_type: Any) -> etree.QName | None:
     """The item type of a SOAP-ENC array (its ``wsdl:arrayType``), if zeep resolved it."""
-    item = getattr(xsd_type._array_type, "array_type", None)
+    item = getattr(zeep_api.array_type(xsd_type), "array_type", None)
     qname = getattr(item, "qname", None)
     return qname if isinstance(qname, etree.QName) else None

@@ -6,7 +6,7 @@ Foreign errors are translated here, once, into the project's error tree
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 import aiohttp
 from lxml import etree
@@ -14,8 +14,8 @@ from zeep import Client
 from zeep.exceptions import Error as ZeepError
 from zeep.exceptions import Fault, XMLSyntaxError
 from zeep.helpers import serialize_object
-from zeep.loader import parse_xml
 
+from strangler.adapters.soap import zeep_api
 from strangler.adapters.soap.catalog import SoapTarget
 from strangler.adapters.soap.encoded import add_type_information
 from strangler.errors import (
@@ -60,21 +60,17 @@ def build_request(
     if header:
         kwargs["_soapheaders"] = header
     try:
-        envelope, headers = target.binding._create(
-            target.operation, args, kwargs, client=client, options={"address": address}
+        envelope, headers = zeep_api.create_envelope(
+            target.binding, target.operation, args, kwargs, client=client, address=address
         )
     except (TypeError, ValueError, ZeepError) as exc:
         raise InvalidInput(f"{target.operation}: {exc}") from exc
     if nil_body:
         _nil_body_part(envelope)
+    operation = target.binding.get(target.operation)
     if target.encoded:
-        message = target.binding._operations[target.operation].input
-        envelope = add_type_information(envelope, message)
-    headers = dict(headers)
-    if (
-        target.soap_version == "1.2"
-        and target.binding._operations[target.operation].soapaction is None
-    ):
+        envelope = add_type_information(envelope, operation.input)
+    if target.soap_version == "1.2" and operation.soapaction is None:
         # zeep writes `action="None"` into the SOAP 1.2 content type when there is no soapAction.
         headers["Content-Type"] = headers["Content-Type"].replace('; action="None"', "")
     data = etree.tostring(envelope, encoding="utf-8", xml_declaration=True)
@@ -171,7 +167,7 @@ def read_reply(client: Client, target: SoapTarget, reply: Reply, *, system: str)
         )
     binding = target.binding
     try:
-        doc = parse_xml(cast(Any, reply.content), binding.transport, settings=client.settings)
+        doc = zeep_api.parse_reply(reply.content, binding.transport, client.settings)
     except (XMLSyntaxError, etree.XMLSyntaxError, ZeepError) as exc:
         raise LegacyProtocolError(
             f"{system} answered HTTP {reply.status} with unreadable XML: {exc}",
@@ -188,17 +184,17 @@ def read_reply(client: Client, target: SoapTarget, reply: Reply, *, system: str)
             system=system,
             operation=operation,
         )
-    op = binding._operations[operation]
+    op = binding.get(operation)
     body = doc.find("soap-env:Body", namespaces=nsmap)
     if body is None:
         raise LegacyProtocolError(
             f"{system} answered without a SOAP Body", system=system, operation=operation
         )
+    header = doc.find("soap-env:Header", namespaces=nsmap)
     try:
-        result = op.output._deserialize_body(body)["body"] if op.output.body else None
-        headers = op.output._deserialize_headers(doc.find("soap-env:Header", namespaces=nsmap)).get(
-            "header"
-        )
+        with zeep_api.adapter_parsing():  # empty string elements read as ""
+            result = zeep_api.deserialize_body(op.output, body) if op.output.body else None
+            headers = zeep_api.deserialize_header(op.output, header)
     except (ZeepError, ValueError, TypeError) as exc:
         raise LegacyProtocolError(
             f"{system} answered {operation} with XML that does not fit the WSDL: {exc}",
@@ -210,7 +206,7 @@ def read_reply(client: Client, target: SoapTarget, reply: Reply, *, system: str)
 
 def _raise_fault(binding: Any, doc: Any, target: SoapTarget, system: str) -> None:
     try:
-        binding.process_error(doc, binding._operations[target.operation])
+        binding.process_error(doc, binding.get(target.operation))
     except Fault as exc:
         code = exc.code or "Server"
         local = code.split("}")[-1].split(":")[-1].lower()

@@ -18,7 +18,6 @@ from zeep.cache import SqliteCache
 from zeep.wsdl import Document
 from zeep.wsse.username import UsernameToken
 
-from strangler.adapters.soap import zeep_fixes
 from strangler.adapters.soap.cache import WsdlCache
 from strangler.adapters.soap.facets import read_schema
 from strangler.adapters.soap.wellknown import GuardedTransport, loading_settings
@@ -26,8 +25,6 @@ from strangler.paths import default_cache_dir
 from strangler.spec.models import SoapSystem, WsseAuth
 
 __all__ = ["open_wsdl", "override_address"]
-
-zeep_fixes.apply()
 
 
 def xml_settings() -> Settings:

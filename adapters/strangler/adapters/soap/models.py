@@ -27,13 +27,12 @@ from pydantic import (
     create_model,
     model_validator,
 )
-from zeep.xsd import ComplexType, Element
-from zeep.xsd.elements.any import Any as XsdAny
-from zeep.xsd.elements.any import AnyAttribute
-from zeep.xsd.elements.indicators import Choice, Group, OrderIndicator
+from zeep.xsd import Any as XsdAny
+from zeep.xsd import AnyAttribute, Choice, ComplexType, Element, Group
 
 from strangler.adapters.soap.facets import FacetReader
 from strangler.adapters.soap.simple_types import Facets, python_type
+from strangler.adapters.soap.zeep_api import OrderIndicator, array_type
 
 __all__ = ["ModelBuilder", "SoapModel"]
 
@@ -228,7 +227,7 @@ class ModelBuilder:
         xsd_type = element.type
         facets: Facets | None = None
         annotation: Any
-        if isinstance(xsd_type, ComplexType) and xsd_type._array_type:  # a SOAP-ENC array
+        if isinstance(xsd_type, ComplexType) and array_type(xsd_type):  # a SOAP-ENC array
             item: Any = self._array_item(xsd_type, output=output, depth=depth)
             annotation = list[item]
         elif isinstance(xsd_type, ComplexType):

@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, WithJsonSchema
-from zeep.xsd import types as xt
-from zeep.xsd.types import builtins as b
+from zeep import xsd
 
 __all__ = ["Facets", "python_type"]
 
@@ -33,18 +32,18 @@ class Facets:
 
 # Bounds of the integer types, from XML Schema part 2, section 3.3.
 _INT_BOUNDS: list[tuple[type[Any], int | None, int | None]] = [
-    (b.UnsignedByte, 0, 255),
-    (b.UnsignedShort, 0, 65535),
-    (b.UnsignedInt, 0, 4294967295),
-    (b.UnsignedLong, 0, 18446744073709551615),
-    (b.PositiveInteger, 1, None),
-    (b.NonNegativeInteger, 0, None),
-    (b.Byte, -128, 127),
-    (b.Short, -32768, 32767),
-    (b.Int, -2147483648, 2147483647),
-    (b.Long, -9223372036854775808, 9223372036854775807),
-    (b.NegativeInteger, None, -1),
-    (b.NonPositiveInteger, None, 0),
+    (xsd.UnsignedByte, 0, 255),
+    (xsd.UnsignedShort, 0, 65535),
+    (xsd.UnsignedInt, 0, 4294967295),
+    (xsd.UnsignedLong, 0, 18446744073709551615),
+    (xsd.PositiveInteger, 1, None),
+    (xsd.NonNegativeInteger, 0, None),
+    (xsd.Byte, -128, 127),
+    (xsd.Short, -32768, 32767),
+    (xsd.Int, -2147483648, 2147483647),
+    (xsd.Long, -9223372036854775808, 9223372036854775807),
+    (xsd.NegativeInteger, None, -1),
+    (xsd.NonPositiveInteger, None, 0),
 ]
 
 _DECIMAL = Annotated[
@@ -71,36 +70,36 @@ def _int_bounds(xsd_type: Any) -> tuple[int | None, int | None]:
 
 def _base(xsd_type: Any) -> Any:
     """The Python type for a zeep simple type, before facets."""
-    if isinstance(xsd_type, xt.ListType):
+    if isinstance(xsd_type, xsd.ListType):
         return list[_base(xsd_type.item_type)]  # type: ignore[misc]
-    if isinstance(xsd_type, xt.UnionType):
+    if isinstance(xsd_type, xsd.UnionType):
         return str
-    if isinstance(xsd_type, b.Boolean):
+    if isinstance(xsd_type, xsd.Boolean):
         return bool
-    if isinstance(xsd_type, b.Integer):
+    if isinstance(xsd_type, xsd.Integer):
         low, high = _int_bounds(xsd_type)
         return Annotated[int, Field(ge=low, le=high)] if (low, high) != (None, None) else int
-    if isinstance(xsd_type, b.Decimal):
+    if isinstance(xsd_type, xsd.Decimal):
         return _DECIMAL
-    if isinstance(xsd_type, b.Float | b.Double):
+    if isinstance(xsd_type, xsd.Float | xsd.Double):
         return float
-    if isinstance(xsd_type, b.DateTime):
+    if isinstance(xsd_type, xsd.DateTime):
         return dt.datetime
-    if isinstance(xsd_type, b.Date):
+    if isinstance(xsd_type, xsd.Date):
         return dt.date
-    if isinstance(xsd_type, b.Time):
+    if isinstance(xsd_type, xsd.Time):
         return dt.time
-    if isinstance(xsd_type, b.Duration):
+    if isinstance(xsd_type, xsd.Duration):
         return dt.timedelta
-    if isinstance(xsd_type, b.Base64Binary):
+    if isinstance(xsd_type, xsd.Base64Binary):
         return _BASE64
-    if isinstance(xsd_type, b.HexBinary):
+    if isinstance(xsd_type, xsd.HexBinary):
         return _formatted("hex", "^([0-9a-fA-F]{2})*$")
-    if isinstance(xsd_type, b.AnyURI):
+    if isinstance(xsd_type, xsd.AnyURI):
         return _formatted("uri-reference")
-    if isinstance(xsd_type, b.gYear | b.gYearMonth | b.gMonthDay | b.gDay | b.gMonth):
+    if isinstance(xsd_type, xsd.gYear | xsd.gYearMonth | xsd.gMonthDay | xsd.gDay | xsd.gMonth):
         return _formatted(type(xsd_type).__name__)
-    if isinstance(xsd_type, b.String | b.QName | b.Notation):
+    if isinstance(xsd_type, xsd.String | xsd.QName | xsd.Notation):
         return str
     # xsd:anySimpleType and anything zeep could not resolve: any JSON scalar.
     return Any
@@ -108,7 +107,7 @@ def _base(xsd_type: Any) -> Any:
 
 def python_type(xsd_type: Any, facets: Facets | None = None) -> Any:
     """The annotated Python type for ``xsd_type`` with ``facets`` applied."""
-    if isinstance(xsd_type, b.Integer) and facets is not None:
+    if isinstance(xsd_type, xsd.Integer) and facets is not None:
         low, high = _int_bounds(xsd_type)
         if facets.minimum is not None:
             low = int(facets.minimum) if low is None else max(low, int(facets.minimum))
