@@ -163,7 +163,7 @@ def _check(private: PrivateName, wsdl: Path) -> None:
                 *receiver, *[None] * private.arity, **dict.fromkeys(private.keywords)
             )
         except TypeError as exc:
-            raise AssertionError(f"{where}: no longer takes the call the fence makes: {exc}")
+            raise AssertionError(f"{where}: no longer takes the fence's call: {exc}") from None
     elif private.kind == "class":
         assert isinstance(getattr(owner, private.name, None), type), f"{where}: missing"
     elif private.kind == "property":
@@ -327,9 +327,7 @@ def test_plain_zeep_in_the_same_process_keeps_zeeps_reading(
     assert _plain_zeep(wsdl, NIL).text is None
 
 
-def test_the_fix_is_scoped_to_the_adapters_own_thread(
-    adapter: SoapAdapter, wsdl: Path
-) -> None:
+def test_the_fix_is_scoped_to_the_adapters_own_thread(adapter: SoapAdapter, wsdl: Path) -> None:
     """A plain zeep call on another thread while the adapter parses keeps zeep's reading."""
     seen: list[Any] = []
     with zeep_api.adapter_parsing():
