@@ -26,7 +26,7 @@ from strangler.adapters.soap.adapter import SoapAdapter
 from strangler.adapters.soap.catalog import SoapTarget
 from strangler.adapters.soap.exchange import Reply, read_reply
 from strangler.adapters.soap.zeep_api import PRIVATE_NAMES, PrivateName
-from strangler.spec.models import SoapSystem
+from strangler.spec.soap import SoapSystem
 
 ADAPTERS = Path(__file__).parents[3] / "adapters" / "strangler" / "adapters"
 FENCE = ADAPTERS / "soap" / "zeep_api.py"
