@@ -51,7 +51,7 @@ from zeep.transports import Transport
 
 from strangler.adapters.soap.adapter import SoapAdapter
 from strangler.demo.inventory import WSDL_PATH, WSDL_ROUTE
-from strangler.spec.models import SoapSystem
+from strangler.spec.soap import SoapSystem
 
 HOST, SKU, CONCURRENCY = "127.0.0.1", "SKU-1001", 16
 SIDES = ("zeep", "adapter")

@@ -8,7 +8,7 @@ import pytest
 
 from strangler.errors import SpecError
 from strangler.spec import load_spec, parse_spec
-from strangler.spec.models import SoapSystem
+from strangler.spec.soap import SoapSystem
 
 GOOD = """\
 version: 1

@@ -8,7 +8,7 @@ an import string and loaded when a spec uses its kind.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from strangler.platform.build import BuildContext
 from strangler.platform.component import Component
@@ -57,3 +57,17 @@ def build_adapters(spec: Spec, context: BuildContext) -> Sequence[Component]:
 
 
 ADAPTERS = Part(name="adapters", build="strangler.adapters.registration:build_adapters", order=0)
+
+
+if TYPE_CHECKING:  # mypy checks that every adapter implements the interface
+    from strangler.adapters.base import Adapter
+    from strangler.adapters.db import DatabaseAdapter
+    from strangler.adapters.rpc import JsonRpcAdapter, XmlRpcAdapter
+    from strangler.adapters.soap import SoapAdapter
+
+    _IMPLEMENTATIONS: tuple[type[Adapter], ...] = (
+        SoapAdapter,
+        XmlRpcAdapter,
+        JsonRpcAdapter,
+        DatabaseAdapter,
+    )

@@ -100,9 +100,11 @@ def validate_input(
     model = operation.input_model
     if isinstance(payload, model):
         return payload
-    data: Any = payload.model_dump(by_alias=True, exclude_unset=True) if isinstance(
-        payload, BaseModel
-    ) else dict(payload or {})
+    data: Any = (
+        payload.model_dump(by_alias=True, exclude_unset=True)
+        if isinstance(payload, BaseModel)
+        else dict(payload or {})
+    )
     try:
         return model.model_validate(data)
     except ValidationError as exc:

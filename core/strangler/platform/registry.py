@@ -162,5 +162,7 @@ def load(target: str, *, extra: str | None = None, what: str = "") -> Any:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         hint = f": pip install 'strangler[{extra}]'" if extra else ""
-        raise ImportError(f"{what or module_name} needs packages that are missing{hint} ({exc})") from exc
+        raise ImportError(
+            f"{what or module_name} needs packages that are missing{hint} ({exc})"
+        ) from exc
     return getattr(module, attr) if attr else module

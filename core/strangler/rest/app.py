@@ -105,7 +105,9 @@ def create_app(spec: Spec, cache_dir: Path | None = None) -> FastAPI:
     return build_app(build_platform(spec, cache_dir), limits=spec.limits)
 
 
-def _add_operation(app: FastAPI, base: str, source: OperationSource, operation: Operation[Any]) -> None:
+def _add_operation(
+    app: FastAPI, base: str, source: OperationSource, operation: Operation[Any]
+) -> None:
     endpoint = _endpoint(source, operation)
     paths = [operation.route, *operation.aliases]
     for index, route in enumerate(paths):

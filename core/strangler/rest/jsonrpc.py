@@ -116,7 +116,7 @@ def _body(model: Any, required: bool) -> inspect.Parameter:
 
 
 def _notify_endpoint(
-    adapter: JsonRpcAdapter, operation: Operation
+    adapter: JsonRpcAdapter, operation: Operation[Any]
 ) -> Callable[..., Awaitable[Response]]:
     model = operation.input_model
     required = _is_required(model)
@@ -129,7 +129,7 @@ def _notify_endpoint(
     return notify
 
 
-def _call_model(adapter: JsonRpcAdapter, operation: Operation) -> type[BaseModel]:
+def _call_model(adapter: JsonRpcAdapter, operation: Operation[Any]) -> type[BaseModel]:
     """``{"method": <this method>, "params": <its body>}``."""
     names = operation.target.names
     if names is None:  # raw params: the body's one field, as it is

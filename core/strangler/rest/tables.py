@@ -23,7 +23,6 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
-
 from urllib.parse import quote
 
 from fastapi import APIRouter, Body, Query, Request

@@ -16,26 +16,9 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ByteSize, Field, PositiveInt, create_model, field_validator
 
-from strangler.spec.common import BasicAuth, BreakerSpec, Frozen, RetrySpec, WsseAuth
-from strangler.spec.database import DatabaseSystem
-from strangler.spec.rpc import JsonRpcSystem, XmlRpcSystem
-from strangler.spec.soap import SoapSystem
+from strangler.spec.common import Frozen
 
-__all__ = [
-    "BasicAuth",
-    "BreakerSpec",
-    "DatabaseSystem",
-    "JsonRpcSystem",
-    "LimitsSpec",
-    "RetrySpec",
-    "ServerSpec",
-    "SoapSystem",
-    "Spec",
-    "WsseAuth",
-    "XmlRpcSystem",
-    "spec_model",
-    "system_union",
-]
+__all__ = ["LimitsSpec", "ServerSpec", "Spec", "spec_model", "system_union"]
 
 
 class ServerSpec(Frozen):

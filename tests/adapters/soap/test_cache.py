@@ -10,7 +10,7 @@ import httpx
 from strangler.adapters.soap.adapter import SoapAdapter
 from strangler.demo.inventory import WSDL_PATH, InventoryServer
 from strangler.rest.app import build_app
-from strangler.spec.models import SoapSystem
+from strangler.spec.soap import SoapSystem
 from tests.servers import run_app
 
 

@@ -19,7 +19,7 @@ from strangler.adapters.soap.loading import open_wsdl, xml_settings
 from strangler.adapters.soap.models import ModelBuilder
 from strangler.adapters.soap.openapi import wsdl_to_openapi
 from strangler.adapters.soap.wellknown import GuardedTransport, loading_settings
-from strangler.spec.models import SoapSystem
+from strangler.spec.soap import SoapSystem
 from tests.servers import free_port
 
 CORPUS_DIR = Path(__file__).parents[2] / "data" / "wsdl"

@@ -10,7 +10,7 @@ from lxml import etree
 
 from strangler.adapters.soap.adapter import SoapAdapter
 from strangler.adapters.soap.exchange import build_request
-from strangler.spec.models import SoapSystem
+from strangler.spec.soap import SoapSystem
 
 DATA = Path(__file__).parents[2] / "data" / "wsdl"
 R2 = DATA / "soapbuilders_r2_base_rpcenc" / "round2_base.wsdl"
@@ -22,7 +22,7 @@ XSD = "http://www.w3.org/2001/XMLSchema"
 def _envelope(wsdl: Path, operation: str, body: dict[str, Any], cache: Path) -> Any:
     adapter = SoapAdapter("c", SoapSystem(kind="soap", wsdl=str(wsdl)), cache_dir=cache)
     (op,) = [o for o in adapter.operations() if o.name == operation and o.aliases]
-    data, _ = build_request(adapter.client, op.extra["soap"], body, None, "http://x/", "c")
+    data, _ = build_request(adapter.client, op.target, body, None, "http://x/", "c")
     return etree.fromstring(data)
 
 
@@ -68,4 +68,4 @@ def test_arrays_carry_their_item_type_and_length(tmp_path: Path) -> None:
 def test_literal_operations_are_left_alone(tmp_path: Path) -> None:
     wsdl = DATA / "cxf_soapheader_rpc" / "soapheader_rpc.wsdl"
     adapter = SoapAdapter("c", SoapSystem(kind="soap", wsdl=str(wsdl)), cache_dir=tmp_path)
-    assert not any(o.extra["soap"].encoded for o in adapter.operations())
+    assert not any(o.target.encoded for o in adapter.operations())

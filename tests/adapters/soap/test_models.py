@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from strangler.adapters.soap.adapter import SoapAdapter
 from strangler.adapters.soap.exchange import build_request
 from strangler.adapters.soap.openapi import wsdl_to_openapi
-from strangler.spec.models import SoapSystem
+from strangler.spec.soap import SoapSystem
 
 FEATURES = Path(__file__).parent / "data" / "features.wsdl"
 VALID: dict[str, Any] = {
@@ -134,7 +134,7 @@ def test_envelope_from_a_valid_request_is_valid_against_the_xsd(
     (operation,) = [op for op in adapter.operations() if op.name == "Order"]
     payload = order_model.model_validate(VALID).model_dump(by_alias=True, exclude_unset=True)
     envelope, headers = build_request(
-        adapter.client, operation.extra["soap"], payload, None, "http://127.0.0.1:9/", "features"
+        adapter.client, operation.target, payload, None, "http://127.0.0.1:9/", "features"
     )
     assert headers["SOAPAction"] == '"urn:Order"'
     body = etree.fromstring(envelope).find("{http://schemas.xmlsoap.org/soap/envelope/}Body")
@@ -174,6 +174,6 @@ def test_any_content_reaches_the_envelope(
     data = {**VALID, "_value_1": '<x:note xmlns:x="urn:other">hi</x:note>'}
     payload = order_model.model_validate(data).model_dump(by_alias=True, exclude_unset=True)
     envelope, _ = build_request(
-        adapter.client, operation.extra["soap"], payload, None, "http://127.0.0.1:9/", "features"
+        adapter.client, operation.target, payload, None, "http://127.0.0.1:9/", "features"
     )
     assert b'<x:note xmlns:x="urn:other">hi</x:note>' in envelope

@@ -12,7 +12,7 @@ import pytest
 
 from strangler.adapters.soap.adapter import SoapAdapter
 from strangler.errors import SystemLoadError
-from strangler.spec.models import SoapSystem
+from strangler.spec.soap import SoapSystem
 from tests.servers import serve_http
 
 RIO2 = Path(__file__).parents[2] / "data" / "wsdl" / "wcf_rio2_security_service"

@@ -65,9 +65,7 @@ class DatabaseAdapter:
         self.tables = {t.name: t for t in tables}
         self.models: dict[str, TableModels] = {t.name: build_models(system, t) for t in tables}
         self.rows = RowService(system, spec, self.runner)
-        reads = [
-            op for t in tables for op in read_operations(system, t, self.models[t.name])
-        ]
+        reads = [op for t in tables for op in read_operations(system, t, self.models[t.name])]
         self._by_name: dict[str, Operation[Any]] = {op.name: op for op in self._operations}
         for op in reads:
             self._by_name[op.name] = op

@@ -54,7 +54,7 @@ class _Params(BaseModel):
 
 def build_operations(
     system: str, procedures: dict[str, ProcedureSpec], dbms: str
-) -> list[Operation]:
+) -> list[Operation[tuple[str, ...]]]:
     """One operation per procedure of the spec (``ValueError`` where there are none)."""
     if procedures and dbms == "sqlite":
         raise ValueError("SQLite has no stored procedures; remove 'procedures' from the spec")

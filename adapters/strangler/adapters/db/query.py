@@ -160,7 +160,7 @@ def build_query(
                 typed = [parse_text(column, v) if isinstance(v, str) else v for v in items]
                 checked.append(Filter(name, "in", tuple(typed)))
         else:
-            checked.append(Filter(name, op, value))  # type: ignore[arg-type]  # op checked above
+            checked.append(Filter(name, op, value))
     keys = _sort(table, ",".join(sort), problems)
     shown = _fields(table, ",".join(fields) if fields is not None else None, problems)
     if limit < 1 or offset < 0:

@@ -62,7 +62,7 @@ def read_operations(
         f"c{i}": input_annotation(column, required=True)
         for i, column in enumerate(table.key_columns)
     }
-    key_model = create_model(  # type: ignore[call-overload]
+    key_model = create_model(
         model_name(system, table.name, "Key"),
         __config__=ConfigDict(extra="forbid", populate_by_name=True),
         __doc__=f"The key of a {table.name} row.",

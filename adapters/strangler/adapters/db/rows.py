@@ -7,6 +7,7 @@ Keys in paths are the key columns' values in key order, comma-separated
 
 from __future__ import annotations
 
+import builtins
 import csv
 import dataclasses
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
@@ -135,7 +136,7 @@ class RowService:
 
     async def stream(
         self, table: TableInfo, query: ListQuery
-    ) -> AsyncIterator[list[dict[str, Any]]]:
+    ) -> AsyncIterator[builtins.list[dict[str, Any]]]:
         """Every row the query selects, a page of ``query.limit`` rows at a time.
 
         Pages follow the keyset cursor, so memory stays at one page however
@@ -229,4 +230,3 @@ class RowService:
             name: to_json(table.require(name), value)
             for name, value in zip(names, row, strict=True)
         }
-

@@ -19,7 +19,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import Delete, Insert, Select, TextClause, Update
 

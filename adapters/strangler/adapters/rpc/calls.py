@@ -64,7 +64,7 @@ def declared_operation(
     input_model: type[BaseModel] | None = None,
     output_model: type[BaseModel] | None = None,
     description: str | None = None,
-) -> Operation:
+) -> Operation[RpcTarget]:
     """The operation for a method; models default to those the spec declares.
 
     With neither declared parameters nor ``input_model`` the body is raw

@@ -38,7 +38,12 @@ from strangler.adapters.rpc.jsonrpc_codec import (
 )
 from strangler.adapters.rpc.models import ModelFactory
 from strangler.adapters.rpc.transport import RpcTransport, TransportOwner
-from strangler.errors import LegacyProtocolError, StranglerError, SystemLoadError
+from strangler.errors import (
+    LegacyProtocolError,
+    StranglerError,
+    SystemLoadError,
+    UnknownOperation,
+)
 from strangler.spec.rpc import JsonRpcSystem
 
 __all__ = ["JsonRpcAdapter"]
@@ -74,18 +79,33 @@ class JsonRpcAdapter(TransportOwner):
             raise SystemLoadError(system, spec.url, f"cannot build models: {exc}") from exc
         self._operations = [op for op in self.methods.values() if not _target(op).notification]
 
-    def operations(self) -> Sequence[Operation]:
+    def operations(self) -> Sequence[Operation[RpcTarget]]:
         return self._operations
 
-    def notifications(self) -> list[Operation]:
+    @property
+    def name(self) -> str:
+        return self.system
+
+    def lookup(self, name: str) -> Operation[RpcTarget]:
+        """A method (notifications included) by name; ``UnknownOperation`` otherwise."""
+        try:
+            return self.methods[name]
+        except KeyError:
+            raise UnknownOperation(self.system, name) from None
+
+    def notifications(self) -> list[Operation[RpcTarget]]:
         """The methods called as notifications (served by :meth:`router`)."""
         return [op for op in self.methods.values() if _target(op).notification]
 
     def _health_details(self) -> dict[str, Any]:
         return {"operations": len(self.methods)}
 
-    async def invoke(self, operation: Operation, payload: BaseModel) -> Any:
+    async def invoke(self, operation: Operation[RpcTarget], payload: BaseModel) -> Any:
+        """Call a method (``{"result": ...}``); a notification is sent and answers None."""
         target = _target(operation)
+        if target.notification:
+            await self.notify(operation, payload)
+            return None
         request_id = next(self._ids)
         params = target.wire_params(payload, json_mode=True)
         body = orjson.dumps(request_object(target.method, params, request_id))
@@ -93,7 +113,7 @@ class JsonRpcAdapter(TransportOwner):
         answer = read_answer(reply, system=self.system, operation=target.method)
         return {"result": outcome(answer, request_id, **self._where(target.method))}
 
-    async def notify(self, operation: Operation, payload: BaseModel) -> None:
+    async def notify(self, operation: Operation[RpcTarget], payload: BaseModel) -> None:
         """Send a notification; only transport trouble or an error answer raise."""
         target = _target(operation)
         params = target.wire_params(payload, json_mode=True)
@@ -103,7 +123,9 @@ class JsonRpcAdapter(TransportOwner):
         if is_error_object(answer):
             raise fault(answer["error"], **self._where(target.method))
 
-    async def batch(self, calls: Sequence[tuple[Operation, Any]]) -> list[dict[str, Any]]:
+    async def batch(
+        self, calls: Sequence[tuple[Operation[RpcTarget], Any]]
+    ) -> list[dict[str, Any]]:
         """Send ``(operation, params)`` calls as one batch; one outcome per call, in order.
 
         Each outcome is ``{"method", "status": "ok", "result"}``, ``{"method",
@@ -175,6 +197,6 @@ class JsonRpcAdapter(TransportOwner):
         return {"system": self.system, "operation": operation, "spec": self.spec}
 
 
-def _target(operation: Operation) -> RpcTarget:
+def _target(operation: Operation[RpcTarget]) -> RpcTarget:
     target: RpcTarget = operation.target
     return target

@@ -69,7 +69,7 @@ class XmlRpcAdapter(TransportOwner):
             raise SystemLoadError(system, spec.url, "no methods: none declared, none introspected")
         self._by_name = {op.name: op for op in self._operations}
 
-    def _build(self, found: dict[str, Discovered]) -> list[Operation]:
+    def _build(self, found: dict[str, Discovered]) -> list[Operation[RpcTarget]]:
         factory = ModelFactory(self.system, int32=True)
         operations = []
         for name in dict.fromkeys(itertools.chain(found, self.spec.methods)):
@@ -98,11 +98,15 @@ class XmlRpcAdapter(TransportOwner):
             )
         return operations
 
-    def operations(self) -> Sequence[Operation]:
+    def operations(self) -> Sequence[Operation[RpcTarget]]:
         return self._operations
 
-    def operation(self, name: str) -> Operation:
-        """Look a method up by name; unknown ones raise ``UnknownOperation``."""
+    @property
+    def name(self) -> str:
+        return self.system
+
+    def lookup(self, name: str) -> Operation[RpcTarget]:
+        """A method by name; unknown ones raise ``UnknownOperation``."""
         try:
             return self._by_name[name]
         except KeyError:
@@ -111,7 +115,7 @@ class XmlRpcAdapter(TransportOwner):
     def _health_details(self) -> dict[str, Any]:
         return {"operations": len(self._operations), "introspected": self.introspected}
 
-    async def invoke(self, operation: Operation, payload: BaseModel) -> Any:
+    async def invoke(self, operation: Operation[RpcTarget], payload: BaseModel) -> Any:
         target: RpcTarget = operation.target
         params = target.wire_params(payload, json_mode=False)
         body = encode_call(target.method, params or [])

@@ -40,4 +40,6 @@ def register(app: typer.Typer) -> None:
             sys.stdout.write(text + "\n")
         else:
             output.write_text(text + "\n", encoding="utf-8")
-            stderr.print(f"wrote {output} ({len(document.get('paths', {}))} paths)", highlight=False)
+            stderr.print(
+                f"wrote {output} ({len(document.get('paths', {}))} paths)", highlight=False
+            )

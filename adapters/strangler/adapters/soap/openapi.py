@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from strangler.spec.models import SoapSystem
+from strangler.spec.soap import SoapSystem
 
 __all__ = ["system_name_for", "wsdl_to_openapi"]
 

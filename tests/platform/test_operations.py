@@ -1,0 +1,127 @@
+"""One operation lookup for every adapter kind, invokable in-process (demo estate)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from strangler.adapters.db import DatabaseAdapter
+from strangler.adapters.db.query import build_query
+from strangler.demo.estate import running_estate
+from strangler.errors import BadQuery, InvalidInput, UnknownOperation
+from strangler.platform import Platform, build_platform
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    folder = tmp_path_factory.mktemp("estate")
+    with running_estate(state_dir=folder) as estate:
+        yield build_platform(estate.spec, cache_dir=folder / "cache")
+
+
+def call(platform: Platform, ref: str, payload: dict[str, Any] | None = None) -> Any:
+    async def run() -> Any:
+        async with platform.running():
+            return await platform.invoke(ref, payload)
+
+    return asyncio.run(run())
+
+
+def test_a_soap_operation_by_name(platform: Platform) -> None:
+    op = platform.operation("inventory.GetReorderAdvice")
+    assert {"customerId", "sku", "quantityOnHand"} <= set(op.input_model.model_fields)
+    answer = call(
+        platform,
+        "inventory.GetReorderAdvice",
+        {
+            "customerId": "K10001",
+            "sku": "SKU-1001",
+            "quantityOnHand": 3,
+            "averageDailySales": "12.5",
+            "leadTimeDays": 7,
+        },
+    )
+    assert set(answer) == {"GetReorderAdviceResult"}
+    advice = answer["GetReorderAdviceResult"]
+    assert isinstance(advice["reorder"], bool) and advice["ruleId"]
+
+
+def test_a_soap_operation_by_service_and_port(platform: Platform) -> None:
+    short = platform.operation("inventory.GetStock")
+    full = platform.operation(f"inventory.{'.'.join(short.route)}")
+    assert full is short
+    soap12 = [o for o in platform.sources()["inventory"].operations() if "Soap12" in o.route[1]]
+    assert platform.operation("inventory." + ".".join(soap12[0].route)) is soap12[0]
+
+
+def test_an_xmlrpc_method_with_dots_in_its_name(platform: Platform) -> None:
+    answer = call(
+        platform,
+        "pricing.pricing.quote",
+        {"sku": "SKU-1001", "quantity": 30, "customer_no": "K10001"},
+    )
+    assert set(answer) == {"result"} and answer["result"]
+
+
+def test_a_table_lists_and_gets_by_name(platform: Platform) -> None:
+    page = call(
+        platform,
+        "erp.ORDERS",
+        {
+            "filters": [{"column": "TOTAL", "op": "gt", "value": "100"}],
+            "sort": ["-TOTAL"],
+            "limit": 3,
+            "fields": ["ORDER_NO", "TOTAL"],
+        },
+    )
+    assert len(page["items"]) == 3 and page["next_cursor"]
+    totals = [float(i["TOTAL"]) for i in page["items"]]
+    assert totals == sorted(totals, reverse=True) and min(totals) > 100
+    first = page["items"][0]["ORDER_NO"]
+    row = call(platform, "erp.ORDERS.get", {"ORDER_NO": first})
+    assert row["ORDER_NO"] == first and "CUST_NO" in row
+    assert platform.operation("erp.ORDERS.list") is platform.operation("erp.ORDERS")
+
+
+def test_unknown_names_and_bad_input_are_the_projects_errors(platform: Platform) -> None:
+    for ref in ("inventory.NoSuchThing", "nosystem.GetStock", "erp.NOPE", "nodot"):
+        with pytest.raises(UnknownOperation):
+            platform.operation(ref)
+    with pytest.raises(InvalidInput) as caught:
+        call(platform, "pricing.pricing.quote", {"sku": "SKU-1001", "quantity": "many"})
+    assert {p.path for p in caught.value.problems} >= {"quantity", "customer_no"}
+    with pytest.raises(BadQuery, match="NOPE"):
+        call(platform, "erp.ORDERS", {"filters": [{"column": "NOPE", "op": "eq", "value": "1"}]})
+
+
+def test_a_large_read_streams_every_row_once(platform: Platform) -> None:
+    adapter = platform.sources()["erp"]
+    assert isinstance(adapter, DatabaseAdapter)
+    table = adapter.tables["ORDERS"]
+
+    async def read() -> tuple[list[Any], int]:
+        async with platform.running():
+            query = build_query(table, sort=["-TOTAL"], fields=["ORDER_NO", "TOTAL"], limit=37)
+            pages = [page async for page in adapter.rows.stream(table, query)]
+            count = await adapter.rows.page(table, build_query(table, limit=100000))
+        return pages, len(count["items"])
+
+    pages, total = asyncio.run(read())
+    keys = [row["ORDER_NO"] for page in pages for row in page]
+    assert len(keys) == total and len(set(keys)) == total > 37
+    assert max(len(p) for p in pages) == 37
+
+
+def test_build_query_checks_like_the_query_string(tmp_path: Path, platform: Platform) -> None:
+    adapter = platform.sources()["erp"]
+    assert isinstance(adapter, DatabaseAdapter)
+    table = adapter.tables["ORDERS"]
+    query = build_query(table, filters=[("ORDER_NO", "in", [1, 2]), ("TOTAL", "ge", "5")], limit=5)
+    assert [f.op for f in query.filters] == ["in", "ge"]
+    with pytest.raises(BadQuery) as caught:
+        build_query(table, filters=[("NOPE", "eq", 1)], sort=["-ALSO_NOPE"], limit=0)
+    assert {p.path for p in caught.value.problems} == {"NOPE", "sort", "limit"}
