@@ -1,6 +1,6 @@
 """The project's own error tree.
 
-Foreign errors (zeep faults, httpx errors, driver errors) are translated once,
+Foreign errors (zeep faults, aiohttp errors, driver errors) are translated once,
 at the adapter seam, into one of these, keeping the original as ``__cause__``.
 Nothing here knows about HTTP: the REST edge (``strangler.rest.problems``) maps
 each class to an RFC 9457 problem.
