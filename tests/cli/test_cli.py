@@ -111,3 +111,24 @@ def test_serve_with_unreadable_wsdl_is_a_clear_error(tmp_path: Path) -> None:
     result = run("serve", "-c", str(spec))
     assert result.returncode == 1
     assert "inv: cannot load" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_call_uses_the_one_lookup(tmp_path: Path) -> None:
+    from strangler.demo.erp import build_erp_database, erp_url
+
+    url = erp_url(build_erp_database(tmp_path / "erp.sqlite"))
+    spec = tmp_path / "strangler.yaml"
+    spec.write_text(
+        f"systems:\n  erp:\n    kind: database\n    url: {url}\n    tables: {{ORDERS: {{}}}}\n"
+    )
+    listed = run("call", "erp.ORDERS", '{"limit": 2, "sort": ["-ORDER_NO"]}', "-c", str(spec))
+    assert listed.returncode == 0, listed.stderr
+    page = json.loads(listed.stdout)
+    assert len(page["items"]) == 2 and page["next_cursor"]
+    number = page["items"][0]["ORDER_NO"]
+    got = run("call", "erp.ORDERS.get", json.dumps({"ORDER_NO": number}), "-c", str(spec))
+    assert got.returncode == 0 and json.loads(got.stdout)["ORDER_NO"] == number
+    unknown = run("call", "erp.NOPE", "{}", "-c", str(spec))
+    assert unknown.returncode == 1 and "NOPE" in unknown.stderr and "Traceback" not in unknown.stderr
+    bad = run("call", "erp.ORDERS.get", '{"ORDER_NO": "x"}', "-c", str(spec))
+    assert bad.returncode == 1 and "ORDER_NO" in bad.stderr and "Traceback" not in bad.stderr

@@ -79,7 +79,10 @@ def serve(
 
 @app.command()
 def operations(config: ConfigOption = Path("strangler.yaml")) -> None:
-    """List every operation of the spec's systems by the name 'call' takes."""
+    """List the operations of the spec's systems by the name 'call' takes.
+
+    A table T of a database system is also called as system.T (a page) and system.T.get.
+    """
     from strangler.platform import build_platform
     from strangler.spec import load_spec
 
