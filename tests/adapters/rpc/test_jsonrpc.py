@@ -154,7 +154,7 @@ def test_openapi_is_valid_and_typed(client: httpx.Client) -> None:
 
 def test_readyz_reports_the_breaker(client: httpx.Client) -> None:
     system = client.get("/readyz").json()["components"]["shop"]
-    assert system == {"kind": "jsonrpc", "operations": 10, "breaker": "closed"}
+    assert system == {"status": "ok", "kind": "jsonrpc", "operations": 10, "breaker": "closed"}
 
 
 def test_defaults_nested_objects_and_encoded_values(jsonrpc_legacy: LegacyJsonRpcServer) -> None:

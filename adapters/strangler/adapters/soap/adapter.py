@@ -1,7 +1,8 @@
 """The SOAP adapter: a WSDL's operations as async calls with JSON in and out.
 
-Calls go through a pooled keep-alive ``httpx`` client and a circuit breaker per
-port; operations the spec declares safe are retried on transport failures.
+Calls follow the shared legacy-call policy (:mod:`strangler.adapters.calls`):
+a pooled keep-alive session, a circuit breaker per port, retries only for the
+operations the spec declares safe.
 """
 
 from __future__ import annotations
@@ -11,31 +12,26 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-import stamina
 from lxml import etree
-from purgatory import AsyncCircuitBreakerFactory
-from purgatory.domain.model import OpenedState
 from pydantic import BaseModel
 from zeep.exceptions import Error as ZeepError
 
 from strangler.adapters.base import Operation
+from strangler.adapters.calls import LegacyCaller, Reply
 from strangler.adapters.soap import zeep_api
 from strangler.adapters.soap.catalog import HEADER_FIELD, SoapTarget, build_operations
-from strangler.adapters.soap.exchange import build_request, post, read_reply, to_json_ready
-from strangler.adapters.soap.loading import http_client, open_wsdl, override_address
-from strangler.errors import (
-    LegacyProtocolError,
-    LegacyTimeout,
-    LegacyUnavailable,
-    SystemLoadError,
-    UnknownOperation,
-)
-from strangler.spec.models import SoapSystem
+from strangler.adapters.soap.exchange import build_request, read_reply, to_json_ready
+from strangler.adapters.soap.loading import open_wsdl, override_address
+from strangler.errors import LegacyUnavailable, SystemLoadError, UnknownOperation
+from strangler.platform.component import Health
+from strangler.spec.soap import SoapSystem
 
 __all__ = ["SoapAdapter"]
 
-_RETRYABLE = (LegacyUnavailable, LegacyTimeout)
+
+def has_fault(reply: Reply) -> bool:
+    """Whether a 5xx answer carries a SOAP Fault (read as a fault, not as unavailability)."""
+    return b"Fault" in reply.content
 
 
 class SoapAdapter:
@@ -57,43 +53,43 @@ class SoapAdapter:
             raise SystemLoadError(system, spec.wsdl, str(exc) or type(exc).__name__) from exc
         self.load_seconds = time.perf_counter() - started
         self._by_route = {op.route: op for op in self._operations}
-        self._http: aiohttp.ClientSession | None = None
-        self._breakers = AsyncCircuitBreakerFactory(
-            default_threshold=spec.breaker.failures,
-            default_ttl=spec.breaker.reset_s,
-            exclude=[LegacyProtocolError],
-        )
+        for op in self._operations:
+            for alias in op.aliases:
+                self._by_route.setdefault(alias, op)
+        self.calls = LegacyCaller(system, spec, has_fault)
 
-    def operations(self) -> Sequence[Operation]:
+    def operations(self) -> Sequence[Operation[SoapTarget]]:
         return self._operations
 
-    def operation(self, service: str, port: str, name: str) -> Operation:
+    @property
+    def name(self) -> str:
+        return self.system
+
+    def lookup(self, name: str) -> Operation[SoapTarget]:
+        """``Operation`` (first port that has it) or ``Service.Port.Operation``."""
+        route = tuple(name.split(".")) if name.count(".") == 2 else (name,)
+        found = self._by_route.get(route)
+        if found is None:
+            raise UnknownOperation(self.system, name)
+        return found
+
+    def operation(self, service: str, port: str, name: str) -> Operation[SoapTarget]:
         """Look an operation up by its route; unknown ones raise ``UnknownOperation``."""
-        try:
-            return self._by_route[(service, port, name)]
-        except KeyError:
-            raise UnknownOperation(self.system, f"{service}/{port}/{name}") from None
+        return self.lookup(f"{service}.{port}.{name}")
 
     async def start(self) -> None:
-        if self._http is None:
-            self._http = http_client(self.spec)
+        await self.calls.start()
 
     async def close(self) -> None:
-        if self._http is not None:
-            await self._http.close()
-            self._http = None
+        await self.calls.close()
 
-    async def health(self) -> dict[str, Any]:
-        """Fetch nothing: report the breakers' states and what was loaded."""
-        states = {}
-        for op in self._operations:
-            target: SoapTarget = op.extra["soap"]
-            breaker = await self._breakers.get_breaker(target.port)
-            states[target.port] = breaker.context.state
-        return {"kind": self.kind, "operations": len(self._operations), "breakers": states}
+    async def health(self) -> Health:
+        """Fetch nothing: report the breakers' states (per port) and what was loaded."""
+        ports = [op.target.port for op in self._operations]
+        return await self.calls.health(ports, kind=self.kind, operations=len(self._operations))
 
-    async def invoke(self, operation: Operation, payload: BaseModel) -> Any:
-        target: SoapTarget = operation.extra["soap"]
+    async def invoke(self, operation: Operation[SoapTarget], payload: BaseModel) -> Any:
+        target: SoapTarget = operation.target
         data = payload.model_dump(by_alias=True, exclude_unset=True)
         header = data.pop(HEADER_FIELD, None) if target.has_header else None
         address = override_address(target.address or "", self.spec.address)
@@ -104,44 +100,13 @@ class SoapAdapter:
                 operation=target.operation,
             )
         envelope, headers = build_request(self.client, target, data, header, address, self.system)
-        if operation.safe:
-            async for attempt in stamina.retry_context(
-                on=_RETRYABLE,
-                attempts=self.spec.retry.attempts,
-                timeout=self.spec.retry.timeout_s,
-                wait_initial=self.spec.retry.wait_initial_s,
-                wait_max=self.spec.retry.wait_max_s,
-            ):
-                with attempt:
-                    reply = await self._exchange(target, address, envelope, headers)
-        else:
-            reply = await self._exchange(target, address, envelope, headers)
+        reply = await self.calls.post(
+            address,
+            envelope,
+            key=target.port,
+            operation=target.operation,
+            safe=operation.safe,
+            headers=headers,
+        )
         body, _ = read_reply(self.client, target, reply, system=self.system)
         return to_json_ready(body, target.simple_reply)
-
-    async def _exchange(
-        self, target: SoapTarget, address: str, envelope: bytes, headers: dict[str, str]
-    ) -> Any:
-        if self._http is None:
-            await self.start()
-        assert self._http is not None
-        breaker = await self._breakers.get_breaker(target.port)
-        try:
-            async with breaker:
-                return await post(
-                    self._http,
-                    address,
-                    envelope,
-                    headers,
-                    system=self.system,
-                    operation=target.operation,
-                    max_bytes=self.spec.max_response_bytes,
-                )
-        except OpenedState as exc:
-            raise LegacyUnavailable(
-                f"{self.system} is failing; calls to {target.port} are paused (circuit open)",
-                system=self.system,
-                operation=target.operation,
-                retry_after_s=max(0.0, exc.opened_at + self.spec.breaker.reset_s - time.time()),
-                circuit_open=True,
-            ) from exc

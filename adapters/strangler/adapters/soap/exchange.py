@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import aiohttp
 from lxml import etree
 from zeep import Client
 from zeep.exceptions import Error as ZeepError
 from zeep.exceptions import Fault, XMLSyntaxError
 from zeep.helpers import serialize_object
 
+from strangler.adapters.calls import Reply
 from strangler.adapters.soap import zeep_api
 from strangler.adapters.soap.catalog import SoapTarget
 from strangler.adapters.soap.encoded import add_type_information
@@ -23,23 +23,12 @@ from strangler.errors import (
     InvalidInput,
     LegacyFault,
     LegacyProtocolError,
-    LegacyTimeout,
-    LegacyUnavailable,
 )
 
-__all__ = ["Reply", "build_request", "post", "read_reply", "to_json_ready"]
+__all__ = ["Reply", "build_request", "read_reply", "to_json_ready"]
 
 _CLIENT_CODES = ("client", "sender")
 _XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
-
-
-class Reply:
-    """The raw HTTP answer of the legacy system."""
-
-    __slots__ = ("content", "content_type", "status")
-
-    def __init__(self, status: int, content_type: str, content: bytes) -> None:
-        self.status, self.content_type, self.content = status, content_type, content
 
 
 def build_request(
@@ -83,69 +72,6 @@ def _nil_body_part(envelope: Any) -> None:
     for part in body:
         part.text = None
         part.set(_XSI_NIL, "true")
-
-
-async def post(
-    http: aiohttp.ClientSession,
-    address: str,
-    data: bytes,
-    headers: dict[str, str],
-    *,
-    system: str,
-    operation: str,
-    max_bytes: int,
-) -> Reply:
-    """Post an envelope; connection trouble becomes a ``LegacyError``."""
-    try:
-        async with http.post(
-            address, data=data, headers=headers, allow_redirects=False
-        ) as response:
-            content = await _read_at_most(response, max_bytes, system, operation)
-            reply = Reply(response.status, response.headers.get("content-type", ""), content)
-    except TimeoutError as exc:  # aiohttp's timeouts are TimeoutError subclasses
-        raise LegacyTimeout(
-            f"{system} did not answer {operation} in time", system=system, operation=operation
-        ) from exc
-    except (aiohttp.ClientError, OSError) as exc:
-        raise LegacyUnavailable(
-            f"cannot reach {system} at {address}: {exc or type(exc).__name__}",
-            system=system,
-            operation=operation,
-        ) from exc
-    if reply.status in (401, 403, 407):
-        raise LegacyProtocolError(
-            f"{system} refused our credentials (HTTP {reply.status}); check 'auth' in the spec",
-            system=system,
-            operation=operation,
-        )
-    if reply.status >= 500 and b"Fault" not in reply.content:
-        raise LegacyUnavailable(
-            f"{system} answered HTTP {reply.status} without a SOAP fault",
-            system=system,
-            operation=operation,
-        )
-    return reply
-
-
-async def _read_at_most(
-    response: aiohttp.ClientResponse, max_bytes: int, system: str, operation: str
-) -> bytes:
-    """The body, refusing answers larger than ``max_bytes`` before reading them whole."""
-    declared = response.content_length
-    if declared is None or declared <= max_bytes:
-        chunks, size = [], 0
-        async for chunk in response.content.iter_chunked(65536):
-            size += len(chunk)
-            if size > max_bytes:
-                break
-            chunks.append(chunk)
-        else:
-            return b"".join(chunks)
-    raise LegacyProtocolError(
-        f"{system} answered {operation} with more than {max_bytes} bytes",
-        system=system,
-        operation=operation,
-    )
 
 
 def read_reply(client: Client, target: SoapTarget, reply: Reply, *, system: str) -> tuple[Any, Any]:

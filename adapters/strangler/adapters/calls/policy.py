@@ -1,0 +1,148 @@
+"""The one call policy for HTTP-based legacy systems (SOAP, XML-RPC, JSON-RPC).
+
+:class:`LegacyCaller` owns, per legacy system:
+
+* one pooled keep-alive ``aiohttp`` session (``max_connections``, total
+  ``timeout_s``, the basic auth header when the spec has basic auth);
+* a circuit breaker per key (a SOAP port, an RPC system): see :mod:`.breakers`;
+* retries with stamina, only for safe operations and only on unavailability or
+  timeouts; a call refused by an open breaker is answered at once, never retried;
+* the response-size cap and the translation of transport errors: see :mod:`.wire`.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import aiohttp
+import stamina
+
+from strangler.adapters.calls.breakers import Breakers
+from strangler.adapters.calls.wire import Reply, Target, Usable, check_status, send
+from strangler.errors import LegacyTimeout, LegacyUnavailable
+from strangler.platform.component import Health
+from strangler.spec.common import BasicAuth, CallPolicy
+
+__all__ = ["LegacyCaller", "basic_auth_header"]
+
+
+def _retryable(exc: Exception) -> bool:
+    if isinstance(exc, LegacyUnavailable):
+        return not exc.circuit_open
+    return isinstance(exc, LegacyTimeout)
+
+
+def basic_auth_header(policy: CallPolicy) -> dict[str, str]:
+    """``Authorization`` for the spec's basic auth; empty for none (or WS-Security)."""
+    auth = policy.auth
+    if not isinstance(auth, BasicAuth):
+        return {}
+    token = f"{auth.username}:{auth.password.get_secret_value()}".encode()
+    return {"Authorization": "Basic " + base64.b64encode(token).decode("ascii")}
+
+
+class LegacyCaller:
+    """Calls to one legacy system under its :class:`~strangler.spec.common.CallPolicy`.
+
+    ``usable(reply)`` says whether a 5xx answer is still a protocol answer (a
+    fault worth reading). ``headers`` are sent with every call, after the auth
+    header. Open the session with :meth:`start` inside the running loop (the
+    app's lifespan does); :meth:`post` opens it when needed.
+    """
+
+    def __init__(
+        self,
+        system: str,
+        policy: CallPolicy,
+        usable: Usable,
+        *,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.system, self.policy, self.usable = system, policy, usable
+        self.headers = {**basic_auth_header(policy), **(headers or {})}
+        self.breakers = Breakers(policy.breaker)
+        self._http: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        if self._http is None:
+            connector = aiohttp.TCPConnector(
+                limit=self.policy.max_connections, keepalive_timeout=30
+            )
+            self._http = aiohttp.ClientSession(
+                headers=self.headers,
+                connector=connector,
+                timeout=aiohttp.ClientTimeout(total=self.policy.timeout_s),
+                skip_auto_headers=("User-Agent",),
+            )
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
+
+    async def post(
+        self,
+        url: str,
+        body: bytes,
+        *,
+        key: str,
+        operation: str,
+        safe: bool,
+        headers: Mapping[str, str] | None = None,
+    ) -> Reply:
+        """POST ``body`` to ``url`` through ``key``'s breaker; retried only when ``safe``.
+
+        Returns any answer the protocol should read (a 2xx, a 4xx, a 5xx that
+        ``usable`` accepts); raises the project's errors for everything else.
+        """
+        target = Target(self.system, operation, url)
+        if not safe:
+            return await self._guarded(target, key, body, headers)
+        retry = self.policy.retry
+        async for attempt in stamina.retry_context(
+            on=_retryable,
+            attempts=retry.attempts,
+            timeout=retry.timeout_s,
+            wait_initial=retry.wait_initial_s,
+            wait_max=retry.wait_max_s,
+        ):
+            with attempt:
+                reply = await self._guarded(target, key, body, headers)
+        return reply
+
+    async def _guarded(
+        self, target: Target, key: str, body: bytes, headers: Mapping[str, str] | None
+    ) -> Reply:
+        async def call() -> Reply:
+            await self.start()
+            assert self._http is not None
+            reply = await send(
+                self._http,
+                target,
+                body,
+                headers,
+                max_bytes=self.policy.max_response_bytes,
+                timeout_s=self.policy.timeout_s,
+            )
+            return check_status(reply, target, self.usable)
+
+        def rejected(retry_after_s: float) -> LegacyUnavailable:
+            return LegacyUnavailable(
+                f"{self.system} is failing; calls to {key} are paused (circuit open)",
+                system=self.system,
+                operation=target.operation,
+                retry_after_s=retry_after_s,
+                circuit_open=True,
+            )
+
+        return await self.breakers.run(key, call, rejected)
+
+    async def health(self, keys: Iterable[str], **detail: Any) -> Health:
+        """Fetch nothing: each key's breaker state under ``breakers`` (beside ``detail``),
+        ``down`` while one of them refuses calls."""
+        keys = list(dict.fromkeys(keys))
+        refusing = [key for key in keys if await self.breakers.refusing(key)]
+        states = await self.breakers.states(keys)
+        return Health("down" if refusing else "ok", {**detail, "breakers": states})
