@@ -33,9 +33,9 @@ from strangler.platform.core import Platform, components_of
 from strangler.platform.operations import Operation, OperationSource
 from strangler.platform.registry import kinds, load
 from strangler.rest.encoding import JSONResponse
-from strangler.rest.limits import BodyLimit
+from strangler.rest.limits import BodyLimit, UrlLimit
 from strangler.rest.problems import MEDIA_TYPE as PROBLEM_MEDIA_TYPE
-from strangler.rest.problems import PROBLEM_RESPONSES, install_problem_handlers
+from strangler.rest.problems import PROBLEM_RESPONSES, Problem, install_problem_handlers
 from strangler.spec.models import LimitsSpec, Spec
 
 __all__ = ["build_app", "create_app"]
@@ -66,6 +66,7 @@ def build_app(
     app.state.platform = platform
     install_problem_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=int(limits.max_body_bytes))
+    app.add_middleware(UrlLimit)
     registered = kinds()
     for component in platform:
         base = f"/{component.kind}/{component.name}"
@@ -148,16 +149,32 @@ def _endpoint(source: OperationSource, operation: Operation[Any]) -> Callable[..
     return call
 
 
+_EDGE_ANSWERS = {
+    "413": ("requestBody", "The request body is larger than the server's limit."),
+    "414": (None, "The URL (path and query) is too long."),
+    "500": (None, "An unexpected error; the answer's request_id is in the server's log."),
+}
+"""Statuses the edge itself may answer to any operation (413: those with a body)."""
+
+
 def _problem_media_type(app: FastAPI) -> None:
-    """Document error answers under ``application/problem+json``, as they are sent."""
+    """Document error answers as they are sent: ``application/problem+json``, and every
+    status the edge itself may answer (:data:`_EDGE_ANSWERS`) on every operation."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             document = generate()
+            schemas = document.setdefault("components", {}).setdefault("schemas", {})
+            schemas.setdefault("Problem", Problem.model_json_schema())
+            problem = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
             for path in document.get("paths", {}).values():
                 for op in path.values():
-                    for status, response in op.get("responses", {}).items():
+                    responses = op.setdefault("responses", {})
+                    for status, (needs, text) in _EDGE_ANSWERS.items():
+                        if status not in responses and (needs is None or needs in op):
+                            responses[status] = {"description": text, "content": dict(problem)}
+                    for status, response in responses.items():
                         content = response.get("content", {})
                         if status[:1] in "45" and "application/json" in content:
                             content[PROBLEM_MEDIA_TYPE] = content.pop("application/json")

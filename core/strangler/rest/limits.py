@@ -1,9 +1,13 @@
-"""A cap on request bodies, enforced before they are read whole.
+"""Caps on request bodies and URLs, enforced before they are read whole.
 
-A ``Content-Length`` over the cap is refused at once; a body sent without one
-(chunked) is counted as it arrives and refused as soon as it passes the cap.
-Either way the answer is 413 problem+json and at most ``max_bytes`` plus one
-chunk is ever held.
+Bodies: a ``Content-Length`` over the cap is refused at once; a body sent
+without one (chunked) is counted as it arrives and refused as soon as it
+passes the cap. Either way the answer is 413 problem+json and at most
+``max_bytes`` plus one chunk is ever held.
+
+URLs: a request target (path and query) over :data:`MAX_URL_BYTES` is 414
+problem+json. The HTTP server refuses the same ones itself, with the same
+answer, when its parser is the first to see them (see :mod:`strangler.serve`).
 """
 
 from __future__ import annotations
@@ -11,7 +15,12 @@ from __future__ import annotations
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["BodyLimit"]
+from strangler.rest.problems import http_problem_body, problem_json
+
+__all__ = ["MAX_URL_BYTES", "BodyLimit", "UrlLimit"]
+
+MAX_URL_BYTES = 32 * 1024
+"""The longest request target (path and query string, as sent) that is served."""
 
 
 class BodyLimit:
@@ -50,7 +59,9 @@ class BodyLimit:
 
 
 def _too_large(limit: int) -> HTTPException:
-    return HTTPException(413, f"the request body is larger than {limit} bytes")
+    # Closing the connection stops the server reading (and dropping) the rest of the body.
+    detail = f"the request body is larger than {limit} bytes"
+    return HTTPException(413, detail, headers={"Connection": "close"})
 
 
 def _refusing(limit: int) -> Receive:
@@ -58,3 +69,23 @@ def _refusing(limit: int) -> Receive:
         raise _too_large(limit)
 
     return receive
+
+
+class UrlLimit:
+    """ASGI middleware refusing request targets longer than ``max_bytes`` (414)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_URL_BYTES) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path = scope.get("raw_path") or scope["path"].encode()
+            query = scope.get("query_string", b"")
+            target = len(path) + (len(query) + 1 if query else 0)  # 1 for the "?"
+            if target > self.max_bytes:
+                detail = f"the request target is longer than {self.max_bytes} bytes"
+                response = problem_json(http_problem_body(414, detail))
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,7 @@ from starlette.responses import Response
 
 from strangler.errors import (
     BadQuery,
+    InputTooLarge,
     InvalidInput,
     LegacyError,
     LegacyFault,
@@ -47,9 +49,11 @@ __all__ = [
     "PROBLEM_TYPES",
     "Problem",
     "ProblemType",
+    "http_problem_body",
     "install_problem_handlers",
     "problem_body",
     "problem_for",
+    "problem_json",
     "problem_responses",
 ]
 
@@ -76,6 +80,7 @@ PROBLEM_TYPES: dict[type[StranglerError], ProblemType] = {
     NotAllowed: ProblemType(405, "method-not-allowed", "Not allowed here"),
     InvalidInput: ProblemType(422, "invalid-input", "The request does not fit the operation"),
     BadQuery: ProblemType(400, "bad-query", "The query is not valid"),
+    InputTooLarge: ProblemType(413, "too-large", "The request is too large"),
     LegacyError: ProblemType(502, "legacy-error", "The legacy system failed"),
     LegacyFault: ProblemType(502, "legacy-fault", "The legacy system answered with a fault"),
     LegacyTimeout: ProblemType(504, "legacy-timeout", "The legacy system did not answer in time"),
@@ -176,7 +181,8 @@ def _extensions(exc: StranglerError) -> dict[str, Any]:
     return extra
 
 
-def _send(body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+def problem_json(body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    """Send a problem document (``Retry-After`` from its ``retry_after_s``)."""
     headers = dict(headers or {})
     retry_after = body.get("retry_after_s")
     if retry_after is not None:
@@ -194,7 +200,7 @@ def problem_for(exc: StranglerError, instance: str | None = None) -> Response:
     headers = {}
     if isinstance(exc, NotAllowed) and exc.allowed:
         headers["Allow"] = ", ".join(exc.allowed)
-    return _send(problem_body(exc, instance), headers)
+    return problem_json(problem_body(exc, instance), headers)
 
 
 def problem_response(
@@ -208,7 +214,7 @@ def problem_response(
         body["instance"] = instance
     headers = extra.pop("headers", None)
     body.update({k: v for k, v in extra.items() if v is not None})
-    return _send(body, headers)
+    return problem_json(body, headers)
 
 
 def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
@@ -233,6 +239,54 @@ _HTTP_KINDS = {
 }
 
 
+def http_problem_body(
+    status: int, detail: str | None = None, instance: str | None = None
+) -> dict[str, Any]:
+    """The problem document for an HTTP-level refusal (no route, bad method, too large...)."""
+    kind, title = _HTTP_KINDS.get(status, ("http-error", "HTTP error"))
+    body: dict[str, Any] = {"type": TYPE_PREFIX + kind, "title": title, "status": status}
+    if detail and detail != title:
+        body["detail"] = detail
+    if instance:
+        body["instance"] = instance
+    return body
+
+
+def _unreadable_body(request: Request, cause: BaseException) -> Response:
+    why = "nested too deeply" if isinstance(cause, RecursionError) else "not readable JSON"
+    if isinstance(cause, UnicodeError):
+        why = "not UTF-8"
+    message = f"the body is {why}"
+    return problem_response(
+        422,
+        "invalid-input",
+        "The request does not fit the operation",
+        message,
+        request.url.path,
+        errors=[{"path": "/", "message": message, "type": "json_invalid"}],
+    )
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """The methods the OpenAPI document lists at the request's path (for ``Allow``)."""
+    path = request.scope["path"]
+    allowed: set[str] = set()
+    for template, item in request.app.openapi().get("paths", {}).items():
+        if _template_pattern(template).fullmatch(path):
+            allowed.update(method.upper() for method in item if method in _METHODS)
+    if "GET" in allowed:
+        allowed.add("HEAD")  # answered for every GET route
+    return sorted(allowed)
+
+
+_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+
+def _template_pattern(template: str) -> re.Pattern[str]:
+    parts = re.split(r"(\{[^}]+\})", template)
+    return re.compile("".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts))
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Answer every error of the app with problem+json, unexpected ones included."""
 
@@ -255,11 +309,19 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        kind, title = _HTTP_KINDS.get(exc.status_code, ("http-error", "HTTP error"))
-        detail = str(exc.detail) if exc.detail and str(exc.detail) != title else None
-        return problem_response(
-            exc.status_code, kind, title, detail, request.url.path, headers=exc.headers
-        )
+        headers = dict(exc.headers or {})
+        if exc.status_code == 400 and exc.__cause__ is not None:
+            # FastAPI's "error parsing the body", raised from what json.loads
+            # refused without a JSONDecodeError (too deeply nested, not UTF-8).
+            return _unreadable_body(request, exc.__cause__)
+        detail = str(exc.detail or "")
+        if exc.status_code == 405:
+            allowed = _allowed_methods(request)
+            if allowed:
+                headers["Allow"] = ", ".join(allowed)
+            detail = f"{request.method} is not answered here; Allow lists what is"
+        body = http_problem_body(exc.status_code, detail, request.url.path)
+        return problem_json(body, headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

@@ -1,23 +1,57 @@
-"""Run the REST API for a spec with uvicorn (``strangler serve``)."""
+"""Run the REST API for a spec with uvicorn (``strangler serve``).
+
+:func:`server_options` is the one place the HTTP server is configured:
+:func:`run` serves with it until interrupted, and tests serve the same
+:func:`server_config` in a thread.
+"""
 
 from __future__ import annotations
 
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 
 from strangler.spec.models import Spec
 
-__all__ = ["run"]
+if TYPE_CHECKING:
+    import uvicorn
+
+__all__ = ["run", "server_config", "server_options"]
+
+
+def server_options(*, host: str, port: int) -> dict[str, Any]:
+    """The uvicorn options ``strangler serve`` runs with (for ``uvicorn.run`` or ``Config``).
+
+    Uses uvloop and httptools when installed. Requests the HTTP parser itself
+    refuses (a malformed request line, a URL too long) are answered with
+    problem+json too, see :mod:`strangler.serve.protocols`.
+    """
+    from strangler.serve.protocols import http_protocol
+
+    return {
+        "host": host,
+        "port": port,
+        "log_level": "warning",
+        "access_log": False,
+        "loop": "auto",
+        "http": http_protocol(),
+    }
+
+
+def server_config(app: FastAPI, *, host: str, port: int) -> uvicorn.Config:
+    """``app`` configured as :func:`run` serves it (tests run it in a thread)."""
+    import uvicorn
+
+    return uvicorn.Config(app, **server_options(host=host, port=port))
 
 
 def run(
     spec: Spec, *, host: str | None = None, port: int | None = None, app: FastAPI | None = None
 ) -> None:
-    """Serve until interrupted; uses uvloop and httptools when installed."""
+    """Serve until interrupted."""
     import uvicorn
 
     from strangler.rest.app import create_app
@@ -26,12 +60,10 @@ def run(
     _freeze_after_startup(application)
     uvicorn.run(
         application,
-        host=host or spec.server.host,
-        port=port if port is not None else spec.server.port,
-        log_level="warning",
-        access_log=False,
-        loop="auto",
-        http="auto",
+        **server_options(
+            host=host or spec.server.host,
+            port=port if port is not None else spec.server.port,
+        ),
     )
 
 

@@ -1,0 +1,132 @@
+"""Schemathesis over the demo estate's whole OpenAPI document, over real HTTP.
+
+The demo estate (SOAP inventory, XML-RPC pricing, ERP SQLite) runs once for the
+module, in a fresh state folder (the STOCK table takes writes), behind the app
+``strangler demo`` serves, with the server config of ``strangler serve``.
+
+Every operation gets the explicit examples, the coverage cases (boundaries,
+missing and wrong-typed values) and ``MAX_EXAMPLES`` fuzzed cases, positive
+and negative, from a fixed seed (derandomized, no example database), and every
+answer must:
+
+* not be a 5xx;
+* conform to the document: a documented status, a documented content type, a
+  body matching its schema, documented headers (schemathesis' default checks,
+  which also want invalid input refused and valid input accepted);
+* be ``application/problem+json`` whenever it is an error (4xx and 5xx).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+schemathesis = pytest.importorskip("schemathesis")
+
+from schemathesis.generation.hypothesis.builder import (  # noqa: E402
+    HypothesisTestConfig,
+    HypothesisTestMode,
+    create_test,
+)
+
+from strangler.demo.estate import running_estate  # noqa: E402
+from strangler.rest.app import create_app  # noqa: E402
+from strangler.rest.problems import MEDIA_TYPE  # noqa: E402
+from tests.rest.conftest import serving  # noqa: E402
+
+SEED = 20261204
+MAX_EXAMPLES = 60
+
+SOAP = "/soap/inventory"
+SOAP11 = f"{SOAP}/InventoryService/InventorySoap11"
+SOAP12 = f"{SOAP}/InventoryService/InventorySoap12"
+ERP = "/database/erp"
+
+OPERATIONS = [
+    *(
+        f"POST {base}/{name}"
+        for base in (SOAP11, SOAP, SOAP12)
+        for name in ("GetStock", "ListItems", "GetReorderAdvice", "AdjustStock")
+    ),
+    *(
+        f"POST /xmlrpc/pricing/pricing.{name}"
+        for name in ("list_price", "ping", "price_list", "quote", "valid_until")
+    ),
+    *(
+        f"GET {ERP}/{table}{key}"
+        for table in ("CUSTOMERS", "ORDERS", "ORDER_LINES", "STOCK")
+        for key in ("", "/{key}")
+    ),
+    f"POST {ERP}/STOCK",
+    f"PATCH {ERP}/STOCK/{{key}}",
+    f"DELETE {ERP}/STOCK/{{key}}",
+    "GET /healthz",
+    "GET /readyz",
+]
+"""Every operation of the demo document (``test_every_operation_is_fuzzed`` keeps this whole)."""
+
+
+@pytest.fixture(scope="module")
+def demo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    state = tmp_path_factory.mktemp("fuzz-estate")
+    with running_estate(state_dir=Path(state)) as estate, serving(create_app(estate.spec)) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def demo_schema(demo_url: str) -> Any:
+    config = schemathesis.Config.from_dict(
+        {
+            "seed": SEED,
+            "generation": {
+                "max-examples": MAX_EXAMPLES,
+                "deterministic": True,
+                "database": "none",
+                "mode": "all",
+            },
+            "phases": {"stateful": {"enabled": False}},
+            "checks": {"positive_data_acceptance": {"enabled": False}},
+        }
+    )
+    return schemathesis.openapi.from_url(f"{demo_url}/openapi.json", config=config)
+
+
+def problem_json_errors(ctx: Any, response: Any, case: Any) -> None:
+    """Every error answer is RFC 9457 problem+json."""
+    if response.status_code >= 400:
+        media_type = response.headers.get("content-type", [""])[0].split(";")[0].strip()
+        assert media_type == MEDIA_TYPE, (
+            f"{response.status_code} answered as {media_type or 'no content type'}, "
+            f"not {MEDIA_TYPE}"
+        )
+
+
+def test_every_operation_is_fuzzed(demo_schema: Any) -> None:
+    labels = {result.ok().label for result in demo_schema.get_all_operations()}
+    assert labels == set(OPERATIONS)
+
+
+@pytest.mark.parametrize("label", OPERATIONS)
+def test_operation(label: str, demo_schema: Any, demo_url: str) -> None:
+    method, path = label.split(" ", 1)
+    operation = demo_schema[path][method]
+    project = demo_schema.config
+
+    def check(case: Any) -> None:
+        case.call_and_validate(base_url=demo_url, additional_checks=[problem_json_errors])
+
+    modes = [HypothesisTestMode.EXAMPLES, HypothesisTestMode.COVERAGE, HypothesisTestMode.FUZZING]
+    test = create_test(
+        operation=operation,
+        test_func=check,
+        config=HypothesisTestConfig(
+            project=project,
+            modes=modes,
+            settings=project.get_hypothesis_settings(operation=operation, phase="fuzzing"),
+            seed=SEED,
+        ),
+    )
+    test()
