@@ -42,6 +42,7 @@ PUBLIC = {
         "register_part",
     },
     "strangler.adapters.base": {"Adapter", "Operation"},
+    "strangler.adapters.calls": {"LegacyCaller", "Breakers", "Reply", "Usable"},
     "strangler.adapters.soap": {"SoapAdapter"},
     "strangler.adapters.rpc": {"XmlRpcAdapter", "JsonRpcAdapter"},
     "strangler.adapters.db": {"DatabaseAdapter"},

@@ -129,6 +129,8 @@ def test_call_uses_the_one_lookup(tmp_path: Path) -> None:
     got = run("call", "erp.ORDERS.get", json.dumps({"ORDER_NO": number}), "-c", str(spec))
     assert got.returncode == 0 and json.loads(got.stdout)["ORDER_NO"] == number
     unknown = run("call", "erp.NOPE", "{}", "-c", str(spec))
-    assert unknown.returncode == 1 and "NOPE" in unknown.stderr and "Traceback" not in unknown.stderr
+    assert (
+        unknown.returncode == 1 and "NOPE" in unknown.stderr and "Traceback" not in unknown.stderr
+    )
     bad = run("call", "erp.ORDERS.get", '{"ORDER_NO": "x"}', "-c", str(spec))
     assert bad.returncode == 1 and "ORDER_NO" in bad.stderr and "Traceback" not in bad.stderr
