@@ -16,6 +16,8 @@ from pydantic import (
     ValidationInfo,
 )
 
+from strangler.errors.redact import userinfo
+
 __all__ = [
     "Auth",
     "BasicAuth",
@@ -24,6 +26,7 @@ __all__ = [
     "Frozen",
     "RetrySpec",
     "WsseAuth",
+    "one_place_for_credentials",
     "resolve_path",
 ]
 
@@ -75,7 +78,8 @@ class CallPolicy(Frozen):
 
     One pooled keep-alive session of at most ``max_connections``, each call
     ended after ``timeout_s``; ``retry`` for safe operations only; a circuit
-    ``breaker``; answers larger than ``max_response_bytes`` refused.
+    ``breaker``; answers larger than ``max_response_bytes`` refused, and
+    calls larger than ``max_request_bytes`` not sent.
     """
 
     timeout_s: PositiveFloat = 5.0
@@ -85,6 +89,14 @@ class CallPolicy(Frozen):
     max_connections: PositiveInt = 100
     max_response_bytes: PositiveInt = Field(
         default=10 * 1024 * 1024, description="Larger answers are refused as a protocol error."
+    )
+    max_request_bytes: PositiveInt = Field(
+        default=1024 * 1024,
+        description=(
+            "Larger requests (the encoded call) are refused with 413 and never sent: "
+            "what a caller's oversized input provokes must not count against the legacy "
+            "system's health."
+        ),
     )
 
 
@@ -97,3 +109,19 @@ def resolve_path(value: str, info: ValidationInfo) -> str:
     if not path.is_absolute() and base is not None:
         path = Path(base) / path
     return str(path)
+
+
+def one_place_for_credentials(auth: Auth | None, **urls: str | None) -> None:
+    """Refuse basic ``auth`` beside a URL that carries credentials (``user:pw@host``).
+
+    Both would be sent as the ``Authorization`` header and the HTTP client refuses
+    every such call; which of the two was meant cannot be guessed.
+    """
+    if not isinstance(auth, BasicAuth):
+        return
+    for field, url in urls.items():
+        if url is not None and userinfo(url) is not None:
+            raise ValueError(
+                f"'{field}' carries credentials (user:password@) and 'auth' is basic auth too; "
+                f"give them in one place: drop them from '{field}' or drop 'auth'"
+            )

@@ -26,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-from strangler.spec.common import BasicAuth, CallPolicy, Frozen
+from strangler.spec.common import BasicAuth, CallPolicy, Frozen, one_place_for_credentials
 
 __all__ = [
     "FAMILIES",
@@ -100,6 +100,24 @@ class ParamSchema(Frozen):
             for family, (_, keywords) in FAMILIES.items()
             if any(getattr(self, k) not in (None, ()) for k in keywords)
         ]
+
+    @model_validator(mode="after")
+    def _satisfiable(self) -> ParamSchema:
+        """Refuse bounds no value meets: every call would be refused."""
+        for low, high in (
+            ("minimum", "maximum"),
+            ("min_length", "max_length"),
+            ("min_items", "max_items"),
+        ):
+            lower, upper = getattr(self, low), getattr(self, high)
+            if lower is not None and upper is not None and lower > upper:
+                raise ValueError(f"{low} {lower} is above {high} {upper}: no value fits")
+        lows = [v for v in (self.minimum, self.exclusive_minimum) if v is not None]
+        highs = [v for v in (self.maximum, self.exclusive_maximum) if v is not None]
+        exclusive = self.exclusive_minimum is not None or self.exclusive_maximum is not None
+        if lows and highs and (max(lows) > min(highs) or (exclusive and max(lows) == min(highs))):
+            raise ValueError("the minimum and maximum leave no value that fits")
+        return self
 
     @model_validator(mode="after")
     def _keywords_fit_the_type(self) -> ParamSchema:
@@ -181,6 +199,16 @@ class RpcSystemBase(CallPolicy):
         if not value.startswith(("http://", "https://")):
             raise ValueError("url must start with http:// or https://")
         return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RpcSystemBase:
+        one_place_for_credentials(self.auth, url=self.url)
+        both = self.client_fault_codes & self.server_fault_codes
+        if both:
+            raise ValueError(
+                f"fault codes {sorted(both)} are listed as both client and server fault codes"
+            )
+        return self
 
 
 class XmlRpcSystem(RpcSystemBase):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
-from strangler.spec.common import CallPolicy, resolve_path
+from strangler.spec.common import CallPolicy, one_place_for_credentials, resolve_path
 
 __all__ = ["SoapSystem"]
 
@@ -32,3 +32,15 @@ class SoapSystem(CallPolicy):
     )
 
     _wsdl_path = field_validator("wsdl")(resolve_path)
+
+    @field_validator("address")
+    @classmethod
+    def _http(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("address must start with http:// or https://")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SoapSystem:
+        one_place_for_credentials(self.auth, address=self.address, wsdl=self.wsdl)
+        return self

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -102,7 +103,12 @@ def test_openapi_is_valid_and_typed_from_signatures(client: httpx.Client) -> Non
         ["number", "number"],
     ]
     day = schemas["pricing_echo_nextDay_Params"]["properties"]["params"]["prefixItems"][0]
-    assert day == {"type": "string", "format": "date-time"}
+    assert day["type"] == "string" and "format" not in day  # no offset: not RFC 3339
+    assert re.fullmatch(day["pattern"], "2024-05-01T13:30:00")
+    assert re.fullmatch(day["pattern"], "2024-05-01T13:30:00+02:00")  # sent in UTC
+    next_day = schemas["pricing_echo_nextDay_Result"]["properties"]["result"]
+    assert "format" not in next_day and re.fullmatch(next_day["pattern"], "2024-05-01T13:30:00")
+    assert not re.fullmatch(next_day["pattern"], "2024-05-01T13:30:00Z")
     blob = schemas["pricing_echo_reverse_Params"]["properties"]["params"]["prefixItems"][0]
     assert blob["format"] == "base64"
     assert schemas["pricing_pricing_quote_Result"]["properties"]["result"]["type"] == "number"

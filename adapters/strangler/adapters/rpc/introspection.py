@@ -7,6 +7,10 @@ before the app serves, hence the blocking calls with a short timeout.
 
 What a server told is kept in the cache folder, so a restart while the legacy
 system is down still serves the same API.
+
+Credentials in the URL (``http://user:secret@host/RPC2``) are sent as HTTP basic
+auth, as the async calls send them; the password never reaches a log line or
+the cache file.
 """
 
 from __future__ import annotations
@@ -16,14 +20,20 @@ import http.client
 import json
 import logging
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
+
+from strangler.adapters.calls import basic_auth_header
 from strangler.adapters.rpc.xmlrpc_codec import CONTENT_TYPE, decode_reply, encode_call
 from strangler.errors import LegacyError, LegacyFault
+from strangler.errors.redact import mask_url, mask_urls
 from strangler.paths import default_cache_dir
+from strangler.spec.common import BasicAuth, CallPolicy
 from strangler.spec.rpc import XmlRpcSystem
 
 __all__ = ["Discovered", "discover"]
@@ -43,12 +53,14 @@ class _Client:
     """Blocking XML-RPC calls over urllib (no proxies, like the async path)."""
 
     def __init__(self, system: str, spec: XmlRpcSystem, headers: dict[str, str]) -> None:
-        self.system, self.spec, self.headers = system, spec, headers
+        self.system, self.spec = system, spec
+        self.url, credentials = _without_userinfo(spec.url)
+        self.headers = {**credentials, **headers}
         self.opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
     def __call__(self, method: str, *params: Any) -> Any:
         request = urllib.request.Request(
-            self.spec.url, data=encode_call(method, params), headers=self.headers, method="POST"
+            self.url, data=encode_call(method, params), headers=self.headers, method="POST"
         )
         limit = self.spec.max_response_bytes
         try:
@@ -70,7 +82,11 @@ def discover(
     try:
         found = _ask(call)
     except (LegacyError, OSError, ValueError, http.client.HTTPException) as exc:
-        log.warning("%s: introspection failed (%s); using cached or declared methods", system, exc)
+        log.warning(
+            "%s: introspection failed (%s); using cached or declared methods",
+            system,
+            mask_urls(str(exc) or type(exc).__name__),
+        )
         return _load(cache)
     _save(cache, spec.url, found)
     return found
@@ -116,19 +132,37 @@ def _signatures(value: Any) -> list[list[str]] | None:
     return None
 
 
+def _without_userinfo(url: str) -> tuple[str, dict[str, str]]:
+    """The URL without ``user:password@``, and those credentials as a basic auth header
+    (urllib would take them for part of the host name)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None:
+        return url, {}
+    netloc = parts.hostname or ""
+    if ":" in netloc:
+        netloc = f"[{netloc}]"
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    user = urllib.parse.unquote(parts.username)
+    password = urllib.parse.unquote(parts.password or "")
+    auth = BasicAuth(kind="basic", username=user, password=SecretStr(password))
+    header = basic_auth_header(CallPolicy(auth=auth))
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc)), header
+
+
 def _key(url: str) -> str:
     return hashlib.sha256(url.encode()).hexdigest()[:24] + ".json"
 
 
 def _save(path: Path, url: str, found: dict[str, Discovered]) -> None:
-    data = {"url": url, "methods": {n: [d.signatures, d.help] for n, d in found.items()}}
+    data = {"url": mask_url(url), "methods": {n: [d.signatures, d.help] for n, d in found.items()}}
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         partial = path.with_suffix(".tmp")
         partial.write_text(json.dumps(data), encoding="utf-8")
         partial.replace(path)
     except OSError as exc:
-        log.warning("cannot cache the introspection of %s: %s", url, exc)
+        log.warning("cannot cache the introspection of %s: %s", mask_url(url), exc)
 
 
 def _load(path: Path) -> dict[str, Discovered] | None:

@@ -36,7 +36,7 @@ from strangler.adapters.rpc.jsonrpc_codec import (
     same_id,
     usable,
 )
-from strangler.adapters.rpc.models import ModelFactory
+from strangler.adapters.rpc.models import ModelFactory, check_answer
 from strangler.adapters.rpc.transport import RpcTransport, TransportOwner
 from strangler.errors import (
     LegacyProtocolError,
@@ -59,7 +59,7 @@ class JsonRpcAdapter(TransportOwner):
     def __init__(self, system: str, spec: JsonRpcSystem, *, cache_dir: Path | None = None) -> None:
         self.system = system
         self.spec = spec
-        self.factory = ModelFactory(system, int32=False)
+        self.factory = ModelFactory(system, xmlrpc=False)
         self.transport = RpcTransport(system, spec, CONTENT_TYPE, usable)
         self._ids = itertools.count(1)
         try:
@@ -111,7 +111,8 @@ class JsonRpcAdapter(TransportOwner):
         body = orjson.dumps(request_object(target.method, params, request_id))
         reply = await self.transport.call(body, operation=target.method, safe=operation.safe)
         answer = read_answer(reply, system=self.system, operation=target.method)
-        return {"result": outcome(answer, request_id, **self._where(target.method))}
+        result = outcome(answer, request_id, **self._where(target.method))
+        return {"result": self._checked(operation, result)}
 
     async def notify(self, operation: Operation[RpcTarget], payload: BaseModel) -> None:
         """Send a notification; only transport trouble or an error answer raise."""
@@ -158,7 +159,7 @@ class JsonRpcAdapter(TransportOwner):
                         system=self.system,
                         operation=op.name,
                     )
-                result = outcome(item, request_id, **self._where(op.name))
+                result = self._checked(op, outcome(item, request_id, **self._where(op.name)))
                 items.append({"method": op.name, "status": "ok", "result": result})
             except StranglerError as exc:
                 items.append({"method": op.name, "status": "error", "error": exc})
@@ -192,6 +193,16 @@ class JsonRpcAdapter(TransportOwner):
                 )
             matched[known[0]] = item
         return matched, orphans
+
+    def _checked(self, operation: Operation[RpcTarget], result: Any) -> Any:
+        """``result`` unchanged, or a protocol error when it breaks the documented type."""
+        return check_answer(
+            operation.output_model,
+            result,
+            system=self.system,
+            operation=_target(operation).method,
+            json=True,
+        )
 
     def _where(self, operation: str) -> dict[str, Any]:
         return {"system": self.system, "operation": operation, "spec": self.spec}

@@ -12,7 +12,9 @@ Request bodies:
 * neither → ``{"params": [...]}`` untyped.
 
 Answers are ``{"result": value}``; ``dateTime.iso8601`` values are ISO 8601
-text, ``base64`` values base64 text. Aware datetimes are sent in UTC.
+text without offset (as the protocol has them), ``base64`` values base64 text.
+Aware datetimes are sent in UTC. An answer outside the documented result type
+(an ``int`` beyond 32 bits, say) is a protocol error, never passed on.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from pydantic_core import SchemaError
 from strangler.adapters.base import Operation
 from strangler.adapters.rpc.calls import RpcTarget, declared_operation
 from strangler.adapters.rpc.introspection import Discovered, discover
-from strangler.adapters.rpc.models import ModelFactory
+from strangler.adapters.rpc.models import ModelFactory, check_answer
 from strangler.adapters.rpc.transport import RpcTransport, TransportOwner
 from strangler.adapters.rpc.xmlrpc_codec import (
     CONTENT_TYPE,
@@ -70,7 +72,7 @@ class XmlRpcAdapter(TransportOwner):
         self._by_name = {op.name: op for op in self._operations}
 
     def _build(self, found: dict[str, Discovered]) -> list[Operation[RpcTarget]]:
-        factory = ModelFactory(self.system, int32=True)
+        factory = ModelFactory(self.system, xmlrpc=True)
         operations = []
         for name in dict.fromkeys(itertools.chain(found, self.spec.methods)):
             if _NOT_IN_ROUTES & set(name) or not name:
@@ -127,4 +129,5 @@ class XmlRpcAdapter(TransportOwner):
             operation=target.method,
             spec=self.spec,
         )
-        return {"result": result}
+        where = {"system": self.system, "operation": target.method}
+        return {"result": check_answer(operation.output_model, result, json=False, **where)}

@@ -14,9 +14,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 import xmlrpc.client
+from collections.abc import Callable
 from typing import Any
 from xml.parsers.expat import ExpatError
 
+from strangler.adapters.rpc.models import XMLRPC_WIRE
 from strangler.adapters.rpc.transport import fault_is_client
 from strangler.errors import FaultInfo, InvalidInput, LegacyFault, LegacyProtocolError
 from strangler.spec.rpc import RpcSystemBase
@@ -39,15 +41,44 @@ def to_wire(value: Any) -> Any:
     return value
 
 
+def _dump_int(_: xmlrpc.client.Marshaller, value: Any, write: Callable[[str], object]) -> None:
+    """The stdlib's ``<int>``, but integers beyond 32 bits go as ``<i8>`` (up to 64 bits).
+
+    Only parameters declared ``i8`` get here with such values: the models keep
+    every other integer within ``int``'s 32 bits.
+    """
+    if xmlrpc.client.MININT <= value <= xmlrpc.client.MAXINT:
+        write(f"<value><int>{int(value)}</int></value>\n")
+    elif -(2**63) <= value < 2**63:
+        write(f"<value><i8>{int(value)}</i8></value>\n")
+    else:
+        raise OverflowError("int exceeds XML-RPC's 64-bit i8")
+
+
+def _marshaller() -> xmlrpc.client.Marshaller:
+    marshaller = xmlrpc.client.Marshaller("utf-8", allow_none=True)
+    marshaller.dispatch = {**marshaller.dispatch, int: _dump_int}
+    return marshaller
+
+
 def encode_call(method: str, params: list[Any] | tuple[Any, ...]) -> bytes:
-    """A ``methodCall`` document; values XML-RPC cannot carry are the caller's fault."""
+    """A ``methodCall`` document; values XML-RPC cannot carry are the caller's fault.
+
+    The models refuse them first, naming the field; this is the last guard (text
+    XML 1.0 cannot hold would otherwise reach the legacy system as a broken document).
+    """
     try:
-        text = xmlrpc.client.dumps(
-            tuple(to_wire(p) for p in params), methodname=method, encoding="utf-8", allow_none=True
+        values = _marshaller().dumps(tuple(to_wire(p) for p in params))
+        problem = XMLRPC_WIRE.text_problem(values)
+        if problem:
+            raise ValueError(problem)
+        text = (
+            "<?xml version='1.0'?>\n<methodCall>\n"
+            f"<methodName>{xmlrpc.client.escape(method)}</methodName>\n{values}</methodCall>\n"
         )
-    except (OverflowError, TypeError, ValueError) as exc:
+        return text.encode("utf-8")
+    except (OverflowError, TypeError, ValueError) as exc:  # UnicodeEncodeError included
         raise InvalidInput(f"{method}: cannot be sent over XML-RPC: {exc}") from exc
-    return text.encode("utf-8")
 
 
 def has_method_response(content: bytes) -> bool:

@@ -35,6 +35,7 @@ from zeep.transports import Transport
 from zeep.xsd import ComplexType, CompoundValue
 
 from strangler.adapters.soap import zeep_api
+from strangler.errors.redact import mask_url
 
 __all__ = ["WsdlCache"]
 
@@ -84,7 +85,7 @@ class WsdlCache:
                 file.write(buffer.getvalue())
             os.replace(tmp, self._path(source))
         except Exception as exc:
-            log.warning("cannot cache the parsed WSDL %s: %s", source, exc)
+            log.warning("cannot cache the parsed WSDL %s: %s", mask_url(source), exc)
 
     def _fresh(self, header: dict[str, Any]) -> bool:
         files: dict[str, str | None] = header["files"]

@@ -18,6 +18,7 @@ from typing import Annotated, Any
 from pydantic import Field, TypeAdapter
 
 from strangler.adapters.soap.simple_types import Facets
+from strangler.errors.redact import mask_url, mask_urls
 
 __all__ = ["FacetReader", "read_schema"]
 
@@ -36,7 +37,7 @@ def read_schema(wsdl_source: str) -> Any:
         _keep_documentation(document.schema)
         return document.schema
     except Exception as exc:  # any failure only costs the facets
-        log.info("facets unavailable for %s: %s", wsdl_source, exc)
+        log.info("facets unavailable for %s: %s", mask_url(wsdl_source), mask_urls(str(exc)))
         return None
 
 
