@@ -16,12 +16,19 @@ DELETE     ``/{table}/{key}``      delete (204)                     writes only
 Tables are read-only unless the spec says ``writes: true``; a write to a
 read-only table is answered 405 (problem+json), and the OpenAPI document shows
 no write routes for it.
+
+``Location`` names the new row by its key (see ``rows.key_text``), with the
+system, table and key percent-encoded (UTF-8), so any name or key — spaces,
+``/``, ``?``, ``€``, control characters — leads back to the same row; a key
+segment may hold ``/`` (the route takes the rest of the path). A write that
+succeeded is answered 201 even when no ``Location`` can be made.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
 
@@ -41,7 +48,9 @@ from strangler.rest.problems import problem_responses
 if TYPE_CHECKING:
     from strangler.adapters.db.adapter import DatabaseAdapter
 
-__all__ = ["build_router"]
+__all__ = ["build_router", "location"]
+
+log = logging.getLogger(__name__)
 
 _PROBLEMS = problem_responses(
     {
@@ -65,6 +74,15 @@ def build_router(adapter: DatabaseAdapter) -> APIRouter:
         else:
             _refusals(router, adapter, table)
     return router
+
+
+def location(system: str, table: TableInfo, row: Mapping[str, Any]) -> str | None:
+    """The path of ``row`` (answered JSON), percent-encoded; None without its key."""
+    if not all(row.get(name) is not None for name in table.key):
+        return None
+    key = key_text([row[name] for name in table.key])
+    parts = (system, table.name, key)
+    return "/database/" + "/".join(quote(p, safe="," if p is key else "") for p in parts)
 
 
 def _route_id(adapter: DatabaseAdapter, table: TableInfo, verb: str) -> str:
@@ -130,7 +148,7 @@ def _read_routes(router: APIRouter, adapter: DatabaseAdapter, table: TableInfo) 
 
     key_doc = PathParam(description=f"{keys}, comma-separated in this order")
     router.add_api_route(
-        f"/{table.name}/{{key}}",
+        f"/{table.name}/{{key:path}}",
         _signed(get_row, _param("key", Annotated[str, key_doc])),
         methods=["GET"],
         operation_id=_route_id(adapter, table, "get"),
@@ -150,7 +168,7 @@ def _refusals(router: APIRouter, adapter: DatabaseAdapter, table: TableInfo) -> 
 
     for path, methods in (
         (f"/{table.name}", ["POST"]),
-        (f"/{table.name}/{{key}}", ["PATCH", "PUT", "DELETE"]),
+        (f"/{table.name}/{{key:path}}", ["PATCH", "PUT", "DELETE"]),
     ):
         router.add_api_route(path, refuse, methods=methods, include_in_schema=False)
 
@@ -159,14 +177,17 @@ def _write_routes(router: APIRouter, adapter: DatabaseAdapter, table: TableInfo)
     models = adapter.models[table.name]
     assert models.create is not None and models.update is not None
     keys = ",".join(table.key)
-    base = f"/database/{quote(adapter.system, safe='')}/{quote(table.name, safe='')}"
 
     async def insert(body: BaseModel) -> JSONResponse:
         row = await adapter.rows.insert(table, body_values(body))
         headers = {}
-        if all(name in row for name in table.key):
-            key = key_text([row[name] for name in table.key])
-            headers["Location"] = f"{base}/{quote(key, safe=',')}"
+        try:  # committed: nothing here may turn the answer into an error
+            path = location(adapter.system, table, row)
+        except Exception:
+            log.exception("no Location for a new %s row", table.name)
+            path = None
+        if path is not None:
+            headers["Location"] = path
         return JSONResponse(row, status_code=201, headers=headers)
 
     async def update(key: str, body: BaseModel) -> JSONResponse:
@@ -188,7 +209,7 @@ def _write_routes(router: APIRouter, adapter: DatabaseAdapter, table: TableInfo)
         response_class=JSONResponse,
     )
     router.add_api_route(
-        f"/{table.name}/{{key}}",
+        f"/{table.name}/{{key:path}}",
         _signed(update, key_param, _param("body", Annotated[models.update, Body()])),
         methods=["PATCH"],
         operation_id=_route_id(adapter, table, "update"),
@@ -197,7 +218,7 @@ def _write_routes(router: APIRouter, adapter: DatabaseAdapter, table: TableInfo)
         response_class=JSONResponse,
     )
     router.add_api_route(
-        f"/{table.name}/{{key}}",
+        f"/{table.name}/{{key:path}}",
         _signed(delete, key_param),
         methods=["DELETE"],
         status_code=204,

@@ -102,6 +102,12 @@ class DatabaseSystem(Frozen):
     procedures: dict[str, ProcedureSpec] = Field(default_factory=dict)
     max_page_size: PositiveInt = 500
     default_page_size: PositiveInt = 50
+    max_filters: PositiveInt = Field(
+        default=50, description="More filters in one list request are refused (400)."
+    )
+    max_sort_keys: PositiveInt = Field(
+        default=10, description="More sort columns in one list request are refused (400)."
+    )
     statement_timeout_s: PositiveFloat | None = Field(
         default=30.0, description="Longer statements are cancelled (answered 504)."
     )

@@ -7,7 +7,12 @@
 Each database is uniquely named (``strangler_test_<hex>``) and dropped at the
 end, since CI reuses the servers. Extras: a writable ``scratch_note`` table, a
 ``slow_view`` that runs for seconds (timeouts), and an
-``invoices_by_country`` procedure (MariaDB) / function (PostgreSQL).
+``invoices_by_country`` procedure (MariaDB) / function (PostgreSQL). Legacy
+features (``add_legacy``): a table whose name has a space, integer columns of
+every width, timestamps with milliseconds tied across page boundaries (stored
+as text on SQLite), decimals at scale 10 and SQLite's scale-less NUMERIC;
+on PostgreSQL domains, ``money``, ``bool`` and a second schema; on MariaDB a
+second database the account sees.
 """
 
 from __future__ import annotations
@@ -21,14 +26,19 @@ import sqlalchemy as sa
 
 __all__ = [
     "CHINOOK",
+    "LEGACY_AMOUNTS",
+    "LEGACY_TIES",
     "MARIADB_ADMIN",
     "POSTGRES_ADMIN",
     "add_extras",
+    "add_legacy",
     "copy_sqlite",
     "create_mariadb",
+    "create_mariadb_neighbour",
     "create_postgres",
     "drop_mariadb",
     "drop_postgres",
+    "legacy_time",
     "unique_name",
 ]
 
@@ -70,6 +80,16 @@ def create_mariadb(name: str) -> None:
 
 def mariadb_url(name: str, port: int = 3306) -> str:
     return f"mysql+pyodbc://root@127.0.0.1/{name}?driver=MariaDB+Unicode&port={port}"
+
+
+def create_mariadb_neighbour(name: str) -> str:
+    """A second database beside ``name`` that the same account sees (its name)."""
+    other = f"{name}_other"
+    admin = sa.create_engine(MARIADB_ADMIN, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f"CREATE DATABASE `{other}`")
+        connection.exec_driver_sql(f"CREATE TABLE `{other}`.other_thing (id INT PRIMARY KEY)")
+    return other
 
 
 def drop_mariadb(name: str) -> None:
@@ -139,3 +159,70 @@ _PROCEDURE = {
         "ORDER BY InvoiceId"
     ),
 }
+
+
+# The legacy features the audit met in sample databases nobody here has seen,
+# made the way old schemas make them (one statement list per dialect).
+LEGACY_TIES = 10
+"""Rows sharing each timestamp of ``legacy_times`` (83 instants, 830 rows)."""
+
+_LEGACY_COMMON = {
+    "postgresql": [
+        'CREATE TABLE "Odd Keys" (code VARCHAR(40) PRIMARY KEY, note VARCHAR(40))',
+        "CREATE TABLE legacy_ranges (id INTEGER PRIMARY KEY, small SMALLINT, big BIGINT)",
+        "CREATE TABLE legacy_times (id INTEGER PRIMARY KEY, at TIMESTAMP(3) NOT NULL)",
+        "CREATE TABLE legacy_amounts (id INTEGER PRIMARY KEY, fine NUMERIC(20,10))",
+    ],
+    "mysql": [
+        "CREATE TABLE `Odd Keys` (code VARCHAR(40) PRIMARY KEY, note VARCHAR(40))",
+        "CREATE TABLE legacy_ranges (id INTEGER PRIMARY KEY, small SMALLINT, big BIGINT,"
+        " tiny_u TINYINT UNSIGNED)",
+        "CREATE TABLE legacy_times (id INTEGER PRIMARY KEY, at DATETIME(3) NOT NULL)",
+        "CREATE TABLE legacy_amounts (id INTEGER PRIMARY KEY, fine NUMERIC(20,10))",
+    ],
+    "sqlite": [
+        'CREATE TABLE "Odd Keys" (code VARCHAR(40) PRIMARY KEY, note VARCHAR(40))',
+        "CREATE TABLE legacy_ranges (id INTEGER PRIMARY KEY, small SMALLINT, big BIGINT)",
+        "CREATE TABLE legacy_times (id INTEGER PRIMARY KEY, at DATETIME NOT NULL)",
+        # NUMERIC without a scale and a declared scale the data does not keep to
+        "CREATE TABLE legacy_amounts (id INTEGER PRIMARY KEY, fine NUMERIC(20,10),"
+        " loose NUMERIC, priced NUMERIC(10,2))",
+    ],
+}
+_LEGACY_PG = [
+    "CREATE DOMAIN empid AS VARCHAR(6)",  # how old schemas model sp_addtype
+    "CREATE DOMAIN quantity AS SMALLINT CHECK (VALUE >= 0)",
+    "CREATE TABLE legacy_pg (id empid PRIMARY KEY, price MONEY, flag BOOL, qty quantity,"
+    " loose NUMERIC)",
+    "INSERT INTO legacy_pg VALUES ('A1', 19.99, true, 5, 3), ('A2', 0.01, false, 6, 2.5),"
+    " ('B3', 25.00, true, 7, 100)",
+    "CREATE SCHEMA other_schema",
+    "CREATE TABLE other_schema.other_thing (id INTEGER PRIMARY KEY)",
+]
+LEGACY_AMOUNTS = [(1, "0"), (2, "0.0000001234"), (3, "12.5")]
+_SQLITE_AMOUNTS = {1: ("14.0", "2.5"), 2: ("32.38", "1.985"), 3: ("0.1", "7")}
+
+
+def legacy_time(i: int) -> str:
+    """The stored text of row ``i``'s timestamp (with milliseconds, as legacy data has)."""
+    second = (i * 7) % (830 // LEGACY_TIES)
+    return f"1996-07-04 00:{second // 60:02d}:{second % 60:02d}.000"
+
+
+def add_legacy(engine: sa.Engine) -> None:
+    """The legacy tables (see ``_LEGACY_COMMON``); PostgreSQL's own types besides."""
+    dialect = engine.dialect.name
+    statements = list(_LEGACY_COMMON[dialect])
+    if dialect == "postgresql":
+        statements += _LEGACY_PG
+    with engine.begin() as connection:
+        for statement in statements:
+            connection.exec_driver_sql(statement)
+        times = sa.table("legacy_times", sa.column("id"), sa.column("at"))
+        rows = [{"id": i, "at": legacy_time(i)} for i in range(1, 831)]
+        connection.execute(times.insert(), rows)
+        for key, fine in LEGACY_AMOUNTS:
+            values = f"{key}, {fine}"
+            if dialect == "sqlite":
+                values += ", " + ", ".join(_SQLITE_AMOUNTS[key])
+            connection.exec_driver_sql(f"INSERT INTO legacy_amounts VALUES ({values})")

@@ -16,6 +16,8 @@ sqlite-odbc    raw ODBC ``DRIVER={SQLite3}``                timeout
 sqlite-sa      ``sqlite:///``                               timeout
 =============  ==========================================  =======================
 
+Besides: ``pg-types`` (PostgreSQL's money, domains, bool), ``sqlite`` (text
+dates, scale-less NUMERIC, 64-bit INTEGER), ``newcomer`` (one backend enough).
 Databases are made once per session, lazily, and dropped at its end.
 """
 
@@ -26,6 +28,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -40,10 +43,10 @@ from tests.servers import run_app
 CAPABILITIES: dict[str, frozenset[str]] = {
     "mariadb-sa": frozenset({"timeout", "server", "procedures"}),
     "mariadb-odbc": frozenset({"timeout", "server", "procedures", "newcomer"}),
-    "postgresql": frozenset({"timeout", "server", "procedures", "char-padding"}),
-    "postgresql-odbc": frozenset({"timeout", "server", "procedures", "char-padding"}),
-    "sqlite-odbc": frozenset({"timeout"}),
-    "sqlite-sa": frozenset({"timeout"}),
+    "postgresql": frozenset({"timeout", "server", "procedures", "char-padding", "pg-types"}),
+    "postgresql-odbc": frozenset({"timeout", "server", "procedures", "char-padding", "pg-types"}),
+    "sqlite-odbc": frozenset({"timeout", "sqlite"}),
+    "sqlite-sa": frozenset({"timeout", "sqlite"}),
 }
 PROCEDURES = {"invoices_by_country": {"params": {"country": "string"}, "safe": True}}
 TABLES = ("Invoice", "InvoiceLine", "Customer", "Track", "PlaylistTrack", "Employee")
@@ -104,6 +107,8 @@ def _make(name: str, folder: Path) -> Backend:
         admin = sa.create_engine(chinook.mariadb_url(db))
         backend = Backend(name, CAPABILITIES[name], admin, connection, 3306, database=db)
         backend.cleanup.append(lambda: chinook.drop_mariadb(db))
+        other = chinook.create_mariadb_neighbour(db)
+        backend.cleanup.append(lambda: chinook.drop_mariadb(other))
     elif name.startswith("postgresql"):
         db = chinook.unique_name()
         chinook.create_postgres(db)
@@ -130,6 +135,7 @@ def _make(name: str, folder: Path) -> Backend:
         backend = Backend(name, CAPABILITIES[name], sa.create_engine(f"sqlite:///{path}"),
                           connection)  # fmt: skip
     chinook.add_extras(backend.admin)
+    chinook.add_legacy(backend.admin)
     return backend
 
 
@@ -163,14 +169,18 @@ class Api:
     adapter: DatabaseAdapter
     client: httpx.Client
     stop: Callable[[], None]
+    system: str = "chinook"
 
     def close(self) -> None:
         self.client.close()
         self.stop()
 
     def path(self, table: str, key: str = "") -> str:
-        """``/database/chinook/{table}[/{key}]`` for a Chinook table name."""
-        return f"/database/chinook/{self.backend.n(table)}" + (f"/{key}" if key else "")
+        """``/database/{system}/{table}[/{key}]``, encoded (Chinook names as the backend
+        spells them; legacy tables have one spelling everywhere)."""
+        name = self.backend.n(table) if self.system == "chinook" else table
+        parts = [self.system, name, *([key] if key else [])]
+        return "/database/" + "/".join(quote(p, safe=",") for p in parts)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -211,3 +221,29 @@ def api(backend: Backend, backends: Backends) -> Api:
         stop: Callable[[], None] = lambda: server.__exit__(None, None, None)  # noqa: E731
         backends.apis[backend.name] = Api(backend, adapter, client, stop)
     return backends.apis[backend.name]
+
+
+LEGACY_SYSTEM = "legacy estate"
+"""A system name with a space: every URL the API makes must encode it."""
+
+
+@pytest.fixture(scope="session")
+def legacy(backend: Backend, backends: Backends) -> Api:
+    """The API over ``backend``'s legacy tables, as system ``legacy estate``."""
+    name = f"{backend.name}/legacy"
+    if name not in backends.apis:
+        tables: dict[str, Any] = {
+            "Odd Keys": {"writes": True},
+            "legacy_ranges": {"writes": True},
+            "legacy_times": {},
+            "legacy_amounts": {},
+        }
+        if backend.name.startswith("postgresql"):
+            tables["legacy_pg"] = {}
+        adapter = DatabaseAdapter(LEGACY_SYSTEM, backend.spec(tables, max_page_size=200))
+        server = run_app(build_app([adapter]))
+        url = server.__enter__()
+        client = httpx.Client(base_url=url, timeout=30)
+        stop: Callable[[], None] = lambda: server.__exit__(None, None, None)  # noqa: E731
+        backends.apis[name] = Api(backend, adapter, client, stop, LEGACY_SYSTEM)
+    return backends.apis[name]

@@ -140,6 +140,8 @@ class DatabaseAdapter:
             fields=payload.fields,
             limit=limit,
             cursor=payload.cursor,
+            max_filters=self.spec.max_filters,
+            max_sort_keys=self.spec.max_sort_keys,
         )
         return await self.rows.page(table, query)
 

@@ -15,9 +15,20 @@ from typing import Any, Protocol
 
 import pyodbc  # type: ignore[import-not-found, unused-ignore]  # its .pyi is not PEP 561
 import sqlalchemy as sa
+from sqlalchemy.types import TypeEngine
 
-from strangler.adapters.db.meta import ColumnInfo, TableInfo
-from strangler.adapters.db.types import SqliteDateTime, generic_type, kind_of_odbc, kind_of_sa
+from strangler.adapters.db.meta import ColumnInfo, Kind, TableInfo
+from strangler.adapters.db.types import (
+    PgMoney,
+    SqliteDateTime,
+    SqliteNumber,
+    base_type,
+    generic_type,
+    integer_bounds_odbc,
+    integer_bounds_sa,
+    kind_of_odbc,
+    kind_of_sa,
+)
 from strangler.spec.database import DatabaseSystem, TableSpec
 
 __all__ = ["OdbcReader", "Reader", "SqlAlchemyReader", "build_tables"]
@@ -56,10 +67,11 @@ class SqlAlchemyReader:
     def columns(self, name: str) -> list[ColumnInfo]:
         columns = []
         for c in self._inspector.get_columns(name, self._schema):
-            type_ = c["type"]
+            type_ = base_type(c["type"])
             kind, length, precision, scale = kind_of_sa(type_)
-            if self.dbms == "sqlite" and kind in ("datetime", "datetime_tz"):
-                type_ = SqliteDateTime()
+            money = str(getattr(type_, "__visit_name__", "")).upper() == "MONEY"
+            type_ = _statement_type(self.dbms, kind, money) or type_
+            bounds = integer_bounds_sa(type_, self.dbms) if kind == "integer" else None
             try:
                 db_type = str(c["type"].compile(dialect=self._dialect))
             except sa.exc.SQLAlchemyError:
@@ -68,7 +80,7 @@ class SqlAlchemyReader:
             columns.append(
                 ColumnInfo(
                     c["name"], kind, bool(c["nullable"]), type_, length, precision, scale,
-                    default, db_type=db_type,
+                    default, db_type=db_type, bounds=bounds, as_stored=_as_stored(self.dbms, kind),
                 )
             )  # fmt: skip
         return columns
@@ -87,12 +99,39 @@ class OdbcReader:
         self._where: dict[str, tuple[Any, Any]] = {}
 
     def table_names(self) -> dict[str, bool]:
+        """The tables of the connected catalog (database), in the spec's schema or the
+        session's own: an account that sees other databases or schemas does not
+        expose theirs (MariaDB's driver lists every database it may read)."""
+        catalog = self._current_catalog()
+        schema = self._schema or self._current_schema()
         cursor = self._connection.cursor()
         names = {}
-        for row in cursor.tables(schema=self._schema, tableType="TABLE,VIEW").fetchall():
+        for row in cursor.tables(schema=schema, tableType="TABLE,VIEW").fetchall():
+            if catalog and row.table_cat and str(row.table_cat) != catalog:
+                continue
             names[row.table_name] = str(row.table_type).upper() == "VIEW"
             self._where[row.table_name] = (row.table_cat or None, row.table_schem or None)
         return names
+
+    def _current_catalog(self) -> str | None:
+        try:
+            name = self._connection.getinfo(pyodbc.SQL_DATABASE_NAME)
+        except pyodbc.Error:
+            return None
+        return str(name) if name else None
+
+    def _current_schema(self) -> str | None:
+        query = _CURRENT_SCHEMA.get(self.dbms)
+        if query is None:
+            return None
+        cursor = self._connection.cursor()
+        try:
+            row = cursor.execute(query).fetchone()
+        except pyodbc.Error:
+            return None
+        finally:
+            self._connection.rollback()
+        return str(row[0]) if row and row[0] else None
 
     def columns(self, name: str) -> list[ColumnInfo]:
         catalog, schema = self._where.get(name, (None, self._schema))
@@ -103,11 +142,19 @@ class OdbcReader:
             kind, length, precision, scale = kind_of_odbc(
                 row.data_type, row.type_name, row.column_size, row.decimal_digits
             )
+            bounds = (
+                integer_bounds_odbc(row.data_type, row.type_name, self.dbms)
+                if kind == "integer"
+                else None
+            )
             column = ColumnInfo(
                 row.column_name, kind, row.nullable != 0, generic_type(kind), length, precision,
                 scale, row.column_def not in (None, "NULL", "null"), db_type=str(row.type_name),
+                bounds=bounds, as_stored=_as_stored(self.dbms, kind),
             )  # fmt: skip
-            columns.append(dataclasses.replace(column, sa_type=generic_type(kind, column)))
+            money = str(row.type_name).lower() == "money"
+            type_ = _statement_type(self.dbms, kind, money) or generic_type(kind, column)
+            columns.append(dataclasses.replace(column, sa_type=type_))
         return columns
 
     def primary_key(self, name: str) -> list[str]:
@@ -115,6 +162,25 @@ class OdbcReader:
         cursor = self._connection.cursor()
         rows = [r for r in cursor.primaryKeys(name, catalog, schema).fetchall() if r[2] == name]
         return [str(r[3]) for r in sorted(rows, key=lambda r: int(r[4] or 0))]
+
+
+_CURRENT_SCHEMA = {"postgresql": "SELECT current_schema()", "mssql": "SELECT SCHEMA_NAME()"}
+_DATE_KINDS: frozenset[Kind] = frozenset({"date", "datetime", "datetime_tz", "time"})
+
+
+def _statement_type(dbms: str, kind: Kind, money: bool) -> TypeEngine[Any] | None:
+    """The type statements use where the reflected one would change values."""
+    if dbms == "sqlite" and kind in _DATE_KINDS:
+        return SqliteDateTime()
+    if dbms == "sqlite" and kind == "decimal":
+        return SqliteNumber()
+    if dbms == "postgresql" and money:
+        return PgMoney()
+    return None
+
+
+def _as_stored(dbms: str, kind: Kind) -> bool:
+    return dbms == "sqlite" and kind in _DATE_KINDS
 
 
 def _ordinal(row: Any) -> int:

@@ -44,6 +44,9 @@ class ColumnInfo:
     ``sa_type`` is the reflected SQLAlchemy type on the SQLAlchemy path and a
     generic one made from ``kind`` on the raw ODBC path; ``has_default`` says
     the column may be left out of an insert (a default or auto-increment).
+    ``bounds`` is an integer column's range; ``as_stored`` says a cursor
+    carries the value as the driver gave it rather than as answered (SQLite's
+    text dates, whose stored form may differ from the ISO 8601 answer).
     """
 
     name: str
@@ -56,6 +59,8 @@ class ColumnInfo:
     has_default: bool = False
     strip: bool = False
     db_type: str = ""
+    bounds: tuple[int, int] | None = None
+    as_stored: bool = False
 
 
 @dataclass(frozen=True)

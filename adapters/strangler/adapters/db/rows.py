@@ -1,8 +1,10 @@
 """Table rows over a runner: list (filters, sort, fields, cursor), get, insert, update, delete.
 
 Keys in paths are the key columns' values in key order, comma-separated
-(``/PlaylistTrack/1,3402``); a value holding a comma is double-quoted
-(``/Thing/"a,b",2``). Each value is parsed against its column's type.
+(``/PlaylistTrack/1,3402``); a value holding a comma, a double quote or a line
+break, and an empty one, is double-quoted, a quote inside it doubled
+(``/Thing/"a,b",2``). Each value is parsed against
+its column's type. In a URL the segment is percent-encoded, ``/`` too.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from strangler.adapters.db.statements import (
 )
 from strangler.adapters.db.values import (
     converter,
+    cursor_value,
     decode_cursor,
     encode_cursor,
     needs_conversion,
@@ -100,7 +103,10 @@ def page_items(
 def key_text(values: Sequence[Any]) -> str:
     """The path segment for key values as answered (see :func:`parse_key`)."""
     texts = ["" if v is None else str(v) for v in values]
-    return ",".join(f'"{t}"' if "," in t or '"' in t else t for t in texts)
+    return ",".join(
+        '"' + t.replace('"', '""') + '"' if not t or any(c in t for c in ',"\r\n') else t
+        for t in texts
+    )
 
 
 class RowService:
@@ -118,6 +124,8 @@ class RowService:
             params,
             default_limit=self.spec.default_page_size,
             max_limit=self.spec.max_page_size,
+            max_filters=self.spec.max_filters,
+            max_sort_keys=self.spec.max_sort_keys,
         )
         return await self.page(table, query)
 
@@ -130,8 +138,11 @@ class RowService:
         items = page_items(table, names, set(query.fields), page)
         next_cursor = None
         if len(rows) > query.limit:
-            last = self._json(table, names, page[-1])
-            next_cursor = encode_cursor(query.sort_signature, [last[k.column] for k in query.sort])
+            last = dict(zip(names, page[-1], strict=True))
+            next_cursor = encode_cursor(
+                query.sort_signature,
+                [cursor_value(table.require(k.column), last[k.column]) for k in query.sort],
+            )
         return {"items": items, "next_cursor": next_cursor}
 
     async def stream(

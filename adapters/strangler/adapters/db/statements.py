@@ -4,10 +4,16 @@ Identifiers come only from the reflected :class:`TableInfo` (quoted by the
 dialect); values come only from parsed, typed request data. Ordering puts NULLs
 last in ascending order and first in descending order on every database, so
 keyset pagination over nullable columns behaves the same everywhere.
+
+Filters on SQLite's text dates compare ``julianday()`` of both sides, so a
+value finds the rows whatever text form they were stored in
+(``1996-07-04 00:00:00.000`` equals ``1996-07-04T00:00:00``); keyset paging
+compares the stored text itself, exactly as ``ORDER BY`` orders it.
 """
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -36,7 +42,7 @@ def select_page(table: TableInfo, query: ListQuery) -> Select[Any]:
     """One page (and one row more, to tell whether another page follows)."""
     t = table.sa_table
     stmt = sa.select(*(t.c[name] for name in page_columns(table, query)))
-    conditions = [_condition(t.c[f.column], f) for f in query.filters]
+    conditions = [_condition(table, t.c[f.column], f) for f in query.filters]
     if query.after is not None:
         conditions.append(_after(table, query.sort, query.after))
     if conditions:
@@ -69,23 +75,31 @@ def _key_match(table: TableInfo, key: Sequence[Any]) -> ColumnElement[bool]:
     return sa.and_(*(t.c[name] == value for name, value in zip(table.key, key, strict=True)))
 
 
-def _condition(column: sa.Column[Any], f: Filter) -> ColumnElement[bool]:
+_COMPARE = {
+    "eq": operator.eq,
+    "ne": operator.ne,
+    "lt": operator.lt,
+    "le": operator.le,
+    "gt": operator.gt,
+    "ge": operator.ge,
+}
+
+
+def _condition(table: TableInfo, column: sa.Column[Any], f: Filter) -> ColumnElement[bool]:
     if f.op == "is":
         return column.is_(None) if f.value == "null" else column.is_not(None)
-    if f.op == "in":
-        return column.in_([sa.bindparam(None, v, type_=column.type) for v in f.value])
     if f.op == "like":
         return column.like(sa.bindparam(None, f.value, type_=sa.String()))
-    value = sa.bindparam(None, f.value, type_=column.type)
-    compare = {
-        "eq": column.__eq__,
-        "ne": column.__ne__,
-        "lt": column.__lt__,
-        "le": column.__le__,
-        "gt": column.__gt__,
-        "ge": column.__ge__,
-    }[f.op]
-    result: ColumnElement[bool] = compare(value)
+    instant = table.require(f.column).as_stored  # SQLite's text dates: compare the instant
+    left: ColumnElement[Any] = sa.func.julianday(column) if instant else column
+
+    def bind(value: Any) -> ColumnElement[Any]:
+        bound = sa.bindparam(None, value, type_=column.type)
+        return sa.func.julianday(bound) if instant else bound
+
+    if f.op == "in":
+        return left.in_([bind(v) for v in f.value])
+    result: ColumnElement[bool] = _COMPARE[f.op](left, bind(f.value))
     return result
 
 

@@ -2,11 +2,19 @@
 
 JSON forms, by kind:
 
-* ``decimal`` (DECIMAL, NUMERIC, MONEY): a string holding the exact decimal,
-  ``format: decimal``, e.g. ``"5.94"``;
+* ``integer``: a JSON integer, bounded by the column's type (``minimum`` and
+  ``maximum`` in the schema: SMALLINT, INTEGER, BIGINT, unsigned where the
+  database says so);
+* ``decimal`` (DECIMAL, NUMERIC, MONEY): a string holding the exact decimal as
+  stored, ``format: decimal``, e.g. ``"5.94"`` (see ``values`` for the scale);
+  PostgreSQL ``money`` is read and compared as ``numeric`` on the SQL side;
+* ``boolean``: ``true`` / ``false``, also where a driver reports booleans as
+  text (psqlODBC's ``BoolsAsChar``);
 * ``datetime``: ISO 8601 without an offset (the column has no time zone, and
   the schema says so); ``datetime_tz``: ISO 8601 with its offset;
 * ``date`` / ``time``: ISO 8601; ``binary``: base64 (``format: byte``);
+  SQLite keeps all three as text: they are read as the stored text (so a
+  cursor carries them exactly) and answered in ISO 8601;
 * ``char``: text, trailing blanks stripped unless the spec keeps them;
 * NULL: ``null``.
 """
@@ -17,7 +25,7 @@ import datetime as dt
 import decimal
 import re
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 from pydantic import Base64Bytes, Field
@@ -26,9 +34,16 @@ from sqlalchemy.types import TypeEngine
 from strangler.adapters.db.meta import ColumnInfo, Kind
 
 __all__ = [
+    "BOOLEAN_NAMES",
+    "Bounds",
+    "PgMoney",
     "SqliteDateTime",
+    "SqliteNumber",
+    "base_type",
     "generic_type",
     "input_annotation",
+    "integer_bounds_odbc",
+    "integer_bounds_sa",
     "kind_of_odbc",
     "kind_of_sa",
     "output_annotation",
@@ -38,6 +53,19 @@ __all__ = [
 _SCALE = re.compile(r"\(\s*(\d+)\s*,\s*(\d+)\s*\)")
 _DECIMAL_NAMES = ("DECIMAL", "NUMERIC", "NUMBER", "MONEY", "SMALLMONEY", "CURRENCY")
 _TZ_NAMES = ("WITH TIME ZONE", "TIMESTAMPTZ", "DATETIMEOFFSET", "TIMETZ")
+BOOLEAN_NAMES = frozenset({"BOOL", "BOOLEAN"})
+"""Type names of real boolean columns, whatever SQL type code a driver reports."""
+
+Bounds = tuple[int, int]
+"""The smallest and largest value an integer column holds."""
+
+
+def _bits(bits: int, unsigned: bool) -> Bounds:
+    return (0, 2**bits - 1) if unsigned else (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+
+
+# ODBC integer type codes → bits; SQLite's INTEGER holds 64 bits whatever it is called.
+_ODBC_BITS = {-6: 8, 5: 16, 4: 32, -5: 64}
 
 # ODBC SQL type codes (sql.h / sqlext.h): code → kind.
 _ODBC_KINDS: dict[int, Kind] = {
@@ -54,12 +82,14 @@ _ODBC_KINDS: dict[int, Kind] = {
 }  # fmt: skip
 
 
-class SqliteDateTime(sa.types.TypeDecorator[dt.datetime]):
-    """SQLite keeps date-times as text; bind them as that text looks (no ``.000000``).
+class SqliteDateTime(sa.types.TypeDecorator[Any]):
+    """SQLite's dates, times and date-times: text, read exactly as stored.
 
-    SQLAlchemy's own SQLite DATETIME always writes microseconds, so a value read
-    as ``2021-01-01 00:00:00`` would never compare equal when bound back (keyset
-    cursors, ``eq`` filters).
+    Selected as ``CAST(col AS TEXT)`` (SQLite's ODBC driver would otherwise
+    parse them and drop what does not fit a timestamp, such as ``.000``), so a
+    cursor carries the stored text and compares the way ``ORDER BY`` does;
+    answers turn the text into ISO 8601 (``values``). Typed values bind as
+    SQLite's own text form (seconds, or microseconds when there are some).
     """
 
     impl = sa.String
@@ -68,13 +98,46 @@ class SqliteDateTime(sa.types.TypeDecorator[dt.datetime]):
     def process_bind_param(self, value: Any, dialect: sa.Dialect) -> Any:
         return sqlite_text(value)
 
-    def process_result_value(self, value: Any, dialect: sa.Dialect) -> Any:
-        if isinstance(value, str):
-            try:
-                return dt.datetime.fromisoformat(value)
-            except ValueError:
-                return value
-        return value
+    def column_expression(self, colexpr: Any) -> Any:
+        return sa.cast(colexpr, sa.Text())
+
+
+class SqliteNumber(sa.types.TypeDecorator[Any]):
+    """SQLite's NUMERIC and DECIMAL: values come as the driver stores them.
+
+    SQLite keeps them as integers, floats or text; SQLAlchemy's Numeric would
+    turn a float into a decimal padded to ten places (``32.3800000000``) or
+    rounded to the declared scale. They are answered by ``values`` instead,
+    from the shortest text of the stored number. Decimals bind as their text,
+    which SQLite's numeric affinity compares as the stored number.
+    """
+
+    impl = sa.String
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> Any:
+        return format(value, "f") if isinstance(value, decimal.Decimal) else value
+
+
+class PgMoney(sa.types.TypeDecorator[decimal.Decimal]):
+    """PostgreSQL ``money``: read as ``numeric`` and compared as ``money``.
+
+    psycopg answers ``money`` as locale text (``$19.99``) and psqlODBC as a
+    float rounded to no decimals; ``CAST(col AS NUMERIC)`` gives the exact
+    amount on both, and bound values are cast to ``money`` (there is no
+    ``money > numeric`` operator).
+    """
+
+    impl = sa.Numeric
+    cache_ok = True
+
+    def column_expression(self, colexpr: Any) -> Any:
+        return sa.cast(colexpr, sa.Numeric())
+
+    def bind_expression(self, bindvalue: Any) -> Any:
+        from sqlalchemy.dialects.postgresql import MONEY
+
+        return sa.cast(bindvalue, MONEY())
 
 
 def sqlite_text(value: Any) -> Any:
@@ -84,8 +147,46 @@ def sqlite_text(value: Any) -> Any:
     return value
 
 
+def base_type(type_: TypeEngine[Any]) -> TypeEngine[Any]:
+    """The type under a domain (PostgreSQL ``CREATE DOMAIN``, how ``sp_addtype`` is modelled)."""
+    from sqlalchemy.dialects.postgresql import DOMAIN
+
+    while isinstance(type_, DOMAIN):
+        type_ = type_.data_type
+    return type_
+
+
+def integer_bounds_sa(type_: TypeEngine[Any], dbms: str) -> Bounds:
+    """The range of a reflected SQLAlchemy integer type."""
+    if dbms == "sqlite":
+        return _bits(64, False)
+    name = str(getattr(type_, "__visit_name__", "")).upper()
+    unsigned = bool(getattr(type_, "unsigned", False)) or (dbms == "mssql" and name == "TINYINT")
+    if name == "TINYINT":
+        return _bits(8, unsigned)
+    if name == "MEDIUMINT":
+        return _bits(24, unsigned)
+    if isinstance(type_, sa.SmallInteger):
+        return _bits(16, unsigned)
+    if isinstance(type_, sa.BigInteger):
+        return _bits(64, unsigned)
+    return _bits(32, unsigned)
+
+
+def integer_bounds_odbc(data_type: int, type_name: str, dbms: str) -> Bounds:
+    """The range of an integer column from its ``SQLColumns`` row."""
+    name = (type_name or "").upper()
+    if dbms == "sqlite":
+        return _bits(64, False)
+    unsigned = "UNSIGNED" in name or (dbms == "mssql" and data_type == -6)
+    if name.startswith("MEDIUMINT"):
+        return _bits(24, unsigned)
+    return _bits(_ODBC_BITS.get(data_type, 64), unsigned)
+
+
 def kind_of_sa(type_: TypeEngine[Any]) -> tuple[Kind, int | None, int | None, int | None]:
     """Kind, length, precision and scale of a reflected SQLAlchemy type."""
+    type_ = base_type(type_)
     name = str(getattr(type_, "__visit_name__", "")).upper()
     if isinstance(type_, sa.Boolean):
         return "boolean", None, None, None
@@ -108,8 +209,8 @@ def kind_of_sa(type_: TypeEngine[Any]) -> tuple[Kind, int | None, int | None, in
     if isinstance(type_, sa.String):
         kind: Kind = "char" if name in ("CHAR", "NCHAR") else "string"
         return kind, type_.length, None, None
-    if any(word in name for word in _DECIMAL_NAMES):  # MONEY and friends
-        return "decimal", None, None, 4 if "MONEY" in name else None
+    if any(word in name for word in _DECIMAL_NAMES):  # MONEY and friends: scale by locale
+        return "decimal", None, None, None
     return "other", None, None, None
 
 
@@ -119,10 +220,14 @@ def kind_of_odbc(
     """Kind, length, precision and scale from a ``SQLColumns`` row."""
     name = (type_name or "").upper()
     kind = _ODBC_KINDS.get(data_type, "other")
+    if name in BOOLEAN_NAMES:  # psqlODBC's BoolsAsChar reports bool as VARCHAR
+        return "boolean", None, None, None
     if name.startswith(_DECIMAL_NAMES):  # SQLite reports NUMERIC(10,2) as DOUBLE
         match = _SCALE.search(name)
         if match:
             return "decimal", None, int(match[1]), int(match[2])
+        if data_type not in (2, 3):  # a float or text: its digits are the driver's guess
+            return "decimal", None, None, None
         return "decimal", None, size, digits if digits is not None else None
     if kind == "datetime" and any(word in name for word in _TZ_NAMES):
         kind = "datetime_tz"
@@ -196,10 +301,19 @@ _IN: dict[Kind, Any] = {
 }
 
 
+def _bounded(column: ColumnInfo, annotation: Any) -> Any:
+    """An integer column's type with its range (``minimum``/``maximum`` in the schema)."""
+    if column.kind != "integer" or column.bounds is None:
+        return annotation
+    low, high = column.bounds
+    return Annotated[annotation, Field(ge=low, le=high)]
+
+
 def output_annotation(column: ColumnInfo) -> tuple[Any, Any]:
     """``(annotation, FieldInfo)`` of a column in a row as answered (never required:
     ``?fields=`` may leave it out)."""
     annotation, extra = _OUT[column.kind]
+    annotation = _bounded(column, annotation)
     extra = dict(extra)
     if column.db_type:
         extra["x-db-type"] = column.db_type
@@ -212,8 +326,10 @@ def output_annotation(column: ColumnInfo) -> tuple[Any, Any]:
 
 def input_annotation(column: ColumnInfo, *, required: bool) -> tuple[Any, Any]:
     """``(annotation, FieldInfo)`` of a column in an insert or update body."""
-    annotation = _IN[column.kind]
+    annotation = _bounded(column, _IN[column.kind])
     constraints: dict[str, Any] = {}
+    if column.kind == "float":
+        constraints["allow_inf_nan"] = False
     if column.kind in ("string", "char") and column.length:
         constraints["max_length"] = column.length
     if column.kind == "decimal" and column.scale is not None:

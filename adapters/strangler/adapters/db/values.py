@@ -3,10 +3,19 @@
 Text from a query string (filters, keys) and JSON from a cursor are parsed
 against the column's kind before they go anywhere near a statement, where they
 travel only as bound parameters. A value that does not parse raises
-``ValueError`` with a message fit for the caller.
+``ValueError`` with a message fit for the caller. Numbers, dates, UUIDs and
+base64 are ASCII only (``٣`` is not 3), and an integer must fit its column's
+type (a value the column cannot hold is the caller's mistake, not a driver
+overflow).
+
+Decimals are answered exactly as stored: a driver's ``Decimal`` as it is, a
+float or integer (SQLite keeps NUMERIC so) from its shortest text, padded with
+zeros to a *declared* scale and never rounded.
 
 A cursor is base64url (no padding) of a small JSON document
-``{"s": "<sort order>", "k": [<the last row's sort values as answered>]}``.
+``{"s": "<sort order>", "k": [<the last row's sort values as answered>]}``
+(columns that are ``as_stored`` carry the driver's value instead, so paging
+compares exactly as the ``ORDER BY`` does).
 It is not signed: it holds nothing secret, and decoding checks every value
 against its column's type, so a forged cursor can only ask for another valid
 position.
@@ -19,6 +28,7 @@ import binascii
 import datetime as dt
 import decimal
 import json
+import math
 import re
 import uuid
 from collections.abc import Callable, Sequence
@@ -28,8 +38,12 @@ from strangler.adapters.db.meta import ColumnInfo
 
 __all__ = [
     "MAX_CURSOR_CHARS",
+    "MAX_DIGITS",
     "Converter",
+    "check_integer",
     "converter",
+    "cursor_value",
+    "decimal_text",
     "decode_cursor",
     "encode_cursor",
     "from_json",
@@ -39,10 +53,16 @@ __all__ = [
     "to_json",
 ]
 
-_INT = re.compile(r"[+-]?\d{1,30}")
-_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d{1,4})?")
+_INT = re.compile(r"[+-]?[0-9]{1,30}")
+_NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,4})?")
 _BOOLEANS = {"true": True, "false": False, "1": True, "0": False}
+# Booleans as drivers give them in text (psqlODBC's BoolsAsChar, CHAR(1) flags).
+_BOOLEAN_TEXT = {"1": True, "0": False, "t": True, "f": False, "true": True, "false": False,
+                 "y": True, "n": False, "yes": True, "no": False}  # fmt: skip
+_TEXT_KINDS = frozenset({"string", "char", "other"})
 MAX_CURSOR_CHARS = 4096
+MAX_DIGITS = 38
+"""Most digits a decimal in a query may have (what ODBC's SQL_NUMERIC carries)."""
 
 
 def to_json(column: ColumnInfo, value: Any) -> Any:
@@ -51,10 +71,7 @@ def to_json(column: ColumnInfo, value: Any) -> Any:
         return None
     kind = column.kind
     if kind == "decimal":
-        number = value if isinstance(value, decimal.Decimal) else decimal.Decimal(str(value))
-        if column.scale is not None and number.is_finite():
-            number = number.quantize(decimal.Decimal(1).scaleb(-column.scale))
-        return format(number, "f")
+        return decimal_text(value, column.scale)
     if kind in ("datetime", "datetime_tz", "date", "time"):
         if isinstance(value, str):  # SQLite keeps dates as text
             return _normalise_text_date(kind, value)
@@ -69,10 +86,40 @@ def to_json(column: ColumnInfo, value: Any) -> Any:
     if kind == "float":
         return float(value)
     if kind == "boolean":
-        return bool(value)
+        return _boolean(value)
     if kind in ("string", "uuid"):
         return str(value)
     return plain_json(value)
+
+
+def _boolean(value: Any) -> Any:
+    if isinstance(value, str):
+        return _BOOLEAN_TEXT.get(value.strip().lower(), value)
+    return bool(value)
+
+
+def decimal_text(value: Any, scale: int | None) -> str:
+    """A decimal column's value as exact text: never rounded, never in exponent form.
+
+    A ``Decimal`` from the driver is as stored. A float or integer (or text)
+    is read from its shortest text and padded with zeros up to ``scale`` (a
+    declared scale); digits beyond it are kept. Text that is no number at all
+    is answered as it is.
+    """
+    if type(value) is decimal.Decimal:
+        return format(value, "f")
+    text = repr(value) if type(value) is float else str(value)
+    try:
+        text = format(decimal.Decimal(text), "f")
+    except decimal.InvalidOperation:
+        return text
+    if not scale or not text[-1:].isdigit():
+        return text
+    point = text.find(".")
+    if point < 0:
+        return f"{text}.{'0' * scale}"
+    missing = scale - (len(text) - point - 1)
+    return text + "0" * missing if missing > 0 else text
 
 
 Converter = Callable[[Any], Any]
@@ -100,11 +147,14 @@ def needs_conversion(column: ColumnInfo, values: Sequence[Any]) -> bool:
     the first, middle and last values.
     """
     types = set(map(type, values))
-    if column.kind == "decimal" and column.scale is not None:
-        if not types <= {decimal.Decimal, type(None)}:
+    if column.kind == "decimal":
+        # The encoder writes a Decimal with str(): plain only for exponents
+        # from -6 to 0. Drivers give one exponent (the scale) per typed column.
+        scale = column.scale
+        if scale is None or not 0 <= scale <= 6 or not types <= {decimal.Decimal, type(None)}:
             return True
         present = [v for v in (values[0], values[len(values) // 2], values[-1]) if v is not None]
-        return any(v.as_tuple().exponent != -column.scale for v in present)
+        return any(v.as_tuple().exponent != -scale for v in present)
     return not types <= _AS_IS.get(column.kind, frozenset())
 
 
@@ -112,7 +162,10 @@ def converter(column: ColumnInfo) -> Converter:
     """A function doing :func:`to_json` for ``column``'s non-null values, chosen once."""
     kind = column.kind
     if kind == "decimal":
-        return _decimal_converter(column.scale)
+        scale = column.scale
+        return lambda v: decimal_text(v, scale)
+    if kind == "boolean":
+        return _boolean
     if kind in ("datetime", "datetime_tz", "date", "time"):
         return lambda v: _normalise_text_date(kind, v) if type(v) is str else v
     if kind == "char" and column.strip:
@@ -120,21 +173,6 @@ def converter(column: ColumnInfo) -> Converter:
     if kind in ("char", "string", "uuid"):
         return lambda v: v if type(v) is str else str(v)
     return lambda v: to_json(column, v)
-
-
-def _decimal_converter(scale: int | None) -> Converter:
-    quantum = decimal.Decimal(1).scaleb(-scale) if scale is not None else None
-
-    def convert(value: Any) -> str:
-        number = value if type(value) is decimal.Decimal else decimal.Decimal(str(value))
-        if quantum is None or not number.is_finite():
-            return format(number, "f")
-        text = str(number)
-        if "E" not in text and (text[-scale - 1] == "." if scale else "." not in text):
-            return text  # already at the column's scale, in plain notation
-        return format(number.quantize(quantum), "f")
-
-    return convert
 
 
 def plain_json(value: Any) -> Any:
@@ -168,19 +206,21 @@ def _normalise_text_date(kind: str, text: str) -> str:
 def parse_text(column: ColumnInfo, text: str) -> Any:
     """Query-string ``text`` as a value of ``column``; ``ValueError`` if it is not one."""
     kind = column.kind
+    if kind not in _TEXT_KINDS and not text.isascii():
+        raise ValueError(f"{column.name} takes ASCII text (digits 0-9), not {_short(text)}")
     if kind == "integer":
         if not _INT.fullmatch(text):
-            raise ValueError(f"{column.name} takes an integer, not {text!r}")
-        return int(text)
+            raise ValueError(f"{column.name} takes an integer, not {_short(text)}")
+        return check_integer(column, int(text))
     if kind in ("decimal", "float"):
         if not _NUMBER.fullmatch(text):
-            raise ValueError(f"{column.name} takes a number, not {text!r}")
-        return decimal.Decimal(text) if kind == "decimal" else float(text)
+            raise ValueError(f"{column.name} takes a number, not {_short(text)}")
+        return _decimal(column, text) if kind == "decimal" else _float(column, text)
     if kind == "boolean":
         try:
             return _BOOLEANS[text.lower()]
         except KeyError:
-            raise ValueError(f"{column.name} takes true or false, not {text!r}") from None
+            raise ValueError(f"{column.name} takes true or false, not {_short(text)}") from None
     try:
         if kind == "date":
             return dt.date.fromisoformat(text)
@@ -200,18 +240,67 @@ def parse_text(column: ColumnInfo, text: str) -> Any:
     return text
 
 
+def check_integer(column: ColumnInfo, value: int) -> int:
+    """``value`` if ``column`` can hold it; ``ValueError`` naming its range otherwise."""
+    if column.bounds is not None and not column.bounds[0] <= value <= column.bounds[1]:
+        low, high = column.bounds
+        raise ValueError(
+            f"{column.name} ({column.db_type or 'integer'}) holds {low} to {high}, "
+            f"not {_short(str(value))}"
+        )
+    return value
+
+
+def _decimal(column: ColumnInfo, text: str) -> decimal.Decimal:
+    number = decimal.Decimal(text)
+    _, digits, exponent = number.as_tuple()
+    assert isinstance(exponent, int)  # the pattern admits finite numbers only
+    whole = max(number.adjusted() + 1, 0) if any(digits) else 0
+    most = MAX_DIGITS
+    if column.precision:
+        most = min(most, column.precision - (column.scale or 0))
+    if whole > most or len(digits) > MAX_DIGITS or exponent < -MAX_DIGITS:
+        raise ValueError(
+            f"{column.name} ({column.db_type or 'decimal'}) takes at most {most} digits "
+            f"before the point and {MAX_DIGITS} in all, not {_short(text)}"
+        )
+    return number
+
+
+def _float(column: ColumnInfo, text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{column.name} takes a finite number, not {_short(text)}")
+    return number
+
+
+def _short(text: str) -> str:
+    return repr(text if len(text) <= 40 else text[:40] + "...")
+
+
+def cursor_value(column: ColumnInfo, value: Any) -> Any:
+    """A sort value as a cursor carries it: as answered, or as stored (``as_stored``)."""
+    if column.as_stored and isinstance(value, str):
+        return value
+    return to_json(column, value)
+
+
 def from_json(column: ColumnInfo, value: Any) -> Any:
-    """A value written by :func:`to_json` (inside a cursor) back as a typed value."""
+    """A value written by :func:`cursor_value` (inside a cursor) back as a typed value."""
     if value is None:
         return None
+    if column.as_stored and isinstance(value, str):
+        return value  # compared as stored, like the ORDER BY; bound, never SQL text
     if isinstance(value, bool):
         if column.kind != "boolean":
             raise ValueError(f"{column.name}: unexpected boolean")
         return value
     if isinstance(value, int | float) and column.kind in ("integer", "float", "decimal"):
-        if column.kind == "integer" and not isinstance(value, int):
-            raise ValueError(f"{column.name}: expected an integer")
-        return decimal.Decimal(str(value)) if column.kind == "decimal" else value
+        if column.kind == "integer":
+            if not isinstance(value, int):
+                raise ValueError(f"{column.name}: expected an integer")
+            return check_integer(column, value)
+        return parse_text(column, repr(value))
     if isinstance(value, str) and column.kind not in ("integer", "float", "boolean"):
         return parse_text(column, value)
     raise ValueError(f"{column.name}: unexpected value {value!r}")
