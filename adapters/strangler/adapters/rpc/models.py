@@ -42,6 +42,7 @@ from pydantic import (
     ValidationInfo,
     WithJsonSchema,
     create_model,
+    model_validator,
 )
 
 from strangler.errors import LegacyProtocolError
@@ -108,8 +109,8 @@ class Wire:
         elif isinstance(value, dict):
             for key, item in value.items():
                 if isinstance(key, str) and (problem := self.text_problem(key)):
-                    yield "/".join((*path, key)), f"the name: {problem}"
-                yield from self.problems(item, (*path, str(key)))
+                    yield "/".join((*path, _shown(key))), f"the name: {problem}"
+                yield from self.problems(item, (*path, _shown(str(key))))
         elif isinstance(value, list | tuple):
             for index, item in enumerate(value):
                 yield from self.problems(item, (*path, str(index)))
@@ -120,6 +121,13 @@ class Wire:
             raise ValueError(problem)
         return value
 
+    def check_names(self, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        """An object's keys (its values are checked by their own types)."""
+        for key in value if not _answering(info) else ():
+            if problem := self.text_problem(key):
+                raise ValueError(f"{_shown(key)}: the name: {problem}")
+        return value
+
     def check_any(self, value: Any, info: ValidationInfo) -> Any:
         answering = _answering(info)
         for where, problem in self.problems(value):
@@ -128,6 +136,13 @@ class Wire:
             raise ValueError(f"{where}: {problem}" if where else problem)
         return value
 
+
+def _shown(name: str) -> str:
+    """A caller's key as it can be shown in a message (escaped where unprintable)."""
+    return _UNPRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", name)
+
+
+_UNPRINTABLE = re.compile("[\\x00-\\x1f\\x7f\\ud800-\\udfff\\ufffe\\uffff]")
 
 XMLRPC_WIRE = Wire(
     "XML-RPC",
@@ -260,7 +275,13 @@ class ModelFactory:
         self._names: set[str] = set()
         self._text = Annotated[str, AfterValidator(self.wire.check_text)]
         self._any = Annotated[Any, AfterValidator(self.wire.check_any)]
+        self._object = Annotated[
+            dict[str, self._any],  # type: ignore[name-defined]
+            AfterValidator(self.wire.check_names),
+        ]
         self._datetime: Any = LocalDateTime if xmlrpc else dt.datetime
+
+        wire = self.wire
 
         class Extras(BaseModel):
             """Keys an object's declared properties leave out, checked like the rest."""
@@ -272,6 +293,11 @@ class ModelFactory:
                 allow_inf_nan=False,
             )
             __pydantic_extra__: dict[str, self._any]  # type: ignore[name-defined]
+
+            @model_validator(mode="after")
+            def _names(self, info: ValidationInfo) -> Any:
+                wire.check_names(self.__pydantic_extra__ or {}, info)
+                return self
 
         self._extras: type[BaseModel] = Extras
 
@@ -315,7 +341,7 @@ class ModelFactory:
         if name == "string":
             return self._text
         if name in ("object", "struct"):
-            return dict[self._text, self._any]  # type: ignore[name-defined]
+            return self._object
         if name == "array":
             return list[self._any]  # type: ignore[name-defined]
         return _BASE[name]
@@ -396,7 +422,7 @@ class ModelFactory:
             annotation: Any = list[self._any]  # type: ignore[name-defined]
             field = Field(default_factory=list, description="The positional parameters.")
         else:
-            annotation = list[self._any] | dict[self._text, self._any] | None  # type: ignore[name-defined]
+            annotation = list[self._any] | self._object | None  # type: ignore[name-defined]
             field = Field(default=None, description="Parameters by position or by name.")
         return create_model(self.name(method, "Params"), params=(annotation, field))
 

@@ -68,7 +68,8 @@ def encode_call(method: str, params: list[Any] | tuple[Any, ...]) -> bytes:
     XML 1.0 cannot hold would otherwise reach the legacy system as a broken document).
     """
     try:
-        values = _marshaller().dumps(tuple(to_wire(p) for p in params))
+        # a raw CR would reach the legacy system as LF (XML normalises line ends)
+        values = _marshaller().dumps(tuple(to_wire(p) for p in params)).replace("\r", "&#13;")
         problem = XMLRPC_WIRE.text_problem(values)
         if problem:
             raise ValueError(problem)
