@@ -7,6 +7,12 @@ their own fields: a SOAP ``Client`` fault is 400 rather than 502, an open
 circuit is 503 ``circuit-open``, and an outage with a known ``retry_after_s``
 is 503 with ``Retry-After``.
 
+Refusals before any operation runs (no route, a method not answered, a body
+or URL too large) take their row from ``_HTTP_KINDS`` (:func:`http_problem_body`);
+a 405 carries ``Allow`` with the methods the OpenAPI document lists for the
+path, and a body that is not readable JSON (not UTF-8, nested too deeply) is
+422 ``invalid-input`` like any other body that does not fit.
+
 Every problem has a fixed ``title`` per ``type``; what is particular to this
 occurrence goes in ``detail`` and in extension members.
 """
