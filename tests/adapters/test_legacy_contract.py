@@ -320,9 +320,10 @@ def test_open_breaker_answers_at_once_without_retrying(kind: Kind, legacy_api: A
         legacy_api(flaky.url, retry=QUICK_RETRIES, breaker=breaker) as client,
         counted_retries() as retries,
     ):
-        # Two failed attempts open the breaker; the third is refused and not retried.
-        first = assert_problem(post(client, kind.safe), 503, "circuit-open")
-        assert (flaky.connections, len(retries)) == (2, 2)
+        # Two failed calls (each tried three times, counted once) open the breaker.
+        for _ in range(2):
+            first = assert_problem(post(client, kind.safe), 502, "legacy-unavailable")
+        assert (flaky.connections, len(retries)) == (6, 4)
         before = (flaky.connections, len(retries))
         for call in (kind.safe, kind.unsafe, kind.safe):
             problem = assert_problem(post(client, call), 503, "circuit-open")
@@ -333,6 +334,41 @@ def test_open_breaker_answers_at_once_without_retrying(kind: Kind, legacy_api: A
     assert first["system"] == kind.system
     assert "opened" in breaker_states(readyz.json(), kind.system)
     assert readyz.status_code == 503  # a breaker refusing calls makes the app not ready
+
+
+# --- what a caller provokes does not count against the legacy system -------------------------
+
+
+def test_a_call_counts_once_against_the_breaker_however_often_it_was_tried(
+    kind: Kind, legacy_api: Any
+) -> None:
+    breaker = {"failures": 3, "reset_s": 600}
+    with (
+        ClosingServer() as flaky,
+        legacy_api(flaky.url, retry=QUICK_RETRIES, breaker=breaker) as client,
+    ):
+        for _ in range(2):  # six attempts in all, two calls: the breaker stays closed
+            assert_problem(post(client, kind.safe), 502, "legacy-unavailable")
+        closed = client.get("/readyz")
+        assert_problem(post(client, kind.safe), 502, "legacy-unavailable")
+        assert_problem(post(client, kind.safe), 503, "circuit-open")
+    assert flaky.connections == 9
+    assert closed.status_code == 200
+    assert set(breaker_states(closed.json(), kind.system)) == {"closed"}
+
+
+def test_an_oversized_request_is_refused_before_it_is_sent(kind: Kind, legacy_api: Any) -> None:
+    breaker = {"failures": 1, "reset_s": 600}
+    with (
+        ClosingServer() as flaky,
+        legacy_api(flaky.url, max_request_bytes=10_000, breaker=breaker) as client,
+    ):
+        for _ in range(3):
+            problem = assert_problem(post(client, kind.big(50_000)), 413, "too-large")
+        readyz = client.get("/readyz")
+    assert "10000" in problem["detail"]
+    assert flaky.connections == 0  # nothing reached the legacy system
+    assert readyz.status_code == 200  # and its breaker did not count it
 
 
 # --- the breaker: open, half-open, closed against a server that comes back ------------------

@@ -13,7 +13,8 @@ each class to an RFC 9457 problem.
     │   └── RowNotFound            no row of a table has this key
     ├── NotAllowed                 the spec does not allow this (a write to a read-only table)
     ├── InvalidInput               the caller's data does not fit the operation
-    │   └── BadQuery               a query string names an unknown field or a bad value
+    │   ├── BadQuery               a query string names an unknown field or a bad value
+    │   └── InputTooLarge          the caller's input is larger than the system accepts
     └── LegacyError                anything that went wrong on the legacy side
         ├── LegacyUnavailable      cannot connect, or the circuit breaker is open
         ├── LegacyTimeout          the legacy system did not answer in time
@@ -26,10 +27,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from strangler.errors.redact import mask_urls
+
 __all__ = [
     "BadQuery",
     "FaultInfo",
     "InputProblem",
+    "InputTooLarge",
     "InvalidInput",
     "LegacyError",
     "LegacyFault",
@@ -48,9 +52,15 @@ __all__ = [
 
 
 class StranglerError(Exception):
-    """Base of every error the project raises on purpose."""
+    """Base of every error the project raises on purpose.
+
+    The message never carries a URL's password: ``user:secret@`` becomes
+    ``user:***@`` (:func:`strangler.errors.redact.mask_urls`), so a legacy URL
+    with credentials, or a foreign error quoting one, is safe to show and log.
+    """
 
     def __init__(self, message: str) -> None:
+        message = mask_urls(message)
         super().__init__(message)
         self.message = message
 
@@ -83,7 +93,7 @@ class SystemLoadError(StranglerError):
     """A legacy system's own description (its WSDL, say) cannot be loaded."""
 
     def __init__(self, system: str, source: str, reason: str) -> None:
-        self.system, self.source, self.reason = system, source, reason
+        self.system, self.source, self.reason = system, mask_urls(source), mask_urls(reason)
         super().__init__(f"{system}: cannot load {source}: {reason}")
 
 
@@ -142,6 +152,18 @@ class BadQuery(InvalidInput):
     Unlike a body that does not fit (422), the edge answers these 400: the
     request line itself is wrong.
     """
+
+
+class InputTooLarge(InvalidInput):
+    """The caller's input, encoded for the legacy system, is larger than it accepts.
+
+    Refused before anything is sent, so it never counts against the legacy
+    system's health.
+    """
+
+    def __init__(self, message: str, *, limit_bytes: int) -> None:
+        super().__init__(message)
+        self.limit_bytes = limit_bytes
 
 
 class LegacyError(StranglerError):

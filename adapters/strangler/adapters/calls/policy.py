@@ -6,14 +6,17 @@
   ``timeout_s``, the basic auth header when the spec has basic auth);
 * a circuit breaker per key (a SOAP port, an RPC system): see :mod:`.breakers`;
 * retries with stamina, only for safe operations and only on unavailability or
-  timeouts; a call refused by an open breaker is answered at once, never retried;
+  timeouts, inside the breaker: one caller's call counts once against it however
+  often it was tried; a call refused by an open breaker is answered at once;
+* calls larger than ``max_request_bytes`` refused before they are sent, so a
+  caller's oversized input cannot make the legacy system look unhealthy;
 * the response-size cap and the translation of transport errors: see :mod:`.wire`.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 import aiohttp
@@ -21,7 +24,7 @@ import stamina
 
 from strangler.adapters.calls.breakers import Breakers
 from strangler.adapters.calls.wire import Reply, Target, Usable, check_status, send
-from strangler.errors import LegacyTimeout, LegacyUnavailable
+from strangler.errors import InputTooLarge, LegacyTimeout, LegacyUnavailable
 from strangler.platform.component import Health
 from strangler.spec.common import BasicAuth, CallPolicy
 
@@ -98,24 +101,15 @@ class LegacyCaller:
         ``usable`` accepts); raises the project's errors for everything else.
         """
         target = Target(self.system, operation, url)
-        if not safe:
-            return await self._guarded(target, key, body, headers)
-        retry = self.policy.retry
-        async for attempt in stamina.retry_context(
-            on=_retryable,
-            attempts=retry.attempts,
-            timeout=retry.timeout_s,
-            wait_initial=retry.wait_initial_s,
-            wait_max=retry.wait_max_s,
-        ):
-            with attempt:
-                reply = await self._guarded(target, key, body, headers)
-        return reply
+        limit = self.policy.max_request_bytes
+        if len(body) > limit:
+            raise InputTooLarge(
+                f"the call to {self.system} {operation} would be {len(body)} bytes; "
+                f"it takes at most {limit} (max_request_bytes)",
+                limit_bytes=limit,
+            )
 
-    async def _guarded(
-        self, target: Target, key: str, body: bytes, headers: Mapping[str, str] | None
-    ) -> Reply:
-        async def call() -> Reply:
+        async def once() -> Reply:
             await self.start()
             assert self._http is not None
             reply = await send(
@@ -127,6 +121,28 @@ class LegacyCaller:
                 timeout_s=self.policy.timeout_s,
             )
             return check_status(reply, target, self.usable)
+
+        async def call() -> Reply:
+            if not safe:
+                return await once()
+            retry = self.policy.retry
+            async for attempt in stamina.retry_context(
+                on=_retryable,
+                attempts=retry.attempts,
+                timeout=retry.timeout_s,
+                wait_initial=retry.wait_initial_s,
+                wait_max=retry.wait_max_s,
+            ):
+                with attempt:
+                    reply = await once()
+            return reply
+
+        return await self._guarded(target, key, call)
+
+    async def _guarded(
+        self, target: Target, key: str, call: Callable[[], Awaitable[Reply]]
+    ) -> Reply:
+        """``call`` (with its retries) through ``key``'s breaker: one call, one count."""
 
         def rejected(retry_after_s: float) -> LegacyUnavailable:
             return LegacyUnavailable(
