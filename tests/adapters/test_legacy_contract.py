@@ -215,10 +215,18 @@ def breaker_states(readyz: dict[str, Any], system: str) -> list[str]:
 # --- the legacy system cannot be reached, or does not answer -------------------------------
 
 
-def test_connection_refused_is_legacy_unavailable(kind: Kind, legacy_api: Any) -> None:
-    with legacy_api(unused_address(), retry={"attempts": 1}) as client:
-        problem = assert_problem(post(client, kind.unsafe), 502, "legacy-unavailable")
+def test_connection_refused_is_legacy_unavailable(
+    kind: Kind, legacy_api: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    address = unused_address()
+    with legacy_api(address, retry={"attempts": 1}) as client:
+        response = post(client, kind.unsafe)
+    problem = assert_problem(response, 502, "legacy-unavailable")
     assert problem["system"] == kind.system
+    assert "connection refused" in problem["detail"]
+    host_port = address.split("//")[1]
+    assert host_port not in response.text  # an internal address is for the log only
+    assert host_port in caplog.text
 
 
 def test_connection_reset_is_legacy_unavailable(kind: Kind, legacy_api: Any) -> None:

@@ -20,14 +20,18 @@ for the protocol to read.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import aiohttp
 
 from strangler.errors import LegacyProtocolError, LegacyTimeout, LegacyUnavailable
+from strangler.errors.redact import mask_urls
 
 __all__ = ["CHUNK", "Reply", "Target", "Usable", "check_status", "send"]
+
+log = logging.getLogger("strangler.legacy")
 
 CHUNK = 64 * 1024
 _CREDENTIALS = (401, 403, 407)
@@ -85,11 +89,32 @@ async def send(
             operation=operation,
         ) from exc
     except (aiohttp.ClientError, OSError) as exc:
+        # Callers learn what kind of failure it was; where the system lives (an
+        # internal address) goes to the log only.
+        log.warning("cannot reach %s at %s: %s", system, mask_urls(target.url), exc)
         raise LegacyUnavailable(
-            f"cannot reach {system} at {target.url}: {exc or type(exc).__name__}",
+            f"cannot reach {system}: {_reason(exc)}",
             system=system,
             operation=operation,
         ) from exc
+
+
+def _reason(exc: BaseException) -> str:
+    """What kind of connection failure ``exc`` is, without naming hosts or ports."""
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return "its host name does not resolve"
+    if isinstance(exc, aiohttp.ClientSSLError):
+        return "the TLS handshake failed"
+    if isinstance(exc, aiohttp.ServerDisconnectedError | ConnectionResetError):
+        return "the connection was closed before an answer"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        cause = exc.os_error
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        return "cannot connect"
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return "the answer was cut off"
+    return "the connection failed"
 
 
 async def _read_at_most(response: aiohttp.ClientResponse, max_bytes: int, target: Target) -> bytes:
