@@ -163,7 +163,7 @@ def _refusals(router: APIRouter, adapter: DatabaseAdapter, table: TableInfo) -> 
 
     async def refuse() -> None:
         raise NotAllowed(
-            f"{table.name} is read-only: the spec does not allow writes", allowed=("GET",)
+            f"{table.name} is read-only: the spec does not allow writes", allowed=("GET", "HEAD")
         )
 
     for path, methods in (
