@@ -87,3 +87,17 @@ def test_the_core_lists_no_kind_or_part_by_name() -> None:
         text = path.read_text(encoding="utf-8")
         for name in ("strangler.adapters", "strangler.demo", "SoapAdapter", "DatabaseAdapter"):
             assert name not in text, f"{path.name} names {name}"
+
+
+def test_every_install_hint_names_an_extra_that_exists() -> None:
+    import tomllib
+    from pathlib import Path
+
+    from strangler.platform.registry import kinds, load, parts
+
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    extras = set(project["project"]["optional-dependencies"])
+    named = {k.extra for k in kinds().values()} | {p.extra for p in parts() if p.extra}
+    assert named <= extras, named - extras
+    with pytest.raises(ImportError, match=r"pip install 'strangler\[db\]'"):
+        load("strangler_no_such_module:Thing", extra="db")
