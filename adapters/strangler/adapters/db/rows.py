@@ -228,7 +228,8 @@ class RowService:
     def _writable(self, table: TableInfo) -> None:
         if not table.writes:
             raise NotAllowed(
-                f"{table.name} is read-only: the spec does not allow writes", allowed=("GET", "HEAD")
+                f"{table.name} is read-only: the spec does not allow writes",
+                allowed=("GET", "HEAD"),
             )
 
     def _not_found(self, table: TableInfo, key: str | Sequence[Any]) -> RowNotFound:

@@ -60,6 +60,8 @@ _BOOLEANS = {"true": True, "false": False, "1": True, "0": False}
 _BOOLEAN_TEXT = {"1": True, "0": False, "t": True, "f": False, "true": True, "false": False,
                  "y": True, "n": False, "yes": True, "no": False}  # fmt: skip
 _TEXT_KINDS = frozenset({"string", "char", "other"})
+_PLAIN = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+_SQLITE_SECONDS = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}")
 MAX_CURSOR_CHARS = 4096
 MAX_DIGITS = 38
 """Most digits a decimal in a query may have (what ODBC's SQL_NUMERIC carries)."""
@@ -108,11 +110,19 @@ def decimal_text(value: Any, scale: int | None) -> str:
     """
     if type(value) is decimal.Decimal:
         return format(value, "f")
-    text = repr(value) if type(value) is float else str(value)
-    try:
-        text = format(decimal.Decimal(text), "f")
-    except decimal.InvalidOperation:
-        return text
+    if type(value) is float:
+        text = repr(value)  # the shortest text that reads back as the stored double
+        if "e" in text or "n" in text:  # exponent form, inf, nan
+            text = format(decimal.Decimal(text), "f")
+    elif type(value) is int:
+        text = str(value)
+    else:
+        text = str(value)
+        if not _PLAIN.fullmatch(text):
+            try:
+                text = format(decimal.Decimal(text), "f")
+            except decimal.InvalidOperation:
+                return text  # not a number at all: as stored
     if not scale or not text[-1:].isdigit():
         return text
     point = text.find(".")
@@ -193,6 +203,8 @@ def plain_json(value: Any) -> Any:
 
 
 def _normalise_text_date(kind: str, text: str) -> str:
+    if kind == "datetime" and _SQLITE_SECONDS.fullmatch(text):  # the common form, fast
+        return text[:10] + "T" + text[11:]
     try:
         if kind == "date":
             return dt.date.fromisoformat(text[:10]).isoformat()
