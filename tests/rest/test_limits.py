@@ -185,3 +185,17 @@ def test_a_request_the_parser_refuses_is_400_problem_json(url: str, request_line
 def test_strangler_serve_uses_httptools_when_installed() -> None:
     pytest.importorskip("httptools")
     assert http_protocol().__name__ == "ProblemHttpToolsProtocol"
+
+
+def test_more_query_parameters_than_the_cap_is_400_bad_query() -> None:
+    from fastapi.testclient import TestClient
+
+    app = build_app([], limits=LimitsSpec(max_query_params=5))
+    with TestClient(app) as client:
+        assert client.get("/healthz?" + "&".join(f"a{i}=1" for i in range(5))).status_code == 200
+        refused = client.get("/healthz?" + "&".join(f"a{i}=1" for i in range(6)))
+    assert refused.status_code == 400
+    assert refused.headers["content-type"] == MEDIA_TYPE
+    problem = refused.json()
+    assert problem["type"] == "urn:strangler:problem:bad-query"
+    assert "max_query_params" in problem["detail"]

@@ -66,7 +66,7 @@ def build_app(
     app.state.platform = platform
     install_problem_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=int(limits.max_body_bytes))
-    app.add_middleware(UrlLimit)
+    app.add_middleware(UrlLimit, max_params=limits.max_query_params)
     registered = kinds()
     for component in platform:
         base = f"/{component.kind}/{component.name}"

@@ -15,7 +15,8 @@ from __future__ import annotations
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from strangler.rest.problems import http_problem_body, problem_json
+from strangler.errors import BadQuery
+from strangler.rest.problems import http_problem_body, problem_body, problem_json
 
 __all__ = ["MAX_URL_BYTES", "BodyLimit", "UrlLimit"]
 
@@ -72,11 +73,13 @@ def _refusing(limit: int) -> Receive:
 
 
 class UrlLimit:
-    """ASGI middleware refusing request targets longer than ``max_bytes`` (414)."""
+    """ASGI middleware refusing request targets longer than ``max_bytes`` (414) and
+    query strings of more than ``max_params`` parameters (400 ``bad-query``)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int = MAX_URL_BYTES) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_URL_BYTES, max_params: int = 100) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.max_params = max_params
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -87,5 +90,16 @@ class UrlLimit:
                 detail = f"the request target is longer than {self.max_bytes} bytes"
                 response = problem_json(http_problem_body(414, detail))
                 await response(scope, receive, send)
+                return
+            # Counted on the raw text: "&" only separates parameters (a literal one is %26).
+            params = query.count(b"&") + 1 if query else 0
+            if params > self.max_params:
+                problem = problem_body(
+                    BadQuery(
+                        f"{params} query parameters; at most {self.max_params} are taken "
+                        "(limits.max_query_params)"
+                    )
+                )
+                await problem_json(problem)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
