@@ -54,6 +54,29 @@ _DECIMAL = Annotated[
 _BASE64 = Annotated[bytes, WithJsonSchema({"type": "string", "contentEncoding": "base64"})]
 
 
+def _lexical(fmt: str, pattern: str, description: str) -> Any:
+    """A value kept as the legacy system wrote it, checked against its lexical space."""
+    schema = {"type": "string", "format": fmt, "pattern": pattern, "description": description}
+    return Annotated[str, Field(pattern=pattern), WithJsonSchema(schema)]
+
+
+# xsd:date and xsd:time travel as written: Python's date has no place for a zone
+# (``2017-12-01-05:00``), and the zone is the legacy system's to keep (XML Schema part 2,
+# sections 3.2.8-9). Their formats are not JSON Schema's "date" and "time" (RFC 3339),
+# which have no such zone or none at all.
+_ZONE = r"(Z|[+-]((0[0-9]|1[0-3]):[0-5][0-9]|14:00))?"
+_DATE = _lexical(
+    "xsd-date",
+    rf"^-?([1-9][0-9]{{3,}}|0[0-9]{{3}})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01]){_ZONE}$",
+    "An xsd:date as written: YYYY-MM-DD, then an optional zone (Z, +hh:mm or -hh:mm).",
+)
+_TIME = _lexical(
+    "xsd-time",
+    rf"^(([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?|24:00:00(\.0+)?){_ZONE}$",
+    "An xsd:time as written: hh:mm:ss with optional fractions, then an optional zone.",
+)
+
+
 def _formatted(fmt: str, pattern: str | None = None) -> Any:
     schema: dict[str, Any] = {"type": "string", "format": fmt}
     if pattern:
@@ -86,9 +109,9 @@ def _base(xsd_type: Any) -> Any:
     if isinstance(xsd_type, xsd.DateTime):
         return dt.datetime
     if isinstance(xsd_type, xsd.Date):
-        return dt.date
+        return _DATE
     if isinstance(xsd_type, xsd.Time):
-        return dt.time
+        return _TIME
     if isinstance(xsd_type, xsd.Duration):
         return dt.timedelta
     if isinstance(xsd_type, xsd.Base64Binary):
