@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from strangler.errors import SpecError, StranglerError
 
@@ -38,12 +39,14 @@ ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The spec fil
 
 
 def fail(exc: Exception, code: int = 1) -> typer.Exit:
-    """Print ``exc`` as one line per problem (no traceback); the exit to raise."""
-    if isinstance(exc, SpecError):
-        for problem in exc.problems:
-            stderr.print(f"[red]error[/red] {problem}", highlight=False)
-    else:
-        stderr.print(f"[red]error[/red] {exc}", highlight=False)
+    """Print ``exc`` as one line per problem (no traceback); the exit to raise.
+
+    Lines are not wrapped at the terminal's width (a problem stays one line for
+    ``grep`` and log collectors) and their text is never read as markup.
+    """
+    problems = exc.problems if isinstance(exc, SpecError) else [exc]
+    for problem in problems:
+        stderr.print(f"[red]error[/red] {escape(str(problem))}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 

@@ -12,17 +12,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from lxml import etree
 from pydantic import BaseModel
-from zeep.exceptions import Error as ZeepError
 
 from strangler.adapters.base import Operation
 from strangler.adapters.calls import LegacyCaller, Reply
 from strangler.adapters.soap import zeep_api
 from strangler.adapters.soap.catalog import HEADER_FIELD, SoapTarget, build_operations
 from strangler.adapters.soap.exchange import build_request, read_reply, to_json_ready
-from strangler.adapters.soap.loading import open_wsdl, override_address
-from strangler.errors import LegacyUnavailable, SystemLoadError, UnknownOperation
+from strangler.adapters.soap.loading import load_errors, open_wsdl, override_address
+from strangler.errors import LegacyUnavailable, UnknownOperation
 from strangler.platform.component import Health
 from strangler.spec.soap import SoapSystem
 
@@ -44,13 +42,11 @@ class SoapAdapter:
         self.spec = spec
         started = time.perf_counter()
         zeep_api.install_fixes()  # in force only while this adapter parses a reply
-        try:
+        with load_errors(system, spec.wsdl):
             self.client, schema, self.from_cache = open_wsdl(spec, cache_dir)
             self._operations = build_operations(
                 system, self.client, schema, safe=spec.safe_operations
             )
-        except (OSError, ZeepError, etree.LxmlError, ValueError, TypeError, KeyError) as exc:
-            raise SystemLoadError(system, spec.wsdl, str(exc) or type(exc).__name__) from exc
         self.load_seconds = time.perf_counter() - started
         self._by_route = {op.route: op for op in self._operations}
         for op in self._operations:

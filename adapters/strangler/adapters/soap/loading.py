@@ -2,29 +2,114 @@
 
 Documents fetched over HTTP (the WSDL and every XSD it imports) are cached on
 disk by zeep's ``SqliteCache``, and the parsed result by :class:`.cache.WsdlCache`,
-so a restart neither fetches nor parses them again.
+so a restart neither fetches nor parses them again. zeep parses inside
+:func:`.zeep_api.adapter_loading`, so WSDLs plain zeep refuses but real estates hold
+(SOAP 1.2 encoding, chameleon includes, portTypes two ``wsdl:import`` levels away) load.
+
+A WSDL that still cannot be loaded is one :class:`~strangler.errors.SystemLoadError`
+(:func:`load_errors`), whatever the library that gave up on it raised:
+
+==========================================  ============================================
+raised while loading                        reason given
+==========================================  ============================================
+``zeep.exceptions.Error`` (parse, lookup,   its message
+forbidden external reference)
+:class:`NotAWsdl` (an HTML error page,      its message (what the root element is)
+an XSD, WSDL 2.0)
+``lxml.etree.LxmlError`` (not well-formed)  its message (with line and column)
+``OSError`` (missing file, HTTP failure)    its message
+``LookupError``, ``ValueError``,            ``TypeName: message``: zeep's own
+``TypeError``, ``AttributeError``,          assumptions about the document failed
+``AssertionError``, ``NotImplementedError``,
+``RecursionError``
+==========================================  ============================================
+
+The original exception stays the error's ``__cause__``. What zeep only warns about
+while loading (an operation it drops because a reference in it dangles) is logged,
+one line naming the system, instead of printed as a Python warning.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import logging
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
+from lxml import etree
 from zeep import Client, Settings
 from zeep.cache import SqliteCache
+from zeep.exceptions import Error as ZeepError
 from zeep.wsdl import Document
 from zeep.wsse.username import UsernameToken
 
+from strangler.adapters.soap import zeep_api
 from strangler.adapters.soap.cache import WsdlCache
 from strangler.adapters.soap.facets import read_schema
-from strangler.adapters.soap.wellknown import GuardedTransport, loading_settings
+from strangler.adapters.soap.wellknown import (
+    WELL_KNOWN_NAMESPACES,
+    GuardedTransport,
+    loading_settings,
+)
+from strangler.errors import SystemLoadError
 from strangler.paths import default_cache_dir
 from strangler.spec.models import SoapSystem, WsseAuth
 
-__all__ = ["open_wsdl", "override_address"]
+__all__ = ["LOAD_ERRORS", "NotAWsdl", "load_errors", "open_wsdl", "override_address"]
+
+log = logging.getLogger(__name__)
+
+WSDL11 = "http://schemas.xmlsoap.org/wsdl/"
+WSDL20 = "http://www.w3.org/ns/wsdl"
+
+
+class NotAWsdl(ValueError):
+    """The document is well-formed XML but not a WSDL 1.1 ``definitions``."""
+
+
+#: What the libraries reading a WSDL raise when they give up on it (see the table above).
+LOAD_ERRORS: tuple[type[Exception], ...] = (
+    ZeepError,
+    etree.LxmlError,
+    OSError,
+    LookupError,
+    ValueError,
+    TypeError,
+    AttributeError,
+    AssertionError,
+    NotImplementedError,
+    RecursionError,
+)
+_OWN_MESSAGE = (ZeepError, etree.LxmlError, OSError, NotAWsdl)
+_MAX_REASON = 400
+
+
+@contextlib.contextmanager
+def load_errors(system: str, source: str) -> Iterator[None]:
+    """Within the block, what :data:`LOAD_ERRORS` lists becomes one ``SystemLoadError``
+    and zeep's warnings become log records."""
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield
+        for message in dict.fromkeys(" ".join(str(w.message).split()) for w in caught):
+            log.warning("%s: %s: %s", system, source, message)
+    except LOAD_ERRORS as exc:
+        log.debug("loading %s for %s failed", source, system, exc_info=True)
+        raise SystemLoadError(system, source, _reason(exc)) from exc
+
+
+def _reason(exc: BaseException) -> str:
+    """One line saying why: the message, with the type when the message alone is cryptic."""
+    message = " ".join(str(exc).split())
+    if not isinstance(exc, _OWN_MESSAGE) or not message:
+        message = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    return message if len(message) <= _MAX_REASON else message[: _MAX_REASON - 1] + "…"
 
 
 def xml_settings() -> Settings:
@@ -66,11 +151,30 @@ def open_wsdl(system: SoapSystem, cache_dir: Path | None = None) -> tuple[Client
     if hit is not None:
         document, schema = hit
     else:
-        document = Document(system.wsdl, cast(Any, transport), settings=loading_settings(settings))
+        check_root(system.wsdl, transport, settings)
+        with zeep_api.adapter_loading(WELL_KNOWN_NAMESPACES):
+            document = Document(
+                system.wsdl, cast(Any, transport), settings=loading_settings(settings)
+            )
         schema = read_schema(system.wsdl)
         cache.save(system.wsdl, document, schema)
     client = Client(document, transport=transport, wsse=wsse, settings=settings)
     return client, schema, hit is not None
+
+
+def check_root(source: str, transport: Any, settings: Settings) -> None:
+    """Refuse a document that is not a WSDL 1.1 (zeep reads any XML as an empty WSDL)."""
+    root = zeep_api.parse_document(transport.load(source), transport, settings)
+    tag = etree.QName(root)
+    if tag.namespace == WSDL11 and tag.localname == "definitions":
+        return
+    if tag.namespace == WSDL20:
+        raise NotAWsdl("a WSDL 2.0 document: only WSDL 1.1 is supported")
+    where = f"in namespace {tag.namespace}" if tag.namespace else "in no namespace"
+    raise NotAWsdl(
+        f"not a WSDL 1.1 document: its root element is <{tag.localname}> {where}, "
+        f"not <definitions> in {WSDL11}"
+    )
 
 
 def override_address(address: str, override: str | None) -> str:

@@ -17,7 +17,6 @@ import keyword
 import re
 from typing import Annotated, Any
 
-from lxml import etree
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -32,6 +31,7 @@ from zeep.xsd import AnyAttribute, Choice, ComplexType, Element, Group
 
 from strangler.adapters.soap.facets import FacetReader
 from strangler.adapters.soap.simple_types import Facets, python_type
+from strangler.adapters.soap.xml_content import parse_xml_content
 from strangler.adapters.soap.zeep_api import OrderIndicator, array_type
 
 __all__ = ["ModelBuilder", "SoapModel"]
@@ -40,29 +40,9 @@ _UNBOUNDED = "unbounded"
 _RESERVED = set(dir(BaseModel))
 
 
-_SAFE_PARSER = etree.XMLParser(
-    resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False, dtd_validation=False
-)
-_MAX_XML = 1 << 20
-
-
-def _xml_content(value: Any) -> Any:
-    """xsd:any content arrives as an XML string; parse it safely for zeep."""
-    if not isinstance(value, str):
-        raise ValueError("xsd:any content must be an XML string")
-    if len(value) > _MAX_XML:
-        raise ValueError("xsd:any content is larger than 1 MiB")
-    if "<!DOCTYPE" in value or "<!ENTITY" in value:
-        raise ValueError("xsd:any content may not declare a DTD or entities")
-    try:
-        return etree.fromstring(value.encode("utf-8"), _SAFE_PARSER)
-    except etree.XMLSyntaxError as exc:
-        raise ValueError(f"xsd:any content is not well-formed XML: {exc}") from None
-
-
 _XML_CONTENT = Annotated[
     Any,
-    BeforeValidator(_xml_content),
+    BeforeValidator(parse_xml_content),  # hostile XML refused (xml_content.py)
     WithJsonSchema({"type": "string", "contentMediaType": "application/xml"}),
 ]
 

@@ -2,9 +2,13 @@
 
 zeep fetches some schemas by URL whatever the WSDL says: the SOAP 1.1 encoding
 schema (``SOAP-ENC``) as soon as a type refers to its namespace, e.g. every
-``SOAP-ENC:Array`` of an rpc/encoded service. Air-gapped servers cannot reach
-``schemas.xmlsoap.org``, so these URLs are answered from the files in
-``schemas/`` (sources in ``schemas/SOURCES.md``), never from the network.
+``SOAP-ENC:Array`` of an rpc/encoded service. WSDLs refer to the SOAP 1.2
+encoding schema the same way, by namespace alone or by its W3C URL. Air-gapped
+servers cannot reach ``schemas.xmlsoap.org`` or ``www.w3.org``, so these URLs are
+answered from the files in ``schemas/`` (sources in ``schemas/SOURCES.md``), never
+from the network. :data:`WELL_KNOWN_NAMESPACES` tells the loading (through
+:func:`.zeep_api.adapter_loading`) which URL stands for each namespace, so that a
+reference or an ``xsd:import`` with no (or a remote) ``schemaLocation`` finds it.
 
 zeep's ``forbid_external`` setting refuses such a fetch before the transport
 (and its cache) is asked, so loading uses :func:`loading_settings` and a
@@ -27,16 +31,28 @@ from zeep.transports import Transport
 
 __all__ = [
     "WELL_KNOWN",
+    "WELL_KNOWN_NAMESPACES",
     "GuardedTransport",
     "WellKnownCache",
     "loading_settings",
     "origin",
 ]
 
+SOAP11_ENCODING = "http://schemas.xmlsoap.org/soap/encoding/"
+SOAP12_ENCODING = "http://www.w3.org/2003/05/soap-encoding"
+
 #: URL zeep asks for → bundled file in ``schemas/``.
 WELL_KNOWN: dict[str, str] = {
-    "http://schemas.xmlsoap.org/soap/encoding/": "soap-encoding.xsd",
+    SOAP11_ENCODING: "soap-encoding.xsd",
     "https://schemas.xmlsoap.org/soap/encoding/": "soap-encoding.xsd",
+    SOAP12_ENCODING: "soap12-encoding.xsd",
+    "https://www.w3.org/2003/05/soap-encoding": "soap12-encoding.xsd",
+}
+
+#: Namespace of a bundled schema → the URL (a key of :data:`WELL_KNOWN`) it loads from.
+WELL_KNOWN_NAMESPACES: dict[str, str] = {
+    SOAP11_ENCODING: SOAP11_ENCODING,
+    SOAP12_ENCODING: SOAP12_ENCODING,
 }
 
 

@@ -31,34 +31,71 @@ The names (zeep 4.3):
   choice; ``zeep.xsd`` does not export it.
 * ``zeep.xsd.types.builtins.String.parse_xmlelement``: wrapped by the fix below.
 
-The fix: zeep reads an empty element of a simple type as ``None`` whatever the type.
-For ``xsd:string`` and the types derived from it an empty element is the empty
-string; only ``xsi:nil="true"`` means no value. Without it, ``""`` sent by a legacy
-system came back as ``null``, and empty strings inside SOAP-ENC arrays were dropped,
-shifting the positions of the others. :func:`install_fixes` wraps zeep's method once
-(the adapter calls it when it is built); the new reading holds only inside
-:func:`adapter_parsing`, a context variable the adapter sets around its own parsing,
-so any other zeep client in the process keeps zeep's own behaviour.
+* ``SchemaVisitor._create_qname(name)``, ``SchemaVisitor.visit_import(node, parent)``:
+  wrapped by the well-known-namespace fix; ``SchemaVisitor.visit_include(node, parent)``
+  and ``SchemaVisitor._retrieve_data(url, base_url=)``, ``SchemaDocument._base_url``:
+  the chameleon-include fix; ``SchemaVisitor.visitors``: the table zeep calls each
+  ``visit_*`` method through (a wrapper goes there too); ``Definition.get(name, key)``:
+  the transitive-import fix; ``UnresolvedCustomType.resolve()`` (module
+  ``zeep.xsd.types.unresolved``, not exported): the list-restriction fix.
+
+The fixes. :func:`install_fixes` wraps zeep's methods once (the adapter calls it when
+it is built); each new behaviour holds only inside a context variable the adapter sets
+around its own work, so any other zeep client in the process keeps zeep's own behaviour.
+
+While the adapter *parses a reply* (:func:`adapter_parsing`): zeep reads an empty
+element of a simple type as ``None`` whatever the type. For ``xsd:string`` and the
+types derived from it an empty element is the empty string; only ``xsi:nil="true"``
+means no value. Without it, ``""`` sent by a legacy system came back as ``null``, and
+empty strings inside SOAP-ENC arrays were dropped, shifting the positions of the others.
+
+While the adapter *loads a WSDL* (:func:`adapter_loading`), four kinds of WSDL that
+real estates hold and plain zeep refuses load:
+
+* well-known namespaces: zeep imports only SOAP 1.1's encoding schema by itself. A
+  reference to another bundled namespace (SOAP 1.2's ``enc:``), or an ``xsd:import``
+  of one with no ``schemaLocation`` or a remote one, now loads the bundled schema.
+* chameleon includes: a schema pulled in by ``xsd:include`` with no ``targetNamespace``
+  takes the including schema's, and so do its unprefixed references. zeep gave them the
+  default namespace in scope at the ``xsd:include`` (often WSDL's own), and raised
+  ``KeyError: 'targetNamespace'`` when the including schema was itself a chameleon
+  (no ``targetNamespace`` attribute) with a default namespace. It is now handed the
+  namespace the including document really has.
+* restricted lists: a simple type derived by restriction from a list type (SOAP 1.2's
+  own ``enc:arraySize``) became a list of its own name instead of its base's items,
+  and resolving it raised ``AttributeError``. It now keeps the base's item type.
+* transitive ``wsdl:import``: zeep looks a name up through the imports but stops at a
+  document whose ``targetNamespace`` it already visited, so a portType (binding,
+  message) two imports away in the same namespace was "not found". The walk now
+  remembers documents, not namespaces.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
+from urllib.parse import urlsplit
 
+from lxml import etree
 from zeep.loader import parse_xml
+from zeep.wsdl.wsdl import Definition
 from zeep.xsd.elements.indicators import OrderIndicator
 from zeep.xsd.types import builtins
+from zeep.xsd.types.collection import ListType
+from zeep.xsd.types.unresolved import UnresolvedCustomType
+from zeep.xsd.visitor import SchemaVisitor
 
 __all__ = [
     "DYNAMIC_TYPES_MODULE",
     "PRIVATE_NAMES",
     "OrderIndicator",
     "PrivateName",
+    "adapter_loading",
     "adapter_parsing",
     "array_type",
     "create_envelope",
@@ -66,6 +103,7 @@ __all__ = [
     "deserialize_header",
     "dynamic_type_key",
     "install_fixes",
+    "parse_document",
     "parse_reply",
     "picklable_state",
     "schema_locations",
@@ -105,6 +143,7 @@ class PrivateName:
 DYNAMIC_TYPES_MODULE = "zeep.xsd.dynamic_types"
 _BINDING = "zeep.wsdl.bindings.soap:SoapBinding"
 _COMPLEX = "zeep.xsd.types.complex:ComplexType"
+_VISITOR = "zeep.xsd.visitor:SchemaVisitor"
 
 PRIVATE_NAMES: tuple[PrivateName, ...] = (
     PrivateName(
@@ -175,6 +214,28 @@ PRIVATE_NAMES: tuple[PrivateName, ...] = (
         "wrapped by the empty-string fix",
         1,
     ),
+    PrivateName(_VISITOR, "_create_qname", "method", "wrapped by the well-known fix", 1),
+    PrivateName(_VISITOR, "visit_import", "method", "wrapped by the well-known fix", 2),
+    PrivateName(_VISITOR, "visit_include", "method", "wrapped by the chameleon fix", 2),
+    PrivateName(_VISITOR, "visitors", "class attribute", "the dispatch table of visit_*"),
+    PrivateName(
+        _VISITOR, "_retrieve_data", "method", "an included schema, read ahead", 1, ("base_url",)
+    ),
+    PrivateName(
+        "zeep.xsd.schema:SchemaDocument",
+        "_base_url",
+        "instance attribute",
+        "where an include's relative location is resolved from",
+    ),
+    PrivateName(
+        "zeep.wsdl.wsdl:Definition", "get", "method", "wrapped by the transitive-import fix", 2
+    ),
+    PrivateName(
+        "zeep.xsd.types.unresolved:UnresolvedCustomType",
+        "resolve",
+        "method",
+        "wrapped by the list-restriction fix",
+    ),
 )
 _CACHED_CLASSES = ("_value_class", "_array_class")
 
@@ -202,6 +263,11 @@ def parse_reply(content: bytes, transport: Any, settings: Any) -> Any:
     """The reply parsed by zeep's parser with the client's ``settings``."""
     # zeep annotates ``str`` but parses bytes (lxml's fromstring), as its own transport passes.
     return parse_xml(content, transport, settings=settings)  # type: ignore[arg-type]
+
+
+def parse_document(content: bytes, transport: Any, settings: Any) -> Any:
+    """A fetched document (a WSDL, say) parsed as zeep parses it, with ``settings``."""
+    return parse_reply(content, transport, settings)
 
 
 def deserialize_body(message: Any, body: Any) -> Any:
@@ -256,32 +322,32 @@ def dynamic_type_key(attrs: dict[str, Any]) -> str:
     return str(attrs.get("_xsd_name"))
 
 
-# -- the empty-string fix ------------------------------------------------------------
+# -- the fixes -------------------------------------------------------------------------
 
 _XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
 _EMPTY_IS_TEXT: ContextVar[bool] = ContextVar("strangler_zeep_empty_is_text", default=False)
+#: Inside adapter_loading(): well-known namespace → the URL its bundled schema answers.
+_LOADING: ContextVar[Mapping[str, str] | None] = ContextVar("strangler_zeep_loading", default=None)
+_XSD_IMPORT = "{http://www.w3.org/2001/XMLSchema}import"
 _install_lock = threading.Lock()
 _installed = False
 
 
 def install_fixes() -> None:
-    """Wrap zeep's string parsing once per process (idempotent, thread-safe).
+    """Wrap zeep's methods once per process (idempotent, thread-safe).
 
-    Installing changes nothing by itself: the fix holds only inside :func:`adapter_parsing`.
+    Installing changes nothing by itself: each fix holds only inside
+    :func:`adapter_parsing` or :func:`adapter_loading`.
     """
     global _installed
     with _install_lock:
         if _installed:
             return
-        original = builtins.String.parse_xmlelement
-
-        def parse_xmlelement(self: Any, xmlelement: Any, *args: Any, **kwargs: Any) -> Any:
-            if _EMPTY_IS_TEXT.get() and xmlelement.text is None and len(xmlelement) == 0:
-                return None if xmlelement.get(_XSI_NIL) in ("true", "1") else ""
-            return original(self, xmlelement, *args, **kwargs)
-
-        # The fix itself: a wrapper that defers to zeep outside adapter_parsing().
-        builtins.String.parse_xmlelement = parse_xmlelement  # type: ignore[method-assign]
+        _install_empty_string_fix()
+        _install_well_known_fix()
+        _install_chameleon_fix()
+        _install_transitive_import_fix()
+        _install_list_restriction_fix()
         _installed = True
 
 
@@ -295,3 +361,134 @@ def adapter_parsing() -> Iterator[None]:
         yield
     finally:
         _EMPTY_IS_TEXT.reset(token)
+
+
+@contextlib.contextmanager
+def adapter_loading(well_known: Mapping[str, str]) -> Iterator[None]:
+    """Within the block (this thread or task only), the loading fixes hold.
+
+    ``well_known`` maps a namespace to the URL its bundled schema is loaded from.
+    """
+    if not _installed:
+        install_fixes()
+    token = _LOADING.set(dict(well_known))
+    try:
+        yield
+    finally:
+        _LOADING.reset(token)
+
+
+def _install_empty_string_fix() -> None:
+    original = builtins.String.parse_xmlelement
+
+    def parse_xmlelement(self: Any, xmlelement: Any, *args: Any, **kwargs: Any) -> Any:
+        if _EMPTY_IS_TEXT.get() and xmlelement.text is None and len(xmlelement) == 0:
+            return None if xmlelement.get(_XSI_NIL) in ("true", "1") else ""
+        return original(self, xmlelement, *args, **kwargs)
+
+    # The fix itself: a wrapper that defers to zeep outside adapter_parsing().
+    builtins.String.parse_xmlelement = parse_xmlelement  # type: ignore[method-assign]
+
+
+def _install_well_known_fix() -> None:
+    create_qname = SchemaVisitor._create_qname
+    visit_import = SchemaVisitor.visit_import
+
+    def _create_qname(self: Any, name: Any) -> Any:
+        well_known = _LOADING.get()
+        if well_known:
+            namespace = etree.QName(name).namespace
+            location = well_known.get(namespace or "")
+            # What zeep does for SOAP-ENC 1.1 (its AUTO_IMPORT_NAMESPACES), for each bundled one.
+            if location and not self.document.is_imported(namespace):
+                node = etree.Element(_XSD_IMPORT, namespace=namespace, schemaLocation=location)
+                self.visit_import(node, None)
+        return create_qname(self, name)
+
+    def _visit_import(self: Any, node: Any, parent: Any) -> Any:
+        well_known = _LOADING.get()
+        location = node.get("schemaLocation")
+        bundled = (well_known or {}).get(node.get("namespace") or "")
+        if bundled and location != bundled and (not location or _remote(location)):
+            node = copy.copy(node)
+            node.set("schemaLocation", bundled)
+        return visit_import(self, node, parent)
+
+    SchemaVisitor._create_qname = _create_qname  # type: ignore[method-assign]
+    _replace_visitor(visit_import, _visit_import)
+
+
+def _remote(location: str) -> bool:
+    return urlsplit(location).scheme in ("http", "https")
+
+
+def _install_chameleon_fix() -> None:
+    visit_include = SchemaVisitor.visit_include
+
+    def _visit_include(self: Any, node: Any, parent: Any) -> Any:
+        location = node.get("schemaLocation")
+        if _LOADING.get() is None or not location:
+            return visit_include(self, node, parent)
+        included = self._retrieve_data(location, base_url=self.document._base_url)
+        if included.get("targetNamespace"):  # not a chameleon: zeep's own reading
+            return visit_include(self, node, parent)
+        # zeep gives a chameleon the default namespace in scope at <include> (else the
+        # parent's targetNamespace attribute); hand it stand-ins that carry the namespace
+        # the including document really has, or none (a no-namespace schema) at all.
+        namespace = self.document.namespace
+        nsmap: dict[str | None, str] = {None: namespace} if namespace else {}
+        stand_in = etree.Element(node.tag, nsmap=cast(Any, nsmap), schemaLocation=location)
+        including = etree.Element(parent.tag)
+        if namespace:
+            including.set("targetNamespace", namespace)
+        return visit_include(self, stand_in, including)
+
+    _replace_visitor(visit_include, _visit_include)
+
+
+def _replace_visitor(original: Any, wrapper: Any) -> None:
+    """Put ``wrapper`` where zeep finds ``original``: the method and the dispatch table."""
+    setattr(SchemaVisitor, original.__name__, wrapper)
+    for tag, function in list(SchemaVisitor.visitors.items()):
+        if function is original:
+            SchemaVisitor.visitors[tag] = wrapper
+
+
+def _install_transitive_import_fix() -> None:
+    get = Definition.get
+
+    def _get(self: Any, name: str, key: Any, _processed: Any = None) -> Any:
+        if _LOADING.get() is None:
+            return get(self, name, key, _processed)
+        return _lookup(self, name, key, set())
+
+    def _lookup(definition: Any, name: str, key: Any, seen: set[int]) -> Any:
+        # zeep's own walk (depth first, then the local name as a fallback, #356), with
+        # the documents already visited remembered instead of their namespaces.
+        container = getattr(definition, name)
+        if key in container:
+            return container[key]
+        if id(definition) not in seen:
+            seen.add(id(definition))
+            for imported in definition.imports.values():
+                with contextlib.suppress(IndexError):
+                    return _lookup(imported, name, key, seen)
+                with contextlib.suppress(IndexError):
+                    return _lookup(imported, name, etree.QName(key).localname, seen)
+        raise IndexError(f"No definition {key!r} in {name!r} found")
+
+    Definition.get = _get  # type: ignore[method-assign]
+
+
+def _install_list_restriction_fix() -> None:
+    resolve = UnresolvedCustomType.resolve
+
+    def _resolve(self: Any) -> Any:
+        if _LOADING.get() is not None:
+            base = self.base_type.resolve()
+            if isinstance(base, ListType):  # zeep would pass the qname as the item type
+                attributes = {"__module__": DYNAMIC_TYPES_MODULE}
+                return type(self.name, (type(base),), attributes)(base.item_type)
+        return resolve(self)
+
+    UnresolvedCustomType.resolve = _resolve  # type: ignore[method-assign]
