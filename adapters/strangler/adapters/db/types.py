@@ -28,7 +28,7 @@ import uuid
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from pydantic import Base64Bytes, Field
+from pydantic import Base64Bytes, Field, Strict, StrictBool, StrictInt
 from sqlalchemy.types import TypeEngine
 
 from strangler.adapters.db.meta import ColumnInfo, Kind
@@ -285,9 +285,10 @@ _OUT: dict[Kind, tuple[Any, dict[str, Any]]] = {
 }
 
 _IN: dict[Kind, Any] = {
-    "integer": int,
-    "float": float,
-    "boolean": bool,
+    # Strict: a JSON true or "5" is not an integer, though Python would take both.
+    "integer": StrictInt,
+    "float": Annotated[float, Strict()],
+    "boolean": StrictBool,
     "string": str,
     "char": str,
     "decimal": decimal.Decimal,
