@@ -338,6 +338,7 @@ def test_database_down_is_503_then_recovers(backend: Backend) -> None:
                 assert down.status_code == 503, down.text
                 assert down.headers["content-type"] == PROBLEM
                 assert down.headers["retry-after"] == "2"
+                assert str(proxy.port) not in down.text  # the address is for the log only
             assert client.get("/readyz").json()["components"]["flaky"]["status"] == "down"
             proxy.start()
             assert client.get(path).status_code == 200

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import sqlite3
 from typing import Any
@@ -24,6 +25,8 @@ from strangler.errors import (
 )
 
 __all__ = ["driver_message", "is_connection_failure", "translate"]
+
+log = logging.getLogger("strangler.legacy")
 
 # MySQL/MariaDB client and server codes, as ODBC drivers print them: "... (2013)".
 _MYSQL_GONE = re.compile(r"\((2002|2003|2005|2006|2013|2026|2055|1040|1053|1927)\)")
@@ -119,8 +122,10 @@ def translate(
         or (isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated)
         or is_connection_failure(exc)
     ):
+        # The driver's text names hosts and ports: the log gets it, the caller does not.
+        log.warning("%s: the database cannot be reached (%s): %s", system, operation, message)
         return LegacyUnavailable(
-            f"{system}: the database cannot be reached: {message}",
+            f"{system}: the database cannot be reached",
             system=system,
             operation=operation,
             retry_after_s=retry_after_s,
