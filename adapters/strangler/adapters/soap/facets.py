@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import warnings
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
@@ -33,7 +34,12 @@ def read_schema(wsdl_source: str) -> Any:
         remote = "://" in wsdl_source
         source = wsdl_source if remote else str(Path(wsdl_source).resolve())
         # Remote WSDLs may import remote XSDs; local ones only local files. No DTDs.
-        document = Wsdl11Document(source, allow="all" if remote else "local", defuse="always")
+        # What xmlschema warns about (an import it may not fetch) only costs facets too.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            document = Wsdl11Document(source, allow="all" if remote else "local", defuse="always")
+        for warning in caught:
+            log.info("facets for %s: %s", wsdl_source, warning.message)
         _keep_documentation(document.schema)
         return document.schema
     except Exception as exc:  # any failure only costs the facets
