@@ -7,9 +7,10 @@ how a ``<!DOCTYPE`` hides from a look at the characters. Since the parser reads 
 the characters the caller sent, what is refused can be refused before parsing, and is:
 
 * an XML declaration naming an encoding other than UTF-8;
-* a DTD or any markup declaration (``<!DOCTYPE``, ``<!ENTITY``...): libxml2 reads a
-  DTD's external subset and parameter entities even with DTD loading off, so a local
-  file's existence and first bytes would show in the error; they never reach it.
+* a DTD or any markup declaration (``<!DOCTYPE``, ``<!ENTITY``...): some libxml2
+  options make it read a DTD's external subset even with DTD loading off (a local
+  file's existence and first bytes would then show in the error), so no DTD ever
+  reaches the parser.
 
 Then lxml parses with entities left unresolved, no network, no DTD loading and the
 huge-tree limits on, and the tree is looked at too:
@@ -43,7 +44,6 @@ _PARSER_OPTIONS: dict[str, Any] = {
     "attribute_defaults": False,
     "huge_tree": False,
     "remove_pis": False,  # kept, to be seen and refused
-    "collect_ids": False,
 }
 _DECLARED_ENCODING = re.compile(
     r"""^\s*<\?xml\b[^>]*?\bencoding\s*=\s*["']([^"']*)["']""", re.IGNORECASE
