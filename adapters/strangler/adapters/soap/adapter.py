@@ -18,7 +18,7 @@ from strangler.adapters.base import Operation
 from strangler.adapters.calls import LegacyCaller, Reply
 from strangler.adapters.soap import zeep_api
 from strangler.adapters.soap.catalog import HEADER_FIELD, SoapTarget, build_operations
-from strangler.adapters.soap.exchange import build_request, read_reply, to_json_ready
+from strangler.adapters.soap.exchange import build_request, read_answer
 from strangler.adapters.soap.loading import load_errors, open_wsdl, override_address
 from strangler.errors import LegacyUnavailable, UnknownOperation
 from strangler.platform.component import Health
@@ -104,5 +104,4 @@ class SoapAdapter:
             safe=operation.safe,
             headers=headers,
         )
-        body, _ = read_reply(self.client, target, reply, system=self.system)
-        return to_json_ready(body, target.simple_reply)
+        return await read_answer(self.client, operation, reply, system=self.system)

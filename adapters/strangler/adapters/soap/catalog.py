@@ -28,7 +28,7 @@ _SOAP_BINDINGS = (Soap11Binding, Soap12Binding)
 
 @dataclass(frozen=True)
 class SoapTarget:
-    """Where and how one operation is called (kept in ``Operation.extra``)."""
+    """Where and how one operation is called (the ``target`` of its :class:`Operation`)."""
 
     service: str
     port: str
@@ -49,7 +49,7 @@ def _soap_version(binding: Any) -> str:
 
 def build_operations(
     system: str, client: Client, schema: Any, *, safe: frozenset[str] = frozenset()
-) -> list[Operation]:
+) -> list[Operation[SoapTarget]]:
     """Every SOAP operation the WSDL's services expose, with generated models.
 
     ``schema`` is the ``xmlschema`` reading of the WSDL's types (for facets), or None.
@@ -63,18 +63,17 @@ def build_operations(
         for op in port.binding.all().values()
     )
     encoded = encoded_operations(client.wsdl) if rpc else set()  # SOAP encoding is rpc-only
-    operations: list[Operation] = []
+    operations: list[Operation[SoapTarget]] = []
     for service in client.wsdl.services.values():
         for port in service.ports.values():
             binding = port.binding
             if not isinstance(binding, _SOAP_BINDINGS):
                 continue  # an HTTP GET/POST binding: not SOAP
             for op in binding.all().values():
-                operation = _operation(system, builder, service, port, binding, op, safe)
-                if (binding.name.text, op.name) in encoded:
-                    target = replace(operation.extra["soap"], encoded=True)
-                    operation = replace(operation, extra={"soap": target})
-                operations.append(operation)
+                is_encoded = (binding.name.text, op.name) in encoded
+                operations.append(
+                    _operation(system, builder, service, port, binding, op, safe, is_encoded)
+                )
     # The first port that has an operation also answers at the short path /{operation}.
     taken: set[str] = set()
     result = []
@@ -94,10 +93,11 @@ def _operation(
     binding: Any,
     op: Any,
     safe: frozenset[str],
-) -> Operation:
+    encoded: bool,
+) -> Operation[SoapTarget]:
     base = f"{service.name}_{port.name}_{op.name}"
-    body_in = _body_model(builder, f"{base}_Request", op.input, output=False)
-    body_out = _body_model(builder, f"{base}_Response", op.output, output=True)
+    body_in = _body_model(builder, f"{base}_Request", op.input, output=False, encoded=encoded)
+    body_out = _body_model(builder, f"{base}_Response", op.output, output=True, encoded=encoded)
     has_header = _has_header(op.input)
     if has_header:
         header_model = builder.message_model(f"{base}_RequestHeader", op.input.header, output=False)
@@ -120,27 +120,30 @@ def _operation(
         description=documentation,
         safe=op.name in safe,
         tags=(system,),
-        extra={
-            "soap": SoapTarget(
-                service=service.name,
-                port=port.name,
-                operation=op.name,
-                address=port.binding_options.get("address"),
-                soap_version=_soap_version(binding),
-                style=op.style or "document",
-                binding=binding,
-                has_header=has_header,
-                simple_body=_simple_body(op.input),
-                simple_reply=_simple_body(op.output),
-            )
-        },
+        target=SoapTarget(
+            service=service.name,
+            port=port.name,
+            operation=op.name,
+            address=port.binding_options.get("address"),
+            soap_version=_soap_version(binding),
+            style=op.style or "document",
+            binding=binding,
+            has_header=has_header,
+            simple_body=_simple_body(op.input),
+            simple_reply=_simple_body(op.output),
+            encoded=encoded,
+        ),
     )
 
 
-def _body_model(builder: ModelBuilder, name: str, message: Any, *, output: bool) -> type[BaseModel]:
+def _body_model(
+    builder: ModelBuilder, name: str, message: Any, *, output: bool, encoded: bool
+) -> type[BaseModel]:
     element = getattr(message, "body", None) if message is not None else None
     xs_element = builder.xs_element_for(element)
-    return builder.message_model(name, element, output=output, xs_element=xs_element)
+    return builder.message_model(
+        name, element, output=output, xs_element=xs_element, encoded=encoded
+    )
 
 
 def _has_header(message: Any) -> bool:

@@ -31,7 +31,6 @@ one line naming the system, instead of printed as a Python warning.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import logging
 import warnings
@@ -40,7 +39,6 @@ from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
-import aiohttp
 from lxml import etree
 from zeep import Client, Settings
 from zeep.cache import SqliteCache
@@ -58,7 +56,8 @@ from strangler.adapters.soap.wellknown import (
 )
 from strangler.errors import SystemLoadError
 from strangler.paths import default_cache_dir
-from strangler.spec.models import SoapSystem, WsseAuth
+from strangler.spec.common import WsseAuth
+from strangler.spec.soap import SoapSystem
 
 __all__ = ["LOAD_ERRORS", "NotAWsdl", "load_errors", "open_wsdl", "override_address"]
 
@@ -187,23 +186,3 @@ def override_address(address: str, override: str | None) -> str:
     if new.path and new.path != "/":
         path = new.path.rstrip("/") + "/" + old.path.lstrip("/")
     return urlunsplit((new.scheme, new.netloc, path, old.query, old.fragment))
-
-
-def http_client(system: SoapSystem) -> aiohttp.ClientSession:
-    """The pooled keep-alive HTTP client used for calls to ``system``.
-
-    Call it inside the running event loop (the app's lifespan does).
-    """
-    headers = {}
-    if system.auth is not None and system.auth.kind == "basic":
-        token = base64.b64encode(
-            f"{system.auth.username}:{system.auth.password.get_secret_value()}".encode()
-        ).decode("ascii")
-        headers["Authorization"] = f"Basic {token}"
-    connector = aiohttp.TCPConnector(limit=system.max_connections, keepalive_timeout=30)
-    return aiohttp.ClientSession(
-        headers=headers,
-        connector=connector,
-        timeout=aiohttp.ClientTimeout(total=system.timeout_s),
-        skip_auto_headers=("User-Agent",),
-    )

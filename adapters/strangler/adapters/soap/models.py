@@ -80,11 +80,12 @@ def _repeated(max_occurs: Any) -> bool:
 class _Choice:
     """Runtime check for a choice: exactly one branch (or none, if optional)."""
 
-    def __init__(self, names: list[str], optional: bool) -> None:
-        self.names, self.optional = names, optional
+    def __init__(self, names: list[str], optional: bool, output: bool = False) -> None:
+        self.names, self.optional, self.output = names, optional, output
 
-    def check(self, given: set[str]) -> None:
-        present = [n for n in self.names if n in given]
+    def check(self, given: set[str], null: set[str]) -> None:
+        # zeep gives every branch of a choice it read, the ones not taken as None.
+        present = [n for n in self.names if n in given and not (self.output and n in null)]
         if len(present) > 1:
             raise ValueError(f"choose one of {self.names}, not {present}")
         if not present and not self.optional:
@@ -102,19 +103,37 @@ class ModelBuilder:
         self.prefix = prefix
         self.facets = facets
         self.max_depth = max_depth
-        self._cache: dict[tuple[int, bool], type[BaseModel]] = {}
+        self._cache: dict[tuple[int, bool, bool], type[BaseModel]] = {}
+        self._encoded = False  # building an rpc/encoded reply: every accessor may be omitted
         self._building: set[int] = set()
         self._names: set[str] = set()
 
     # -- public -----------------------------------------------------------------
 
     def message_model(
-        self, name: str, element: Element | None, *, output: bool, xs_element: Any = None
+        self,
+        name: str,
+        element: Element | None,
+        *,
+        output: bool,
+        xs_element: Any = None,
+        encoded: bool = False,
     ) -> type[BaseModel]:
-        """The model of a SOAP body or header: the fields of ``element``'s type."""
+        """The model of a SOAP body or header: the fields of ``element``'s type.
+
+        ``encoded``: the parts of an rpc/encoded call, each of which may be left out
+        or null (SOAP 1.1 section 5.1: an omitted accessor is null or the default).
+        """
         if element is None:
             return self._make(name, {}, [], doc=None)
         xsd_type = element.type
+        if encoded and isinstance(xsd_type, ComplexType):
+            # In a reply, any accessor may be omitted, however deep (read as null).
+            self._encoded = output
+            try:
+                return self._encoded_parts(xsd_type, name, output=output)
+            finally:
+                self._encoded = False
         if isinstance(xsd_type, ComplexType):
             xs_type = getattr(xs_element, "type", None)
             return self._complex(xsd_type, name, output=output, xs_type=xs_type, depth=0)
@@ -128,12 +147,19 @@ class ModelBuilder:
             return None
         return self.facets.global_element(element.qname.text)
 
+    def _encoded_parts(self, wrapper: ComplexType, name: str, *, output: bool) -> type[BaseModel]:
+        fields: dict[str, Any] = {}
+        for part_name, part in wrapper.elements:
+            annotation, options = self._element_field(part, output=output, xs_element=None, depth=0)
+            fields[part_name] = _optional((annotation, options), nullable=True)
+        return self._make(name, fields, [], doc=None)
+
     # -- types ------------------------------------------------------------------
 
     def _complex(
         self, xsd_type: ComplexType, hint: str, *, output: bool, xs_type: Any, depth: int
     ) -> type[BaseModel]:
-        key = (id(xsd_type), output)
+        key = (id(xsd_type), output, self._encoded)
         if key in self._cache:
             return self._cache[key]
         if xs_type is None and xsd_type.qname is not None:
@@ -147,7 +173,13 @@ class ModelBuilder:
                 self._item(item_name, item, fields, choices, output, xs_type, depth, name)
             for attr_name, attr in xsd_type.attributes:
                 if isinstance(attr, AnyAttribute):
-                    continue  # xsd:anyAttribute: no field (zeep would take a dict of them)
+                    # xsd:anyAttribute: zeep gives the other attributes as a dict (and would
+                    # take one, of qualified names: no request field for it).
+                    if output:
+                        fields[attr_name] = self._field(
+                            dict[str, str], required=False, nullable=True
+                        )
+                    continue
                 xs_attr = self.facets.attribute(xs_type, attr_name)
                 facets = self.facets.facets(xs_attr)
                 annotation = python_type(attr.type, facets)
@@ -198,7 +230,9 @@ class ModelBuilder:
             branches = [n for n in fields if n not in before]
             for branch in branches:  # every branch is optional on its own
                 fields[branch] = _optional(fields[branch], nullable=output)
-            choices.append(_Choice(branches, optional=item.min_occurs == 0 or output))
+            choices.append(
+                _Choice(branches, optional=item.min_occurs == 0 or output, output=output)
+            )
         elif isinstance(item, OrderIndicator | Group):
             for sub_name, sub in _nested(item):
                 self._item(sub_name, sub, fields, choices, output, xs_type, depth, owner)
@@ -229,7 +263,7 @@ class ModelBuilder:
                 list[annotation],
                 Field(min_length=element.min_occurs or None, max_length=limit),
             ]
-        nullable = element.nillable or (output and element.min_occurs == 0)
+        nullable = element.nillable or (output and (element.min_occurs == 0 or self._encoded))
         return self._field(
             annotation,
             required=element.min_occurs > 0 and not output,
@@ -359,13 +393,14 @@ def _with_extra(extra: dict[str, Any]) -> type[SoapModel]:
 
 def _choice_validators(choices: list[_Choice]) -> dict[str, Any]:
     def check(model: BaseModel) -> BaseModel:
-        given = {
-            (info.alias or name)
-            for name, info in type(model).model_fields.items()
-            if name in model.model_fields_set
-        }
+        given, null = set(), set()
+        for name, info in type(model).model_fields.items():
+            if name in model.model_fields_set:
+                given.add(info.alias or name)
+                if getattr(model, name) is None:
+                    null.add(info.alias or name)
         for choice in choices:
-            choice.check(given)
+            choice.check(given, null)
         return model
 
     return {"_choice": model_validator(mode="after")(check)}

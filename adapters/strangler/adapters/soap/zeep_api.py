@@ -14,6 +14,8 @@ The names (zeep 4.3):
   ``RpcMessage``), ``SoapMessage._deserialize_headers(header)``: the values of a reply's
   Body and Header as zeep parsed them. The public ``deserialize`` unwraps one-part
   bodies and reshapes the rest, losing the element names our JSON keeps.
+* ``zeep.wsdl.messages.multiref.process_multiref(body)``: resolves SOAP-ENC multi-reference
+  values (``href``/``id``) in place; zeep does not export the module.
 * ``zeep.loader.parse_xml(content, transport, settings=)``: zeep's hardened parser,
   honouring the client's settings (no DTDs, entities or network); zeep does not
   export the module.
@@ -48,6 +50,9 @@ element of a simple type as ``None`` whatever the type. For ``xsd:string`` and t
 types derived from it an empty element is the empty string; only ``xsi:nil="true"``
 means no value. Without it, ``""`` sent by a legacy system came back as ``null``, and
 empty strings inside SOAP-ENC arrays were dropped, shifting the positions of the others.
+And ``xsd:date`` and ``xsd:time`` (``Date.pythonvalue``, ``Time.pythonvalue``, public
+methods) read as the text the legacy system wrote: zeep's ``date`` and ``time`` drop
+a date's zone (``2017-12-01-05:00``) and fractions beyond microseconds.
 
 While the adapter *loads a WSDL* (:func:`adapter_loading`), four kinds of WSDL that
 real estates hold and plain zeep refuses load:
@@ -83,6 +88,7 @@ from urllib.parse import urlsplit
 
 from lxml import etree
 from zeep.loader import parse_xml
+from zeep.wsdl.messages.multiref import process_multiref
 from zeep.wsdl.wsdl import Definition
 from zeep.xsd.elements.indicators import OrderIndicator
 from zeep.xsd.types import builtins
@@ -106,6 +112,7 @@ __all__ = [
     "parse_document",
     "parse_reply",
     "picklable_state",
+    "resolve_multiref",
     "schema_locations",
     "value_class",
     "value_class_owner",
@@ -214,6 +221,13 @@ PRIVATE_NAMES: tuple[PrivateName, ...] = (
         "wrapped by the empty-string fix",
         1,
     ),
+    PrivateName(
+        "zeep.wsdl.messages.multiref",
+        "process_multiref",
+        "function",
+        "multi-reference values resolved in place (module not exported)",
+        1,
+    ),
     PrivateName(_VISITOR, "_create_qname", "method", "wrapped by the well-known fix", 1),
     PrivateName(_VISITOR, "visit_import", "method", "wrapped by the well-known fix", 2),
     PrivateName(_VISITOR, "visit_include", "method", "wrapped by the chameleon fix", 2),
@@ -273,6 +287,11 @@ def parse_document(content: bytes, transport: Any, settings: Any) -> Any:
 def deserialize_body(message: Any, body: Any) -> Any:
     """The values of a reply's ``soap-env:Body`` element for the output ``message``."""
     return message._deserialize_body(body)["body"]
+
+
+def resolve_multiref(body: Any) -> None:
+    """Replace each ``href`` accessor in a reply's Body by the value it refers to."""
+    process_multiref(body)
 
 
 def deserialize_header(message: Any, header: Any) -> Any:
@@ -344,6 +363,7 @@ def install_fixes() -> None:
         if _installed:
             return
         _install_empty_string_fix()
+        _install_lexical_dates_fix()
         _install_well_known_fix()
         _install_chameleon_fix()
         _install_transitive_import_fix()
@@ -353,7 +373,8 @@ def install_fixes() -> None:
 
 @contextlib.contextmanager
 def adapter_parsing() -> Iterator[None]:
-    """Within the block (this thread or task only), empty string elements read as ``""``."""
+    """Within the block (this thread or task only), empty string elements read as ``""``
+    and dates and times as written."""
     if not _installed:
         install_fixes()
     token = _EMPTY_IS_TEXT.set(True)
@@ -388,6 +409,19 @@ def _install_empty_string_fix() -> None:
 
     # The fix itself: a wrapper that defers to zeep outside adapter_parsing().
     builtins.String.parse_xmlelement = parse_xmlelement  # type: ignore[method-assign]
+
+
+def _install_lexical_dates_fix() -> None:
+    """xsd:date and xsd:time read as written: zeep's ``date``/``time`` lose the zone."""
+    for cls in (builtins.Date, builtins.Time):
+        original = cls.pythonvalue
+
+        def pythonvalue(self: Any, value: Any, _original: Any = original) -> Any:
+            if _EMPTY_IS_TEXT.get() and isinstance(value, str):
+                return value.strip()  # whiteSpace="collapse" (a date has no inner spaces)
+            return _original(self, value)
+
+        cls.pythonvalue = pythonvalue  # type: ignore[method-assign]
 
 
 def _install_well_known_fix() -> None:
