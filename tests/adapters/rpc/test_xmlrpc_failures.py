@@ -62,6 +62,11 @@ BILLION_LAUGHS = b"""<?xml version="1.0"?>
 <!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]>
 <methodResponse><params><param><value><string>&lol2;</string></value></param></params>
 </methodResponse>"""
+UTF16_ENTITY = (
+    '<?xml version="1.0" encoding="UTF-16"?>\n<!DOCTYPE r [<!ENTITY x "INJECTED">]>\n'
+    "<methodResponse><params><param><value><string>&x;</string></value></param></params>"
+    "</methodResponse>"
+).encode("utf-16")
 TWO_VALUES = (
     b"<methodResponse><params><param><value><int>1</int></value></param>"
     b"<param><value><int>2</int></value></param></params></methodResponse>"
@@ -72,6 +77,7 @@ TWO_VALUES = (
     ("status", "body", "kind"),
     [
         (200, BILLION_LAUGHS, "legacy-protocol"),
+        (200, UTF16_ENTITY, "legacy-protocol"),
         (200, b"<methodResponse><params><unclosed>", "legacy-protocol"),
         (200, b"<html>not xml-rpc</html>", "legacy-protocol"),
         (200, TWO_VALUES, "legacy-protocol"),
@@ -80,6 +86,7 @@ TWO_VALUES = (
     ],
     ids=[
         "entity-expansion",
+        "entity-in-utf16",
         "malformed",
         "not-xmlrpc",
         "two-values",
@@ -98,6 +105,7 @@ def test_hostile_or_broken_replies_are_a_502(
         response = http.post("/xmlrpc/pricing/orders.cancel", json=ORDER)
     assert response.status_code == 502, response.text
     assert response.json()["type"] == f"urn:strangler:problem:{kind}"
+    assert "INJECTED" not in response.text
     assert "root:" not in response.text
 
 

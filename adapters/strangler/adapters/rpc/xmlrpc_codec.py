@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import xml.parsers.expat
 import xmlrpc.client
 from collections.abc import Callable
 from typing import Any
@@ -82,6 +83,35 @@ def encode_call(method: str, params: list[Any] | tuple[Any, ...]) -> bytes:
         raise InvalidInput(f"{method}: cannot be sent over XML-RPC: {exc}") from exc
 
 
+class _Declaration(Exception):
+    """A DTD or entity declaration met while scanning an answer."""
+
+
+def _refuse(*_: Any) -> None:
+    raise _Declaration
+
+
+def _declares_dtd(content: bytes) -> bool:
+    """Whether the document declares a DTD or an entity, in whatever encoding it is written.
+
+    The byte search above only sees ASCII-compatible encodings; this scan lets
+    expat decode the document (UTF-16, a declared legacy charset) and stops at
+    the first declaration, before any entity could be expanded. A document
+    expat cannot read is left to the real parse, which refuses it.
+    """
+    scanner = xml.parsers.expat.ParserCreate()
+    scanner.SetParamEntityParsing(xml.parsers.expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    scanner.StartDoctypeDeclHandler = _refuse
+    scanner.EntityDeclHandler = _refuse
+    try:
+        scanner.Parse(content, True)
+    except _Declaration:
+        return True
+    except ExpatError:
+        return False
+    return False
+
+
 def has_method_response(content: bytes) -> bool:
     """Whether an answer looks like XML-RPC (worth parsing whatever its HTTP status)."""
     return b"<methodResponse" in content[:4096]
@@ -103,7 +133,7 @@ def decode_reply(
         raise protocol(f"with HTTP {status} and no XML-RPC answer")
     if not content.strip():
         raise protocol("with no content")
-    if _DTD.search(content):
+    if _DTD.search(content) or _declares_dtd(content):
         raise protocol("with a DTD, which XML-RPC never needs; refused unparsed")
     try:
         params, _ = xmlrpc.client.loads(content, use_builtin_types=True)
