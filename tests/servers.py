@@ -17,6 +17,7 @@ __all__ = [
     "canned_server",
     "free_port",
     "run_app",
+    "run_config",
     "serve_http",
     "silent_server",
     "unused_address",
@@ -35,6 +36,13 @@ def run_app(app: FastAPI) -> Iterator[str]:
     config = uvicorn.Config(
         app, host="127.0.0.1", port=free_port(), log_level="warning", lifespan="on"
     )
+    with run_config(config) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def run_config(config: uvicorn.Config) -> Iterator[str]:
+    """Run a uvicorn server of ``config`` (a loopback host and port) in a thread."""
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

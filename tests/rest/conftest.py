@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
-import time
 from collections.abc import Iterator
 
-import uvicorn
 from fastapi import FastAPI
 
 from strangler.serve import server_config
-from tests.servers import free_port
+from tests.servers import free_port, run_config
 
 
 @contextlib.contextmanager
@@ -24,16 +21,5 @@ def serving(app: FastAPI, http: type[asyncio.Protocol] | None = None) -> Iterato
     config = server_config(app, host="127.0.0.1", port=free_port())
     if http is not None:
         config.http = http
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{config.port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with run_config(config) as url:
+        yield url
