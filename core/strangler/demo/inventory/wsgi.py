@@ -27,6 +27,7 @@ from functools import lru_cache
 from typing import Any, Final
 
 from spyne import Application
+from spyne import const as spyne_const
 from spyne.server.wsgi import WsgiApplication
 
 from strangler.demo.inventory.data import StockLedger
@@ -113,6 +114,11 @@ class InventoryWsgiApp:
         credentials: Credentials | None = None,
         base_url: str | None = None,
     ) -> None:
+        # spyne runs a full gc.collect() after a request at most once a second, to close
+        # file descriptors early. This server holds no files, and in a process with a
+        # large heap (the REST API beside it, a test session) each collection stalls
+        # every request for as long as it takes.
+        spyne_const.MIN_GC_INTERVAL = float("inf")
         self.ledger = ledger or StockLedger()
         self.credentials = credentials
         self.base_url = base_url
