@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import json
 import logging
+from decimal import Decimal
 from typing import Annotated, Any
 
 import pytest
 from fastapi import Body, FastAPI
 from fastapi.testclient import TestClient
+from pydantic import BaseModel, ConfigDict
 
 from strangler.rest.app import build_app
 from strangler.rest.problems import MEDIA_TYPE, PROBLEM_TYPES
 
 TITLES = {t.type: t.title for t in PROBLEM_TYPES.values()}
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
 
 
 def toy_app() -> FastAPI:
@@ -31,6 +38,10 @@ def toy_app() -> FastAPI:
     @app.delete("/things/{key}")
     async def delete_thing(key: str) -> None:
         return None
+
+    @app.post("/strict")
+    async def strict(body: Strict) -> str:
+        return body.name
 
     @app.get("/boom")
     async def boom() -> None:
@@ -135,3 +146,25 @@ def test_the_document_lists_every_status_the_edge_can_answer() -> None:
                 if status[0] in "45" and "content" in response:
                     assert set(response["content"]) == {MEDIA_TYPE}, (method, path, status)
     json.dumps(document)  # still plain JSON
+
+
+def test_text_that_is_not_unicode_is_a_problem_not_a_dropped_connection(
+    client: TestClient,
+) -> None:
+    raw = b'{"name": "x", "\\ud800": 1}'
+    answer = client.post("/strict", content=raw, headers={"content-type": "application/json"})
+    assert problem(answer, 422)["type"] == "urn:strangler:problem:invalid-input"
+    # An untyped body takes it; the answer echoing it is still JSON, not a 500.
+    echoed = client.post(
+        "/echo", content=b'["\\udfff"]', headers={"content-type": "application/json"}
+    )
+    assert echoed.status_code == 200 and echoed.json() == ["\udfff"]
+
+
+def test_answers_json_cannot_encode_fast_are_still_written() -> None:
+    """orjson refuses lone surrogates and integers past 64 bits; the answer is still JSON."""
+    from strangler.rest.encoding import dumps
+
+    value = {"key\ud800": ["\udfff", 2**70, Decimal("1.10")]}
+    assert json.loads(dumps(value)) == {"key\ud800": ["\udfff", 2**70, "1.10"]}
+    assert json.loads(dumps({"n": 1})) == {"n": 1}

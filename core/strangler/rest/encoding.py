@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import decimal
+import json
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -28,8 +30,18 @@ def _default(value: Any) -> Any:
     raise TypeError(f"cannot turn {type(value).__name__} into JSON")
 
 
-def dumps(value: Any) -> bytes:
-    return orjson.dumps(value, default=_default, option=orjson.OPT_NON_STR_KEYS)
+def dumps(value: Any, default: Callable[[Any], Any] = _default) -> bytes:
+    """JSON of ``value``; never fails on text or numbers JSON can carry.
+
+    orjson refuses text that is not valid Unicode (a lone surrogate a caller
+    sent, echoed in an error) and integers past 64 bits; those few answers are
+    written by the standard library instead, surrogates escaped as ``\\udXXX``.
+    """
+    try:
+        return orjson.dumps(value, default=default, option=orjson.OPT_NON_STR_KEYS)
+    except orjson.JSONEncodeError:
+        text = json.dumps(value, default=default, ensure_ascii=True, separators=(",", ":"))
+        return text.encode("ascii")
 
 
 class JSONResponse(_StarletteJSONResponse):

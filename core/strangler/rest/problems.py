@@ -26,7 +26,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
@@ -48,6 +47,7 @@ from strangler.errors import (
     StranglerError,
     UnknownOperation,
 )
+from strangler.rest.encoding import dumps
 
 __all__ = [
     "MEDIA_TYPE",
@@ -194,7 +194,7 @@ def problem_json(body: dict[str, Any], headers: dict[str, str] | None = None) ->
     if retry_after is not None:
         headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
     return Response(
-        orjson.dumps(body, default=str),
+        dumps(body, default=str),
         status_code=body["status"],
         media_type=MEDIA_TYPE,
         headers=headers,
