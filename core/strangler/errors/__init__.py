@@ -19,6 +19,7 @@ each class to an RFC 9457 problem.
         ├── LegacyUnavailable      cannot connect, or the circuit breaker is open
         ├── LegacyTimeout          the legacy system did not answer in time
         ├── LegacyProtocolError    the legacy system answered something unreadable
+        │   └── LegacyDataError    a stored value breaks the encoding the spec declares
         └── LegacyFault            the legacy system answered with a fault
 """
 
@@ -35,6 +36,7 @@ __all__ = [
     "InputProblem",
     "InputTooLarge",
     "InvalidInput",
+    "LegacyDataError",
     "LegacyError",
     "LegacyFault",
     "LegacyProtocolError",
@@ -203,6 +205,16 @@ class LegacyTimeout(LegacyError):
 
 class LegacyProtocolError(LegacyError):
     """The legacy system answered with something that cannot be understood."""
+
+
+class LegacyDataError(LegacyProtocolError):
+    """A value the legacy system stores breaks the encoding the spec declares for it
+    (``31.02.2019`` in a ``DD.MM.YYYY`` column); ``where`` names the row and field."""
+
+    def __init__(self, message: str, *, system: str, where: str, stored: Any) -> None:
+        super().__init__(message, system=system)
+        self.where = where
+        self.stored = stored
 
 
 @dataclass

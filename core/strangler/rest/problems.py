@@ -36,6 +36,7 @@ from strangler.errors import (
     BadQuery,
     InputTooLarge,
     InvalidInput,
+    LegacyDataError,
     LegacyError,
     LegacyFault,
     LegacyProtocolError,
@@ -94,6 +95,9 @@ PROBLEM_TYPES: dict[type[StranglerError], ProblemType] = {
         502, "legacy-unavailable", "The legacy system cannot be reached"
     ),
     LegacyProtocolError: ProblemType(502, "legacy-protocol", "The legacy system answered badly"),
+    LegacyDataError: ProblemType(
+        502, "legacy-data", "A value stored in the legacy system breaks its declared encoding"
+    ),
 }
 """Error class → problem; an error takes the entry of its nearest class."""
 
