@@ -104,7 +104,10 @@ class Codec:
                 return False
             raise ValueError("not a declared flag value")
         if self._codes:
-            return self._codes[_key(value)]
+            label = self._codes.get(_key(value))
+            if label is None:
+                raise ValueError("not a declared code")
+            return label
         return value
 
     def _text(self, value: Any) -> str:
