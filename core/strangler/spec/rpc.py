@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from strangler.spec.common import BasicAuth, CallPolicy, Frozen, one_place_for_credentials
+from strangler.spec.operations import MappedSystem, MessageMap
 
 __all__ = [
     "FAMILIES",
@@ -153,7 +154,10 @@ def _check_name(name: str) -> None:
 
 
 class RpcMethod(Frozen):
-    """One remote method: its parameters (in call order), result and safety."""
+    """One remote method: its parameters (in call order), result and safety, and its
+    modern shape (``as``, ``request``, ``response``: :mod:`strangler.spec.operations`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
     params: dict[str, TypeRef] | None = Field(
         default=None,
@@ -163,6 +167,18 @@ class RpcMethod(Frozen):
     result: TypeRef = "any"
     safe: bool = Field(default=False, description="No side effects: retried on failure.")
     description: str | None = None
+    modern_name: str | None = Field(
+        default=None, alias="as", description="The modern method name (its route)."
+    )
+    request: MessageMap = Field(default_factory=MessageMap)
+    response: MessageMap = Field(default_factory=MessageMap)
+
+    @field_validator("modern_name")
+    @classmethod
+    def _route_name(cls, value: str | None) -> str | None:
+        if value is not None:
+            _check_name(value)
+        return value
 
 
 class XmlRpcMethod(RpcMethod):
@@ -180,9 +196,9 @@ class JsonRpcMethod(RpcMethod):
     )
 
 
-class RpcSystemBase(CallPolicy):
-    """What every RPC system has: an endpoint, the call policy (basic auth only) and
-    which fault codes blame whom."""
+class RpcSystemBase(CallPolicy, MappedSystem):
+    """What every RPC system has: an endpoint, the call policy (basic auth only),
+    which fault codes blame whom, and the modern shape of its methods."""
 
     url: str = Field(description="The endpoint every call is POSTed to (http or https).")
     auth: BasicAuth | None = None

@@ -7,12 +7,18 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from strangler.spec.common import CallPolicy, one_place_for_credentials, resolve_path
+from strangler.spec.operations import MappedSystem, OperationMap
 
 __all__ = ["SoapSystem"]
 
 
-class SoapSystem(CallPolicy):
-    """A legacy SOAP service described by a WSDL 1.1 document (auth: basic or WS-Security)."""
+class SoapSystem(CallPolicy, MappedSystem):
+    """A legacy SOAP service described by a WSDL 1.1 document (auth: basic or WS-Security).
+
+    ``naming``, ``unwrap`` and ``operations`` declare the modern shape of its
+    operations (:mod:`strangler.spec.operations`); operations are named by their
+    WSDL name.
+    """
 
     kind: Literal["soap"]
     wsdl: str = Field(description="Path (relative to the spec) or URL of the WSDL.")
@@ -29,6 +35,11 @@ class SoapSystem(CallPolicy):
         description=(
             "Origins (scheme://host:port) the WSDL may import schemas from besides its own."
         ),
+    )
+
+    operations: dict[str, OperationMap] = Field(
+        default_factory=dict,
+        description="WSDL operation name → its modern name, request and answer shape.",
     )
 
     _wsdl_path = field_validator("wsdl")(resolve_path)

@@ -8,6 +8,7 @@ before it is filled with the parameter's declared default.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,9 +16,12 @@ from pydantic import BaseModel
 
 from strangler.adapters.base import Operation
 from strangler.adapters.rpc.models import ModelFactory
-from strangler.spec.rpc import RpcMethod
+from strangler.errors import SystemLoadError
+from strangler.mapping.operation import OperationShape, shape_operations
+from strangler.spec.operations import OperationMap
+from strangler.spec.rpc import RpcMethod, RpcSystemBase
 
-__all__ = ["RpcTarget", "declared_operation"]
+__all__ = ["RpcTarget", "declared_operation", "modern_operations"]
 
 
 @dataclass(frozen=True)
@@ -89,3 +93,26 @@ def declared_operation(
         tags=(system,),
         target=RpcTarget(name, names, by_position, notification),
     )
+
+
+def modern_operations(
+    system: str,
+    spec: RpcSystemBase,
+    methods: Mapping[str, RpcMethod],
+    operations: list[Operation[RpcTarget]],
+) -> tuple[list[Operation[RpcTarget]], dict[Operation[RpcTarget], OperationShape]]:
+    """The methods in the modern shape the spec declares (names, fields, unwrapping),
+    and the shape of each one that changed (see :mod:`strangler.mapping.operation`)."""
+    maps = {
+        name: OperationMap.model_validate(
+            {"as": method.modern_name, "request": method.request, "response": method.response}
+        )
+        for name, method in methods.items()
+        if method.modern_name is not None or not (method.request.empty and method.response.empty)
+    }
+    if not (spec.mapped or maps):
+        return operations, {}
+    try:
+        return shape_operations(system, operations, maps, naming=spec.naming, unwrap=spec.unwrap)
+    except ValueError as exc:
+        raise SystemLoadError(system, spec.url, f"methods: {exc}") from None

@@ -25,7 +25,7 @@ from pydantic import BaseModel
 from pydantic_core import SchemaError
 
 from strangler.adapters.base import Operation
-from strangler.adapters.rpc.calls import RpcTarget, declared_operation
+from strangler.adapters.rpc.calls import RpcTarget, declared_operation, modern_operations
 from strangler.adapters.rpc.jsonrpc_codec import (
     CONTENT_TYPE,
     fault,
@@ -77,6 +77,11 @@ class JsonRpcAdapter(TransportOwner):
             }
         except (TypeError, ValueError, SchemaError) as exc:
             raise SystemLoadError(system, spec.url, f"cannot build models: {exc}") from exc
+        shaped, self._shapes = modern_operations(
+            system, spec, spec.methods, list(self.methods.values())
+        )
+        self.methods = {op.name: op for op in shaped}
+        self._by_name = {**{_target(op).method: op for op in shaped}, **self.methods}
         self._operations = [op for op in self.methods.values() if not _target(op).notification]
 
     def operations(self) -> Sequence[Operation[RpcTarget]]:
@@ -89,7 +94,7 @@ class JsonRpcAdapter(TransportOwner):
     def lookup(self, name: str) -> Operation[RpcTarget]:
         """A method (notifications included) by name; ``UnknownOperation`` otherwise."""
         try:
-            return self.methods[name]
+            return self._by_name[name]
         except KeyError:
             raise UnknownOperation(self.system, name) from None
 
@@ -107,17 +112,17 @@ class JsonRpcAdapter(TransportOwner):
             await self.notify(operation, payload)
             return None
         request_id = next(self._ids)
-        params = target.wire_params(payload, json_mode=True)
+        params = target.wire_params(self._legacy(operation, payload), json_mode=True)
         body = orjson.dumps(request_object(target.method, params, request_id))
         reply = await self.transport.call(body, operation=target.method, safe=operation.safe)
         answer = read_answer(reply, system=self.system, operation=target.method)
         result = outcome(answer, request_id, **self._where(target.method))
-        return {"result": self._checked(operation, result)}
+        return self._answer(operation, result)
 
     async def notify(self, operation: Operation[RpcTarget], payload: BaseModel) -> None:
         """Send a notification; only transport trouble or an error answer raise."""
         target = _target(operation)
-        params = target.wire_params(payload, json_mode=True)
+        params = target.wire_params(self._legacy(operation, payload), json_mode=True)
         body = orjson.dumps(request_object(target.method, params, None))
         reply = await self.transport.call(body, operation=target.method, safe=operation.safe)
         answer = read_answer(reply, system=self.system, operation=target.method, empty_ok=True)
@@ -136,7 +141,9 @@ class JsonRpcAdapter(TransportOwner):
         """
         ids = [None if _target(op).notification else next(self._ids) for op, _ in calls]
         requests = [
-            request_object(_target(op).method, _target(op).wire_params(v, json_mode=True), i)
+            request_object(
+                _target(op).method, _target(op).wire_params(self._legacy(op, v), json_mode=True), i
+            )
             for (op, v), i in zip(calls, ids, strict=True)
         ]
         safe = all(op.safe for op, _ in calls)
@@ -159,7 +166,8 @@ class JsonRpcAdapter(TransportOwner):
                         system=self.system,
                         operation=op.name,
                     )
-                result = self._checked(op, outcome(item, request_id, **self._where(op.name)))
+                answer = self._answer(op, outcome(item, request_id, **self._where(op.name)))
+                result = answer.get("result", answer)  # unwrapped by the spec: the whole answer
                 items.append({"method": op.name, "status": "ok", "result": result})
             except StranglerError as exc:
                 items.append({"method": op.name, "status": "error", "error": exc})
@@ -194,15 +202,19 @@ class JsonRpcAdapter(TransportOwner):
             matched[known[0]] = item
         return matched, orphans
 
-    def _checked(self, operation: Operation[RpcTarget], result: Any) -> Any:
-        """``result`` unchanged, or a protocol error when it breaks the documented type."""
-        return check_answer(
-            operation.output_model,
-            result,
-            system=self.system,
-            operation=_target(operation).method,
-            json=True,
-        )
+    def _legacy(self, operation: Operation[RpcTarget], payload: Any) -> Any:
+        """A modern request as the legacy method takes it (unchanged when unmapped)."""
+        shape = self._shapes.get(operation)
+        return shape.to_legacy(payload) if shape is not None else payload
+
+    def _answer(self, operation: Operation[RpcTarget], result: Any) -> dict[str, Any]:
+        """``{"result": result}`` (in modern shape where the spec declares one), or a
+        protocol error when ``result`` breaks the documented type."""
+        shape = self._shapes.get(operation)
+        model = shape.legacy_output if shape is not None else operation.output_model
+        where = {"system": self.system, "operation": _target(operation).method}
+        answer = {"result": check_answer(model, result, json=True, **where)}
+        return answer if shape is None else dict(shape.to_modern(answer))
 
     def _where(self, operation: str) -> dict[str, Any]:
         return {"system": self.system, "operation": operation, "spec": self.spec}

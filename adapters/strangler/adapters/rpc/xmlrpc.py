@@ -11,8 +11,10 @@ Request bodies:
 * introspected signatures → ``{"params": [...]}`` typed per signature;
 * neither → ``{"params": [...]}`` untyped.
 
-Answers are ``{"result": value}``; ``dateTime.iso8601`` values are ISO 8601
-text without offset (as the protocol has them), ``base64`` values base64 text.
+Answers are ``{"result": value}`` (in the spec's modern shape where it
+declares one: :func:`~strangler.adapters.rpc.calls.modern_operations`);
+``dateTime.iso8601`` values are ISO 8601 text without offset (as the protocol
+has them), ``base64`` values base64 text.
 Aware datetimes are sent in UTC. An answer outside the documented result type
 (an ``int`` beyond 32 bits, say) is a protocol error, never passed on.
 """
@@ -29,7 +31,7 @@ from pydantic import BaseModel
 from pydantic_core import SchemaError
 
 from strangler.adapters.base import Operation
-from strangler.adapters.rpc.calls import RpcTarget, declared_operation
+from strangler.adapters.rpc.calls import RpcTarget, declared_operation, modern_operations
 from strangler.adapters.rpc.introspection import Discovered, discover
 from strangler.adapters.rpc.models import ModelFactory, check_answer
 from strangler.adapters.rpc.transport import RpcTransport, TransportOwner
@@ -64,12 +66,15 @@ class XmlRpcAdapter(TransportOwner):
         )
         self.introspected = found is not None
         try:
-            self._operations = self._build(found or {})
+            legacy = self._build(found or {})
         except (TypeError, ValueError, SchemaError) as exc:
             raise SystemLoadError(system, spec.url, f"cannot build models: {exc}") from exc
-        if not self._operations:
+        if not legacy:
             raise SystemLoadError(system, spec.url, "no methods: none declared, none introspected")
+        self._operations, self._shapes = modern_operations(system, spec, spec.methods, legacy)
         self._by_name = {op.name: op for op in self._operations}
+        for op in self._operations:  # the legacy names find modern methods too
+            self._by_name.setdefault(op.target.method, op)
 
     def _build(self, found: dict[str, Discovered]) -> list[Operation[RpcTarget]]:
         factory = ModelFactory(self.system, xmlrpc=True)
@@ -119,6 +124,9 @@ class XmlRpcAdapter(TransportOwner):
 
     async def invoke(self, operation: Operation[RpcTarget], payload: BaseModel) -> Any:
         target: RpcTarget = operation.target
+        shape = self._shapes.get(operation)
+        if shape is not None:
+            payload = shape.to_legacy(payload)
         params = target.wire_params(payload, json_mode=False)
         body = encode_call(target.method, params or [])
         reply = await self.transport.call(body, operation=target.method, safe=operation.safe)
@@ -130,4 +138,7 @@ class XmlRpcAdapter(TransportOwner):
             spec=self.spec,
         )
         where = {"system": self.system, "operation": target.method}
-        return {"result": check_answer(operation.output_model, result, json=False, **where)}
+        if shape is None:
+            return {"result": check_answer(operation.output_model, result, json=False, **where)}
+        checked = check_answer(shape.legacy_output, result, json=False, **where)
+        return shape.to_modern({"result": checked})

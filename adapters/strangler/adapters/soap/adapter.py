@@ -2,7 +2,10 @@
 
 Calls follow the shared legacy-call policy (:mod:`strangler.adapters.calls`):
 a pooled keep-alive session, a circuit breaker per port, retries only for the
-operations the spec declares safe.
+operations the spec declares safe. Where the spec declares a modern shape
+(``naming``, ``unwrap``, ``operations``), operations are served in it and each
+call is converted both ways by :mod:`strangler.mapping.operation`; the legacy
+names still find them (:meth:`SoapAdapter.lookup`).
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ from strangler.adapters.soap import zeep_api
 from strangler.adapters.soap.catalog import HEADER_FIELD, SoapTarget, build_operations
 from strangler.adapters.soap.exchange import build_request, read_answer
 from strangler.adapters.soap.loading import load_errors, open_wsdl, override_address
-from strangler.errors import LegacyUnavailable, UnknownOperation
+from strangler.errors import LegacyUnavailable, SystemLoadError, UnknownOperation
+from strangler.mapping.operation import OperationShape, shape_operations
 from strangler.platform.component import Health
 from strangler.spec.soap import SoapSystem
 
@@ -44,15 +48,36 @@ class SoapAdapter:
         zeep_api.install_fixes()  # in force only while this adapter parses a reply
         with load_errors(system, spec.wsdl):
             self.client, schema, self.from_cache = open_wsdl(spec, cache_dir)
-            self._operations = build_operations(
-                system, self.client, schema, safe=spec.safe_operations
-            )
+            legacy = build_operations(system, self.client, schema, safe=spec.safe_operations)
+        self._operations, self._shapes = self._shaped(legacy)
+        self._legacy = {op: legacy[i] for i, op in enumerate(self._operations)}
         self.load_seconds = time.perf_counter() - started
         self._by_route = {op.route: op for op in self._operations}
         for op in self._operations:
             for alias in op.aliases:
                 self._by_route.setdefault(alias, op)
+        for op, old in self._legacy.items():  # the WSDL's names find modern operations too
+            for route in (old.route, *old.aliases):
+                self._by_route.setdefault(route, op)
         self.calls = LegacyCaller(system, spec, has_fault)
+
+    def _shaped(
+        self, legacy: list[Operation[SoapTarget]]
+    ) -> tuple[list[Operation[SoapTarget]], dict[Operation[SoapTarget], OperationShape]]:
+        spec = self.spec
+        if not (spec.mapped or spec.operations):
+            return legacy, {}
+        try:
+            return shape_operations(
+                self.system,
+                legacy,
+                spec.operations,
+                naming=spec.naming,
+                unwrap=spec.unwrap,
+                keep=frozenset({HEADER_FIELD}),
+            )
+        except ValueError as exc:
+            raise SystemLoadError(self.system, spec.wsdl, f"operations: {exc}") from None
 
     def operations(self) -> Sequence[Operation[SoapTarget]]:
         return self._operations
@@ -86,6 +111,9 @@ class SoapAdapter:
 
     async def invoke(self, operation: Operation[SoapTarget], payload: BaseModel) -> Any:
         target: SoapTarget = operation.target
+        shape = self._shapes.get(operation)
+        if shape is not None:
+            payload = shape.to_legacy(payload)
         data = payload.model_dump(by_alias=True, exclude_unset=True)
         header = data.pop(HEADER_FIELD, None) if target.has_header else None
         address = override_address(target.address or "", self.spec.address)
@@ -104,4 +132,6 @@ class SoapAdapter:
             safe=operation.safe,
             headers=headers,
         )
-        return await read_answer(self.client, operation, reply, system=self.system)
+        legacy = self._legacy.get(operation, operation)
+        answer = await read_answer(self.client, legacy, reply, system=self.system)
+        return shape.to_modern(answer) if shape is not None else answer
