@@ -45,9 +45,8 @@ def test_a_soap_operation_by_name(platform: Platform) -> None:
             "leadTimeDays": 7,
         },
     )
-    assert set(answer) == {"GetReorderAdviceResult"}
-    advice = answer["GetReorderAdviceResult"]
-    assert isinstance(advice["reorder"], bool) and advice["ruleId"]
+    assert "GetReorderAdviceResult" not in answer  # unwrapped by the demo spec
+    assert isinstance(answer["reorder"], bool) and answer["ruleId"]
 
 
 def test_a_soap_operation_by_service_and_port(platform: Platform) -> None:
@@ -64,7 +63,7 @@ def test_an_xmlrpc_method_with_dots_in_its_name(platform: Platform) -> None:
         "pricing.pricing.quote",
         {"sku": "SKU-1001", "quantity": 30, "customer_no": "K10001"},
     )
-    assert set(answer) == {"result"} and answer["result"]
+    assert answer["sku"] == "SKU-1001" and answer["total"] > 0  # the struct, unwrapped
 
 
 def test_a_table_lists_and_gets_by_name(platform: Platform) -> None:
