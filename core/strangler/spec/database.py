@@ -8,6 +8,21 @@ Both may carry a password, so both are secrets and never shown in full.
 
 Tables are read-only unless their entry says ``writes: true``; stored
 procedures become POST operations with the parameters listed here.
+
+Tables and columns can be served in a modern shape (see :mod:`strangler.mapping`)::
+
+    naming: camelCase                    # names not given one by one: ORDER_LINES → orderLines
+    tables:
+      ORDERS:
+        as: orders                       # the name in URLs and operation names
+        fields:
+          ORDER_NO: orderNumber
+          ORDER_DATE: {as: orderDate, date: DD.MM.YYYY}
+          STATUS: {enum: {N: new, S: shipped, C: cancelled}}
+
+``key`` and ``columns`` keep naming the legacy columns. A mapping that does not
+fit the database (an unknown column, a codec for another stored type, two
+fields with one modern name) is refused when the adapter starts.
 """
 
 from __future__ import annotations
@@ -27,6 +42,8 @@ from pydantic import (
     model_validator,
 )
 
+from strangler.mapping.naming import Naming, apply_naming
+from strangler.mapping.spec import FieldMaps
 from strangler.spec.common import Frozen
 
 __all__ = ["CharPadding", "DatabaseSystem", "ParamType", "ProcedureSpec", "TableSpec"]
@@ -45,6 +62,15 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$")
 class TableSpec(Frozen):
     """How one table (or view) is exposed."""
 
+    model_config = ConfigDict(populate_by_name=True)
+
+    modern_name: str | None = Field(
+        default=None, alias="as", description="The table's name in URLs and operation names."
+    )
+    fields: FieldMaps = Field(
+        default_factory=dict,
+        description="Legacy column → its modern name, or a mapping (name, encoding, on_broken).",
+    )
     writes: bool = Field(default=False, description="Allow POST, PUT, PATCH and DELETE.")
     key: tuple[str, ...] | None = Field(
         default=None, description="Key columns, for views or tables without a primary key."
@@ -120,6 +146,17 @@ class DatabaseSystem(Frozen):
         default=5.0, description="Retry-After sent when the database cannot be reached."
     )
     char_padding: CharPadding = "strip"
+    naming: Naming = Field(
+        default="keep",
+        description="How table and column names not renamed one by one are made modern.",
+    )
+
+    def served_name(self, table: str) -> str:
+        """The name ``table`` is served under (its ``as``, or the naming convention's)."""
+        options = (self.tables or {}).get(table)
+        if options is not None and options.modern_name:
+            return options.modern_name
+        return apply_naming(table, self.naming)
 
     @field_validator("tables", mode="before")
     @classmethod
@@ -164,9 +201,16 @@ class DatabaseSystem(Frozen):
         clash = set(self.tables or ()) & set(self.procedures)
         if clash:
             raise ValueError(f"{sorted(clash)} named both as table and procedure")
+        served: dict[str, str] = {}
         for name, table in (self.tables or {}).items():
-            if not name or "/" in name:
-                raise ValueError(f"table name {name!r} cannot be used in a URL path")
+            modern = self.served_name(name)
+            if not name or "/" in name or not modern or "/" in modern:
+                raise ValueError(f"table name {modern or name!r} cannot be used in a URL path")
+            if modern in served:
+                raise ValueError(
+                    f"tables {served[modern]!r} and {name!r} are both served as {modern!r}"
+                )
+            served[modern] = name
             if table.key and table.columns and not set(table.key) <= set(table.columns):
                 raise ValueError(f"table {name!r}: the key columns must be among 'columns'")
         return self

@@ -4,7 +4,8 @@ Two readers produce the same facts: SQLAlchemy's inspector (URL path) and
 pyodbc's ODBC catalog calls ``SQLTables`` / ``SQLColumns`` / ``SQLPrimaryKeys``
 (raw ODBC path, so drivers without a SQLAlchemy dialect work too).
 :func:`build_tables` then applies the spec: which tables, key overrides,
-column allow-lists, writes and CHAR padding.
+column allow-lists, writes and CHAR padding, and the modern shape
+(:mod:`.mapped`: names, codecs, enum labels read from code tables).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pyodbc  # type: ignore[import-not-found, unused-ignore]  # its .pyi is no
 import sqlalchemy as sa
 from sqlalchemy.types import TypeEngine
 
+from strangler.adapters.db.mapped import map_table
 from strangler.adapters.db.meta import ColumnInfo, Kind, TableInfo
 from strangler.adapters.db.types import (
     PgMoney,
@@ -49,12 +51,22 @@ class Reader(Protocol):
 
     def primary_key(self, name: str) -> list[str]: ...
 
+    def codes(self, table: str, code: str, label: str) -> list[tuple[Any, Any]]:
+        """The ``(code, label)`` rows of a code table."""
+        ...
+
+
+def _code_query(table: str, schema: str | None, code: str, label: str) -> sa.Select[Any]:
+    t = sa.table(table, sa.column(code), sa.column(label), schema=schema)
+    return sa.select(t.c[code], t.c[label])
+
 
 class SqlAlchemyReader:
     """Reflection through SQLAlchemy's inspector."""
 
     def __init__(self, engine: sa.Engine, schema: str | None) -> None:
         self.dbms = engine.dialect.name
+        self._engine = engine
         self._dialect = engine.dialect
         self._inspector = sa.inspect(engine)
         self._schema = schema
@@ -88,12 +100,24 @@ class SqlAlchemyReader:
     def primary_key(self, name: str) -> list[str]:
         return list(self._inspector.get_pk_constraint(name, self._schema)["constrained_columns"])
 
+    def codes(self, table: str, code: str, label: str) -> list[tuple[Any, Any]]:
+        with self._engine.connect() as connection:
+            rows = connection.execute(_code_query(table, self._schema, code, label))
+            return [tuple(row) for row in rows]
+
 
 class OdbcReader:
     """Reflection through the ODBC catalog functions of one open connection."""
 
-    def __init__(self, connection: pyodbc.Connection, dbms: str, schema: str | None) -> None:
+    def __init__(
+        self,
+        connection: pyodbc.Connection,
+        dbms: str,
+        schema: str | None,
+        dialect: sa.Dialect | None = None,
+    ) -> None:
         self.dbms = dbms
+        self._dialect = dialect
         self._connection = connection
         self._schema = schema
         self._where: dict[str, tuple[Any, Any]] = {}
@@ -163,6 +187,13 @@ class OdbcReader:
         rows = [r for r in cursor.primaryKeys(name, catalog, schema).fetchall() if r[2] == name]
         return [str(r[3]) for r in sorted(rows, key=lambda r: int(r[4] or 0))]
 
+    def codes(self, table: str, code: str, label: str) -> list[tuple[Any, Any]]:
+        sql = str(_code_query(table, self._schema, code, label).compile(dialect=self._dialect))
+        try:
+            return [tuple(row) for row in self._connection.cursor().execute(sql).fetchall()]
+        finally:
+            self._connection.rollback()
+
 
 _CURRENT_SCHEMA = {"postgresql": "SELECT current_schema()", "mssql": "SELECT SCHEMA_NAME()"}
 _DATE_KINDS: frozenset[Kind] = frozenset({"date", "datetime", "datetime_tz", "time"})
@@ -210,8 +241,46 @@ def build_tables(reader: Reader, spec: DatabaseSystem) -> list[TableInfo]:
         if table is None:
             log.warning("table %s has no primary key; it is not exposed", name)
             continue
-        tables.append(table)
+        tables.append(map_table(table, options, spec, _labels(reader, name, options)))
+    served: dict[str, str] = {}
+    for table in tables:
+        if table.name in served:
+            raise ValueError(
+                f"tables {served[table.name]!r} and {table.sql_name!r} are both served "
+                f"as {table.name!r}"
+            )
+        served[table.name] = table.sql_name
     return tables
+
+
+def _labels(reader: Reader, name: str, options: TableSpec) -> dict[str, dict[str, str]]:
+    """Each ``enum_table`` field's codes and labels, read from its code table."""
+    labels: dict[str, dict[str, str]] = {}
+    for column, field in options.fields.items():
+        source = field.enum_table
+        if source is None:
+            continue
+        try:
+            rows = reader.codes(source.table, source.code, source.label)
+        except (sa.exc.SQLAlchemyError, pyodbc.Error) as exc:
+            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]
+            raise ValueError(
+                f"table {name}.{column}: cannot read code table {source.table} "
+                f"({source.code}, {source.label}): {reason}"
+            ) from exc
+        labels[column] = {
+            _code(code): _code(text) for code, text in rows if code is not None and text is not None
+        }
+    return labels
+
+
+def _code(value: Any) -> str:
+    """A code or label as read (CHAR padding stripped; ``1.0`` is ``1``)."""
+    if isinstance(value, str):
+        return value.rstrip(" ")
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _unique(names: list[str]) -> str | None:

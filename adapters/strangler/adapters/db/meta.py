@@ -14,6 +14,8 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy.types import TypeEngine
 
+from strangler.mapping.codecs import Codec
+
 __all__ = ["TEXT_KINDS", "ColumnInfo", "Kind", "TableInfo"]
 
 Kind = Literal[
@@ -47,6 +49,11 @@ class ColumnInfo:
     ``bounds`` is an integer column's range; ``as_stored`` says a cursor
     carries the value as the driver gave it rather than as answered (SQLite's
     text dates, whose stored form may differ from the ISO 8601 answer).
+
+    A column served in a modern shape (see ``mapped``) has its modern ``name``
+    and ``kind``; ``legacy`` is its name in the database and ``codec`` converts
+    its stored values (``sa_type`` stays the stored type); ``raw_name`` is the
+    side field carrying stored values that break their encoding.
     """
 
     name: str
@@ -61,6 +68,14 @@ class ColumnInfo:
     db_type: str = ""
     bounds: tuple[int, int] | None = None
     as_stored: bool = False
+    legacy: str = ""
+    codec: Codec | None = field(default=None, compare=False)
+    raw_name: str | None = None
+
+    @property
+    def sql_name(self) -> str:
+        """The column's name in the database."""
+        return self.legacy or self.name
 
 
 @dataclass(frozen=True)
@@ -93,6 +108,11 @@ class TableInfo:
     def _by_name(self) -> dict[str, ColumnInfo]:
         return {c.name: c for c in self.columns}
 
+    @cached_property
+    def mapped(self) -> bool:
+        """True when some column's values are converted (not only renamed)."""
+        return any(c.codec is not None for c in self.columns)
+
     @property
     def key_columns(self) -> tuple[ColumnInfo, ...]:
         return tuple(self._by_name[name] for name in self.key)
@@ -109,8 +129,9 @@ class TableInfo:
             sa.MetaData(),
             *(
                 sa.Column(
-                    c.name,
+                    c.sql_name,
                     c.sa_type,
+                    key=c.name,
                     primary_key=c.name in self.key,
                     nullable=c.nullable,
                     autoincrement=self.key == (c.name,) and c.kind == "integer" and c.has_default,

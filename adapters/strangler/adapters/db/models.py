@@ -2,11 +2,13 @@
 
 Fields are named ``c0``, ``c1``… inside Python and carry the column's name as
 their alias, so any column name works (spaces, keywords, ``model_config``).
+A column served in a modern shape has its modern name and type, the legacy
+name and encoding in its description, and with ``on_broken: raw`` a side field
+(``r0``…) for stored values that break the encoding.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from strangler.adapters.db.meta import TableInfo
 from strangler.adapters.db.types import input_annotation, output_annotation
+from strangler.platform import naming
 
 __all__ = ["TableModels", "body_values", "build_models", "model_name"]
 
@@ -47,8 +50,8 @@ def body_values(body: BaseModel, *, only_set: bool = True) -> dict[str, Any]:
 
 
 def model_name(system: str, table: str, suffix: str) -> str:
-    """A component name safe for OpenAPI: letters, digits, ``_``."""
-    return re.sub(r"[^A-Za-z0-9_]", "_", f"{system}_{table}_{suffix}")
+    """``"erp.OrderLinesRow"``: see :func:`strangler.platform.naming.model_name`."""
+    return naming.model_name(system, table, suffix)
 
 
 def build_models(system: str, table: TableInfo) -> TableModels:
@@ -56,6 +59,17 @@ def build_models(system: str, table: TableInfo) -> TableModels:
     fields: dict[str, Any] = {
         f"c{i}": output_annotation(column) for i, column in enumerate(table.columns)
     }
+    for i, column in enumerate(table.columns):
+        if column.raw_name is not None:
+            fields[f"r{i}"] = (
+                str | int | float | bool | None,
+                Field(
+                    default=None,
+                    alias=column.raw_name,
+                    description=f"The value stored in {column.sql_name} when it breaks "
+                    f"its encoding ({column.name} is then null); null otherwise.",
+                ),
+            )
     row = create_model(
         model_name(system, table.name, "Row"),
         __base__=_Answer,

@@ -133,7 +133,7 @@ class OdbcRunner(ThreadedRunner):
                 str(connection.getinfo(pyodbc.SQL_DBMS_VER)),
                 str(connection.getinfo(pyodbc.SQL_IDENTIFIER_QUOTE_CHAR)),
             )
-            reader = OdbcReader(connection, self.dbms, self.spec.db_schema)
+            reader = OdbcReader(connection, self.dbms, self.spec.db_schema, self.dialect)
             try:
                 return build_tables(reader, self.spec)
             except ValueError as exc:  # the spec does not fit the database

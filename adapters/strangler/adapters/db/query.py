@@ -31,6 +31,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from strangler.adapters.db.mapped import check_value
 from strangler.adapters.db.meta import TEXT_KINDS, ColumnInfo, TableInfo
 from strangler.adapters.db.values import check_integer, decode_cursor, parse_text
 from strangler.errors import BadQuery, InputProblem
@@ -252,10 +253,15 @@ def build_query(
 def _typed(column: ColumnInfo, value: Any) -> Any:
     """A value given in code: text is parsed, an integer checked against its column."""
     if isinstance(value, str):
-        return parse_text(column, value)
+        return _parse(column, value)
     if column.kind == "integer" and isinstance(value, int) and not isinstance(value, bool):
         return check_integer(column, value)
-    return value
+    return check_value(column, value)
+
+
+def _parse(column: ColumnInfo, text: str) -> Any:
+    """Query text as a value of ``column`` (checked to have a stored form if converted)."""
+    return check_value(column, parse_text(column, text))
 
 
 def _count_values(filters: list[Filter], problems: _Problems) -> None:
@@ -292,8 +298,8 @@ def _filter(table: TableInfo, name: str, raw: str, problems: _Problems) -> list[
             items = split(text)
             if not items or len(items) > MAX_IN_ITEMS:
                 raise ValueError(f"'in' takes 1 to {MAX_IN_ITEMS} comma-separated values")
-            return [Filter(name, "in", tuple(parse_text(column, item) for item in items))]
-        return [Filter(name, op, parse_text(column, text))]
+            return [Filter(name, "in", tuple(_parse(column, item) for item in items))]
+        return [Filter(name, op, _parse(column, text))]
     except (ValueError, csv.Error) as exc:
         problems.append(InputProblem(name, str(exc)))
         return []

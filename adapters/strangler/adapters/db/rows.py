@@ -5,6 +5,9 @@ Keys in paths are the key columns' values in key order, comma-separated
 break, and an empty one, is double-quoted, a quote inside it doubled
 (``/Thing/"a,b",2``). Each value is parsed against
 its column's type. In a URL the segment is percent-encoded, ``/`` too.
+
+On a table served in a modern shape (:mod:`.mapped`) keys and written values
+are given modern and stored encoded; rows are decoded (:mod:`.mapped_rows`).
 """
 
 from __future__ import annotations
@@ -16,6 +19,9 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
+from strangler.adapters.db.mapped import encode_key, encode_values
+from strangler.adapters.db.mapped_rows import decode_items, decode_row
+from strangler.adapters.db.mapped_sql import cursor_json
 from strangler.adapters.db.meta import TableInfo
 from strangler.adapters.db.query import ListQuery, parse_list_query, split
 from strangler.adapters.db.runner import Runner, Session
@@ -23,6 +29,7 @@ from strangler.adapters.db.statements import (
     delete_row,
     insert_row,
     page_columns,
+    page_sort_values,
     select_by_key,
     select_page,
     update_row,
@@ -43,7 +50,8 @@ __all__ = ["RowService", "key_text", "page_items", "parse_key"]
 
 
 def parse_key(table: TableInfo, text: str) -> tuple[Any, ...]:
-    """The typed key values in a path segment; ``BadQuery`` naming the column otherwise."""
+    """The typed key values in a path segment, as stored; ``BadQuery`` naming the column
+    otherwise."""
     try:
         parts = split(text)
     except csv.Error:
@@ -60,7 +68,17 @@ def parse_key(table: TableInfo, text: str) -> tuple[Any, ...]:
             values.append(parse_text(column, part))
         except ValueError as exc:
             raise BadQuery(str(exc), [InputProblem(column.name, str(exc))]) from None
-    return tuple(values)
+    return _stored_key(table, values)
+
+
+def _stored_key(table: TableInfo, values: Sequence[Any]) -> tuple[Any, ...]:
+    """Key values given modern, as the table stores them; ``BadQuery`` if one cannot be."""
+    if not table.mapped:
+        return tuple(values)
+    try:
+        return encode_key(table, values)
+    except ValueError as exc:
+        raise BadQuery(str(exc), [InputProblem("key", str(exc))]) from None
 
 
 def page_items(
@@ -135,13 +153,25 @@ class RowService:
         rows = await self.runner.run(lambda s: s.fetch(statement), operation=f"list {table.name}")
         names = page_columns(table, query)
         page = rows[: query.limit]
-        items = page_items(table, names, set(query.fields), page)
+        if table.mapped:
+            items = decode_items(self.system, table, names, set(query.fields), page)
+        else:
+            items = page_items(table, names, set(query.fields), page)
         next_cursor = None
         if len(rows) > query.limit:
-            last = dict(zip(names, page[-1], strict=True))
+            last = dict(zip(names, page[-1], strict=False))
+            # converted sort columns: their sortable values, selected after the columns
+            sortable = dict(
+                zip(page_sort_values(table, query), page[-1][len(names) :], strict=True)
+            )
             next_cursor = encode_cursor(
                 query.sort_signature,
-                [cursor_value(table.require(k.column), last[k.column]) for k in query.sort],
+                [
+                    cursor_json(sortable[k.column])
+                    if k.column in sortable
+                    else cursor_value(table.require(k.column), last[k.column])
+                    for k in query.sort
+                ],
             )
         return {"items": items, "next_cursor": next_cursor}
 
@@ -173,6 +203,8 @@ class RowService:
                 f"the key of {table.name} is {','.join(table.key)}",
                 [InputProblem("key", f"expected {len(table.key)} value(s)")],
             )
+        if not isinstance(key, str):
+            values = _stored_key(table, values)
         statement = select_by_key(table, values)
         rows = await self.runner.run(lambda s: s.fetch(statement), operation=f"get {table.name}")
         if not rows:
@@ -181,6 +213,7 @@ class RowService:
 
     async def insert(self, table: TableInfo, values: Mapping[str, Any]) -> dict[str, Any]:
         self._writable(table)
+        values = encode_values(table, values) if table.mapped else values
         statement = insert_row(table, values)
 
         def work(session: Session) -> tuple[Any, ...] | None:
@@ -196,7 +229,8 @@ class RowService:
 
         row = await self.runner.run(work, operation=f"insert {table.name}", write=True)
         if row is None:  # the database could not tell the generated key
-            return {name: to_json(table.require(name), v) for name, v in values.items()}
+            names = list(values)
+            return self._json(table, names, [values[name] for name in names])
         return self._json(table, table.names, row)
 
     async def update(self, table: TableInfo, key: str, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -204,6 +238,7 @@ class RowService:
         if not values:
             raise InvalidInput("nothing to change: the body names no column", [])
         key_values = parse_key(table, key)
+        values = encode_values(table, values) if table.mapped else values
         statement = update_row(table, key_values, values)
 
         def work(session: Session) -> tuple[Any, ...] | None:
@@ -236,8 +271,9 @@ class RowService:
         text = key if isinstance(key, str) else key_text(list(key))
         return RowNotFound(self.system, table.name, text)
 
-    @staticmethod
-    def _json(table: TableInfo, names: Sequence[str], row: Sequence[Any]) -> dict[str, Any]:
+    def _json(self, table: TableInfo, names: Sequence[str], row: Sequence[Any]) -> dict[str, Any]:
+        if table.mapped:
+            return decode_row(self.system, table, names, row)
         return {
             name: to_json(table.require(name), value)
             for name, value in zip(names, row, strict=True)

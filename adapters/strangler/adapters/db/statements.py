@@ -20,6 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.sql import ColumnElement, Delete, Insert, Select, Update
 
+from strangler.adapters.db.mapped_sql import sort_expression
 from strangler.adapters.db.meta import TableInfo
 from strangler.adapters.db.query import Filter, ListQuery, SortKey
 
@@ -27,6 +28,7 @@ __all__ = [
     "delete_row",
     "insert_row",
     "page_columns",
+    "page_sort_values",
     "select_by_key",
     "select_page",
     "update_row",
@@ -38,10 +40,18 @@ def page_columns(table: TableInfo, query: ListQuery) -> tuple[str, ...]:
     return tuple(dict.fromkeys([*query.fields, *(k.column for k in query.sort)]))
 
 
+def page_sort_values(table: TableInfo, query: ListQuery) -> tuple[str, ...]:
+    """The converted sort columns whose sortable value a page selects after its columns."""
+    return tuple(k.column for k in query.sort if table.require(k.column).codec is not None)
+
+
 def select_page(table: TableInfo, query: ListQuery) -> Select[Any]:
     """One page (and one row more, to tell whether another page follows)."""
     t = table.sa_table
-    stmt = sa.select(*(t.c[name] for name in page_columns(table, query)))
+    stmt = sa.select(
+        *(t.c[name] for name in page_columns(table, query)),
+        *(_expr(table, name) for name in page_sort_values(table, query)),
+    )
     conditions = [_condition(table, t.c[f.column], f) for f in query.filters]
     if query.after is not None:
         conditions.append(_after(table, query.sort, query.after))
@@ -85,7 +95,15 @@ _COMPARE = {
 }
 
 
+def _expr(table: TableInfo, name: str) -> ColumnElement[Any]:
+    """What sorts and filters on ``name`` compare (the column, or its sortable form)."""
+    return sort_expression(table.require(name), table.sa_table.c[name])
+
+
 def _condition(table: TableInfo, column: sa.Column[Any], f: Filter) -> ColumnElement[bool]:
+    codec = table.require(f.column).codec
+    if codec is not None:
+        return _mapped_condition(_expr(table, f.column), f, codec.comparable)
     if f.op == "is":
         return column.is_(None) if f.value == "null" else column.is_not(None)
     if f.op == "like":
@@ -103,11 +121,25 @@ def _condition(table: TableInfo, column: sa.Column[Any], f: Filter) -> ColumnEle
     return result
 
 
+def _mapped_condition(left: ColumnElement[Any], f: Filter, comparable: Any) -> ColumnElement[bool]:
+    if f.op == "is":
+        return left.is_(None) if f.value == "null" else left.is_not(None)
+    if f.op == "like":
+        return left.like(sa.bindparam(None, f.value, type_=sa.String()))
+
+    def bind(value: Any) -> ColumnElement[Any]:
+        return sa.bindparam(None, comparable(value), type_=left.type)
+
+    if f.op == "in":
+        return left.in_([bind(v) for v in f.value])
+    result: ColumnElement[bool] = _COMPARE[f.op](left, bind(f.value))
+    return result
+
+
 def _order(table: TableInfo, sort: Sequence[SortKey]) -> list[ColumnElement[Any]]:
-    t = table.sa_table
     clauses: list[ColumnElement[Any]] = []
     for key in sort:
-        column = t.c[key.column]
+        column = _expr(table, key.column)
         if _nulls_possible(table, key.column):
             nulls = sa.case((column.is_(None), 1), else_=0)
             clauses.append(nulls.desc() if key.descending else nulls.asc())
@@ -116,16 +148,18 @@ def _order(table: TableInfo, sort: Sequence[SortKey]) -> list[ColumnElement[Any]
 
 
 def _nulls_possible(table: TableInfo, name: str) -> bool:
-    return table.require(name).nullable and name not in table.key
+    column = table.require(name)
+    if column.codec is not None:  # a code or flag outside the declared ones compares as NULL
+        return True
+    return column.nullable and name not in table.key
 
 
 def _after(table: TableInfo, sort: Sequence[SortKey], values: Sequence[Any]) -> ColumnElement[bool]:
     """Rows strictly after ``values`` in ``sort`` order, as an OR of ANDs (any database)."""
-    t = table.sa_table
     branches: list[ColumnElement[bool]] = []
     equal: list[ColumnElement[bool]] = []
     for key, value in zip(sort, values, strict=True):
-        column = t.c[key.column]
+        column = _expr(table, key.column)
         bound = sa.bindparam(None, value, type_=column.type)
         later: ColumnElement[bool]
         same: ColumnElement[bool]

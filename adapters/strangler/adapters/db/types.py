@@ -25,7 +25,7 @@ import datetime as dt
 import decimal
 import re
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 from pydantic import Base64Bytes, Field, Strict, StrictBool, StrictInt
@@ -310,12 +310,25 @@ def _bounded(column: ColumnInfo, annotation: Any) -> Any:
     return Annotated[annotation, Field(ge=low, le=high)]
 
 
+def _modern(column: ColumnInfo, annotation: Any, extra: dict[str, Any]) -> Any:
+    """A column served in a modern shape: its labels as an enum, and the legacy name and
+    encoding in its description."""
+    if column.codec is not None:
+        extra["description"] = column.codec.describe(column.sql_name)
+        if column.codec.labels:
+            return Literal[column.codec.labels]
+    elif column.legacy:
+        extra["description"] = f"Legacy field {column.legacy}."
+    return annotation
+
+
 def output_annotation(column: ColumnInfo) -> tuple[Any, Any]:
     """``(annotation, FieldInfo)`` of a column in a row as answered (never required:
     ``?fields=`` may leave it out)."""
     annotation, extra = _OUT[column.kind]
     annotation = _bounded(column, annotation)
     extra = dict(extra)
+    annotation = _modern(column, annotation, extra)
     if column.db_type:
         extra["x-db-type"] = column.db_type
     if column.nullable and annotation is not Any:
@@ -328,7 +341,9 @@ def output_annotation(column: ColumnInfo) -> tuple[Any, Any]:
 def input_annotation(column: ColumnInfo, *, required: bool) -> tuple[Any, Any]:
     """``(annotation, FieldInfo)`` of a column in an insert or update body."""
     annotation = _bounded(column, _IN[column.kind])
-    constraints: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    annotation = _modern(column, annotation, extra)
+    constraints: dict[str, Any] = {"description": extra["description"]} if extra else {}
     if column.kind == "float":
         constraints["allow_inf_nan"] = False
     if column.kind in ("string", "char") and column.length:

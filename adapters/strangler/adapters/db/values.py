@@ -34,6 +34,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from strangler.adapters.db.mapped_sql import from_cursor
 from strangler.adapters.db.meta import ColumnInfo
 
 __all__ = [
@@ -299,6 +300,8 @@ def cursor_value(column: ColumnInfo, value: Any) -> Any:
 
 def from_json(column: ColumnInfo, value: Any) -> Any:
     """A value written by :func:`cursor_value` (inside a cursor) back as a typed value."""
+    if column.codec is not None:
+        return from_cursor(column, value)
     if value is None:
         return None
     if column.as_stored and isinstance(value, str):
