@@ -4,7 +4,8 @@ Adapters describe a legacy message with pydantic models (generated from a
 WSDL, from RPC signatures or the spec). :func:`read_type` takes a field's
 annotation apart so the mapping can rebuild it in modern shape;
 :func:`stored_kind` says how a scalar is stored, as codecs want to know;
-:func:`modern_annotation` is the Python type of a converted value.
+:func:`modern_annotation` is the Python type of a converted value;
+:func:`array_of` reads an ``ArrayOfX`` wrapper as the array it stands for.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pydantic import AwareDatetime, BaseModel, WithJsonSchema
 
 from strangler.mapping.codecs import Codec, StoredKind
 
-__all__ = ["LegacyType", "modern_annotation", "read_type", "stored_kind"]
+__all__ = ["LegacyType", "array_of", "modern_annotation", "read_type", "stored_kind"]
 
 DECIMAL = Annotated[
     decimal.Decimal,
@@ -109,3 +110,21 @@ def modern_annotation(codec: Codec, legacy: Any) -> Any:
     if codec.kind == "string":
         return Literal[codec.labels] if codec.labels else str
     return kinds.get(codec.kind, legacy)
+
+
+def array_of(legacy: LegacyType) -> tuple[str, LegacyType] | None:
+    """An ``ArrayOfX`` type (one field, repeated): its child's name, and the array
+    it stands for (null where the wrapper or the child may be null)."""
+    if legacy.kind != "object" or legacy.model is None:
+        return None
+    fields = list(legacy.model.model_fields.items())
+    if len(fields) != 1:
+        return None
+    name, info = fields[0]
+    inner = read_type(info.annotation, tuple(info.metadata))
+    if inner.kind != "array":
+        return None
+    nullable = legacy.nullable or inner.nullable
+    return info.alias or name, LegacyType(
+        "array", inner.annotation, nullable, item=inner.item, metadata=inner.metadata
+    )
