@@ -34,6 +34,7 @@ from strangler.platform.operations import Operation, OperationSource
 from strangler.platform.registry import kinds, load
 from strangler.rest.encoding import JSONResponse
 from strangler.rest.limits import BodyLimit, UrlLimit
+from strangler.rest.naming import name_document, operation_ids, route_candidates
 from strangler.rest.problems import MEDIA_TYPE as PROBLEM_MEDIA_TYPE
 from strangler.rest.problems import PROBLEM_RESPONSES, Problem, install_problem_handlers
 from strangler.spec.models import LimitsSpec, Spec
@@ -83,13 +84,14 @@ def build_app(
 
     _problem_media_type(app)
 
-    @app.get("/healthz", tags=["health"], summary="Liveness")
+    @app.get("/healthz", tags=["health"], summary="Liveness", operation_id="healthz")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     @app.get(
         "/readyz",
         tags=["health"],
+        operation_id="readyz",
         summary="Readiness: 503 while any component is down",
         responses={503: {"description": "A component is down; see components.*.status."}},
     )
@@ -118,7 +120,7 @@ def _add_operation(
             endpoint,
             methods=["POST"],
             name=operation.operation_id + ("_short" if alias else ""),
-            operation_id=operation.operation_id + ("_short" if alias else ""),
+            openapi_extra=operation_ids(*route_candidates(operation.system, route)),
             summary=operation.summary + (" [short path]" if alias else "")
             if operation.summary
             else None,
@@ -159,7 +161,8 @@ _EDGE_ANSWERS = {
 
 def _problem_media_type(app: FastAPI) -> None:
     """Document error answers as they are sent: ``application/problem+json``, and every
-    status the edge itself may answer (:data:`_EDGE_ANSWERS`) on every operation."""
+    status the edge itself may answer (:data:`_EDGE_ANSWERS`) on every operation; give
+    operations and components their short names (:mod:`.naming`)."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -178,6 +181,7 @@ def _problem_media_type(app: FastAPI) -> None:
                         content = response.get("content", {})
                         if status[:1] in "45" and "application/json" in content:
                             content[PROBLEM_MEDIA_TYPE] = content.pop("application/json")
+            name_document(document)
             app.openapi_schema = document
         return app.openapi_schema
 

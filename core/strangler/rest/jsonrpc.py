@@ -14,8 +14,10 @@ from fastapi import APIRouter, Body, Request
 from pydantic import BaseModel, Field, create_model
 from starlette.responses import Response
 
+from strangler.platform.naming import camel
 from strangler.platform.operations import Operation
 from strangler.rest.encoding import JSONResponse
+from strangler.rest.naming import operation_ids, route_candidates
 from strangler.rest.problems import PROBLEM_RESPONSES, Problem, problem_body
 
 if TYPE_CHECKING:
@@ -81,7 +83,7 @@ def build_router(adapter: JsonRpcAdapter) -> APIRouter:
             methods=["POST"],
             status_code=202,
             response_class=Response,
-            operation_id=operation.operation_id,
+            openapi_extra=operation_ids(*route_candidates(adapter.system, operation.route)),
             summary=operation.summary,
             description=operation.description,
             responses={202: {"description": "Sent as a notification: no result."}, **_PROBLEMS},
@@ -91,7 +93,7 @@ def build_router(adapter: JsonRpcAdapter) -> APIRouter:
         _batch_endpoint(adapter),
         methods=["POST"],
         response_class=JSONResponse,
-        operation_id=f"{adapter.system}__batch",
+        openapi_extra=operation_ids("batch", camel(adapter.system, "batch")),
         summary="Several calls in one JSON-RPC batch",
         description=BATCH_DESCRIPTION,
         responses={

@@ -32,18 +32,20 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Request
 from fastapi import Path as PathParam
 from pydantic import BaseModel
 from starlette.responses import Response
 
 from strangler.adapters.db.meta import TableInfo
 from strangler.adapters.db.models import body_values
-from strangler.adapters.db.query import OPERATORS, RESERVED
 from strangler.adapters.db.rows import key_text
 from strangler.errors import NotAllowed
+from strangler.platform.naming import camel
 from strangler.rest.encoding import JSONResponse
+from strangler.rest.naming import operation_ids
 from strangler.rest.problems import problem_responses
+from strangler.rest.table_params import list_parameters
 
 if TYPE_CHECKING:
     from strangler.adapters.db.adapter import DatabaseAdapter
@@ -85,8 +87,13 @@ def location(system: str, table: TableInfo, row: Mapping[str, Any]) -> str | Non
     return "/database/" + "/".join(quote(p, safe="," if p is key else "") for p in parts)
 
 
-def _route_id(adapter: DatabaseAdapter, table: TableInfo, verb: str) -> str:
-    return "".join(ch if ch.isalnum() else "_" for ch in f"{adapter.system}_{table.name}_{verb}")
+def _ids(adapter: DatabaseAdapter, table: TableInfo, verb: str) -> dict[str, Any]:
+    """Operation ids for ``verb`` on ``table``: ``listOrders``, ``getOrdersByKey``...,
+    system-qualified where another system has the same table."""
+    by_key = ("ByKey",) if verb in ("get", "update", "delete") else ()
+    return operation_ids(
+        camel(verb, table.name, *by_key), camel(verb, adapter.system, table.name, *by_key)
+    )
 
 
 def _signed(function: Callable[..., Any], *params: inspect.Parameter) -> Callable[..., Any]:
@@ -103,41 +110,27 @@ def _param(name: str, annotation: Any, default: Any = inspect.Parameter.empty) -
 def _read_routes(router: APIRouter, adapter: DatabaseAdapter, table: TableInfo) -> None:
     models = adapter.models[table.name]
     keys = ",".join(table.key)
-    limits = f"1..{adapter.spec.max_page_size}, default {adapter.spec.default_page_size}"
 
-    async def list_rows(request: Request, **_: Any) -> JSONResponse:
-        return JSONResponse(await adapter.rows.list(table, request.query_params.multi_items()))
+    async def list_rows(request: Request, **_: Any) -> Response:
+        page = await adapter.rows.list_json(table, request.query_params.multi_items())
+        if isinstance(page, bytes):  # written by the database: passed through as it is
+            return Response(page, media_type="application/json")
+        return JSONResponse(page)
 
-    reserved = [
-        _param("sort", Annotated[str | None, Query(description="e.g. -Total,Name")], None),
-        _param("fields", Annotated[str | None, Query(description="e.g. Id,Name")], None),
-        _param("limit", Annotated[str | None, Query(description=f"page size, {limits}")], None),
-        _param("offset", Annotated[str | None, Query(description="rows to skip")], None),
-        _param("cursor", Annotated[str | None, Query(description="next_cursor of a page")], None),
-    ]
-    ops = ", ".join(OPERATORS)
-    filters = [
-        _param(
-            f"f{i}",
-            Annotated[
-                list[str] | None,
-                Query(alias=c.name, description=f"filter: op.value, op one of {ops}"),
-            ],
-            None,
-        )
-        for i, c in enumerate(table.columns)
-        if c.name not in RESERVED
-    ]
+    params = list_parameters(
+        table, default_limit=adapter.spec.default_page_size, max_limit=adapter.spec.max_page_size
+    )
     router.add_api_route(
         f"/{table.name}",
-        _signed(list_rows, _param("request", Request), *reserved, *filters),
+        _signed(list_rows, _param("request", Request), *params),
         methods=["GET"],
-        operation_id=_route_id(adapter, table, "list"),
+        openapi_extra=_ids(adapter, table, "list"),
         summary=f"List {table.name}",
         description=(
-            "Filters: `?Column=op.value` (eq, ne, lt, le, gt, ge, like, in.a,b,c, is.null, "
-            "is.notnull), ANDed. `sort=-A,B` (the key is added last), `fields=A,B`, `limit`, "
-            "`offset`, or `cursor` from the previous page's `next_cursor`."
+            'A page of rows: `{"items": [...], "next_cursor"}`. Filters are '
+            "`?Column=op.value`, ANDed (each column's parameter lists the operators its type "
+            "takes); `sort=-A,B` (the key is added last), `fields=A,B`, `limit`, and `offset` "
+            "or `cursor` (the previous page's `next_cursor`). A bad one is a 400 naming it."
         ),
         responses={200: {"model": models.page}, **_PROBLEMS},
         response_class=JSONResponse,
@@ -151,7 +144,7 @@ def _read_routes(router: APIRouter, adapter: DatabaseAdapter, table: TableInfo) 
         f"/{table.name}/{{key:path}}",
         _signed(get_row, _param("key", Annotated[str, key_doc])),
         methods=["GET"],
-        operation_id=_route_id(adapter, table, "get"),
+        openapi_extra=_ids(adapter, table, "get"),
         summary=f"Get one {table.name} by {keys}",
         responses={200: {"model": models.row}, **_PROBLEMS},
         response_class=JSONResponse,
@@ -203,7 +196,7 @@ def _write_routes(router: APIRouter, adapter: DatabaseAdapter, table: TableInfo)
         _signed(insert, _param("body", Annotated[models.create, Body()])),
         methods=["POST"],
         status_code=201,
-        operation_id=_route_id(adapter, table, "insert"),
+        openapi_extra=_ids(adapter, table, "insert"),
         summary=f"Insert a {table.name}",
         responses={201: {"model": models.row}, **_PROBLEMS},
         response_class=JSONResponse,
@@ -212,7 +205,7 @@ def _write_routes(router: APIRouter, adapter: DatabaseAdapter, table: TableInfo)
         f"/{table.name}/{{key:path}}",
         _signed(update, key_param, _param("body", Annotated[models.update, Body()])),
         methods=["PATCH"],
-        operation_id=_route_id(adapter, table, "update"),
+        openapi_extra=_ids(adapter, table, "update"),
         summary=f"Change a {table.name}",
         responses={200: {"model": models.row}, **_PROBLEMS},
         response_class=JSONResponse,
@@ -222,7 +215,7 @@ def _write_routes(router: APIRouter, adapter: DatabaseAdapter, table: TableInfo)
         _signed(delete, key_param),
         methods=["DELETE"],
         status_code=204,
-        operation_id=_route_id(adapter, table, "delete"),
+        openapi_extra=_ids(adapter, table, "delete"),
         summary=f"Delete a {table.name}",
         responses=_PROBLEMS,
         response_class=Response,

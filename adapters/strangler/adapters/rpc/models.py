@@ -46,6 +46,7 @@ from pydantic import (
 )
 
 from strangler.errors import LegacyProtocolError
+from strangler.platform.naming import model_name, strip_system
 from strangler.spec.rpc import FAMILIES, ParamSchema, TypeRef
 
 __all__ = [
@@ -60,6 +61,9 @@ __all__ = [
     "check_answer",
     "xmlrpc_type",
 ]
+
+_NO_PARAMS = Annotated[tuple[()], WithJsonSchema({"type": "array", "maxItems": 0, "items": {}})]
+"""A signature without parameters: an empty array (with ``items``, which generators need)."""
 
 INT32 = (-(2**31), 2**31 - 1)
 INT64 = (-(2**63), 2**63 - 1)
@@ -302,11 +306,15 @@ class ModelFactory:
         self._extras: type[BaseModel] = Extras
 
     def name(self, *parts: str) -> str:
-        base = re.sub(r"[^A-Za-z0-9_]+", "_", "_".join((self.system, *parts))).strip("_")
+        """A model name unique in this system: ``name("pricing.quote", "Params")`` is
+        ``"pricing.QuoteParams"`` (see :func:`strangler.platform.naming.model_name`;
+        a method's namespace that repeats the system's name is left out)."""
+        first, *rest = parts
+        base = model_name(self.system, strip_system(self.system, first), *rest)
         name, n = base, 1
         while name in self._names:
             n += 1
-            name = f"{base}_{n}"
+            name = f"{base}{n}"
         self._names.add(name)
         return name
 
@@ -407,7 +415,9 @@ class ModelFactory:
     def signature_params(self, method: str, signatures: list[list[str]]) -> type[BaseModel]:
         """``{"params": [...]}`` typed by XML-RPC signatures (``[result, param...]``)."""
         shapes = [tuple(self._named(xmlrpc_type(t)) for t in sig[1:]) for sig in signatures]
-        annotation = _union([tuple.__class_getitem__(shape) for shape in shapes])
+        annotation = _union(
+            [tuple.__class_getitem__(shape) if shape else _NO_PARAMS for shape in shapes]
+        )
         optional = any(not shape for shape in shapes)
         field = Field(
             default=() if optional else ...,

@@ -88,7 +88,7 @@ class XmlRpcAdapter(TransportOwner):
             input_model = output_model = None
             if seen.signatures and declared.params is None:
                 input_model = factory.signature_params(name, seen.signatures)
-            if seen.signatures:
+            if seen.signatures and "result" not in declared.model_fields_set:
                 output_model = factory.signature_result(name, seen.signatures)
             operations.append(
                 declared_operation(

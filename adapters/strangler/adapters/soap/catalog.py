@@ -64,6 +64,7 @@ def build_operations(
     )
     encoded = encoded_operations(client.wsdl) if rpc else set()  # SOAP encoding is rpc-only
     operations: list[Operation[SoapTarget]] = []
+    named: set[str] = set()  # operations whose models have their plain names
     for service in client.wsdl.services.values():
         for port in service.ports.values():
             binding = port.binding
@@ -71,8 +72,11 @@ def build_operations(
                 continue  # an HTTP GET/POST binding: not SOAP
             for op in binding.all().values():
                 is_encoded = (binding.name.text, op.name) in encoded
+                # GetStockRequest for the first port with GetStock, GetStock{Port}Request after
+                base = op.name if op.name not in named else f"{op.name}_{port.name}"
+                named.add(op.name)
                 operations.append(
-                    _operation(system, builder, service, port, binding, op, safe, is_encoded)
+                    _operation(system, builder, base, service, port, binding, op, safe, is_encoded)
                 )
     # The first port that has an operation also answers at the short path /{operation}.
     taken: set[str] = set()
@@ -88,6 +92,7 @@ def build_operations(
 def _operation(
     system: str,
     builder: ModelBuilder,
+    base: str,
     service: Any,
     port: Any,
     binding: Any,
@@ -95,14 +100,14 @@ def _operation(
     safe: frozenset[str],
     encoded: bool,
 ) -> Operation[SoapTarget]:
-    base = f"{service.name}_{port.name}_{op.name}"
-    body_in = _body_model(builder, f"{base}_Request", op.input, output=False, encoded=encoded)
-    body_out = _body_model(builder, f"{base}_Response", op.output, output=True, encoded=encoded)
     has_header = _has_header(op.input)
+    body = f"{base}_RequestBody" if has_header else f"{base}_Request"
+    body_in = _body_model(builder, body, op.input, output=False, encoded=encoded)
+    body_out = _body_model(builder, f"{base}_Response", op.output, output=True, encoded=encoded)
     if has_header:
         header_model = builder.message_model(f"{base}_RequestHeader", op.input.header, output=False)
         body_in = create_model(
-            f"{system}_{base}_RequestWithHeader",
+            builder.unique_name(f"{base}_Request"),
             __base__=body_in,
             soap_header=(
                 cast(Any, header_model | None),

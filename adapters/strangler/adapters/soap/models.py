@@ -33,6 +33,7 @@ from strangler.adapters.soap.facets import FacetReader
 from strangler.adapters.soap.simple_types import Facets, python_type
 from strangler.adapters.soap.xml_content import parse_xml_content
 from strangler.adapters.soap.zeep_api import OrderIndicator, array_type
+from strangler.platform.naming import model_name
 
 __all__ = ["ModelBuilder", "SoapModel"]
 
@@ -339,8 +340,14 @@ class ModelBuilder:
         )
         return model
 
+    def unique_name(self, name: str) -> str:
+        """A model name not given before: ``"inventory.GetStockRequest"`` for
+        ``"GetStockRequest"`` (see :func:`strangler.platform.naming.model_name`),
+        numbered from 2 when taken."""
+        return self._unique(name)
+
     def _unique(self, name: str) -> str:
-        base = re.sub(r"[^A-Za-z0-9_]", "_", f"{self.prefix}_{name}")
+        base = model_name(self.prefix, name)
         candidate, n = base, 2
         while candidate in self._names:
             candidate, n = f"{base}{n}", n + 1
