@@ -27,6 +27,7 @@ __all__ = [
     "field_options",
     "lifted",
     "same_field",
+    "unique",
     "with_metadata",
 ]
 
@@ -65,6 +66,21 @@ def build_model(
     doc = legacy.__doc__ if legacy is not None else None
     model: type[BaseModel] = create_model(name, __config__=config, __doc__=doc, **definitions)
     return model
+
+
+def unique(members: list[Member], path: tuple[str, ...]) -> list[Member]:
+    """``members`` of the record at legacy ``path``; ``ValueError`` when two share
+    a modern name (a group flattened beside a field of the same name, say)."""
+    seen: dict[str, str] = {}
+    for m in members:
+        where = ".".join((*path, *m.slot.path)) or f"group {m.slot.modern}"
+        for name in (m.slot.modern, m.slot.raw_name):
+            if name is None:
+                continue
+            if name in seen:
+                raise ValueError(f"{seen[name]} and {where} are both named {name!r}: rename one")
+            seen[name] = where
+    return members
 
 
 def lifted(slot: Slot, alias: str) -> Slot:

@@ -39,6 +39,7 @@ from strangler.mapping.modern_fields import (
     field_options,
     lifted,
     same_field,
+    unique,
     with_metadata,
 )
 from strangler.mapping.naming import Naming, apply_naming
@@ -125,7 +126,7 @@ class Reshaper:
                 members.extend(inner)
                 continue
             members.append(self._member(alias, info, legacy, here, rules, output=output))
-        return self._nest(members, path, rules)
+        return unique(self._nest(members, path, rules), path)
 
     def _member(
         self,
