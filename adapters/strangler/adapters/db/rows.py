@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
+from strangler.adapters.db.json_pages import JsonPages
 from strangler.adapters.db.mapped import encode_key, encode_values
 from strangler.adapters.db.mapped_rows import decode_items, decode_row
 from strangler.adapters.db.mapped_sql import cursor_json
@@ -134,10 +135,23 @@ class RowService:
         self.system = system
         self.spec = spec
         self.runner = runner
+        self.json_pages = JsonPages(runner, raw_odbc=spec.odbc is not None)
 
     async def list(self, table: TableInfo, params: Iterable[tuple[str, str]]) -> dict[str, Any]:
         """A page for a query string's ``(name, value)`` pairs (see :mod:`.query`)."""
-        query = parse_list_query(
+        return await self.page(table, self._query(table, params))
+
+    async def list_json(
+        self, table: TableInfo, params: Iterable[tuple[str, str]]
+    ) -> bytes | dict[str, Any]:
+        """:meth:`list`, as the answer's JSON bytes where the database writes them
+        (:mod:`.json_pages`: the same bytes), else as :meth:`list` answers."""
+        query = self._query(table, params)
+        body = await self.json_pages.page(table, query)
+        return body if body is not None else await self.page(table, query)
+
+    def _query(self, table: TableInfo, params: Iterable[tuple[str, str]]) -> ListQuery:
+        return parse_list_query(
             table,
             params,
             default_limit=self.spec.default_page_size,
@@ -145,7 +159,6 @@ class RowService:
             max_filters=self.spec.max_filters,
             max_sort_keys=self.spec.max_sort_keys,
         )
-        return await self.page(table, query)
 
     async def page(self, table: TableInfo, query: ListQuery) -> dict[str, Any]:
         """``{"items": [...], "next_cursor": ...}`` for a checked query."""

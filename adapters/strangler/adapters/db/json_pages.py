@@ -1,0 +1,126 @@
+"""List pages whose JSON the database writes, passed through as bytes.
+
+For a list request on PostgreSQL or SQLite (SQLAlchemy path), when every
+answered column has an exact SQL rendering (:mod:`.json_sql`), the page's
+statement (the same ``select_page``: filters, sort, keyset cursor, limit + 1)
+selects instead of the columns one text per row, the row's JSON object with
+its answered names, and the sort values of the row. The answer is
+``{"items":[`` + the rows' texts joined by commas + ``],"next_cursor":...}``,
+byte for byte what the Python encoder writes for the same rows; the cursor is
+made from the last row's sort values exactly as :class:`.rows.RowService`
+makes it.
+
+The Python path answers instead (``None`` here) when the table lives behind
+raw ODBC or another dialect, when an answered column has no rendering
+(floats, binary, times, zoned timestamps, converted columns...), or when the
+database marks a row's text NULL: a stored value it cannot prove it writes
+exactly (SQLite's dynamic types, odd text dates, decimals that do not read
+back), for that page alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.sql import ColumnElement
+
+from strangler.adapters.db.json_sql import DIALECTS, concat, text, value_json
+from strangler.adapters.db.mapped_sql import cursor_json, sort_expression
+from strangler.adapters.db.meta import TableInfo
+from strangler.adapters.db.query import ListQuery
+from strangler.adapters.db.runner import Runner
+from strangler.adapters.db.statements import select_page
+from strangler.adapters.db.values import cursor_value, encode_cursor
+
+__all__ = ["JsonPages", "json_key"]
+
+_CACHED = 256
+"""Row expressions kept per adapter (one per table and answered field list)."""
+
+
+def json_key(name: str) -> str:
+    """``"name":`` with the name escaped as orjson escapes it (and PostgreSQL, SQLite)."""
+    out = ['"']
+    for ch in name:
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif ch < " ":
+            out.append(_SHORT.get(ch, f"\\u{ord(ch):04x}"))
+        else:
+            out.append(ch)
+    return "".join(out) + '":'
+
+
+_SHORT = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+
+
+class JsonPages:
+    """Database-written pages for one adapter's tables (``enabled`` by its dialect)."""
+
+    def __init__(self, runner: Runner, *, raw_odbc: bool) -> None:
+        self.runner = runner
+        self.dialect = runner.dialect.name
+        self.enabled = not raw_odbc and self.dialect in DIALECTS
+        self._rows: dict[tuple[str, tuple[str, ...]], ColumnElement[Any] | None] = {}
+
+    def row_json(self, table: TableInfo, fields: Sequence[str]) -> ColumnElement[Any] | None:
+        """The expression writing a row's object of ``fields``; ``None`` if some field
+        has no exact rendering in this dialect."""
+        key = (table.name, tuple(fields))
+        if key not in self._rows:
+            if len(self._rows) >= _CACHED:
+                self._rows.clear()
+            self._rows[key] = self._build(table, fields)
+        return self._rows[key]
+
+    def _build(self, table: TableInfo, fields: Sequence[str]) -> ColumnElement[Any] | None:
+        if not self.enabled or not fields:
+            return None
+        parts: list[ColumnElement[Any]] = []
+        for i, name in enumerate(fields):
+            rendered = value_json(self.dialect, table.require(name), table.sa_table.c[name])
+            if rendered is None:
+                return None
+            parts += [text(("{" if i == 0 else ",") + json_key(name)), rendered]
+        return self._frozen(concat(*parts, text("}")))
+
+    def _frozen(self, expression: ColumnElement[Any]) -> ColumnElement[Any]:
+        """``expression`` compiled once into SQL text with its constants (JSON keys and
+        pieces made from reflected names, never request data) written in as literals.
+
+        A page statement is then small for SQLAlchemy's statement cache, whose key
+        it builds on every request by walking the statement: a tree of a few hundred
+        nodes per row object would cost about as much as encoding the page in Python.
+        """
+        dialect = self.runner.dialect
+        sql = str(expression.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+        if dialect.paramstyle in ("format", "pyformat"):
+            sql = sql.replace("%%", "%")  # literal_column escapes percent signs again
+        return sa.literal_column(sql, sa.Text())
+
+    async def page(self, table: TableInfo, query: ListQuery) -> bytes | None:
+        """The page's answer as JSON bytes; ``None`` when the Python path must answer."""
+        row = self.row_json(table, query.fields)
+        if row is None:
+            return None
+        t = table.sa_table
+        sort_columns = [sort_expression(table.require(k.column), t.c[k.column]) for k in query.sort]
+        statement = select_page(table, query).with_only_columns(row, *sort_columns)
+        rows = await self.runner.run(lambda s: s.fetch(statement), operation=f"list {table.name}")
+        texts = [r[0] for r in rows[: query.limit]]
+        if None in texts:  # a value the database cannot write exactly: Python answers
+            return None
+        cursor = b"null"
+        if len(rows) > query.limit:
+            last = rows[query.limit - 1][1:]
+            values = []
+            for k, value in zip(query.sort, last, strict=True):
+                column = table.require(k.column)
+                values.append(
+                    cursor_json(value) if column.codec is not None else cursor_value(column, value)
+                )
+            cursor = b'"' + encode_cursor(query.sort_signature, values).encode("ascii") + b'"'
+        body = ",".join(texts).encode("utf-8")
+        return b'{"items":[' + body + b'],"next_cursor":' + cursor + b"}"

@@ -1,0 +1,192 @@
+"""A column's answered JSON written by the database, exactly as the Python encoder writes it.
+
+:func:`value_json` gives, for one column of one dialect, a SQL text expression
+whose value is the column's JSON text in the answer (``"5.00"``, ``true``,
+``"2024-05-16T10:30:00.120000"``, ``null``), or NULL where the database cannot
+prove it writes the same bytes as the Python path (``values.to_json`` then
+orjson) for that stored value. A NULL makes the whole row's text NULL (``||``
+propagates it), and the page is then built in Python (:mod:`.json_pages`).
+Columns it has no expression for (``None``) are never built by the database.
+
+What each dialect writes (anything else: ``None``):
+
+==========  ====================================  ======================================
+kind        PostgreSQL                            SQLite
+==========  ====================================  ======================================
+integer     its text                              its text, if stored as an integer
+string      ``to_json`` (same escapes as orjson)  ``json_quote``, if stored as text
+char        ``to_json(rtrim)`` (strip only)       ``json_quote(rtrim)`` (strip only)
+boolean     ``true`` / ``false``                  stored 0 or 1 only
+decimal     its text, quoted (a declared scale)   integer: padded to the scale; real:
+                                                  ``printf('%.Nf')`` when it reads back
+                                                  as the same double (under 1e9, N ≤ 6)
+date        ``to_char`` ISO 8601, years 1-9999    stored ``YYYY-MM-DD…`` of a real day
+datetime    ``to_char`` ISO 8601, years 1-9999,   stored ``YYYY-MM-DD HH:MM:SS`` (or with
+            microseconds as 6 digits or none      6 fraction digits, not all zero, a real
+                                                  date and time)
+uuid        its text, quoted                      ``None``
+==========  ====================================  ======================================
+
+Floats (shortest repr differs between engines), binary, times, zoned
+timestamps, PostgreSQL ``money`` and converted (mapped) columns have none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.sql import ColumnElement
+
+from strangler.adapters.db.meta import ColumnInfo
+
+__all__ = ["DIALECTS", "concat", "text", "value_json"]
+
+Sql = ColumnElement[Any]
+DIALECTS = frozenset({"postgresql", "sqlite"})
+"""Dialects whose databases build pages (on the SQLAlchemy path)."""
+_MAX_SCALE = 6
+
+
+def text(value: str) -> Sql:
+    """A constant piece of JSON, as a bound text value."""
+    return sa.literal(value, sa.Text())
+
+
+def concat(*parts: Sql) -> Sql:
+    """``a || b || ...``: NULL when any part is NULL."""
+    joined = parts[0]
+    for part in parts[1:]:
+        joined = joined.op("||")(part)
+    return sa.type_coerce(joined, sa.Text())
+
+
+def _quoted(inner: Sql) -> Sql:
+    return concat(text('"'), inner, text('"'))
+
+
+def _as_text(column: Sql) -> Sql:
+    return sa.cast(column, sa.Text())
+
+
+def _when(condition: Sql, then: Sql) -> Sql:
+    return sa.case((condition, then), else_=sa.null())
+
+
+# --- PostgreSQL -----------------------------------------------------------------------------
+
+
+def _pg_years(column: Sql, lowest: str, highest: str) -> Sql:
+    return sa.and_(column >= sa.literal_column(lowest), column < sa.literal_column(highest))
+
+
+def _pg(column: ColumnInfo, c: Sql) -> Sql | None:
+    kind = column.kind
+    if kind == "integer":
+        return _as_text(c)
+    if kind == "string" or (kind == "char" and column.strip):
+        inner = sa.func.rtrim(c, type_=sa.Text()) if kind == "char" else c
+        return _as_text(sa.func.to_json(inner))
+    if kind == "boolean":
+        return sa.case((c, text("true")), else_=text("false"))
+    if kind == "decimal" and column.scale is not None and column.precision is not None:
+        return _quoted(_as_text(c))
+    if kind == "uuid":
+        return _quoted(_as_text(c))
+    if kind == "date":
+        day = sa.func.to_char(c, text("YYYY-MM-DD"), type_=sa.Text())
+        return _when(_pg_years(c, "DATE '0001-01-01'", "DATE '10000-01-01'"), _quoted(day))
+    if kind == "datetime":
+        # Six fraction digits always, then none where they are all zero, as Python writes.
+        iso = sa.func.to_char(c, text('YYYY-MM-DD"T"HH24:MI:SS.US'), type_=sa.Text())
+        iso = sa.func.replace(iso, text(".000000"), text(""), type_=sa.Text())
+        years = _pg_years(c, "TIMESTAMP '0001-01-01'", "TIMESTAMP '10000-01-01'")
+        return _when(years, _quoted(iso))
+    return None
+
+
+# --- SQLite ---------------------------------------------------------------------------------
+
+_DAY = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]"
+_CLOCK = "[0-9][0-9]:[0-9][0-9]:[0-9][0-9]"
+_SECONDS = f"{_DAY}[ T]{_CLOCK}"
+_MICROS = _SECONDS + "." + "[0-9]" * 6
+
+
+def _stored_as(c: Sql, storage: str) -> Sql:
+    return sa.func.typeof(c) == text(storage)
+
+
+def _sqlite_decimal(column: ColumnInfo, c: Sql) -> Sql | None:
+    scale = column.scale
+    if scale is None or not 0 <= scale <= _MAX_SCALE:
+        return None
+    whole = _as_text(c) if not scale else concat(_as_text(c), text("." + "0" * scale))
+    fixed = sa.func.printf(text(f"%.{scale}f"), c, type_=sa.Text())
+    exact = sa.and_(
+        _stored_as(c, "real"),
+        sa.func.abs(c) < sa.literal_column("1e9"),
+        c != sa.literal_column("0"),  # -0.0: Python writes the sign
+        sa.cast(fixed, sa.Float()) == c,
+    )
+    return sa.case((_stored_as(c, "integer"), _quoted(whole)), (exact, _quoted(fixed)))
+
+
+def _sqlite_date(column: ColumnInfo, c: Sql) -> Sql | None:
+    s = _as_text(c)
+    year = sa.func.substr(s, 1, 4) > text("0000")
+    day = sa.func.substr(s, 1, 10, type_=sa.Text())
+    if column.kind == "date":
+        real_day = sa.func.date(day) == day
+        return _when(sa.and_(s.op("GLOB")(text(_DAY + "*")), real_day, year), _quoted(day))
+    if column.kind != "datetime":
+        return None
+    iso = concat(day, text("T"), sa.func.substr(s, 12, type_=sa.Text()))
+    whole = sa.func.substr(s, 1, 10).op("||")(text(" ")).op("||")(sa.func.substr(s, 12, 8))
+    micros = sa.and_(
+        s.op("GLOB")(text(_MICROS)),
+        sa.func.substr(s, 21, 6) != text("000000"),
+        sa.func.datetime(s) == whole,
+        year,
+    )
+    return sa.case((s.op("GLOB")(text(_SECONDS)), _quoted(iso)), (micros, _quoted(iso)))
+
+
+def _sqlite(column: ColumnInfo, c: Sql) -> Sql | None:
+    kind = column.kind
+    if kind == "integer":
+        return _when(_stored_as(c, "integer"), _as_text(c))
+    if kind == "string" or (kind == "char" and column.strip):
+        inner = sa.func.rtrim(c, text(" "), type_=sa.Text()) if kind == "char" else c
+        return _when(_stored_as(c, "text"), sa.func.json_quote(inner, type_=sa.Text()))
+    if kind == "boolean":
+        return sa.case(
+            (sa.and_(_stored_as(c, "integer"), c == 1), text("true")),
+            (sa.and_(_stored_as(c, "integer"), c == 0), text("false")),
+        )
+    if kind == "decimal":
+        return _sqlite_decimal(column, c)
+    if kind in ("date", "datetime"):
+        return _sqlite_date(column, c)
+    return None
+
+
+_RENDERERS: dict[str, Callable[[ColumnInfo, Sql], Sql | None]] = {
+    "postgresql": _pg,
+    "sqlite": _sqlite,
+}
+
+
+def value_json(dialect: str, column: ColumnInfo, stored: Sql) -> Sql | None:
+    """The JSON text of ``column`` (``stored`` is the bare table column), NULL where it
+    is not certain; ``None`` when the database never writes this column."""
+    renderer = _RENDERERS.get(dialect)
+    if renderer is None or column.codec is not None:
+        return None
+    rendered = renderer(column, stored)
+    if rendered is None:
+        return None
+    if not column.nullable:  # the database holds no NULL here
+        return rendered
+    return sa.case((stored.is_(None), text("null")), else_=rendered)
