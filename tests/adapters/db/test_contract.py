@@ -13,6 +13,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from strangler.adapters.db import DatabaseAdapter
+from strangler.platform.naming import pascal
 from strangler.rest.app import build_app
 from tests.adapters.db.conftest import Api, Backend
 from tests.adapters.db.proxy import TcpProxy
@@ -150,7 +151,7 @@ def test_openapi_shows_table_schemas(api: Api, backend: Backend) -> None:
     assert set(paths[invoice]) == {"get"}  # read-only: no write routes
     assert set(paths[f"{invoice}/{{key}}"]) == {"get"}
     assert set(paths["/database/chinook/scratch_note"]) == {"get", "post"}
-    row = document["components"]["schemas"]["chinook_" + backend.n("Invoice") + "_Row"]
+    row = document["components"]["schemas"][pascal(backend.n("Invoice"), "Row")]
     total = row["properties"][backend.n("Total")]
     assert total["format"] == "decimal" and total["type"] == "string"
     date = row["properties"][backend.n("InvoiceDate")]

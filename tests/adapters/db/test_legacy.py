@@ -79,7 +79,7 @@ def test_integers_beyond_the_column_are_refused_naming_the_field(legacy: Api) ->
     ] == [{"id": 7, "small": None, "big": BIG - 1} | _unsigned(legacy)]
     assert legacy.client.delete(created.headers["location"]).status_code == 204
     schema = legacy.client.get("/openapi.json").json()["components"]["schemas"]
-    row = schema["legacy_estate_legacy_ranges_Row"]["properties"]
+    row = schema["LegacyRangesRow"]["properties"]
     big = next(s for s in row["big"]["anyOf"] if s.get("type") == "integer")
     # (FastAPI's OpenAPI models hold minimum/maximum as floats: 2**63 - 1 shows as 2**63)
     assert (big["minimum"], big["maximum"]) == pytest.approx((-BIG, BIG - 1))
@@ -98,7 +98,7 @@ def test_server_integer_types_have_their_widths(legacy: Api) -> None:
     body = legacy.client.post(legacy.path(table), json={"id": 1, "small": 40000})
     assert body.status_code == 422 and any("small" in p for p in _paths(body))
     schema = legacy.client.get("/openapi.json").json()["components"]["schemas"]
-    insert = schema["legacy_estate_legacy_ranges_Insert"]["properties"]
+    insert = schema["LegacyRangesInsert"]["properties"]
     bounds = next(s for s in insert["small"]["anyOf"] if s.get("type") == "integer")
     assert (bounds["minimum"], bounds["maximum"]) == (-32768, 32767)
     name = legacy.backend.name
@@ -244,7 +244,7 @@ def test_money_is_an_exact_decimal_and_filters(legacy: Api) -> None:
 @postgres
 def test_domains_are_typed_by_their_base_type(legacy: Api) -> None:
     schema = legacy.client.get("/openapi.json").json()["components"]["schemas"]
-    row = schema["legacy_estate_legacy_pg_Row"]["properties"]
+    row = schema["LegacyPgRow"]["properties"]
     assert row["id"]["type"] == "string"
     qty = next(s for s in row["qty"]["anyOf"] if s.get("type") == "integer")
     assert qty["maximum"] == 32767
@@ -269,7 +269,7 @@ def test_booleans_are_json_booleans(legacy: Api) -> None:
                                                                     "sort": "id"})  # fmt: skip
         assert [i["id"] for i in answer.json()["items"]] == ids
     schema = legacy.client.get("/openapi.json").json()["components"]["schemas"]
-    flag = schema["legacy_estate_legacy_pg_Row"]["properties"]["flag"]
+    flag = schema["LegacyPgRow"]["properties"]["flag"]
     assert {"type": "boolean"} in flag["anyOf"]
 
 

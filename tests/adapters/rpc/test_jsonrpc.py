@@ -119,13 +119,13 @@ def test_openapi_is_valid_and_typed(client: httpx.Client) -> None:
     document = client.get("/openapi.json").json()
     validate(document)
     paths, schemas = document["paths"], document["components"]["schemas"]
-    quote = schemas["shop_pricing_quote_Params"]
+    quote = schemas["PricingQuoteParams"]
     assert quote["properties"]["sku"]["type"] == "string"
     assert quote["properties"]["qty"] == {"type": "integer", "minimum": 1, "title": "Qty"}
     assert quote["additionalProperties"] is False
     assert paths[f"{BASE}/pricing.quote"]["post"]["description"] == "The price of qty items."
-    result = schemas["shop_pricing_quote_Result"]["properties"]["result"]
-    assert result == {"$ref": "#/components/schemas/shop_pricing_quote_Value"}
+    result = schemas["PricingQuoteResult"]["properties"]["result"]
+    assert result == {"$ref": "#/components/schemas/PricingQuoteValue"}
     notify = paths[f"{BASE}/audit.log"]["post"]
     assert next(iter(notify["responses"])) == "202"
     assert "content" not in notify["responses"]["202"]

@@ -128,7 +128,7 @@ def test_xmlrpc_datetime_is_documented_as_local_and_kept(
     assert aware.json() == {"result": "2024-05-02T11:30:00"}  # sent in UTC
     assert fraction.status_code == 422  # XML-RPC would drop the half second
     schemas = document["components"]["schemas"]
-    answer = schemas["pricing_echo_nextDay_Result"]["properties"]["result"]
+    answer = schemas["EchoNextDayResult"]["properties"]["result"]
     assert "format" not in answer  # RFC 3339's date-time needs an offset
     assert re.fullmatch(answer["pattern"], local.json()["result"])
     assert re.fullmatch(answer["pattern"], aware.json()["result"])
@@ -168,7 +168,7 @@ def test_xmlrpc_answers_outside_the_documented_type_are_a_502(
     assert response.status_code == status, response.text
     if status == 200:
         assert response.json() == {"result": value}  # unchanged
-        documented = document["components"]["schemas"]["pricing_count_Result"]["properties"]
+        documented = document["components"]["schemas"]["CountResult"]["properties"]
         schema = documented["result"]
         assert schema.get("minimum", -(2**63)) <= value <= schema.get("maximum", 2**63)
     else:

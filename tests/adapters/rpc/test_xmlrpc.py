@@ -94,24 +94,24 @@ def test_openapi_is_valid_and_typed_from_signatures(client: httpx.Client) -> Non
     paths = document["paths"]
     assert not any(path.startswith(f"{BASE}/system.") for path in paths)
     schemas = document["components"]["schemas"]
-    quote = schemas["pricing_pricing_quote_Params"]["properties"]["params"]
+    quote = schemas["QuoteParams"]["properties"]["params"]
     assert [p["type"] for p in quote["prefixItems"]] == ["string", "integer"]
     assert quote["minItems"] == quote["maxItems"] == 2
-    add = schemas["pricing_math_add_Params"]["properties"]["params"]["anyOf"]
+    add = schemas["MathAddParams"]["properties"]["params"]["anyOf"]
     assert [[p["type"] for p in s["prefixItems"]] for s in add] == [
         ["integer", "integer"],
         ["number", "number"],
     ]
-    day = schemas["pricing_echo_nextDay_Params"]["properties"]["params"]["prefixItems"][0]
+    day = schemas["EchoNextDayParams"]["properties"]["params"]["prefixItems"][0]
     assert day["type"] == "string" and "format" not in day  # no offset: not RFC 3339
     assert re.fullmatch(day["pattern"], "2024-05-01T13:30:00")
     assert re.fullmatch(day["pattern"], "2024-05-01T13:30:00+02:00")  # sent in UTC
-    next_day = schemas["pricing_echo_nextDay_Result"]["properties"]["result"]
+    next_day = schemas["EchoNextDayResult"]["properties"]["result"]
     assert "format" not in next_day and re.fullmatch(next_day["pattern"], "2024-05-01T13:30:00")
     assert not re.fullmatch(next_day["pattern"], "2024-05-01T13:30:00Z")
-    blob = schemas["pricing_echo_reverse_Params"]["properties"]["params"]["prefixItems"][0]
+    blob = schemas["EchoReverseParams"]["properties"]["params"]["prefixItems"][0]
     assert blob["format"] == "base64"
-    assert schemas["pricing_pricing_quote_Result"]["properties"]["result"]["type"] == "number"
+    assert schemas["QuoteResult"]["properties"]["result"]["type"] == "number"
     untyped = paths[f"{BASE}/untyped.echo"]["post"]
     assert untyped["description"] == "Answer the parameters as they came."  # methodHelp
 
@@ -138,7 +138,7 @@ def test_spec_overrides_and_extends_introspection(
     validate(document)
     quote = document["paths"][f"{BASE}/pricing.quote"]["post"]
     assert quote["description"] == "Price of qty items."
-    params = document["components"]["schemas"]["pricing_pricing_quote_Params"]
+    params = document["components"]["schemas"]["QuoteParams"]
     assert list(params["properties"]) == ["sku", "qty"]
     assert params["properties"]["sku"]["pattern"] == "^SKU-(?!0)"
     assert f"{BASE}/catalog.count" in document["paths"]
@@ -166,8 +166,8 @@ def test_server_without_introspection_uses_the_spec(tmp_path: Path) -> None:
         f"{BASE}/pricing.quote",
     ]
     schemas = document["components"]["schemas"]
-    assert schemas["pricing_pricing_quote_Params"]["properties"]["qty"]["type"] == "integer"
-    assert schemas["pricing_pricing_quote_Result"]["properties"]["result"]["type"] == "number"
+    assert schemas["QuoteParams"]["properties"]["qty"]["type"] == "integer"
+    assert schemas["QuoteResult"]["properties"]["result"]["type"] == "number"
 
 
 def test_introspection_without_multicall(tmp_path: Path) -> None:
