@@ -89,8 +89,13 @@ def test_demo_starts_serves_and_stops() -> None:
         assert response.status_code == 200
         assert response.json()["quantity"] >= 0
         assert httpx.get(base + "/docs").status_code == 200
-        orders = httpx.get(base + "/database/erp/ORDERS?TOTAL=gt.100&sort=-TOTAL&limit=3")
+        orders = httpx.get(
+            base + "/database/erp/orders?orderDate=ge.2024-06-01&sort=-total&limit=3"
+        )
         assert orders.status_code == 200 and len(orders.json()["items"]) == 3
+        assert min(o["orderDate"] for o in orders.json()["items"]) >= "2024-06-01"
+        legacy = httpx.get(base + "/database/erp_legacy/ORDERS?TOTAL=gt.100&sort=-TOTAL&limit=3")
+        assert legacy.status_code == 200 and len(legacy.json()["items"]) == 3
         quote = httpx.post(
             base + "/xmlrpc/pricing/pricing.quote",
             json={"sku": "SKU-1001", "quantity": 30, "customer_no": "K10001"},
@@ -102,7 +107,11 @@ def test_demo_starts_serves_and_stops() -> None:
     assert process.returncode in (0, -signal.SIGINT, 130)
     assert f"{base}/docs" in output
     assert f"curl -s -X POST {base}/soap/inventory/GetStock" in output
-    assert f"curl -s '{base}/database/erp/ORDERS?TOTAL=gt.100&sort=-TOTAL&limit=3'" in output
+    assert (
+        f"curl -s '{base}/database/erp/orders?orderDate=ge.2024-06-01&sort=-total&limit=3'"
+        in output
+    )
+    assert f"curl -s '{base}/database/erp_legacy/ORDERS?TOTAL=gt.100&sort=-TOTAL&limit=3'" in output
 
 
 def test_serve_with_unreadable_wsdl_is_a_clear_error(tmp_path: Path) -> None:

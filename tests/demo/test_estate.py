@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import httpx
@@ -46,17 +47,46 @@ def test_xmlrpc_pricing(demo: httpx.Client) -> None:
     assert unknown.json()["faultcode"] == "404"
 
 
-def test_erp_database(demo: httpx.Client) -> None:
-    page = demo.get("/database/erp/ORDERS", params={"sort": "-ORDER_NO", "limit": 5})
+def test_erp_database_in_legacy_shape(demo: httpx.Client) -> None:
+    page = demo.get("/database/erp_legacy/ORDERS", params={"sort": "-ORDER_NO", "limit": 5})
     assert page.status_code == 200, page.text
     body = page.json()
     assert len(body["items"]) == 5 and body["next_cursor"]
     order_no = body["items"][0]["ORDER_NO"]
-    lines = demo.get("/database/erp/ORDER_LINES", params={"ORDER_NO": f"eq.{order_no}"}).json()
+    assert body["items"][0]["STATUS"] in ("N", "S", "C")
+    assert re.fullmatch(r"\d\d\.\d\d\.\d{4}", body["items"][0]["ORDER_DATE"])
+    params = {"ORDER_NO": f"eq.{order_no}"}
+    lines = demo.get("/database/erp_legacy/ORDER_LINES", params=params).json()
     assert lines["items"]
     line = lines["items"][0]
-    one = demo.get(f"/database/erp/ORDER_LINES/{order_no},{line['LINE_NO']}")
+    one = demo.get(f"/database/erp_legacy/ORDER_LINES/{order_no},{line['LINE_NO']}")
     assert one.status_code == 200 and one.json()["SKU"] == line["SKU"]
     assert not line["SKU"].endswith(" ")  # CHAR padding stripped
-    refused = demo.post("/database/erp/ORDERS", json={"ORDER_NO": 1})
+    refused = demo.post("/database/erp_legacy/ORDERS", json={"ORDER_NO": 1})
     assert refused.status_code == 405
+
+
+def test_erp_database_in_modern_shape(demo: httpx.Client) -> None:
+    """The same rows as the legacy shape, renamed and converted; filters on real dates."""
+    params = {"orderDate": "ge.2024-05-01", "status": "eq.shipped", "sort": "-orderDate,-total"}
+    page = demo.get("/database/erp/orders", params={**params, "limit": 5})
+    assert page.status_code == 200, page.text
+    items = page.json()["items"]
+    assert len(items) == 5
+    assert set(items[0]) == {
+        "orderNumber", "customerNumber", "orderDate", "status", "total", "updatedAt"
+    }  # fmt: skip
+    days = [i["orderDate"] for i in items]
+    assert days == sorted(days, reverse=True) and min(days) >= "2024-05-01"
+    assert {i["status"] for i in items} == {"shipped"}
+    legacy = demo.get(f"/database/erp_legacy/ORDERS/{items[0]['orderNumber']}").json()
+    day, month, year = legacy["ORDER_DATE"].split(".")
+    assert items[0]["orderDate"] == f"{year}-{month}-{day}" and legacy["STATUS"] == "S"
+    assert items[0]["total"] == legacy["TOTAL"]
+    customer = demo.get(f"/database/erp/customers/{items[0]['customerNumber']}").json()
+    assert re.fullmatch(r"\d+\.\d\d", customer["creditLimit"])
+    assert customer["status"] in ("active", "on hold", "closed")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d", customer["createdOn"])
+    line = demo.get("/database/erp/orderLines", params={"limit": 1}).json()["items"][0]
+    assert set(line) == {"orderNumber", "lineNumber", "sku", "quantity", "unitPrice"}
+    assert demo.post("/database/erp/orders", json={"orderNumber": 1}).status_code == 405

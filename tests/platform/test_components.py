@@ -131,7 +131,7 @@ def test_readyz_follows_the_demo_erp_database(tmp_path: Path) -> None:
     with running_estate(state_dir=tmp_path) as estate, TestClient(create_app(estate.spec)) as c:
         database = tmp_path / "erp.sqlite"
         assert c.get("/readyz").status_code == 200
-        assert c.get("/database/erp/ORDERS?limit=1").status_code == 200
+        assert c.get("/database/erp/orders?limit=1").status_code == 200
         moved = database.rename(tmp_path / "erp.moved")
         down = c.get("/readyz")
         assert down.status_code == 503, down.text
@@ -140,4 +140,4 @@ def test_readyz_follows_the_demo_erp_database(tmp_path: Path) -> None:
         assert not database.exists()  # the health check did not create an empty database
         moved.rename(database)
         assert c.get("/readyz").status_code == 200
-        assert c.get("/database/erp/ORDERS?limit=1").status_code == 200
+        assert c.get("/database/erp/orders?limit=1").status_code == 200

@@ -69,21 +69,23 @@ def test_an_xmlrpc_method_with_dots_in_its_name(platform: Platform) -> None:
 def test_a_table_lists_and_gets_by_name(platform: Platform) -> None:
     page = call(
         platform,
-        "erp.ORDERS",
+        "erp.orders",
         {
-            "filters": [{"column": "TOTAL", "op": "gt", "value": "100"}],
-            "sort": ["-TOTAL"],
+            "filters": [{"column": "total", "op": "gt", "value": "100"}],
+            "sort": ["-total"],
             "limit": 3,
-            "fields": ["ORDER_NO", "TOTAL"],
+            "fields": ["orderNumber", "total"],
         },
     )
     assert len(page["items"]) == 3 and page["next_cursor"]
-    totals = [float(i["TOTAL"]) for i in page["items"]]
+    totals = [float(i["total"]) for i in page["items"]]
     assert totals == sorted(totals, reverse=True) and min(totals) > 100
-    first = page["items"][0]["ORDER_NO"]
-    row = call(platform, "erp.ORDERS.get", {"ORDER_NO": first})
-    assert row["ORDER_NO"] == first and "CUST_NO" in row
-    assert platform.operation("erp.ORDERS.list") is platform.operation("erp.ORDERS")
+    first = page["items"][0]["orderNumber"]
+    row = call(platform, "erp.orders.get", {"orderNumber": first})
+    assert row["orderNumber"] == first and row["status"] in ("new", "shipped", "cancelled")
+    assert platform.operation("erp.orders.list") is platform.operation("erp.orders")
+    legacy = call(platform, "erp_legacy.ORDERS.get", {"ORDER_NO": first})
+    assert legacy["ORDER_NO"] == first and legacy["STATUS"] in ("N", "S", "C")
 
 
 def test_unknown_names_and_bad_input_are_the_projects_errors(platform: Platform) -> None:
@@ -94,23 +96,23 @@ def test_unknown_names_and_bad_input_are_the_projects_errors(platform: Platform)
         call(platform, "pricing.pricing.quote", {"sku": "SKU-1001", "quantity": "many"})
     assert {p.path for p in caught.value.problems} >= {"quantity", "customer_no"}
     with pytest.raises(BadQuery, match="NOPE"):
-        call(platform, "erp.ORDERS", {"filters": [{"column": "NOPE", "op": "eq", "value": "1"}]})
+        call(platform, "erp.orders", {"filters": [{"column": "NOPE", "op": "eq", "value": "1"}]})
 
 
 def test_a_large_read_streams_every_row_once(platform: Platform) -> None:
     adapter = platform.sources()["erp"]
     assert isinstance(adapter, DatabaseAdapter)
-    table = adapter.tables["ORDERS"]
+    table = adapter.tables["orders"]
 
     async def read() -> tuple[list[Any], int]:
         async with platform.running():
-            query = build_query(table, sort=["-TOTAL"], fields=["ORDER_NO", "TOTAL"], limit=37)
+            query = build_query(table, sort=["-orderDate"], fields=["orderNumber"], limit=37)
             pages = [page async for page in adapter.rows.stream(table, query)]
             count = await adapter.rows.page(table, build_query(table, limit=100000))
         return pages, len(count["items"])
 
     pages, total = asyncio.run(read())
-    keys = [row["ORDER_NO"] for page in pages for row in page]
+    keys = [row["orderNumber"] for page in pages for row in page]
     assert len(keys) == total and len(set(keys)) == total > 37
     assert max(len(p) for p in pages) == 37
 
@@ -118,8 +120,10 @@ def test_a_large_read_streams_every_row_once(platform: Platform) -> None:
 def test_build_query_checks_like_the_query_string(tmp_path: Path, platform: Platform) -> None:
     adapter = platform.sources()["erp"]
     assert isinstance(adapter, DatabaseAdapter)
-    table = adapter.tables["ORDERS"]
-    query = build_query(table, filters=[("ORDER_NO", "in", [1, 2]), ("TOTAL", "ge", "5")], limit=5)
+    table = adapter.tables["orders"]
+    query = build_query(
+        table, filters=[("orderNumber", "in", [1, 2]), ("orderDate", "ge", "2024-01-01")], limit=5
+    )
     assert [f.op for f in query.filters] == ["in", "ge"]
     with pytest.raises(BadQuery) as caught:
         build_query(table, filters=[("NOPE", "eq", 1)], sort=["-ALSO_NOPE"], limit=0)

@@ -46,6 +46,7 @@ SOAP = "/soap/inventory"
 SOAP11 = f"{SOAP}/InventoryService/InventorySoap11"
 SOAP12 = f"{SOAP}/InventoryService/InventorySoap12"
 ERP = "/database/erp"
+ERP_LEGACY = "/database/erp_legacy"
 
 OPERATIONS = [
     *(
@@ -59,12 +60,20 @@ OPERATIONS = [
     ),
     *(
         f"GET {ERP}/{table}{key}"
+        for table in ("customers", "orders", "orderLines", "stock")
+        for key in ("", "/{key}")
+    ),
+    f"POST {ERP}/stock",
+    f"PATCH {ERP}/stock/{{key}}",
+    f"DELETE {ERP}/stock/{{key}}",
+    *(
+        f"GET {ERP_LEGACY}/{table}{key}"
         for table in ("CUSTOMERS", "ORDERS", "ORDER_LINES", "STOCK")
         for key in ("", "/{key}")
     ),
-    f"POST {ERP}/STOCK",
-    f"PATCH {ERP}/STOCK/{{key}}",
-    f"DELETE {ERP}/STOCK/{{key}}",
+    f"POST {ERP_LEGACY}/STOCK",
+    f"PATCH {ERP_LEGACY}/STOCK/{{key}}",
+    f"DELETE {ERP_LEGACY}/STOCK/{{key}}",
     "GET /healthz",
     "GET /readyz",
 ]

@@ -74,7 +74,8 @@ def _examples(api: str) -> list[str]:
         f'curl -s -X POST {api}/soap/inventory/GetStock {json} -d \'{{"sku": "SKU-1001"}}\'',
         f"curl -s -X POST {api}/xmlrpc/pricing/pricing.quote {json} "
         '-d \'{"sku": "SKU-1001", "quantity": 30, "customer_no": "K10001"}\'',
-        f"curl -s '{api}/database/erp/ORDERS?TOTAL=gt.100&sort=-TOTAL&limit=3'",
+        f"curl -s '{api}/database/erp/orders?orderDate=ge.2024-06-01&sort=-total&limit=3'",
+        f"curl -s '{api}/database/erp_legacy/ORDERS?TOTAL=gt.100&sort=-TOTAL&limit=3'",
     ]
 
 

@@ -28,13 +28,19 @@ class FieldShape:
     modern: str
     codec: Codec | None
     spec: FieldMap
+    naming: Naming = "keep"
 
     @property
     def raw_name(self) -> str | None:
-        """The side field that carries a broken stored value (policy ``raw``)."""
+        """The side field that carries a broken stored value (policy ``raw``), spelled
+        in the naming convention (``orderDateRaw``, ``order_date_raw``)."""
         if self.spec.on_broken != "raw":
             return None
-        return self.modern + ("_raw" if "_" in self.modern or self.modern.islower() else "Raw")
+        if self.naming in ("camelCase", "PascalCase"):
+            return self.modern + "Raw"
+        if self.naming == "snake_case" or "_" in self.modern or self.modern.islower():
+            return self.modern + "_raw"
+        return self.modern + "Raw"
 
 
 @dataclass(frozen=True)
@@ -120,7 +126,7 @@ def build_shape(
                 codec = build_codec(spec, stored, labels=(labels or {}).get(legacy))
             except ValueError as exc:
                 raise ValueError(f"{name}.{legacy}: {exc}") from None
-        shaped.append(FieldShape(legacy, modern, codec, spec))
+        shaped.append(FieldShape(legacy, modern, codec, spec, naming))
     seen: dict[str, str] = {}
     for f in shaped:
         for out in (f.modern, f.raw_name):

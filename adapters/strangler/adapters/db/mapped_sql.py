@@ -104,8 +104,32 @@ def sort_expression(column: ColumnInfo, stored: ColumnElement[Any]) -> ColumnEle
     return render(column.codec.sortable(), stored)
 
 
-def cursor_json(value: Any) -> Any:
-    """A sortable expression's value as a cursor carries it (JSON)."""
+def _result_type(column: ColumnInfo) -> Any:
+    """The SQL type of ``column``'s sortable expression."""
+    return sort_expression(column, sa.column(column.name, column.sa_type)).type
+
+
+def _coerce(column: ColumnInfo, value: Any) -> Any:
+    """``value`` in the Python type of the sortable expression's SQL type (drivers give
+    computed columns as text where they cannot tell their type: SQLite's ODBC driver)."""
+    if value is None or isinstance(value, bool):
+        return value
+    type_ = _result_type(column)
+    if isinstance(type_, sa.Integer) and not isinstance(value, int):
+        number = decimal.Decimal(str(value))
+        if number != number.to_integral_value():
+            raise ValueError(f"{column.name}: not an integer")
+        return int(number)
+    if isinstance(type_, sa.String) and not isinstance(value, str):
+        return str(value)
+    return value
+
+
+def cursor_json(value: Any, column: ColumnInfo | None = None) -> Any:
+    """A sortable expression's value as a cursor carries it (JSON); given its ``column``,
+    first in the expression's own type (see :func:`_coerce`)."""
+    if column is not None:
+        value = _coerce(column, value)
     if isinstance(value, decimal.Decimal):
         return {"d": format(value, "f")}
     if isinstance(value, dt.datetime | dt.date | dt.time):
@@ -119,7 +143,10 @@ def from_cursor(column: ColumnInfo, value: Any) -> Any:
     """A value written by :func:`cursor_json` back, bound as it was read; ``ValueError``
     for anything a cursor of ``column`` cannot hold."""
     if value is None or (isinstance(value, str | int | float) and not isinstance(value, bool)):
-        return value
+        try:
+            return _coerce(column, value)
+        except (ValueError, ArithmeticError):
+            raise ValueError(f"{column.name}: unexpected value in cursor") from None
     if isinstance(value, dict) and len(value) == 1:
         ((tag, text),) = value.items()
         if isinstance(text, str) and len(text) <= 64:

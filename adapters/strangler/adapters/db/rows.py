@@ -180,7 +180,7 @@ class RowService:
             next_cursor = encode_cursor(
                 query.sort_signature,
                 [
-                    cursor_json(sortable[k.column])
+                    cursor_json(sortable[k.column], table.require(k.column))
                     if k.column in sortable
                     else cursor_value(table.require(k.column), last[k.column])
                     for k in query.sort
