@@ -5,7 +5,8 @@ its spec. Each modern field (:class:`Slot`) reads its value at a *path* of
 legacy names below the record that holds it: one name for a plain field, more
 for a field lifted out of a wrapper (``GetStockResult.sku`` → ``sku``) or an
 ``ArrayOfX`` element, none for a modern group gathered from its siblings.
-Values are Python values on the modern side (``date``, ``Decimal``, ``bool``).
+Values are Python values on the modern side (``date``, ``Decimal``, ``bool``);
+:func:`modern_path` reads a legacy field's location back as the modern one.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 from strangler.mapping.broken import MISSING, decode_value
 from strangler.mapping.codecs import Codec
 
-__all__ = ["Array", "Node", "Object", "Scalar", "Slot"]
+__all__ = ["Array", "Node", "Object", "Scalar", "Slot", "modern_path"]
 
 _ABSENT: Any = object()
 
@@ -120,6 +121,40 @@ class Object:
 
 
 Node = Scalar | Array | Object
+
+
+Location = tuple[str | int, ...]
+"""A field's place in a message: names and list indexes, as pydantic gives it."""
+
+
+def modern_path(node: Node, legacy: Location) -> Location | None:
+    """Where the value at ``legacy`` (a location in the legacy message) is in the
+    modern one: renamed, unwrapped, flattened and nested as the tree says.
+
+    A legacy group spread over a modern record (an unwrapped wrapper) is that
+    record. None when ``legacy`` is outside everything the tree maps.
+    """
+    if not legacy or isinstance(node, Scalar):  # below an unchanged value names agree
+        return legacy
+    if isinstance(node, Array):
+        first, rest = legacy[0], legacy[1:]
+        inner = modern_path(node.item, rest) if isinstance(first, int) else None
+        return None if inner is None else (first, *inner)
+    spread = False
+    for slot in sorted(node.slots, key=lambda s: -len(s.path)):
+        if not slot.path:  # a modern group: its slots read this record
+            found = modern_path(slot.node, legacy)
+            if found:
+                return (slot.modern, *found)
+            continue
+        depth = len(slot.path)
+        if legacy[:depth] == slot.path:
+            inner = modern_path(slot.node, legacy[depth:])
+            return None if inner is None else (slot.modern, *inner)
+        spread = spread or slot.path[: len(legacy)] == legacy
+    if spread:
+        return ()
+    return legacy if node.extra else None
 
 
 def _get(record: dict[str, Any], path: tuple[str, ...]) -> Any:

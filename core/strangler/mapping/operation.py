@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from strangler.errors import InputProblem, InvalidInput, LegacyDataError
-from strangler.mapping.message import Node
+from strangler.mapping.message import Node, modern_path
 from strangler.mapping.naming import Naming
 from strangler.mapping.reshape import Reshaper
 from strangler.platform.operations import Operation
@@ -61,14 +61,18 @@ class OperationShape:
             return self.legacy_input.model_validate(legacy)
         except ValidationError as exc:
             problems = [
-                InputProblem(
-                    "/".join(str(p) for p in error["loc"]) + " (legacy field)", error["msg"]
-                )
-                for error in exc.errors(include_url=False)
+                self._problem(error["loc"], error["msg"]) for error in exc.errors(include_url=False)
             ]
             raise InvalidInput(
                 f"{self.modern_name}: the request does not fit the legacy operation", problems
             ) from None
+
+    def _problem(self, legacy: tuple[str | int, ...], message: str) -> InputProblem:
+        """A legacy check's finding, at the modern field the caller sent."""
+        modern = modern_path(self.request, legacy)
+        if modern is None:  # nothing the caller sent: say where it failed
+            return InputProblem("/".join(map(str, legacy)) + " (legacy field)", message)
+        return InputProblem("/".join(map(str, modern)), message)
 
     def to_modern(self, answer: Any) -> Any:
         """A legacy answer (checked against the legacy response model) in modern shape."""

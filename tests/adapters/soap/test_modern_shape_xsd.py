@@ -44,12 +44,18 @@ systems:
         request:
           fields:
             inputComplexType.varComplexType:
-              fields: {{varString: inner_string, varInt: inner_int, varFloat: inner_float}}
+              fields:
+                varString: inner_string
+                varInt: {{as: inner_amount, minor_units: 2}}
+                varFloat: inner_float
           flatten: [inputComplexType.varComplexType]
         response:
           fields:
             return.varComplexType:
-              fields: {{varString: inner_string, varInt: inner_int, varFloat: inner_float}}
+              fields:
+                varString: inner_string
+                varInt: {{as: inner_amount, minor_units: 2}}
+                varFloat: inner_float
           flatten: [return.varComplexType]
       echoChoice:
         as: choice
@@ -113,7 +119,7 @@ def test_a_group_is_flattened_into_its_parent_both_ways(client: httpx.Client) ->
         "var_int": 1,
         "var_float": 0.5,
         "inner_string": "inner",
-        "inner_int": 2,
+        "inner_amount": "12.34",  # 1234 in the legacy varInt
         "inner_float": 2.5,
     }
     response = client.post("/soap/r4/nested", json=body)
@@ -131,6 +137,22 @@ def test_flattened_fields_that_collide_are_refused_at_load(
     from strangler.errors import SystemLoadError
 
     spec = SPEC.format(wsdl=WSDL, address=server.url)
-    spec = spec.replace("varString: inner_string, ", "")
+    spec = spec.replace("varString: inner_string\n", "")
     with pytest.raises(SystemLoadError, match=r"varComplexType\.varString.*var_string"), api(spec):
         pass
+
+
+def test_a_request_failing_the_legacy_check_names_the_modern_field(client: httpx.Client) -> None:
+    body = {
+        "var_string": "outer",
+        "var_int": 1,
+        "var_float": 0.5,
+        "inner_string": "inner",
+        "inner_amount": "30000000.00",  # 3e9 cents: more than the legacy xsd:int holds
+        "inner_float": 2.5,
+    }
+    response = client.post("/soap/r4/nested", json=body)
+    assert response.status_code == 422, response.text
+    (problem,) = response.json()["errors"]
+    assert problem["path"] == "inner_amount"
+    assert "2147483647" in problem["message"]
