@@ -13,7 +13,16 @@ from pydantic import ValidationError
 
 from strangler.mapping import BrokenValue, FieldMap, build_codec
 from strangler.mapping.codecs import Codec, StoredKind
-from strangler.mapping.pushdown import Arithmetic, Cases, Expr, NullIf, RTrim, Slices, Stored
+from strangler.mapping.pushdown import (
+    Arithmetic,
+    AsInteger,
+    Cases,
+    Expr,
+    NullIf,
+    RTrim,
+    Slices,
+    Stored,
+)
 
 
 def codec(stored: StoredKind, **spec: Any) -> Codec:
@@ -26,6 +35,8 @@ def evaluate(expr: Expr, stored: Any) -> Any:
         return stored
     if isinstance(expr, RTrim):
         return evaluate(expr.inner, stored).rstrip(" ")
+    if isinstance(expr, AsInteger):
+        return int(evaluate(expr.inner, stored))
     if isinstance(expr, Slices):
         text = evaluate(expr.inner, stored)
         return "".join(text[at : at + width] for at, width in expr.parts)
@@ -117,6 +128,15 @@ def test_minor_units_are_exact_decimals_both_ways() -> None:
     with pytest.raises(ValueError, match="2 decimal places"):
         c.encode(Decimal("1.005"))
     assert c.comparable(Decimal("12.34")) == 1234 and c.sortable() == Stored()
+
+
+@settings(max_examples=200, deadline=None)
+@given(a=st.integers(-(10**12), 10**12), b=st.integers(-(10**12), 10**12))
+def test_minor_units_kept_as_text_compare_in_the_database_as_numbers(a: int, b: int) -> None:
+    c = codec("text", minor_units=2)
+    x, y = Decimal(a).scaleb(-2), Decimal(b).scaleb(-2)
+    left, right = evaluate(c.sortable(), c.encode(x)), evaluate(c.sortable(), c.encode(y))
+    assert (left < right) == (x < y) and left == c.comparable(x)
 
 
 def test_flags_read_every_declared_value_and_write_the_first() -> None:

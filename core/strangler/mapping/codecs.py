@@ -19,7 +19,16 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from strangler.mapping.formats import TextFormat, from_python, parse_format, to_python
-from strangler.mapping.pushdown import Arithmetic, Cases, Expr, NullIf, RTrim, Slices, Stored
+from strangler.mapping.pushdown import (
+    Arithmetic,
+    AsInteger,
+    Cases,
+    Expr,
+    NullIf,
+    RTrim,
+    Slices,
+    Stored,
+)
 from strangler.mapping.spec import FieldMap
 
 __all__ = ["BrokenValue", "Codec", "ModernKind", "StoredKind", "build_codec"]
@@ -219,6 +228,8 @@ class Codec:
                 return Arithmetic(inner, tuple(groups))
             ordered = sorted(fmt.positions(), key=lambda p: _ORDER.index(p[0]))
             return Slices(inner, tuple((at, w) for _, at, w in ordered))
+        if self.spec.minor_units is not None and self.stored == "text":
+            return AsInteger(inner)
         if self.spec.flag is not None:
             pairs = [(self._typed(v), 1) for v in self.spec.flag["true"]]
             pairs += [(self._typed(v), 0) for v in self.spec.flag["false"]]
@@ -243,6 +254,8 @@ class Codec:
             return 1 if modern else 0
         if self._codes:
             return modern  # compared with the labels the CASE gives
+        if self.spec.minor_units is not None:
+            return int(self._encode(modern))
         return self._encode(modern)
 
     # -- documenting ----------------------------------------------------------

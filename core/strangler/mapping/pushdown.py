@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Arithmetic", "Cases", "Expr", "NullIf", "RTrim", "Slices", "Stored"]
+__all__ = ["Arithmetic", "AsInteger", "Cases", "Expr", "NullIf", "RTrim", "Slices", "Stored"]
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,13 @@ class Stored:
 @dataclass(frozen=True)
 class RTrim:
     """``inner`` without trailing blanks (fixed-width codes)."""
+
+    inner: Expr
+
+
+@dataclass(frozen=True)
+class AsInteger:
+    """``inner``'s text read as an integer (amounts in minor units kept in text columns)."""
 
     inner: Expr
 
@@ -63,4 +70,4 @@ class NullIf:
     then: Expr
 
 
-Expr = Stored | RTrim | Slices | Arithmetic | Cases | NullIf
+Expr = Stored | RTrim | AsInteger | Slices | Arithmetic | Cases | NullIf

@@ -26,6 +26,7 @@ FIELDS: dict[str, Any] = {
     "CREATED": {"as": "createdOn", "date": "YYYYMMDD", "null_values": [0]},
     "SHIPPED": {"as": "shippedOn", "date": "DDMMYYYY"},
     "AMOUNT": {"minor_units": 2},
+    "BALANCE": {"minor_units": 2},
     "ACTIVE": {"flag": {"true": ["Y"], "false": ["N"]}},
     "STATUS": {"enum_table": {"table": "M_STATUS", "code": "CODE", "label": "LABEL"}},
 }
@@ -38,6 +39,7 @@ _ORDERS = sa.Table(
     sa.Column("CREATED", sa.Integer),
     sa.Column("SHIPPED", sa.Integer),
     sa.Column("AMOUNT", sa.Integer, nullable=False),
+    sa.Column("BALANCE", sa.String(20), nullable=False),  # cents kept as text
     sa.Column("ACTIVE", sa.CHAR(1), nullable=False),
     sa.Column("STATUS", sa.CHAR(1), nullable=False),
 )  # fmt: skip
@@ -79,6 +81,7 @@ def _orders() -> list[dict[str, Any]]:
             "AMOUNT": rng.choice([0, 5, 1999, 5000, 12345, 99, 250000]),
             "ACTIVE": rng.choice("YN"),
             "STATUS": rng.choice("OPV"),
+            "BALANCE": str(rng.choice([-500, -12, 0, 7, 99, 1200, 10000])),
         })  # fmt: skip
     return rows
 
@@ -100,6 +103,7 @@ def decoded(row: dict[str, Any]) -> dict[str, Any]:
         "createdOn": day(str(created), "%Y%m%d") if created else None,
         "shippedOn": day(f"{shipped:08d}", "%d%m%Y") if shipped else None,
         "amount": decimal.Decimal(row["AMOUNT"]).scaleb(-2),
+        "balance": decimal.Decimal(int(row["BALANCE"])).scaleb(-2),
         "active": row["ACTIVE"] == "Y",
         "status": LABELS[row["STATUS"]],
     }

@@ -106,6 +106,8 @@ CASES: list[tuple[list[tuple[str, str, Any, str]], list[str]]] = [
     ([("orderDate", "in", tuple(m.decoded(r)["orderDate"] for r in m.ORDERS[:3]),
        ",".join(str(m.decoded(r)["orderDate"]) for r in m.ORDERS[:3]))], ["-orderDate"]),
     ([("status", "eq", "zombie", "zombie")], ["orderDate"]),
+    ([("balance", "gt", decimal.Decimal("0.5"), "0.50")], ["-balance"]),  # cents kept as text
+    ([("balance", "le", decimal.Decimal("0.07"), "0.07")], ["balance", "-orderDate"]),
 ]  # fmt: skip
 
 
@@ -134,6 +136,7 @@ def test_each_conversion_reads_as_the_modern_value(client: TestClient) -> None:
             "createdOn": want["createdOn"] and want["createdOn"].isoformat(),
             "shippedOn": want["shippedOn"] and want["shippedOn"].isoformat(),
             "amount": str(want["amount"]),
+            "balance": str(want["balance"]),
             "active": want["active"],
             "status": want["status"],
         }

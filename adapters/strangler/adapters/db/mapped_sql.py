@@ -25,7 +25,16 @@ from sqlalchemy.sql import ColumnElement, functions
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from strangler.adapters.db.meta import ColumnInfo
-from strangler.mapping.pushdown import Arithmetic, Cases, Expr, NullIf, RTrim, Slices, Stored
+from strangler.mapping.pushdown import (
+    Arithmetic,
+    AsInteger,
+    Cases,
+    Expr,
+    NullIf,
+    RTrim,
+    Slices,
+    Stored,
+)
 
 __all__ = ["cursor_json", "from_cursor", "render", "sort_expression"]
 
@@ -68,6 +77,8 @@ def render(expr: Expr, column: ColumnElement[Any]) -> ColumnElement[Any]:
         return column
     if isinstance(expr, RTrim):
         return sa.func.rtrim(render(expr.inner, column), type_=sa.String())
+    if isinstance(expr, AsInteger):
+        return sa.cast(render(expr.inner, column), sa.BigInteger())
     if isinstance(expr, Slices):
         inner = render(expr.inner, column)
         parts = [_Substring(inner, _int(at + 1), _int(width)) for at, width in expr.parts]

@@ -1,7 +1,8 @@
 """A table's reads as operations, so code can call them by name in-process.
 
-``erp.orders`` (or ``erp.orders.list``; a table by its served name) takes a :class:`ListInput` (filters,
-sort, fields, limit, cursor) and answers the table's page model;
+``erp.orders`` (or ``erp.orders.list``; a table by its served name) takes a
+:class:`ListInput` (filters, sort, fields, limit, cursor) and answers the
+table's page model;
 ``erp.orders.get`` takes the key columns and answers the row model. The REST
 edge serves tables with routes of its own (``GET /database/erp/orders?...``),
 so these operations are not ``POST`` routes; the gateway, ETL and the shim
