@@ -15,9 +15,16 @@ a timestamp and a nullable varchar). Then, in one run:
   serialises each page to JSON with orjson under the same type conventions
   (decimals as strings with their scale, ISO 8601 timestamps).
 
-Both sides check that they saw every row once (count and distinct keys), and
-the first page of both must be the same JSON. Rounds alternate which side goes
-first; each figure is the median over rounds.
+Beside them, the same run pages through a legacy-shaped table of as many rows
+(``LEGACY_ORDERS``: ``DD.MM.YYYY`` text dates, cents, a ``Y``/``N`` flag, status
+codes) twice over the REST API: **legacy**, served as it is stored, and
+**mapped**, served in modern shape by the spec's mapping (``naming: camelCase``,
+the table ``as: orders``, ``orderDate`` as a date, ``total`` a decimal,
+``paid`` a boolean, ``status`` an enum label).
+
+Every side checks that it saw every row once (count and distinct keys), and
+the first page of ours and the limit must be the same JSON. Rounds alternate
+which side goes first; each figure is the median over rounds.
 """
 
 from __future__ import annotations
@@ -62,10 +69,11 @@ from _common import (
     write_results,
 )
 
-HOST, TABLE, PAGE, TARGET = "127.0.0.1", "orders", 1000, 0.6
+HOST, TABLE, LEGACY, PAGE = "127.0.0.1", "orders", "LEGACY_ORDERS", 1000
+TARGET, MAPPED_TARGET = 0.8, 0.85
 PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
 BACKENDS = ("postgresql", "sqlite")
-SIDES = ("limit", "adapter")
+SIDES = ("limit", "adapter", "legacy", "mapped")
 METRICS: tuple[tuple[str, str, str, Literal["higher", "lower"], float | None], ...] = (
     ("rows/s", "rows_per_s", "rows/s", "higher", TARGET),
     ("p50", "page_p50", "ms", "lower", None),
@@ -81,6 +89,23 @@ DDL = f"""CREATE TABLE {TABLE} (
     note varchar(200)
 )"""
 COLUMNS = "id, customer, sku, status, amount, created_at, note"
+LEGACY_DDL = f"""CREATE TABLE "{LEGACY}" (
+    "ORDER_NO" integer PRIMARY KEY,
+    "CUST_NO" varchar(10) NOT NULL,
+    "ORDER_DATE" varchar(10) NOT NULL,
+    "TOTAL_CENTS" bigint NOT NULL,
+    "PAID" char(1) NOT NULL,
+    "STATUS" char(1) NOT NULL,
+    "NOTE" varchar(200)
+)"""  # quoted: upper-case names, as the legacy system spells them
+LEGACY_COLUMNS = '"ORDER_NO", "CUST_NO", "ORDER_DATE", "TOTAL_CENTS", "PAID", "STATUS", "NOTE"'
+CODES = {"N": "new", "P": "paid", "S": "shipped", "D": "delivered", "C": "cancelled"}
+MAPPING = (  # the modern shape of LEGACY_ORDERS, as a spec's table entry (YAML flow)
+    "{as: orders, fields: {ORDER_NO: orderNumber, "
+    "ORDER_DATE: {as: orderDate, date: DD.MM.YYYY}, TOTAL_CENTS: {as: total, minor_units: 2}, "
+    "PAID: {as: paid, flag: {'true': [Y], 'false': [N]}}, "
+    "STATUS: {as: status, enum: {" + ", ".join(f"{k}: {v}" for k, v in CODES.items()) + "}}}}"
+)
 Row = dict[str, float]  # one pass of one side: rows/s, p50, p99, CPU µs per row
 
 
@@ -104,6 +129,15 @@ def make_rows(count: int) -> Iterator[tuple[Any, ...]]:
         )
 
 
+def make_legacy_rows(count: int) -> Iterator[tuple[Any, ...]]:
+    """The same orders as a legacy system keeps them: text dates, cents, flags, codes."""
+    codes = list(CODES)
+    for i, _, _, _, amount, at, note in make_rows(count):
+        cents = int(amount.scaleb(2)) * (-1 if i % 11 == 0 else 1)
+        day = at.strftime("%d.%m.%Y")
+        yield (i, f"C{i % 5000:05d}", day, cents, "YN"[i % 2], codes[i % 5], note)
+
+
 @contextlib.contextmanager
 def postgres_database(rows: int) -> Iterator[str]:
     """A fresh database holding the table (COPY); dropped on exit. Yields its URL."""
@@ -117,7 +151,13 @@ def postgres_database(rows: int) -> Iterator[str]:
                 with conn.cursor() as cur, cur.copy(f"COPY {TABLE} ({COLUMNS}) FROM STDIN") as cp:
                     for row in make_rows(rows):
                         cp.write_row(row)
+                conn.execute(LEGACY_DDL)
+                copy = f'COPY "{LEGACY}" ({LEGACY_COLUMNS}) FROM STDIN'
+                with conn.cursor() as cur, cur.copy(copy) as cp:
+                    for row in make_legacy_rows(rows):
+                        cp.write_row(row)
                 conn.execute(f"VACUUM ANALYZE {TABLE}")
+                conn.execute(f'VACUUM ANALYZE "{LEGACY}"')
             yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
         finally:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -142,6 +182,9 @@ def sqlite_database(folder: Path, rows: int) -> str:
                 conn.executemany(insert, batch)
                 batch.clear()
         conn.executemany(insert, batch)
+        conn.execute(LEGACY_DDL)
+        legacy = f'INSERT INTO "{LEGACY}" ({LEGACY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)'
+        conn.executemany(legacy, make_legacy_rows(rows))
         conn.commit()
         conn.execute("ANALYZE")
     finally:
@@ -238,9 +281,11 @@ class Limit:
 class Client:
     """Ours: one keep-alive connection paging through the REST API."""
 
-    def __init__(self, port: int, system: str, pid: int) -> None:
-        self.port, self.pid = port, pid
-        self.base = f"/database/{system}/{TABLE}?limit={PAGE}"
+    def __init__(
+        self, port: int, system: str, pid: int, table: str = TABLE, key: str = "id"
+    ) -> None:
+        self.port, self.pid, self.key = port, pid, key
+        self.base = f"/database/{system}/{table}?limit={PAGE}"
         self.conn = http.client.HTTPConnection(HOST, port, timeout=60)
 
     def get(self, path: str) -> bytes:
@@ -263,7 +308,7 @@ class Client:
             page = orjson.loads(body)
             items = page["items"]
             count += len(items)
-            ids.update(item["id"] for item in items)
+            ids.update(item[self.key] for item in items)
             cursor = page["next_cursor"]
             if cursor is None:
                 break
@@ -286,8 +331,10 @@ def start_server(stack: contextlib.ExitStack, tmp: Path, urls: dict[str, str]) -
     """``strangler serve`` with one database system per backend; its port and pid."""
     port = free_port()
     systems = "".join(
-        f"  {backend}:\n    kind: database\n    url: {url}\n    tables: {{{TABLE}: {{}}}}\n"
-        f"    max_page_size: {PAGE}\n"
+        f"  {backend}:\n    kind: database\n    url: {url}\n"
+        f"    tables: {{{TABLE}: {{}}, {LEGACY}: {{}}}}\n    max_page_size: {PAGE}\n"
+        f"  {backend}_modern:\n    kind: database\n    url: {url}\n    naming: camelCase\n"
+        f"    tables: {{{LEGACY}: {MAPPING}}}\n    max_page_size: {PAGE}\n"
         for backend, url in urls.items()
     )
     spec = tmp / "strangler.yaml"
@@ -303,21 +350,27 @@ def start_server(stack: contextlib.ExitStack, tmp: Path, urls: dict[str, str]) -
     return port, api.pid
 
 
+MAPPED_FIELDS = {"orderNumber", "custNo", "orderDate", "total", "paid", "status", "note"}
+
+
 def measure(
     sides: dict[str, dict[str, Limit | Client]], rows: int, rounds: int
 ) -> dict[str, list[Row]]:
-    """Check both sides answer the same, warm up, then alternate rounds."""
-    for backend, pair in sides.items():
-        if pair["limit"].first_page() != pair["adapter"].first_page():
+    """Check the sides answer alike, warm up, then alternate rounds."""
+    for backend, group in sides.items():
+        if group["limit"].first_page() != group["adapter"].first_page():
             raise AssertionError(f"{backend}: the first pages of limit and adapter differ")
+        mapped = group["mapped"].first_page()[0]
+        if set(mapped) != MAPPED_FIELDS or mapped["status"] not in CODES.values():
+            raise AssertionError(f"{backend}: the mapped listing answers {mapped}")
         for side in SIDES:
-            pair[side].run(rows)  # warm up: caches, pools, imports
+            group[side].run(rows)  # warm up: caches, pools, imports
     cells: dict[str, list[Row]] = {}
     for r in range(rounds):
         order = SIDES if r % 2 == 0 else SIDES[::-1]
-        for backend, pair in sides.items():
+        for backend, group in sides.items():
             for side in order:
-                row = pair[side].run(rows).as_row()
+                row = group[side].run(rows).as_row()
                 cells.setdefault(f"{side} {backend}", []).append(row)
                 print(
                     f"  round {r + 1}/{rounds} {backend} {side}: {row['rows/s']:8.0f} rows/s, "
@@ -348,12 +401,22 @@ def report(cells: dict[str, list[Row]], backends: list[str]) -> list[Result]:
         for key, metric, unit, better, target in METRICS:
             ours, peer = med(f"adapter {backend}", key), med(f"limit {backend}", key)
             results.append(Result(prefix + metric, ours, unit, peer, better, target))
-        per_round = [
-            a["rows/s"] / b["rows/s"]
-            for a, b in zip(cells[f"adapter {backend}"], cells[f"limit {backend}"], strict=True)
-        ]
-        print(f"{backend}: rows/s ratio per round: " + ", ".join(f"{x:.2f}" for x in per_round))
-    print("\n" + results_table(results, "adapter", "limit"))
+        ours, peer = med(f"mapped {backend}", "rows/s"), med(f"legacy {backend}", "rows/s")
+        results.append(
+            Result(prefix + "mapped_rows_per_s", ours, "rows/s", peer, "higher", MAPPED_TARGET)
+        )
+        for ours_side, peer_side in (("adapter", "limit"), ("mapped", "legacy")):
+            per_round = [
+                a["rows/s"] / b["rows/s"]
+                for a, b in zip(
+                    cells[f"{ours_side} {backend}"], cells[f"{peer_side} {backend}"], strict=True
+                )
+            ]
+            print(
+                f"{backend}: rows/s {ours_side}/{peer_side} per round: "
+                + ", ".join(f"{x:.2f}" for x in per_round)
+            )
+    print("\n" + results_table(results, "ours", "peer"))
     return results
 
 
@@ -448,8 +511,8 @@ def main(argv: list[str] | None = None) -> int:
     backends = list(BACKENDS) if args.backend == "all" else [args.backend]
     print(f"machine: {machine()}; code: {git_revision()}")
     print(
-        f"{rows} rows, page size {PAGE}, {rounds} rounds; adapter: one keep-alive http.client "
-        f"connection, orjson; limit: SQLAlchemy Core + orjson in-process"
+        f"{rows} rows, page size {PAGE}, {rounds} rounds; adapter, legacy, mapped: one keep-alive "
+        f"http.client connection each, orjson; limit: SQLAlchemy Core + orjson in-process"
     )
     with exit_on_signals(), contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-db-")))
@@ -469,9 +532,14 @@ def main(argv: list[str] | None = None) -> int:
                 sides[backend] = {"limit": limit}
             port, pid = start_server(stack, tmp, urls)
             for backend in backends:
-                client = Client(port, backend, pid)
-                stack.callback(client.close)
-                sides[backend]["adapter"] = client
+                clients = {
+                    "adapter": Client(port, backend, pid),
+                    "legacy": Client(port, backend, pid, LEGACY, "ORDER_NO"),
+                    "mapped": Client(port, f"{backend}_modern", pid, "orders", "orderNumber"),
+                }
+                for side, client in clients.items():
+                    stack.callback(client.close)
+                    sides[backend][side] = client
             results = report(measure(sides, rows, rounds), backends)
         except Exception:
             for log in sorted(tmp.glob("*.log")):  # what the server said

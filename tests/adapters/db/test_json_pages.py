@@ -199,3 +199,96 @@ def test_the_route_answers_the_same(
 @pytest.mark.parametrize("name", ["id", "a b", 'q"uote', "back\\slash", "tab\t", "é€", "\x01"])
 def test_keys_escaped_as_orjson_does(name: str) -> None:
     assert json_key(name) == orjson.dumps(name).decode() + ":"
+
+
+# --- tables in modern shape ---------------------------------------------------------------
+
+STATUS = {"N": "new", "P": "paid", "S": "shipped", "X": 'odd "label"'}
+MAPPING: dict[str, Any] = {
+    "ID": "id",
+    "DAY": {"as": "day", "date": "DD.MM.YYYY"},
+    "CREATED": {"as": "createdOn", "date": "YYYYMMDD", "null_values": [0]},
+    "AMOUNT": {"as": "total", "minor_units": 2},
+    "ACTIVE": {"flag": {"true": ["Y", "J"], "false": ["N"]}},
+    "STATUS": {"enum": STATUS},
+    "SKU": {"as": "sku", "width": 8},
+    "AT": {"as": "at", "time": "HHMMSS"},
+    "STAMP": {"as": "stamp", "datetime": "YYYYMMDDHHMISS"},
+    "CHECKED": {"as": "checked", "date": "YYYY-MM-DD", "on_broken": "raw"},
+}
+MODERN = ["id", "day", "createdOn", "total", "active", "status", "sku", "at", "stamp", "checked"]
+
+
+def _legacy_table(name: str) -> sa.Table:
+    return sa.Table(
+        name, sa.MetaData(),
+        sa.Column("ID", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("DAY", sa.String(10), nullable=False), sa.Column("CREATED", sa.Integer),
+        sa.Column("AMOUNT", sa.BigInteger, nullable=False), sa.Column("ACTIVE", sa.CHAR(1)),
+        sa.Column("STATUS", sa.CHAR(1), nullable=False), sa.Column("SKU", sa.CHAR(8)),
+        sa.Column("AT", sa.String(6)), sa.Column("STAMP", sa.String(14)),
+        sa.Column("CHECKED", sa.String(10)),
+    )  # fmt: skip
+
+
+def _legacy_rows() -> list[dict[str, Any]]:
+    days = ["16.05.2024", "29.02.2000", "01.01.0001", "31.12.9999", "09.11.1989"]
+    rows = []
+    for i in range(1, 41):
+        rows.append(
+            {
+                "ID": i,
+                "DAY": days[i % len(days)],
+                "CREATED": [20240516, 0, None, 19991231, 10101][i % 5],
+                "AMOUNT": [439010, -5, 0, 100, -123456789, 7][i % 6],
+                "ACTIVE": ["Y", "N", "J", None][i % 4],
+                "STATUS": list(STATUS)[i % len(STATUS)],
+                "SKU": ["AB-1", "ABCDEFGH", "", "é"][i % 4],
+                "AT": ["235959", "000000", None, "120530"][i % 4],
+                "STAMP": ["20240229235959", None, "19991231000000"][i % 3],
+                # a day that does not exist: Python answers null and the stored text
+                "CHECKED": "2019-02-31" if i == 37 else ["2024-05-16", None][i % 2],
+            }
+        )
+    return rows
+
+
+@pytest.fixture(scope="module")
+def mapped(backend: Backend) -> Iterator[tuple[DatabaseAdapter, TableInfo]]:
+    name = f"JM_{secrets.token_hex(3).upper()}"
+    table = _legacy_table(name)
+    table.create(backend.admin)
+    with backend.admin.begin() as connection:
+        connection.execute(table.insert(), _legacy_rows())
+    spec = backend.spec({name: {"as": "items", "fields": MAPPING}}, naming="camelCase")
+    adapter = DatabaseAdapter("jm", spec)
+    try:
+        yield adapter, adapter.tables["items"]
+    finally:
+        adapter.runner.dispose()
+        table.drop(backend.admin)
+
+
+MAPPED_QUERIES: list[list[tuple[str, str]]] = [
+    [],
+    [("sort", "-total")],
+    [("sort", "day,-status")],
+    [("fields", "id,sku"), ("sort", "status,-createdOn")],
+    [("fields", "day,total,active"), ("day", "ge.1990-01-01"), ("sort", "-day")],
+    [("fields", "stamp,at"), ("active", "eq.true"), ("sort", "-stamp")],
+]
+
+
+@pytest.mark.parametrize("params", MAPPED_QUERIES, ids=lambda p: "&".join(f"{k}={v}" for k, v in p))
+def test_mapped_pages_the_same_bytes(
+    backend: Backend, mapped: tuple[DatabaseAdapter, TableInfo], params: list[tuple[str, str]]
+) -> None:
+    adapter, table = mapped
+    built, pages = _walk(adapter, table, params)
+    assert pages > 1
+    if backend.name not in BUILDS:
+        assert built == 0
+    elif not any(name == "fields" for name, _ in params):
+        assert built == pages - 1  # the page with the broken day: Python answers it
+    else:
+        assert built == pages

@@ -26,7 +26,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.sql import ColumnElement
 
-from strangler.adapters.db.json_sql import DIALECTS, concat, text, value_json
+from strangler.adapters.db.json_mapped import json_string, mapped_json
+from strangler.adapters.db.json_sql import DIALECTS, concat, or_null, text, value_json
 from strangler.adapters.db.mapped_sql import cursor_json, sort_expression
 from strangler.adapters.db.meta import TableInfo
 from strangler.adapters.db.query import ListQuery
@@ -42,18 +43,7 @@ _CACHED = 256
 
 def json_key(name: str) -> str:
     """``"name":`` with the name escaped as orjson escapes it (and PostgreSQL, SQLite)."""
-    out = ['"']
-    for ch in name:
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif ch < " ":
-            out.append(_SHORT.get(ch, f"\\u{ord(ch):04x}"))
-        else:
-            out.append(ch)
-    return "".join(out) + '":'
-
-
-_SHORT = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+    return json_string(name) + ":"
 
 
 class JsonPages:
@@ -80,10 +70,17 @@ class JsonPages:
             return None
         parts: list[ColumnElement[Any]] = []
         for i, name in enumerate(fields):
-            rendered = value_json(self.dialect, table.require(name), table.sa_table.c[name])
+            column, stored = table.require(name), table.sa_table.c[name]
+            if column.codec is None:
+                rendered = value_json(self.dialect, column, stored)
+            else:
+                rendered = mapped_json(self.dialect, column, stored)
+                rendered = None if rendered is None else or_null(column, stored, rendered)
             if rendered is None:
                 return None
             parts += [text(("{" if i == 0 else ",") + json_key(name)), rendered]
+            if column.raw_name is not None:  # a decoded value has no raw side value
+                parts.append(text("," + json_key(column.raw_name) + "null"))
         return self._frozen(concat(*parts, text("}")))
 
     def _frozen(self, expression: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -116,10 +113,12 @@ class JsonPages:
         if len(rows) > query.limit:
             last = rows[query.limit - 1][1:]
             values = []
-            for k, value in zip(query.sort, last, strict=True):
+            for k, value in zip(query.sort, last, strict=True):  # as RowService.page does
                 column = table.require(k.column)
                 values.append(
-                    cursor_json(value) if column.codec is not None else cursor_value(column, value)
+                    cursor_json(value, column)
+                    if column.codec is not None
+                    else cursor_value(column, value)
                 )
             cursor = b'"' + encode_cursor(query.sort_signature, values).encode("ascii") + b'"'
         body = ",".join(texts).encode("utf-8")

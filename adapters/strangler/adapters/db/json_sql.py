@@ -28,7 +28,8 @@ uuid        its text, quoted                      ``None``
 ==========  ====================================  ======================================
 
 Floats (shortest repr differs between engines), binary, times, zoned
-timestamps, PostgreSQL ``money`` and converted (mapped) columns have none.
+timestamps and PostgreSQL ``money`` have none; converted (mapped) columns are
+written by :mod:`.json_mapped`.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from sqlalchemy.sql import ColumnElement
 
 from strangler.adapters.db.meta import ColumnInfo
 
-__all__ = ["DIALECTS", "concat", "text", "value_json"]
+__all__ = ["DIALECTS", "concat", "or_null", "text", "value_json"]
 
 Sql = ColumnElement[Any]
 DIALECTS = frozenset({"postgresql", "sqlite"})
@@ -185,8 +186,11 @@ def value_json(dialect: str, column: ColumnInfo, stored: Sql) -> Sql | None:
     if renderer is None or column.codec is not None:
         return None
     rendered = renderer(column, stored)
-    if rendered is None:
-        return None
+    return None if rendered is None else or_null(column, stored, rendered)
+
+
+def or_null(column: ColumnInfo, stored: Sql, rendered: Sql) -> Sql:
+    """``rendered``, and ``null`` where the stored value is NULL."""
     if not column.nullable:  # the database holds no NULL here
         return rendered
     return sa.case((stored.is_(None), text("null")), else_=rendered)
