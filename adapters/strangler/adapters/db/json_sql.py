@@ -134,22 +134,36 @@ def _sqlite_decimal(column: ColumnInfo, c: Sql) -> Sql | None:
     return sa.case((_stored_as(c, "integer"), _quoted(whole)), (exact, _quoted(fixed)))
 
 
+def _real_day(s: Sql) -> Sql:
+    """The text's first ten characters (``YYYY-MM-DD`` digits) name a day Python accepts.
+
+    ``julianday`` refuses months and days out of range but takes 30 February, so
+    days past the 28th are checked once more: ``date(day, '+0 days')`` writes the
+    day it counted to (``2021-03-01`` for ``2021-02-29``; plain ``date()`` echoes
+    the fields it read).
+    """
+    day = sa.func.substr(s, 1, 10, type_=sa.Text())
+    return sa.and_(
+        sa.func.julianday(day).is_not(None),
+        sa.func.substr(s, 1, 4) != text("0000"),
+        sa.or_(sa.func.substr(s, 9, 2) <= text("28"), sa.func.date(day, text("+0 days")) == day),
+    )
+
+
 def _sqlite_date(column: ColumnInfo, c: Sql) -> Sql | None:
     s = _as_text(c)
-    year = sa.func.substr(s, 1, 4) > text("0000")
     day = sa.func.substr(s, 1, 10, type_=sa.Text())
     if column.kind == "date":
-        real_day = sa.func.date(day) == day
-        return _when(sa.and_(s.op("GLOB")(text(_DAY + "*")), real_day, year), _quoted(day))
+        return _when(sa.and_(s.op("GLOB")(text(_DAY + "*")), _real_day(s)), _quoted(day))
     if column.kind != "datetime":
         return None
     iso = concat(day, text("T"), sa.func.substr(s, 12, type_=sa.Text()))
-    whole = sa.func.substr(s, 1, 10).op("||")(text(" ")).op("||")(sa.func.substr(s, 12, 8))
-    micros = sa.and_(
+    micros = sa.and_(  # Python reads (and checks) these; whole seconds it takes as they are
         s.op("GLOB")(text(_MICROS)),
         sa.func.substr(s, 21, 6) != text("000000"),
-        sa.func.datetime(s) == whole,
-        year,
+        sa.func.julianday(s).is_not(None),  # minutes and seconds in range
+        sa.func.substr(s, 12, 2) < text("24"),
+        _real_day(s),
     )
     return sa.case((s.op("GLOB")(text(_SECONDS)), _quoted(iso)), (micros, _quoted(iso)))
 
