@@ -89,4 +89,32 @@ def test_erp_database_in_modern_shape(demo: httpx.Client) -> None:
     assert re.fullmatch(r"\d{4}-\d\d-\d\d", customer["createdOn"])
     line = demo.get("/database/erp/orderLines", params={"limit": 1}).json()["items"][0]
     assert set(line) == {"orderNumber", "lineNumber", "sku", "quantity", "unitPrice"}
-    assert demo.post("/database/erp/orders", json={"orderNumber": 1}).status_code == 405
+    refused = demo.post("/database/erp/orders", json={"orderNumber": 1})
+    assert refused.status_code == 422  # orders take writes in modern shape: the rest is missing
+    assert {e["path"] for e in refused.json()["errors"]} >= {"customerNumber", "orderDate"}
+
+
+def test_erp_orders_and_customers_are_written_back_in_legacy_shape(demo: httpx.Client) -> None:
+    order = demo.get("/database/erp/orders", params={"limit": 1}).json()["items"][0]
+    url = f"/database/erp/orders/{order['orderNumber']}"
+    changed = demo.patch(url, json={"orderDate": "2024-02-29", "status": "cancelled"})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["orderDate"] == "2024-02-29" and changed.json()["status"] == "cancelled"
+    stored = demo.get(f"/database/erp_legacy/ORDERS/{order['orderNumber']}").json()
+    assert (stored["ORDER_DATE"], stored["STATUS"]) == ("29.02.2024", "C")
+    restored = demo.patch(url, json={"orderDate": order["orderDate"], "status": order["status"]})
+    assert restored.json() == order
+    customer = demo.get("/database/erp/customers", params={"limit": 1}).json()["items"][0]
+    url = f"/database/erp/customers/{customer['customerNumber']}"
+    changed = demo.patch(url, json={"creditLimit": "2500.50", "createdOn": "2011-12-31"})
+    assert changed.status_code == 200, changed.text
+    number = customer["customerNumber"]  # stored CHAR(8): padded in the legacy key
+    stored = demo.get("/database/erp_legacy/CUSTOMERS", params={"CUST_NO": f"like.{number}%"})
+    stored = stored.json()["items"][0]
+    assert (stored["CREDIT_LIMIT"], stored["CREATED_YYYYMMDD"]) == (250050, 20111231)
+    refused = demo.patch(url, json={"status": "asleep", "creditLimit": "1.001"})
+    assert refused.status_code == 422
+    assert {e["path"] for e in refused.json()["errors"]} == {"status", "creditLimit"}
+    assert demo.patch(url, json={k: customer[k] for k in ("creditLimit", "createdOn")}).json() == (
+        customer
+    )

@@ -63,9 +63,11 @@ OPERATIONS = [
         for table in ("customers", "orders", "orderLines", "stock")
         for key in ("", "/{key}")
     ),
-    f"POST {ERP}/stock",
-    f"PATCH {ERP}/stock/{{key}}",
-    f"DELETE {ERP}/stock/{{key}}",
+    *(
+        f"{verb} {ERP}/{table}{key}"
+        for table in ("customers", "orders", "stock")
+        for verb, key in (("POST", ""), ("PATCH", "/{key}"), ("DELETE", "/{key}"))
+    ),
     *(
         f"GET {ERP_LEGACY}/{table}{key}"
         for table in ("CUSTOMERS", "ORDERS", "ORDER_LINES", "STOCK")

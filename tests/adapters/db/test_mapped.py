@@ -153,6 +153,7 @@ def test_bad_values_on_converted_columns_are_400_naming_the_field(client: TestCl
         ("status", "eq.lost"),  # not a label of the code table
         ("amount", "eq.1.005"),  # no such amount in cents
         ("orderDate", "eq.16.05.2024"),  # the modern value is ISO 8601
+        ("amount", "gt.1e30"),  # in cents past what any integer column holds
     ):
         answer = client.get("/database/m/orders", params={name: value})
         assert answer.status_code == 400, (name, value, answer.text)
@@ -202,7 +203,13 @@ def test_writes_round_trip_through_a_converted_key(client: TestClient, backend: 
     assert stored() == [("16.05.2024", "N", None)]
     found = client.get("/database/m/notes", params={"due": "ge.2024-05-16", "done": "eq.false"})
     assert [i["due"] for i in found.json()["items"]] == ["2024-05-16"]
-    for bad in ({**body, "due": "16.05.2024"}, {**body, "fee": "1.234"}, {**body, "done": "J"}):
+    for bad in (
+        {**body, "due": "16.05.2024"},
+        {**body, "due": 0},  # a number is not a date (not a Unix time either)
+        {**body, "fee": "1.234"},
+        {**body, "fee": "4.2e119"},  # its cents do not fit the stored integer column
+        {**body, "done": "J"},
+    ):
         refused = client.post("/database/m/notes", json=bad)
         assert refused.status_code == 422 and refused.headers["content-type"] == PROBLEM
         wrong = next(k for k in bad if bad[k] != body[k])

@@ -102,18 +102,13 @@ def _not_null(schema: dict[str, Any]) -> dict[str, Any]:
 def test_soap_enc_arrays_are_json_arrays_of_their_item_type(tmp_path: Path) -> None:
     document = wsdl_to_openapi(str(R2_BASE), system="corpus", cache_dir=tmp_path)
     schemas = document["components"]["schemas"]
-    prefix = "corpus_InteropTest_InteropTestPort"
-    request = schemas[f"{prefix}_echoStringArray_Request"]
+    request = schemas["EchoStringArrayRequest"]
     strings = _not_null(request["properties"]["inputStringArray"])
     assert strings["type"] == "array" and strings["items"] == {"type": "string"}
     assert not request.get("required")  # every encoded part may be left out
-    ints = _not_null(
-        schemas[f"{prefix}_echoIntegerArray_Response"]["properties"]["outputIntegerArray"]
-    )
+    ints = _not_null(schemas["EchoIntegerArrayResponse"]["properties"]["outputIntegerArray"])
     assert ints["type"] == "array" and ints["items"]["type"] == "integer"
-    structs = _not_null(
-        schemas[f"{prefix}_echoStructArray_Request"]["properties"]["inputStructArray"]
-    )
+    structs = _not_null(schemas["EchoStructArrayRequest"]["properties"]["inputStructArray"])
     item = schemas[structs["items"]["$ref"].rsplit("/", 1)[-1]]
     assert set(item["properties"]) == {"varString", "varInt", "varFloat"}
 

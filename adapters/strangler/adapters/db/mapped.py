@@ -70,6 +70,8 @@ def map_table(
                 nullable=nullable and column.name not in table.key,
                 length=None if codec.labels or codec.kind != "string" else column.length,
                 precision=None, scale=codec.scale, bounds=None, as_stored=False, strip=False,
+                stored_bounds=(column.bounds or _INT64) if column.kind == "integer" else None,
+                stored_length=column.length if column.kind in ("string", "char") else None,
             )
         )  # fmt: skip
     renamed = {f.legacy: f.modern for f in shape.fields}
@@ -77,6 +79,21 @@ def map_table(
     return dataclasses.replace(
         table, name=modern_table, columns=tuple(columns), key=key, db_name=table.sql_name
     )
+
+
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _fits(column: ColumnInfo, stored: Any) -> Any:
+    """``stored`` if the stored column can hold it; ``ValueError`` saying why not."""
+    if isinstance(stored, int) and not isinstance(stored, bool):
+        low, high = column.stored_bounds or _INT64
+        if not low <= stored <= high:
+            raise ValueError(f"stored as {stored}, outside the {low} to {high} the column holds")
+    length = column.stored_length
+    if isinstance(stored, str) and length is not None and len(stored) > length:
+        raise ValueError(f"stored as {len(stored)} characters; the column holds {length}")
+    return stored
 
 
 def check_value(column: ColumnInfo, value: Any) -> Any:
@@ -88,7 +105,11 @@ def check_value(column: ColumnInfo, value: Any) -> Any:
     if codec.labels is not None and value not in codec.labels:
         raise ValueError(f"{column.name} takes one of {', '.join(codec.labels)}, not {value!r}")
     try:
-        codec.comparable(value)
+        comparable = codec.comparable(value)
+        if isinstance(comparable, int) and not isinstance(comparable, bool):
+            low, high = _INT64
+            if not low <= comparable <= high:
+                raise ValueError("is out of range")
     except (ValueError, TypeError, ArithmeticError) as exc:
         raise ValueError(f"{column.name}: {exc}") from None
     return value
@@ -105,7 +126,7 @@ def encode_values(table: TableInfo, values: Mapping[str, Any]) -> dict[str, Any]
             out[name] = value
             continue
         try:
-            out[name] = column.codec.encode(value)
+            out[name] = _fits(column, column.codec.encode(value))
         except (ValueError, TypeError, ArithmeticError) as exc:
             problems.append(InputProblem(name, f"cannot be stored: {exc}"))
     if problems:
@@ -122,7 +143,7 @@ def encode_key(table: TableInfo, values: Sequence[Any]) -> tuple[Any, ...]:
             out.append(value)
             continue
         try:
-            out.append(column.codec.encode(value))
+            out.append(_fits(column, column.codec.encode(value)))
         except (ValueError, TypeError, ArithmeticError) as exc:
             raise ValueError(f"{column.name}: {exc}") from None
     return tuple(out)

@@ -53,7 +53,9 @@ class ColumnInfo:
     A column served in a modern shape (see ``mapped``) has its modern ``name``
     and ``kind``; ``legacy`` is its name in the database and ``codec`` converts
     its stored values (``sa_type`` stays the stored type); ``raw_name`` is the
-    side field carrying stored values that break their encoding.
+    side field carrying stored values that break their encoding;
+    ``stored_bounds`` and ``stored_length`` are what the stored column holds
+    (an encoded write or filter value must fit them).
     """
 
     name: str
@@ -71,6 +73,8 @@ class ColumnInfo:
     legacy: str = ""
     codec: Codec | None = field(default=None, compare=False)
     raw_name: str | None = None
+    stored_bounds: tuple[int, int] | None = None
+    stored_length: int | None = None
 
     @property
     def sql_name(self) -> str:

@@ -28,7 +28,7 @@ import uuid
 from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
-from pydantic import Base64Bytes, Field, Strict, StrictBool, StrictInt
+from pydantic import Base64Bytes, BeforeValidator, Field, Strict, StrictBool, StrictInt
 from sqlalchemy.types import TypeEngine
 
 from strangler.adapters.db.meta import ColumnInfo, Kind
@@ -284,6 +284,17 @@ _OUT: dict[Kind, tuple[Any, dict[str, Any]]] = {
     "other": (Any, {}),
 }
 
+
+def _text_only(value: Any) -> Any:
+    """Dates, times and UUIDs travel as text in JSON; a number is not one (pydantic
+    would read ``0`` as 1970-01-01, a Unix time)."""
+    if not isinstance(value, str):
+        raise ValueError("must be text in ISO 8601 form")
+    return value
+
+
+_TextOnly = BeforeValidator(_text_only)
+
 _IN: dict[Kind, Any] = {
     # Strict: a JSON true or "5" is not an integer, though Python would take both.
     "integer": StrictInt,
@@ -292,12 +303,12 @@ _IN: dict[Kind, Any] = {
     "string": str,
     "char": str,
     "decimal": decimal.Decimal,
-    "datetime": dt.datetime,
-    "datetime_tz": dt.datetime,
-    "date": dt.date,
-    "time": dt.time,
+    "datetime": Annotated[dt.datetime, _TextOnly],
+    "datetime_tz": Annotated[dt.datetime, _TextOnly],
+    "date": Annotated[dt.date, _TextOnly],
+    "time": Annotated[dt.time, _TextOnly],
     "binary": Base64Bytes,
-    "uuid": uuid.UUID,
+    "uuid": Annotated[uuid.UUID, _TextOnly],
     "other": Any,
 }
 
