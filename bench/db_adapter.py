@@ -8,7 +8,9 @@ a timestamp and a nullable varchar). Then, in one run:
 * **ours**: ``strangler serve`` in its own subprocess with a spec exposing the
   table; a light client (one keep-alive ``http.client`` connection, ``orjson``
   to parse) pages through every row with ``GET /database/<system>/orders?limit=1000``
-  and ``&cursor=<next_cursor>`` until ``next_cursor`` is null;
+  and ``&cursor=<next_cursor>`` until ``next_cursor`` is null (the database
+  writes each page's JSON); **python** does the same on a system with
+  ``database_json: false`` (the adapter writes it);
 * **the limit**: in this process, SQLAlchemy Core on the reflected table reads the
   same pages with keyset pagination (``WHERE id > :last ORDER BY id LIMIT 1001``,
   one more row to tell whether a page follows, as the adapter does) and
@@ -23,7 +25,7 @@ the table ``as: orders``, ``orderDate`` as a date, ``total`` a decimal,
 ``paid`` a boolean, ``status`` an enum label).
 
 Every side checks that it saw every row once (count and distinct keys), and
-the first page of ours and the limit must be the same JSON. Rounds alternate
+the first page of ours, python and the limit must be the same JSON. Rounds alternate
 which side goes first; each figure is the median over rounds.
 """
 
@@ -73,7 +75,7 @@ HOST, TABLE, LEGACY, PAGE = "127.0.0.1", "orders", "LEGACY_ORDERS", 1000
 TARGET, MAPPED_TARGET = 0.8, 0.85
 PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
 BACKENDS = ("postgresql", "sqlite")
-SIDES = ("limit", "adapter", "legacy", "mapped")
+SIDES = ("limit", "adapter", "python", "legacy", "mapped")
 METRICS: tuple[tuple[str, str, str, Literal["higher", "lower"], float | None], ...] = (
     ("rows/s", "rows_per_s", "rows/s", "higher", TARGET),
     ("p50", "page_p50", "ms", "lower", None),
@@ -299,6 +301,9 @@ class Client:
     def run(self, expected: int) -> Pass:
         clock, count, times = time.perf_counter_ns, 0, []
         ids: set[Any] = set()
+        # A fresh connection per pass: the server closes idle keep-alive connections
+        # (5 s) while the other sides run.
+        self.conn.close()
         server, cpu, began = cpu_seconds(self.pid), time.process_time(), time.perf_counter()
         path = self.base
         while True:
@@ -333,6 +338,8 @@ def start_server(stack: contextlib.ExitStack, tmp: Path, urls: dict[str, str]) -
     systems = "".join(
         f"  {backend}:\n    kind: database\n    url: {url}\n"
         f"    tables: {{{TABLE}: {{}}, {LEGACY}: {{}}}}\n    max_page_size: {PAGE}\n"
+        f"  {backend}_python:\n    kind: database\n    url: {url}\n    database_json: false\n"
+        f"    tables: {{{TABLE}: {{}}}}\n    max_page_size: {PAGE}\n"
         f"  {backend}_modern:\n    kind: database\n    url: {url}\n    naming: camelCase\n"
         f"    tables: {{{LEGACY}: {MAPPING}}}\n    max_page_size: {PAGE}\n"
         for backend, url in urls.items()
@@ -358,7 +365,8 @@ def measure(
 ) -> dict[str, list[Row]]:
     """Check the sides answer alike, warm up, then alternate rounds."""
     for backend, group in sides.items():
-        if group["limit"].first_page() != group["adapter"].first_page():
+        first = group["limit"].first_page()
+        if first != group["adapter"].first_page() or first != group["python"].first_page():
             raise AssertionError(f"{backend}: the first pages of limit and adapter differ")
         mapped = group["mapped"].first_page()[0]
         if set(mapped) != MAPPED_FIELDS or mapped["status"] not in CODES.values():
@@ -405,7 +413,13 @@ def report(cells: dict[str, list[Row]], backends: list[str]) -> list[Result]:
         results.append(
             Result(prefix + "mapped_rows_per_s", ours, "rows/s", peer, "higher", MAPPED_TARGET)
         )
-        for ours_side, peer_side in (("adapter", "limit"), ("mapped", "legacy")):
+        ours, peer = med(f"adapter {backend}", "rows/s"), med(f"python {backend}", "rows/s")
+        results.append(Result(prefix + "database_json_rows_per_s", ours, "rows/s", peer, "higher"))
+        for ours_side, peer_side in (
+            ("adapter", "limit"),
+            ("mapped", "legacy"),
+            ("adapter", "python"),
+        ):
             per_round = [
                 a["rows/s"] / b["rows/s"]
                 for a, b in zip(
@@ -534,6 +548,7 @@ def main(argv: list[str] | None = None) -> int:
             for backend in backends:
                 clients = {
                     "adapter": Client(port, backend, pid),
+                    "python": Client(port, f"{backend}_python", pid),
                     "legacy": Client(port, backend, pid, LEGACY, "ORDER_NO"),
                     "mapped": Client(port, f"{backend}_modern", pid, "orders", "orderNumber"),
                 }

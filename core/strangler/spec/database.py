@@ -150,6 +150,13 @@ class DatabaseSystem(Frozen):
         default="keep",
         description="How table and column names not renamed one by one are made modern.",
     )
+    database_json: bool = Field(
+        default=True,
+        description=(
+            "Let PostgreSQL and SQLite (SQLAlchemy URLs) write list pages' JSON where they "
+            "write it exactly as the adapter would; false keeps that work in the adapter."
+        ),
+    )
 
     def served_name(self, table: str) -> str:
         """The name ``table`` is served under (its ``as``, or the naming convention's)."""

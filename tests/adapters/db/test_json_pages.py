@@ -297,3 +297,16 @@ def test_mapped_pages_the_same_bytes(
         assert built == pages - 1  # the page with the broken day: Python answers it
     else:
         assert built == pages
+
+
+def test_database_json_off_keeps_pages_in_python(
+    backend: Backend, made: tuple[DatabaseAdapter, TableInfo]
+) -> None:
+    _, table = made
+    spec = backend.spec({table.sql_name: {}}, database_json=False)
+    adapter = DatabaseAdapter("jp", spec)
+    try:
+        query = adapter.rows._query(adapter.tables[table.name], [("fields", "id,label")])
+        assert asyncio.run(adapter.rows.json_pages.page(adapter.tables[table.name], query)) is None
+    finally:
+        adapter.runner.dispose()

@@ -17,6 +17,7 @@ A spec entry (``strangler.yaml``)::
         max_page_size: 500
         default_page_size: 50
         statement_timeout_s: 30
+        database_json: true                   # PostgreSQL, SQLite: the database writes pages
 
 Routes, under ``/database/{system}``:
 
@@ -29,6 +30,11 @@ Routes, under ``/database/{system}``:
 * ``POST /Note``, ``PATCH /Note/7``, ``DELETE /Note/7``: only for ``writes: true``
   tables; others answer 405.
 * ``POST /invoices_by_country`` with ``{"country": "Germany"}`` → ``{"rows": [...]}``.
+
+On PostgreSQL and SQLite through SQLAlchemy, a list page whose answered
+columns the database can write exactly as the adapter would is written by the
+database (``json_pages``, byte for byte the same answer); other pages, other
+databases and the raw ODBC path are written by the adapter.
 
 Errors (problem+json): bad filter, sort, fields, limit, cursor or key → 400
 naming the parameter; no such row → 404; write to a read-only table → 405; body

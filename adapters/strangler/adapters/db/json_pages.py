@@ -47,12 +47,13 @@ def json_key(name: str) -> str:
 
 
 class JsonPages:
-    """Database-written pages for one adapter's tables (``enabled`` by its dialect)."""
+    """Database-written pages for one adapter's tables: ``enabled`` by the spec (and
+    never on the raw ODBC path), for the dialects that write them."""
 
-    def __init__(self, runner: Runner, *, raw_odbc: bool) -> None:
+    def __init__(self, runner: Runner, *, enabled: bool) -> None:
         self.runner = runner
         self.dialect = runner.dialect.name
-        self.enabled = not raw_odbc and self.dialect in DIALECTS
+        self.enabled = enabled and self.dialect in DIALECTS
         self._rows: dict[tuple[str, tuple[str, ...]], ColumnElement[Any] | None] = {}
 
     def row_json(self, table: TableInfo, fields: Sequence[str]) -> ColumnElement[Any] | None:

@@ -135,7 +135,7 @@ class RowService:
         self.system = system
         self.spec = spec
         self.runner = runner
-        self.json_pages = JsonPages(runner, raw_odbc=spec.odbc is not None)
+        self.json_pages = JsonPages(runner, enabled=spec.database_json and spec.odbc is None)
 
     async def list(self, table: TableInfo, params: Iterable[tuple[str, str]]) -> dict[str, Any]:
         """A page for a query string's ``(name, value)`` pairs (see :mod:`.query`)."""
