@@ -77,14 +77,6 @@ def _stored_form(dialect: str, column: ColumnInfo, stored: Sql) -> tuple[Sql, Sq
     return unpadded, sa.true()
 
 
-def _literal(value: Any) -> Sql:
-    if isinstance(value, bool):
-        return sa.literal(value, sa.Boolean())
-    if isinstance(value, int):
-        return sa.literal(value, sa.BigInteger())
-    return sa.literal(value, sa.Text())
-
-
 def _codes(column: ColumnInfo, value: Sql) -> Sql | None:
     """Flags and enums: a declared stored value → its JSON; NULL for any other."""
     codec = column.codec
@@ -93,14 +85,15 @@ def _codes(column: ColumnInfo, value: Sql) -> Sql | None:
     tree = tree.then if isinstance(tree, NullIf) else tree
     if not isinstance(tree, Cases):
         return None
-    whens = []
+    whens: list[tuple[Any, Sql]] = []
     for stored, result in tree.pairs:
         if codec.spec.flag is not None:
             written = "true" if result == 1 else "false"
         else:
             written = json_string(str(result))
-        whens.append((value == _literal(stored), text(written)))
-    return sa.case(*whens, else_=sa.null())
+        whens.append((stored, text(written)))
+    # CASE value WHEN ...: the stored value is read (trimmed) once, not once per code
+    return sa.case(dict(whens), value=value, else_=sa.null())
 
 
 def _digits_text(dialect: str, value: Sql, width: int) -> Sql:
@@ -127,8 +120,15 @@ def _matches(dialect: str, value: Sql, fmt: TextFormat) -> Sql:
     return value.op("~")(text(f"^{regex}$"))
 
 
-def _when_time(fmt: TextFormat, value: Sql, kind: Literal["date", "time", "datetime"]) -> Sql:
-    """The ISO 8601 text of ``value`` (which follows ``fmt``) if it is a real moment."""
+def _when_time(
+    dialect: str, fmt: TextFormat, value: Sql, kind: Literal["date", "time", "datetime"]
+) -> Sql:
+    """The ISO 8601 text of ``value`` (which follows ``fmt``) if it is a real moment.
+
+    Parts are compared as their digits (cheap); only a day past the 28th is checked
+    against its month (SQLite: ``date(day, '+0 days')`` writes the day it counted
+    to; elsewhere the days of the month are counted).
+    """
     at = {part: (offset + 1, width) for part, offset, width in fmt.positions()}
 
     def piece(part: str, default: str = "00") -> Sql:
@@ -141,15 +141,14 @@ def _when_time(fmt: TextFormat, value: Sql, kind: Literal["date", "time", "datet
     out: list[Sql] = []
     if kind != "time":
         year, month, day = piece("year"), piece("month"), piece("day")
-        y, d = sa.cast(year, sa.Integer()), sa.cast(day, sa.Integer())
-        leap = sa.or_(sa.and_(y % 4 == 0, y % 100 != 0), y % 400 == 0)
-        days = sa.case(
-            (month.in_([text("04"), text("06"), text("09"), text("11")]), 30),
-            (month == text("02"), sa.case((leap, 29), else_=28)),
-            else_=31,
-        )
-        checks += [y >= 1, month >= text("01"), month <= text("12"), d >= 1, d <= days]
-        out += [year, text("-"), month, text("-"), day]
+        iso_day = concat(year, text("-"), month, text("-"), day)
+        checks += [
+            month.between(text("01"), text("12")),
+            day.between(text("01"), text("31")),
+            year != text("0000"),
+            sa.or_(day <= text("28"), _day_exists(dialect, iso_day, year, month, day)),
+        ]
+        out += [iso_day]
     if kind != "date":
         hour, minute, second = piece("hour"), piece("minute"), piece("second")
         checks += [hour <= text("23"), minute <= text("59"), second <= text("59")]
@@ -158,7 +157,21 @@ def _when_time(fmt: TextFormat, value: Sql, kind: Literal["date", "time", "datet
     return sa.case((sa.and_(*checks), concat(text('"'), *out, text('"'))), else_=sa.null())
 
 
-def _moment(dialect: str, column: ColumnInfo, value: Sql) -> Sql | None:
+def _day_exists(dialect: str, iso_day: Sql, year: Sql, month: Sql, day: Sql) -> Sql:
+    """Day 29, 30 or 31 of a month that has it."""
+    if dialect == "sqlite":
+        return sa.func.date(iso_day, text("+0 days")) == iso_day
+    y, d = sa.cast(year, sa.Integer()), sa.cast(day, sa.Integer())
+    leap = sa.or_(sa.and_(y % 4 == 0, y % 100 != 0), y % 400 == 0)
+    days = sa.case(
+        (month.in_([text("04"), text("06"), text("09"), text("11")]), 30),
+        (month == text("02"), sa.case((leap, 29), else_=28)),
+        else_=31,
+    )
+    return d <= days
+
+
+def _moment(dialect: str, column: ColumnInfo, value: Sql, stored: Sql) -> Sql | None:
     codec = column.codec
     assert codec is not None
     spec = codec.spec
@@ -168,10 +181,12 @@ def _moment(dialect: str, column: ColumnInfo, value: Sql) -> Sql | None:
         "date" if spec.date else "time" if spec.time else "datetime"
     )
     fmt = parse_format(spec.date or spec.time or spec.datetime or "", kind)
+    parts = stored  # text: the parts sit where they sit in the unpadded value
     if codec.stored == "integer":
-        value = _digits_text(dialect, value, fmt.width)
+        value = parts = _digits_text(dialect, value, fmt.width)
     # A CASE evaluates in order: the digits are checked before they are read as numbers.
-    return sa.case((_matches(dialect, value, fmt), _when_time(fmt, value, kind)), else_=sa.null())
+    matches = _matches(dialect, value, fmt)
+    return sa.case((matches, _when_time(dialect, fmt, parts, kind)), else_=sa.null())
 
 
 def _minor_units(dialect: str, column: ColumnInfo, value: Sql) -> Sql | None:
@@ -180,20 +195,20 @@ def _minor_units(dialect: str, column: ColumnInfo, value: Sql) -> Sql | None:
     places = codec.spec.minor_units or 0
     if codec.stored != "integer" or not isinstance(column.sa_type, sa.Integer):
         return None
-    unit = sa.literal_column(str(10**places), sa.BigInteger())
-    whole = sa.cast(sa.func.abs(value) // unit, sa.Text())  # of a non-negative: exact
+    if dialect == "postgresql":
+        # numeric times 0.01 has scale 2 exactly: '4390.10', '-0.05', '0.00'
+        factor = sa.literal_column(f"0.{'0' * (places - 1)}1" if places else "1", sa.Numeric())
+        scaled = sa.cast(sa.cast(value, sa.Numeric()) * factor, sa.Text())
+        return concat(text('"'), scaled, text('"'))
     sign = sa.case((value < 0, text("-")), else_=text(""))
+    magnitude = sa.func.abs(value)
     if not places:
-        amount = concat(sign, whole)
-    else:
-        minor: Sql = sa.cast(sa.func.abs(value) % unit, sa.Text())
-        if dialect == "sqlite":
-            minor = sa.func.substr(concat(text("0" * places), minor), -places, type_=sa.Text())
-        else:
-            minor = sa.func.lpad(minor, places, text("0"), type_=sa.Text())
-        amount = concat(sign, whole, text("."), minor)
+        return sa.func.printf(text('"%s%d"'), sign, magnitude, type_=sa.Text())
+    unit = sa.literal_column(str(10**places), sa.BigInteger())
+    form = text(f'"%s%d.%0{places}d"')
+    amount = sa.func.printf(form, sign, magnitude // unit, magnitude % unit, type_=sa.Text())
     safe = value > sa.literal_column("-9000000000000000000")  # abs() of the smallest overflows
-    return sa.case((safe, concat(text('"'), amount, text('"'))), else_=sa.null())
+    return sa.case((safe, amount), else_=sa.null())
 
 
 def _plain(dialect: str, column: ColumnInfo, value: Sql) -> Sql | None:
@@ -219,7 +234,7 @@ def mapped_json(dialect: str, column: ColumnInfo, stored: Sql) -> Sql | None:
     value, storage = form
     rendered: Sql | None
     if spec.date or spec.time or spec.datetime or spec.timezone:
-        rendered = _moment(dialect, column, value)
+        rendered = _moment(dialect, column, value, stored)
     elif spec.minor_units is not None:
         rendered = _minor_units(dialect, column, value)
     elif spec.flag is not None or codec.labels is not None:
