@@ -19,7 +19,7 @@ char        ``to_json(rtrim)`` (strip only)       ``json_quote(rtrim)`` (strip o
 boolean     ``true`` / ``false``                  stored 0 or 1 only
 decimal     its text, quoted (a declared scale)   integer: padded to the scale; real:
                                                   ``printf('%.Nf')`` when it reads back
-                                                  as the same double (under 1e9, N ≤ 6)
+                                                  as the same double (under 1e9, 1 ≤ N ≤ 6)
 date        ``to_char`` ISO 8601, years 1-9999    stored ``YYYY-MM-DD…`` of a real day
 datetime    ``to_char`` ISO 8601, years 1-9999,   stored ``YYYY-MM-DD HH:MM:SS`` (or with
             microseconds as 6 digits or none      6 fraction digits, not all zero, a real
@@ -124,6 +124,8 @@ def _sqlite_decimal(column: ColumnInfo, c: Sql) -> Sql | None:
     if scale is None or not 0 <= scale <= _MAX_SCALE:
         return None
     whole = _as_text(c) if not scale else concat(_as_text(c), text("." + "0" * scale))
+    if not scale:  # Python writes a double's own text ('5.0'), unpadded: not printf's
+        return _when(_stored_as(c, "integer"), _quoted(whole))
     fixed = sa.func.printf(text(f"%.{scale}f"), c, type_=sa.Text())
     exact = sa.and_(
         _stored_as(c, "real"),
