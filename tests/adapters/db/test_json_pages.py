@@ -310,3 +310,25 @@ def test_database_json_off_keeps_pages_in_python(
         assert asyncio.run(adapter.rows.json_pages.page(adapter.tables[table.name], query)) is None
     finally:
         adapter.runner.dispose()
+
+
+def test_odd_column_names(backend: Backend) -> None:
+    """Names with quotes, percent signs, colons and backslashes stay literal SQL text."""
+    name = f"jn_{secrets.token_hex(3)}"
+    odd = ["id", "it's", "100%", "a:b", 'say "hi"', "back\\slash", "%(x)s"]
+    columns = [sa.Column(odd[0], sa.Integer, primary_key=True, autoincrement=False)]
+    columns += [sa.Column(c, sa.String(20)) for c in odd[1:]]
+    table = sa.Table(name, sa.MetaData(), *columns)
+    table.create(backend.admin)
+    try:
+        with backend.admin.begin() as connection:
+            rows = [{c: f"{c} {i}" for c in odd[1:]} | {"id": i} for i in range(1, 8)]
+            connection.execute(table.insert(), rows)
+        adapter = DatabaseAdapter("jn", backend.spec({name: {}}))
+        try:
+            built, pages = _walk(adapter, adapter.tables[name], [("sort", "-it's")])
+            assert built == (pages if backend.name in BUILDS else 0)
+        finally:
+            adapter.runner.dispose()
+    finally:
+        table.drop(backend.admin)
