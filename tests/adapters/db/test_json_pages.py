@@ -316,7 +316,9 @@ def test_odd_column_names(backend: Backend) -> None:
     """Names with quotes, percent signs, colons and backslashes stay literal SQL text."""
     name = f"jn_{secrets.token_hex(3)}"
     odd = ["id", "it's", "100%", "a:b", 'say "hi"', "back\\slash", "%(x)s"]
-    columns = [sa.Column(odd[0], sa.Integer, primary_key=True, autoincrement=False)]
+    columns: list[sa.Column[Any]] = [
+        sa.Column(odd[0], sa.Integer, primary_key=True, autoincrement=False)
+    ]
     columns += [sa.Column(c, sa.String(20)) for c in odd[1:]]
     table = sa.Table(name, sa.MetaData(), *columns)
     table.create(backend.admin)
