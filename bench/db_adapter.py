@@ -10,8 +10,9 @@ a timestamp and a nullable varchar). Then, in one run:
   each page's ``next_cursor`` from the envelope's tail while the clock runs and
   parses and checks every row after it stops) pages through every row with
   ``GET /database/<system>/orders?limit=1000`` and ``&cursor=<next_cursor>``
-  until ``next_cursor`` is null (the database writes each page's JSON); **python** does the same on a system with
-  ``database_json: false`` (the adapter writes it);
+  until ``next_cursor`` is null (the database writes each page's JSON);
+  **python** does the same on a system with ``database_json: false`` (the
+  adapter writes it);
 * **the limit**: in this process, SQLAlchemy Core on the reflected table reads the
   same pages with keyset pagination (``WHERE id > :last ORDER BY id LIMIT 1001``,
   one more row to tell whether a page follows, as the adapter does) and
