@@ -46,7 +46,7 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "postgresql": frozenset({"timeout", "server", "procedures", "char-padding", "pg-types"}),
     "postgresql-odbc": frozenset({"timeout", "server", "procedures", "char-padding", "pg-types"}),
     "sqlite-odbc": frozenset({"timeout", "sqlite"}),
-    "sqlite-sa": frozenset({"timeout", "sqlite"}),
+    "sqlite-sa": frozenset({"timeout", "sqlite", "sqlite-json"}),  # pages written by SQLite
 }
 PROCEDURES = {"invoices_by_country": {"params": {"country": "string"}, "safe": True}}
 TABLES = ("Invoice", "InvoiceLine", "Customer", "Track", "PlaylistTrack", "Employee")

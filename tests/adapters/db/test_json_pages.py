@@ -177,11 +177,8 @@ def test_every_page_the_same_bytes(
         assert built == pages
 
 
-def test_sqlite_falls_back_only_for_odd_pages(
-    backend: Backend, made: tuple[DatabaseAdapter, TableInfo]
-) -> None:
-    if backend.name != "sqlite-sa":
-        pytest.skip("SQLite's stored forms")
+@pytest.mark.needs("sqlite-json")
+def test_sqlite_falls_back_only_for_odd_pages(made: tuple[DatabaseAdapter, TableInfo]) -> None:
     adapter, table = made
     fields = [f for f in FIELDS if f != "big"]  # past 1e9: never written by SQLite
     built, pages = _walk(adapter, table, [("fields", ",".join(fields))], limit=1)
