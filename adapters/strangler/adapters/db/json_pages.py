@@ -107,7 +107,9 @@ class JsonPages:
         sort_columns = [sort_expression(table.require(k.column), t.c[k.column]) for k in query.sort]
         statement = select_page(table, query).with_only_columns(row, *sort_columns)
         statement = statement.select_from(t)  # the row object is SQL text: name the table
-        rows = await self.runner.run(lambda s: s.fetch(statement), operation=f"list {table.name}")
+        rows = await self.runner.run(
+            lambda s: s.fetch(statement), operation=f"list {table.name}", single_read=True
+        )
         texts = [r[0] for r in rows[: query.limit]]
         if None in texts:  # a value the database cannot write exactly: Python answers
             return None

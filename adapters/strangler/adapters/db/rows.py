@@ -163,7 +163,9 @@ class RowService:
     async def page(self, table: TableInfo, query: ListQuery) -> dict[str, Any]:
         """``{"items": [...], "next_cursor": ...}`` for a checked query."""
         statement = select_page(table, query)
-        rows = await self.runner.run(lambda s: s.fetch(statement), operation=f"list {table.name}")
+        rows = await self.runner.run(
+            lambda s: s.fetch(statement), operation=f"list {table.name}", single_read=True
+        )
         names = page_columns(table, query)
         page = rows[: query.limit]
         if table.mapped:
@@ -219,7 +221,9 @@ class RowService:
         if not isinstance(key, str):
             values = _stored_key(table, values)
         statement = select_by_key(table, values)
-        rows = await self.runner.run(lambda s: s.fetch(statement), operation=f"get {table.name}")
+        rows = await self.runner.run(
+            lambda s: s.fetch(statement), operation=f"get {table.name}", single_read=True
+        )
         if not rows:
             raise self._not_found(table, key)
         return self._json(table, table.names, rows[0])

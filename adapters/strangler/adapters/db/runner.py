@@ -75,8 +75,20 @@ class Runner(Protocol):
         """The exposed tables (blocking; called once when the adapter is built)."""
         ...
 
-    async def run(self, work: Callable[[Session], T], *, operation: str, write: bool = False) -> T:
-        """Run ``work`` in one transaction (committed only when ``write``)."""
+    async def run(
+        self,
+        work: Callable[[Session], T],
+        *,
+        operation: str,
+        write: bool = False,
+        single_read: bool = False,
+    ) -> T:
+        """Run ``work`` in one transaction (committed only when ``write``).
+
+        ``single_read``: ``work`` runs one statement that only reads (a page, a row),
+        atomic by itself; a path may then run it without a transaction of its own
+        (PostgreSQL: autocommit, sparing the BEGIN and ROLLBACK round trips).
+        """
         ...
 
     async def ping(self) -> None:
@@ -102,10 +114,19 @@ class ThreadedRunner:
     spec: DatabaseSystem
     _executor: ThreadPoolExecutor | None = None
 
-    async def run(self, work: Callable[[Session], T], *, operation: str, write: bool = False) -> T:
+    async def run(
+        self,
+        work: Callable[[Session], T],
+        *,
+        operation: str,
+        write: bool = False,
+        single_read: bool = False,
+    ) -> T:
         if self._executor is None:
             self._executor = ThreadPoolExecutor(self.spec.pool_size, f"db-{self.system}")
         loop = asyncio.get_running_loop()
+        if single_read and not write:
+            return await loop.run_in_executor(self._executor, self._run_read, work, operation)
         return await loop.run_in_executor(self._executor, self._run, work, operation, write)
 
     async def ping(self) -> None:
@@ -131,6 +152,10 @@ class ThreadedRunner:
 
     def _run(self, work: Callable[[Session], T], operation: str, write: bool) -> T:
         raise NotImplementedError
+
+    def _run_read(self, work: Callable[[Session], T], operation: str) -> T:
+        """``work`` that runs one read-only statement (see ``Runner.run``)."""
+        return self._run(work, operation, False)
 
     def _release(self) -> None:
         raise NotImplementedError
