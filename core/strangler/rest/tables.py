@@ -111,14 +111,28 @@ def _read_routes(router: APIRouter, adapter: DatabaseAdapter, table: TableInfo) 
     models = adapter.models[table.name]
     keys = ",".join(table.key)
 
-    async def list_rows(request: Request, **_: Any) -> Response:
+    async def list_page(request: Request) -> Response:
         page = await adapter.rows.list_json(table, request.query_params.multi_items())
         if isinstance(page, bytes):  # written by the database: passed through as it is
             return Response(page, media_type="application/json")
         return JSONResponse(page)
 
+    async def list_rows(request: Request, **_: Any) -> Response:
+        return await list_page(request)
+
     params = list_parameters(
         table, default_limit=adapter.spec.default_page_size, max_limit=adapter.spec.max_page_size
+    )
+    # The list route reads its query string itself (``RowService.list_json`` checks
+    # it): the route answering takes the request alone, and the one after it, with
+    # the same path, only documents the parameters. FastAPI would otherwise read
+    # and validate every documented parameter (one per column) on every request.
+    router.add_api_route(
+        f"/{table.name}",
+        _signed(list_page, _param("request", Request)),
+        methods=["GET"],
+        include_in_schema=False,
+        response_class=JSONResponse,
     )
     router.add_api_route(
         f"/{table.name}",
