@@ -159,15 +159,18 @@ def _sqlite_date(column: ColumnInfo, c: Sql) -> Sql | None:
         return _when(sa.and_(s.op("GLOB")(text(_DAY + "*")), _real_day(s)), _quoted(day))
     if column.kind != "datetime":
         return None
-    iso = concat(day, text("T"), sa.func.substr(s, 12, type_=sa.Text()))
+    # The patterns below leave one character that may be a space, the separator.
+    iso = sa.func.replace(s, text(" "), text("T"), type_=sa.Text())
     micros = sa.and_(  # Python reads (and checks) these; whole seconds it takes as they are
+        sa.func.length(s) == 26,  # a cheap test first, then the pattern
         s.op("GLOB")(text(_MICROS)),
         sa.func.substr(s, 21, 6) != text("000000"),
         sa.func.julianday(s).is_not(None),  # minutes and seconds in range
         sa.func.substr(s, 12, 2) < text("24"),
         _real_day(s),
     )
-    return sa.case((s.op("GLOB")(text(_SECONDS)), _quoted(iso)), (micros, _quoted(iso)))
+    seconds = sa.and_(sa.func.length(s) == 19, s.op("GLOB")(text(_SECONDS)))
+    return sa.case((seconds, _quoted(iso)), (micros, _quoted(iso)))
 
 
 def _sqlite(column: ColumnInfo, c: Sql) -> Sql | None:
