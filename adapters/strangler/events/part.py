@@ -1,0 +1,103 @@
+"""The events part's components, built from the ``events:`` section.
+
+* :class:`EventHub` (component ``events``): owns the state database, creates its
+  tables at start, appends events to the outbox, and serves the event side's
+  HTTP routes (streams over REST and SSE, ``/asyncapi.json``).
+* per polled table stream, a capture component (:mod:`.capture`);
+* per stream, with a broker configured, a relay to Kafka (:mod:`.relay`);
+* per command topic, a consumer (:mod:`.commands`).
+
+Writes through the adapters reach the outbox through the hooks that
+:mod:`.outbox` installs on them when the part is built.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from strangler.events.envelope import cloud_event, encode
+from strangler.events.store import StateStore, state_url
+from strangler.events.streams import Action, Stream, resolve_streams
+from strangler.platform.build import BuildContext
+from strangler.platform.component import Component, Health
+from strangler.spec.events import EventsSpec
+
+__all__ = ["EventHub", "build"]
+
+
+class EventHub:
+    """The event side's shared state: streams, the state database, the outbox."""
+
+    kind = "events"
+    name = "events"
+    prefix = ""
+
+    def __init__(self, spec: EventsSpec, store: StateStore, streams: Sequence[Stream]) -> None:
+        self.spec = spec
+        self.store = store
+        self.streams: dict[str, Stream] = {s.name: s for s in streams}
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.store.create)
+
+    async def close(self) -> None:
+        self.store.dispose()
+
+    async def health(self) -> Health:
+        detail: dict[str, Any] = {
+            "kind": self.kind,
+            "state": self.store.describe(),
+            "streams": sorted(self.streams),
+            "broker": self.spec.kafka is not None,
+        }
+        try:
+            await asyncio.to_thread(_ping, self.store)
+        except Exception as exc:
+            return Health("down", {**detail, "error": f"state database: {type(exc).__name__}"})
+        return Health("ok", detail)
+
+    def event_row(
+        self,
+        stream: Stream,
+        action: Action,
+        key: str,
+        data: Any,
+        *,
+        time: datetime | None = None,
+        extensions: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """An outbox row (for :meth:`StateStore.append`) holding one CloudEvent."""
+        event = cloud_event(
+            source=stream.source,
+            type=stream.event_type(action),
+            subject=key,
+            data=data,
+            time=time,
+            dataschema=f"/asyncapi.json#/components/schemas/{stream.data_model.__name__}",
+            extensions=extensions,
+        )
+        return {
+            "stream": stream.name,
+            "event_id": event["id"],
+            "topic": stream.topic,
+            "msg_key": key,
+            "event": encode(event).decode(),
+        }
+
+
+def _ping(store: StateStore) -> None:
+    import sqlalchemy as sa
+
+    with store.engine.connect() as connection:
+        connection.execute(sa.text("SELECT 1"))
+
+
+def build(spec: EventsSpec, context: BuildContext) -> list[Component]:
+    """The hub, then capture, relay and command components as the spec asks."""
+    streams = resolve_streams(spec, context.platform())
+    hub = EventHub(spec, StateStore(state_url(spec.state, context.cache_dir)), streams)
+    components: list[Component] = [hub]
+    return components

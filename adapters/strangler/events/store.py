@@ -1,0 +1,209 @@
+"""The state database: the outbox, capture offsets and snapshots, leases, command keys.
+
+Any SQLAlchemy database (SQLite is the embedded default, PostgreSQL in
+production). Nothing about events lives in memory or a local file only, so a
+restart, or a second replica, carries on from the same place.
+
+Tables (created when missing):
+
+* ``strangler_outbox``: every event, in the order it was appended (``seq``),
+  with its topic, message key and the CloudEvent as JSON; ``sent_at`` is set
+  when the relay has published it.
+* ``strangler_offsets``: how far each stream's capture has read (JSON).
+* ``strangler_snapshot``: each captured row's key and the hash of its last
+  published version: re-read rows are recognised, deleted rows found.
+* ``strangler_leases``: who runs a stream's relay (or capture) until when.
+* ``strangler_commands``: command ids already taken, and their replies.
+
+All functions here are blocking; callers run them in a worker thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+__all__ = [
+    "COMMANDS",
+    "LEASES",
+    "METADATA",
+    "OFFSETS",
+    "OUTBOX",
+    "SNAPSHOT",
+    "OutboxRow",
+    "StateStore",
+    "state_url",
+]
+
+METADATA = sa.MetaData()
+_SEQ = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+OUTBOX = sa.Table(
+    "strangler_outbox",
+    METADATA,
+    sa.Column("seq", _SEQ, primary_key=True, autoincrement=True),
+    sa.Column("stream", sa.String(200), nullable=False),
+    sa.Column("event_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("topic", sa.String(249), nullable=False),
+    sa.Column("msg_key", sa.String(1000), nullable=False),
+    sa.Column("event", sa.Text(), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Index("ix_strangler_outbox_stream_seq", "stream", "seq"),
+    sa.Index("ix_strangler_outbox_pending", "stream", "sent_at", "seq"),
+)
+
+OFFSETS = sa.Table(
+    "strangler_offsets",
+    METADATA,
+    sa.Column("stream", sa.String(200), primary_key=True),
+    sa.Column("position", sa.Text(), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+SNAPSHOT = sa.Table(
+    "strangler_snapshot",
+    METADATA,
+    sa.Column("stream", sa.String(200), primary_key=True),
+    sa.Column("row_key", sa.String(1000), primary_key=True),
+    sa.Column("row_hash", sa.String(64), nullable=False),
+)
+
+LEASES = sa.Table(
+    "strangler_leases",
+    METADATA,
+    sa.Column("name", sa.String(250), primary_key=True),
+    sa.Column("holder", sa.String(200), nullable=False),
+    sa.Column("expires_at", sa.Float(), nullable=False),
+)
+
+COMMANDS = sa.Table(
+    "strangler_commands",
+    METADATA,
+    sa.Column("command_key", sa.String(500), primary_key=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("reply", sa.Text(), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """One event as the outbox keeps it (``event`` is the CloudEvent's JSON text)."""
+
+    seq: int
+    stream: str
+    event_id: str
+    topic: str
+    msg_key: str
+    event: str
+
+
+def state_url(configured: str | None, cache_dir: Path | None) -> str:
+    """The state database's URL: the spec's, else a SQLite file in the cache dir."""
+    if configured:
+        return configured
+    from strangler.paths import default_cache_dir
+
+    folder = cache_dir or default_cache_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{folder / 'events-state.sqlite'}"
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class StateStore:
+    """The state tables on one engine; a transaction per call unless one is given."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        kwargs: dict[str, Any] = {}
+        if url.startswith("sqlite"):
+            # one writer at a time; wait for it rather than fail with "database is locked"
+            kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+        self.engine = sa.create_engine(url, **kwargs)
+        if url.startswith("sqlite"):
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+            sa.event.listen(self.engine, "begin", _sqlite_begin_immediate)
+
+    def create(self) -> None:
+        """Create the tables that are missing (safe to run from every replica)."""
+        METADATA.create_all(self.engine, checkfirst=True)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def describe(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+    @contextmanager
+    def transaction(self) -> Iterator[sa.Connection]:
+        with self.engine.begin() as connection:
+            yield connection
+
+    # -- the outbox ---------------------------------------------------------
+
+    def append(self, connection: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
+        """Add events (dicts with stream, event_id, topic, msg_key, event) in order."""
+        if rows:
+            stamp = now()
+            connection.execute(OUTBOX.insert(), [{**r, "created_at": stamp} for r in rows])
+
+    def read(self, stream: str, after: int, limit: int) -> list[OutboxRow]:
+        """Events of ``stream`` with ``seq > after``, oldest first (sent or not)."""
+        query = (
+            sa.select(*_ROW)
+            .where(OUTBOX.c.stream == stream, OUTBOX.c.seq > after)
+            .order_by(OUTBOX.c.seq)
+            .limit(limit)
+        )
+        with self.engine.connect() as connection:
+            return [OutboxRow(*row) for row in connection.execute(query)]
+
+    def pending(self, stream: str, limit: int) -> list[OutboxRow]:
+        """Events of ``stream`` not yet published, oldest first."""
+        query = (
+            sa.select(*_ROW)
+            .where(OUTBOX.c.stream == stream, OUTBOX.c.sent_at.is_(None))
+            .order_by(OUTBOX.c.seq)
+            .limit(limit)
+        )
+        with self.engine.connect() as connection:
+            return [OutboxRow(*row) for row in connection.execute(query)]
+
+    def mark_sent(self, connection: sa.Connection, seqs: Sequence[int]) -> None:
+        if seqs:
+            connection.execute(
+                OUTBOX.update().where(OUTBOX.c.seq.in_(list(seqs))).values(sent_at=now())
+            )
+
+
+_ROW = (
+    OUTBOX.c.seq,
+    OUTBOX.c.stream,
+    OUTBOX.c.event_id,
+    OUTBOX.c.topic,
+    OUTBOX.c.msg_key,
+    OUTBOX.c.event,
+)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # transactions begin where SQLAlchemy says
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _sqlite_begin_immediate(connection: sa.Connection) -> None:
+    # take the write lock at BEGIN, so two writers queue instead of deadlocking
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
