@@ -70,6 +70,11 @@ class PollSpec(Frozen):
         description="Rows are re-read this far behind the watermark, so a transaction "
         "that commits late with an older value is still seen (re-read rows are not repeated).",
     )
+    lookback_versions: Annotated[int, Field(ge=0)] = Field(
+        default=1000,
+        description="For an integer watermark (a row version): rows are re-read this many "
+        "versions behind the highest seen (lookback_s applies to time watermarks).",
+    )
     interval_s: PositiveFloat = 1.0
     batch_size: PositiveInt = 500
     deletes_every_s: PositiveFloat | None = Field(
