@@ -100,4 +100,7 @@ def build(spec: EventsSpec, context: BuildContext) -> list[Component]:
     streams = resolve_streams(spec, context.platform())
     hub = EventHub(spec, StateStore(state_url(spec.state, context.cache_dir)), streams)
     components: list[Component] = [hub]
+    from strangler.events.capture import Capture
+
+    components.extend(Capture(hub, s) for s in streams if s.table is not None and s.spec.poll)
     return components

@@ -1,0 +1,204 @@
+"""What polling capture keeps in the state database: offsets, snapshots, its lease.
+
+Each batch is one state transaction: the lease is renewed in it (a conditional
+update that fails once another replica holds the lease, so the batch is rolled
+back), the snapshot's hashes of the batch's keys are read, the events of new
+and changed rows are appended to the outbox, the snapshot is brought up to
+date and the offset written. A crash between two batches leaves the outbox,
+the snapshot and the offset consistent with each other: the next cycle reads
+the rows again and emits only what the snapshot has not recorded.
+
+All functions here are blocking; the capture component runs them in a thread.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+
+from strangler.events.capture_source import Captured
+from strangler.events.leases import Lease
+from strangler.events.store import LEASES, OFFSETS, SNAPSHOT, StateStore, now
+from strangler.events.streams import Action
+
+__all__ = ["CaptureState", "Emitted", "LeaseLost", "MakeEvent"]
+
+MakeEvent = Callable[[Action, str, Any, Any], dict[str, Any]]
+"""``(action, key, data, watermark)`` → an outbox row."""
+
+_CHUNK = 400  # keys per IN list: well below every database's parameter limit
+
+
+class LeaseLost(Exception):
+    """Another replica holds the stream's capture lease: the batch was not written."""
+
+
+@dataclass
+class Emitted:
+    """What one or more batches appended, by action."""
+
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+    keys: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return self.created + self.updated + self.deleted
+
+    def add(self, other: Emitted) -> None:
+        self.created += other.created
+        self.updated += other.updated
+        self.deleted += other.deleted
+        self.keys.extend(other.keys)
+
+
+class CaptureState:
+    """One stream's offset and snapshot, written under its lease."""
+
+    def __init__(self, store: StateStore, stream: str, lease: Lease) -> None:
+        self.store = store
+        self.stream = stream
+        self.lease = lease
+
+    def position(self) -> dict[str, Any]:
+        """The stored offset (``{}`` before the first batch)."""
+        with self.store.engine.connect() as connection:
+            text = connection.execute(
+                sa.select(OFFSETS.c.position).where(OFFSETS.c.stream == self.stream)
+            ).scalar()
+        return dict(orjson.loads(text)) if text else {}
+
+    def _fence(self, connection: sa.Connection) -> None:
+        """Renew the lease inside the batch's transaction, or refuse the batch."""
+        moment = time.time()
+        renewed = connection.execute(
+            LEASES.update()
+            .where(
+                LEASES.c.name == self.lease.name,
+                LEASES.c.holder == self.lease.holder,
+                LEASES.c.expires_at > moment,
+            )
+            .values(expires_at=moment + self.lease.ttl_s)
+        ).rowcount
+        if renewed != 1:
+            raise LeaseLost(self.lease.name)
+
+    def _hashes(self, connection: sa.Connection, keys: Sequence[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), _CHUNK):
+            chunk = unique[start : start + _CHUNK]
+            query = sa.select(SNAPSHOT.c.row_key, SNAPSHOT.c.row_hash).where(
+                SNAPSHOT.c.stream == self.stream, SNAPSHOT.c.row_key.in_(chunk)
+            )
+            found.update({row.row_key: row.row_hash for row in connection.execute(query)})
+        return found
+
+    def commit(
+        self, rows: Sequence[Captured], make: MakeEvent, position: dict[str, Any] | None
+    ) -> Emitted:
+        """Append events for rows the snapshot does not hold in this version; record them;
+        store ``position`` (None: keep the offset). One transaction; ``LeaseLost``."""
+        emitted = Emitted()
+        with self.store.transaction() as connection:
+            self._fence(connection)
+            known = self._hashes(connection, [r.key for r in rows])
+            events: list[dict[str, Any]] = []
+            inserts: dict[str, str] = {}
+            updates: dict[str, str] = {}
+            for row in rows:
+                before = known.get(row.key)
+                if before == row.hash:
+                    continue
+                action: Action = "created" if before is None else "updated"
+                events.append(make(action, row.key, row.data, row.watermark))
+                if action == "created":
+                    emitted.created += 1
+                    inserts[row.key] = row.hash
+                else:
+                    emitted.updated += 1
+                    if row.key in inserts:
+                        inserts[row.key] = row.hash
+                    else:
+                        updates[row.key] = row.hash
+                emitted.keys.append(row.key)
+                known[row.key] = row.hash
+            self.store.append(connection, events)
+            if inserts:
+                connection.execute(
+                    SNAPSHOT.insert(),
+                    [
+                        {"stream": self.stream, "row_key": k, "row_hash": h}
+                        for k, h in inserts.items()
+                    ],
+                )
+            if updates:
+                connection.execute(
+                    SNAPSHOT.update()
+                    .where(
+                        SNAPSHOT.c.stream == sa.bindparam("b_stream"),
+                        SNAPSHOT.c.row_key == sa.bindparam("b_key"),
+                    )
+                    .values(row_hash=sa.bindparam("b_hash")),
+                    [
+                        {"b_stream": self.stream, "b_key": k, "b_hash": h}
+                        for k, h in updates.items()
+                    ],
+                )
+            if position is not None:
+                self._save(connection, position)
+        return emitted
+
+    def snapshot_keys(self, after: str | None, limit: int) -> list[str]:
+        """A page of the snapshot's keys, in their text order, after ``after``."""
+        query = sa.select(SNAPSHOT.c.row_key).where(SNAPSHOT.c.stream == self.stream)
+        if after is not None:
+            query = query.where(SNAPSHOT.c.row_key > after)
+        query = query.order_by(SNAPSHOT.c.row_key).limit(limit)
+        with self.store.engine.connect() as connection:
+            return [row.row_key for row in connection.execute(query)]
+
+    def delete(self, keys: Sequence[str], make: MakeEvent) -> Emitted:
+        """Emit ``deleted`` for keys gone from the table and drop them from the snapshot.
+        One transaction; ``LeaseLost``."""
+        emitted = Emitted()
+        with self.store.transaction() as connection:
+            self._fence(connection)
+            known = self._hashes(connection, keys)  # still in the snapshot
+            gone = [k for k in dict.fromkeys(keys) if k in known]
+            self.store.append(connection, [make("deleted", k, None, None) for k in gone])
+            for start in range(0, len(gone), _CHUNK):
+                connection.execute(
+                    SNAPSHOT.delete().where(
+                        SNAPSHOT.c.stream == self.stream,
+                        SNAPSHOT.c.row_key.in_(gone[start : start + _CHUNK]),
+                    )
+                )
+            emitted.deleted = len(gone)
+            emitted.keys.extend(gone)
+        return emitted
+
+    def save(self, position: dict[str, Any]) -> None:
+        """Store the offset alone (under the lease; ``LeaseLost``)."""
+        with self.store.transaction() as connection:
+            self._fence(connection)
+            self._save(connection, position)
+
+    def _save(self, connection: sa.Connection, position: dict[str, Any]) -> None:
+        text = orjson.dumps(position).decode()
+        stamp = now()
+        changed = connection.execute(
+            OFFSETS.update()
+            .where(OFFSETS.c.stream == self.stream)
+            .values(position=text, updated_at=stamp)
+        ).rowcount
+        if not changed:
+            connection.execute(
+                OFFSETS.insert().values(stream=self.stream, position=text, updated_at=stamp)
+            )
