@@ -15,12 +15,14 @@ each class to an RFC 9457 problem.
     ├── InvalidInput               the caller's data does not fit the operation
     │   ├── BadQuery               a query string names an unknown field or a bad value
     │   └── InputTooLarge          the caller's input is larger than the system accepts
-    └── LegacyError                anything that went wrong on the legacy side
-        ├── LegacyUnavailable      cannot connect, or the circuit breaker is open
-        ├── LegacyTimeout          the legacy system did not answer in time
-        ├── LegacyProtocolError    the legacy system answered something unreadable
-        │   └── LegacyDataError    a stored value breaks the encoding the spec declares
-        └── LegacyFault            the legacy system answered with a fault
+    ├── LegacyError                anything that went wrong on the legacy side
+    │   ├── LegacyUnavailable      cannot connect, or the circuit breaker is open
+    │   ├── LegacyTimeout          the legacy system did not answer in time
+    │   ├── LegacyProtocolError    the legacy system answered something unreadable
+    │   │   └── LegacyDataError    a stored value breaks the encoding the spec declares
+    │   └── LegacyFault            the legacy system answered with a fault
+    └── BrokerError                the event broker (Kafka) refused or failed a publish
+        └── BrokerUnavailable      cannot reach the broker, or it did not answer in time
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from strangler.errors.redact import mask_urls
 
 __all__ = [
     "BadQuery",
+    "BrokerError",
+    "BrokerUnavailable",
     "FaultInfo",
     "InputProblem",
     "InputTooLarge",
@@ -246,3 +250,19 @@ class LegacyFault(LegacyError):
         super().__init__(fault.message, system=system, operation=operation)
         self.fault = fault
         self.client_error = client_error
+
+
+class BrokerError(StranglerError):
+    """The event broker (Kafka) refused or failed a publish; ``bootstrap`` names it.
+
+    Not a legacy error: the broker is strangler's own infrastructure. Nothing is
+    lost when a publish fails (events wait in the outbox).
+    """
+
+    def __init__(self, message: str, *, bootstrap: str) -> None:
+        super().__init__(message)
+        self.bootstrap = bootstrap
+
+
+class BrokerUnavailable(BrokerError):
+    """The broker cannot be reached, or did not acknowledge in time: try again later."""
