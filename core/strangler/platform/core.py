@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from strangler.errors import InputProblem, InvalidInput, UnknownOperation
 from strangler.platform.component import Component, Health
+from strangler.platform.invocations import invoke as observed_invoke
 from strangler.platform.operations import Operation, OperationSource, split_ref
 
 __all__ = ["Platform"]
@@ -66,7 +67,7 @@ class Platform:
         source = self.sources().get(op.system)
         if source is None:
             raise UnknownOperation(op.system, op.name)
-        return await source.invoke(op, validate_input(op, payload))
+        return await observed_invoke(source, op, validate_input(op, payload))
 
     # -- lifecycle ----------------------------------------------------------
 

@@ -30,6 +30,7 @@ from pydantic import BaseModel
 from strangler.platform.build import build_platform
 from strangler.platform.component import Component, RouteSource
 from strangler.platform.core import Platform, components_of
+from strangler.platform.invocations import invoke
 from strangler.platform.operations import Operation, OperationSource
 from strangler.platform.registry import kinds, load
 from strangler.rest.encoding import JSONResponse
@@ -134,11 +135,11 @@ def _add_operation(
 def _endpoint(source: OperationSource, operation: Operation[Any]) -> Callable[..., Awaitable[Any]]:
     """The route function; its signature is set by hand because the model is dynamic."""
     model = operation.input_model
-    invoke = source.invoke
     required = any(f.is_required() for f in model.model_fields.values())
 
     async def call(payload: BaseModel | None = None) -> JSONResponse:
-        return JSONResponse(await invoke(operation, payload if payload is not None else model()))
+        given = payload if payload is not None else model()
+        return JSONResponse(await invoke(source, operation, given))
 
     annotation: Any = Annotated[model if required else model | None, Body()]
     parameter = inspect.Parameter(

@@ -1,0 +1,57 @@
+"""Observers of successful operation calls: one path for the REST edge and in-process calls.
+
+Both the REST edge's operation routes and :meth:`Platform.invoke
+<strangler.platform.core.Platform.invoke>` call a legacy operation through
+:func:`invoke`, which tells the observers registered on the operation's source
+(for instance the event side's outbox, recording each successful
+``AdjustStock``) once the call has succeeded. A failed call tells nobody.
+
+Observers are kept per source component (not per :class:`Platform`, of which
+a build makes several over the same components). An observer that fails is
+logged and does not fail the call: the legacy system has already done it.
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from pydantic import BaseModel
+
+from strangler.platform.operations import Operation, OperationSource
+
+__all__ = ["InvocationObserver", "invoke", "observe"]
+
+log = logging.getLogger(__name__)
+
+InvocationObserver = Callable[[Operation[Any], BaseModel, Any], Awaitable[None]]
+"""Called with the operation, its validated input and the answer, after success."""
+
+_OBSERVERS: weakref.WeakKeyDictionary[object, list[InvocationObserver]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def observe(source: OperationSource, observer: InvocationObserver) -> Callable[[], None]:
+    """Tell ``observer`` of every successful call of ``source``; returns the undo."""
+    observers = _OBSERVERS.setdefault(source, [])
+    observers.append(observer)
+
+    def undo() -> None:
+        if observer in observers:
+            observers.remove(observer)
+
+    return undo
+
+
+async def invoke(source: OperationSource, operation: Operation[Any], payload: BaseModel) -> Any:
+    """``source.invoke(operation, payload)``, then each observer of ``source``."""
+    result = await source.invoke(operation, payload)
+    for observer in tuple(_OBSERVERS.get(source, ())):
+        try:
+            await observer(operation, payload, result)
+        except Exception:
+            log.exception("an observer of %s failed after the call succeeded", operation.ref)
+    return result
