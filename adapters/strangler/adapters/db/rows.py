@@ -8,6 +8,11 @@ its column's type. In a URL the segment is percent-encoded, ``/`` too.
 
 On a table served in a modern shape (:mod:`.mapped`) keys and written values
 are given modern and stored encoded; rows are decoded (:mod:`.mapped_rows`).
+
+Write listeners (the event side's outbox) see each write: ``in_transaction``
+ones with the write's own session before it commits (an error there rolls the
+write back), ``after_commit`` ones once it has committed. Both get the row as
+answered (for a delete: its key fields, read before the delete).
 """
 
 from __future__ import annotations
@@ -15,9 +20,11 @@ from __future__ import annotations
 import builtins
 import csv
 import dataclasses
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import Any
+from typing import Any, Literal
 
 from strangler.adapters.db.json_pages import JsonPages
 from strangler.adapters.db.mapped import encode_key, encode_values
@@ -47,7 +54,42 @@ from strangler.adapters.db.values import (
 from strangler.errors import BadQuery, InputProblem, InvalidInput, NotAllowed, RowNotFound
 from strangler.spec.database import DatabaseSystem
 
-__all__ = ["RowService", "key_text", "page_items", "parse_key"]
+__all__ = [
+    "RowService",
+    "WriteListeners",
+    "WriteVerb",
+    "key_text",
+    "page_items",
+    "parse_key",
+]
+
+log = logging.getLogger(__name__)
+
+WriteVerb = Literal["insert", "update", "delete"]
+InTransaction = Callable[[Session, TableInfo, WriteVerb, Mapping[str, Any]], None]
+AfterCommit = Callable[[TableInfo, WriteVerb, Mapping[str, Any]], Awaitable[None]]
+
+
+@dataclass
+class WriteListeners:
+    """Who hears of writes: inside the write's transaction, or after its commit."""
+
+    in_transaction: list[InTransaction] = field(default_factory=list)
+    after_commit: list[AfterCommit] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.in_transaction or self.after_commit)
+
+    def inside(self, session: Session, table: TableInfo, verb: WriteVerb, row: Any) -> None:
+        for listener in self.in_transaction:
+            listener(session, table, verb, row)
+
+    async def after(self, table: TableInfo, verb: WriteVerb, row: Mapping[str, Any]) -> None:
+        for listener in self.after_commit:
+            try:
+                await listener(table, verb, row)
+            except Exception:  # committed: nothing here may turn the answer into an error
+                log.exception("a listener of %s %s failed after the commit", verb, table.name)
 
 
 def parse_key(table: TableInfo, text: str) -> tuple[Any, ...]:
@@ -136,6 +178,7 @@ class RowService:
         self.spec = spec
         self.runner = runner
         self.json_pages = JsonPages(runner, enabled=spec.database_json and spec.odbc is None)
+        self.listeners = WriteListeners()
 
     async def list(self, table: TableInfo, params: Iterable[tuple[str, str]]) -> dict[str, Any]:
         """A page for a query string's ``(name, value)`` pairs (see :mod:`.query`)."""
@@ -233,22 +276,24 @@ class RowService:
         values = encode_values(table, values) if table.mapped else values
         statement = insert_row(table, values)
 
-        def work(session: Session) -> tuple[Any, ...] | None:
+        def work(session: Session) -> dict[str, Any]:
             session.execute(statement)
             key = tuple(values.get(name) for name in table.key)
+            found: tuple[Any, ...] | None = key
             if any(v is None for v in key):
                 found = session.inserted_key(table)
-                if found is None:
-                    return None
-                key = found
-            rows = session.fetch(select_by_key(table, key))
-            return rows[0] if rows else None
+            rows = session.fetch(select_by_key(table, found)) if found is not None else []
+            if rows:
+                answered = self._json(table, table.names, rows[0])
+            else:  # the database could not tell the generated key
+                names = list(values)
+                answered = self._json(table, names, [values[name] for name in names])
+            self.listeners.inside(session, table, "insert", answered)
+            return answered
 
         row = await self.runner.run(work, operation=f"insert {table.name}", write=True)
-        if row is None:  # the database could not tell the generated key
-            names = list(values)
-            return self._json(table, names, [values[name] for name in names])
-        return self._json(table, table.names, row)
+        await self.listeners.after(table, "insert", row)
+        return row
 
     async def update(self, table: TableInfo, key: str, values: Mapping[str, Any]) -> dict[str, Any]:
         self._writable(table)
@@ -258,24 +303,45 @@ class RowService:
         values = encode_values(table, values) if table.mapped else values
         statement = update_row(table, key_values, values)
 
-        def work(session: Session) -> tuple[Any, ...] | None:
+        def work(session: Session) -> dict[str, Any] | None:
             session.execute(statement)  # row counts differ (MariaDB counts changed rows)
             rows = session.fetch(select_by_key(table, key_values))
-            return rows[0] if rows else None
+            if not rows:
+                return None
+            answered = self._json(table, table.names, rows[0])
+            self.listeners.inside(session, table, "update", answered)
+            return answered
 
         row = await self.runner.run(work, operation=f"update {table.name}", write=True)
         if row is None:
             raise self._not_found(table, key)
-        return self._json(table, table.names, row)
+        await self.listeners.after(table, "update", row)
+        return row
 
     async def delete(self, table: TableInfo, key: str) -> None:
         self._writable(table)
-        statement = delete_row(table, parse_key(table, key))
-        count = await self.runner.run(
-            lambda s: s.execute(statement), operation=f"delete {table.name}", write=True
-        )
-        if count == 0:
+        key_values = parse_key(table, key)
+        statement = delete_row(table, key_values)
+        heard = bool(self.listeners)
+
+        def work(session: Session) -> dict[str, Any] | None:
+            gone: dict[str, Any] = {}
+            if heard:  # the key fields as answered, read before they go
+                rows = session.fetch(select_by_key(table, key_values))
+                if rows:
+                    answered = self._json(table, table.names, rows[0])
+                    gone = {name: answered.get(name) for name in table.key}
+            if session.execute(statement) == 0:
+                return None
+            if heard and gone:
+                self.listeners.inside(session, table, "delete", gone)
+            return gone
+
+        deleted = await self.runner.run(work, operation=f"delete {table.name}", write=True)
+        if deleted is None:
             raise self._not_found(table, key)
+        if deleted:
+            await self.listeners.after(table, "delete", deleted)
 
     def _writable(self, table: TableInfo) -> None:
         if not table.writes:
