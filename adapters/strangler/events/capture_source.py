@@ -129,6 +129,12 @@ class Watermark:
         return value
 
 
+def _as_text(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    return value
+
+
 def _parse(text: str) -> dt.datetime | None:
     try:
         return dt.datetime.fromisoformat(text.strip())
@@ -167,6 +173,8 @@ class SourceReader:
         keys = tuple(SortKey(k) for k in table.key if k != name)
         self._by_watermark = (SortKey(name), *keys)
         self._by_key = tuple(SortKey(k) for k in table.key)
+        # MariaDB's ODBC driver drops the fraction of a bound timestamp: bind them as text
+        self._text_times = adapter.runner.dialect.name in ("mysql", "mariadb")
 
     async def changes(self, low: Any, after: tuple[Any, ...] | None) -> Page:
         """Rows with watermark >= ``low`` (all rows with one if None), by (watermark, key)."""
@@ -185,6 +193,9 @@ class SourceReader:
         after: tuple[Any, ...] | None,
     ) -> Page:
         table = self.table
+        if self._text_times:
+            filters = tuple(Filter(f.column, f.op, _as_text(f.value)) for f in filters)
+            after = None if after is None else tuple(_as_text(v) for v in after)
         query = ListQuery(filters, sort, table.names, self.batch, 0, after)
         statement = select_page(table, query)
         fetched = await self.adapter.runner.run(
