@@ -24,10 +24,13 @@ import pytest
 import sqlalchemy as sa
 
 from strangler.adapters.db import DatabaseAdapter
+from strangler.errors import SpecError
 from strangler.events.capture import Capture, Cycle
 from strangler.events.part import EventHub
 from strangler.events.store import StateStore
 from strangler.events.streams import Stream
+from strangler.platform.build import build_platform
+from strangler.spec import parse_spec
 from strangler.spec.database import DatabaseSystem
 from strangler.spec.events import EventsSpec
 
@@ -613,3 +616,97 @@ def test_state_in_postgresql(source: Source, postgres: str) -> None:
     finally:
         with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as connection:
             connection.execute(f'DROP DATABASE IF EXISTS "{state_db}" WITH (FORCE)')
+
+
+async def wait_for(condition: Callable[[], Awaitable[bool]], what: str) -> None:
+    """Wait until ``condition`` holds, 30 s at most."""
+    deadline = asyncio.get_running_loop().time() + 30
+    while not await condition():
+        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.05)
+
+
+def test_unreachable_source_degrades_health_and_the_loop_recovers(tmp_path: Path) -> None:
+    """The background loop: the source refuses connections, health says so, the loop
+    keeps retrying, and once the source is back nothing is lost or repeated."""
+    db = unique("strangler_test_capture_down")
+    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{db}"')
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{db}"
+    source = Source("postgresql", sa.create_engine(url, poolclass=sa.NullPool), {"url": url})
+    table = source.table()
+    source.insert(table, [(i, f"n{i}", i, BASE) for i in range(1, 4)])
+
+    def allow(allowed: bool) -> None:
+        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as connection:
+            connection.execute(f'ALTER DATABASE "{db}" ALLOW_CONNECTIONS {str(allowed).lower()}')
+            if not allowed:
+                connection.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                    (db,),
+                )
+
+    async def body() -> None:
+        r = await rig(source, table, state_file(tmp_path), interval_s=0.05)
+        capture = r.capture()
+        try:
+            await capture.start()
+
+            async def captured(count: int) -> bool:
+                return len(await asyncio.to_thread(r.events)) == count
+
+            await wait_for(lambda: captured(3), "the first rows")
+            allow(False)
+
+            async def degraded() -> bool:
+                return (await capture.health()).status == "degraded"
+
+            await wait_for(degraded, "health to say the source fails")
+            health = await capture.health()
+            assert health.detail["failing"] == "source" and health.detail["error"]
+            allow(True)
+            source.insert(table, [(4, "n4", 4, BASE), (5, "n5", 5, BASE + dt.timedelta(seconds=1))])
+            await wait_for(lambda: captured(5), "the rows written while it was down")
+
+            async def healthy() -> bool:
+                return (await capture.health()).status == "ok"
+
+            await wait_for(healthy, "health to recover")
+            await capture.close()
+            assert summary(r.events()) == [("created", str(i)) for i in range(1, 6)]
+            assert_unique_ids(r.events())
+        finally:
+            await r.close()
+
+    try:
+        run(body)
+    finally:
+        source.admin.dispose()
+        allow(True)
+        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+
+
+def test_build_adds_a_capture_per_polled_stream(tmp_path: Path) -> None:
+    path = tmp_path / "legacy.sqlite"
+    source = Source("sqlite", sa.create_engine(f"sqlite:///{path}"), {"url": f"sqlite:///{path}"})
+    table = source.table()
+    text = f"""
+systems:
+  erp: {{kind: database, url: "sqlite:///{path}", tables: {{{table}: {{}}}}}}
+events:
+  state: "sqlite:///{tmp_path / "state.sqlite"}"
+  streams:
+    items: {{from: erp.{table}, poll: {{watermark: changed_at}}}}
+    pushed: {{from: erp.{table}}}
+"""
+    platform = build_platform(parse_spec(text))
+    try:
+        captures = [c for c in platform.components if c.kind == "capture"]
+        assert [c.name for c in captures] == ["events.items.capture"]
+        with pytest.raises(SpecError, match="no column 'changedAt'"):
+            build_platform(parse_spec(text.replace("changed_at", "changedAt")))
+    finally:
+        for component in platform.components:
+            run(component.close)
+        source.admin.dispose()
