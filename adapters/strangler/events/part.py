@@ -103,4 +103,11 @@ def build(spec: EventsSpec, context: BuildContext) -> list[Component]:
     from strangler.events.capture import Capture
 
     components.extend(Capture(hub, s) for s in streams if s.table is not None and s.spec.poll)
+    from strangler.events.outbox import install
+
+    install(hub, streams)
+    if spec.kafka is not None and spec.commands:
+        from strangler.events.commands import build_commands
+
+        components.extend(build_commands(spec, hub, context.platform()))
     return components
