@@ -710,3 +710,67 @@ events:
         for component in platform.components:
             run(component.close)
         source.admin.dispose()
+
+
+def test_composite_keys_and_deletes(source: Source, tmp_path: Path) -> None:
+    """A two-column key whose text holds a comma: keyed, paged and looked up correctly."""
+    table = unique("pairs")
+    with source.admin.begin() as c:
+        c.exec_driver_sql(
+            f"CREATE TABLE {table} (a INTEGER NOT NULL, b VARCHAR(20) NOT NULL, "
+            f"note VARCHAR(20), changed_at {source.timestamp}, PRIMARY KEY (a, b))"
+        )
+        c.execute(
+            sa.text(f"INSERT INTO {table} VALUES (:a, :b, :n, :w)"),
+            [
+                {"a": a, "b": b, "n": f"{a}{b}", "w": source.stored(BASE)}
+                for a in (1, 2)
+                for b in ("x", "x,y", "z")
+            ],
+        )
+
+    async def body() -> None:
+        r = await rig(source, table, state_file(tmp_path), batch_size=2)
+        try:
+            capture = r.capture()
+            assert (await capture.poll_once()).emitted.created == 6
+            subjects = [e["subject"] for e in r.events()]
+            assert subjects == ["1,x", '1,"x,y"', "1,z", "2,x", '2,"x,y"', "2,z"]
+            with source.admin.begin() as c:
+                c.execute(sa.text(f"DELETE FROM {table} WHERE a = 1 AND b = 'x,y'"))
+                c.execute(sa.text(f"DELETE FROM {table} WHERE a = 2 AND b = 'z'"))
+            cycle = await capture.full_pass()
+            assert counts(cycle) == (0, 0, 2)
+            assert [(e["subject"], e["data"]) for e in r.events()[6:]] == [
+                ('1,"x,y"', {"a": 1, "b": "x,y"}),
+                ("2,z", {"a": 2, "b": "z"}),
+            ]
+            assert (await capture.full_pass()).emitted.total == 0
+            assert_unique_ids(r.events())
+        finally:
+            await r.close()
+
+    run(body)
+
+
+@pytest.mark.parametrize("source", ["postgresql"], indirect=True)
+def test_timestamps_with_zone(source: Source, tmp_path: Path) -> None:
+    table = source.table("TIMESTAMPTZ")
+    auckland = ZoneInfo("Pacific/Auckland")
+    first = dt.datetime(2024, 5, 16, 20, 0, 0, 125000, tzinfo=auckland)
+    source.insert(table, [(1, "a", 1, first), (2, "b", 2, first + dt.timedelta(seconds=1))])
+
+    async def body() -> None:
+        r = await rig(source, table, state_file(tmp_path), lookback_s=60)
+        try:
+            capture = r.capture()
+            assert (await capture.poll_once()).emitted.created == 2
+            assert r.events()[0]["time"] == "2024-05-16T08:00:00.125000Z"
+            source.insert(table, [(3, "c", 3, first - dt.timedelta(seconds=30))])
+            assert (await capture.poll_once()).emitted.created == 1
+            assert r.events()[2]["time"] == "2024-05-16T07:59:30.125000Z"
+            assert (await capture.poll_once()).emitted.total == 0
+        finally:
+            await r.close()
+
+    run(body)
