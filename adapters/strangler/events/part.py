@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from strangler.events.envelope import cloud_event, encode
 from strangler.events.store import StateStore, state_url
@@ -24,6 +24,12 @@ from strangler.events.streams import Action, Stream, resolve_streams
 from strangler.platform.build import BuildContext
 from strangler.platform.component import Component, Health
 from strangler.spec.events import EventsSpec
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
+
+    from strangler.events.http import Reader, ReadSettings
+    from strangler.platform.core import Platform
 
 __all__ = ["EventHub", "build"]
 
@@ -39,12 +45,37 @@ class EventHub:
         self.spec = spec
         self.store = store
         self.streams: dict[str, Stream] = {s.name: s for s in streams}
+        self.platform: Platform | None = None  # the adapters, for command operations
+        self.read: ReadSettings | None = None  # None: the defaults of ReadSettings
+        self.reader: Reader | None = None
+        self._asyncapi: bytes | None = None
 
     async def start(self) -> None:
         await asyncio.to_thread(self.store.create)
 
     async def close(self) -> None:
+        if self.reader is not None:
+            await self.reader.aclose()
         self.store.dispose()
+
+    def router(self) -> APIRouter:
+        """The event side's HTTP routes (:mod:`.http`): streams, SSE, ``/asyncapi.json``."""
+        from strangler.events.http import ReadSettings, events_router
+
+        return events_router(self, self.read or ReadSettings())
+
+    def asyncapi(self) -> dict[str, Any]:
+        """The AsyncAPI 3.0 document of the streams and command topics (:mod:`.asyncapi`)."""
+        from strangler.events.asyncapi import asyncapi_document
+
+        return asyncapi_document(self)
+
+    def asyncapi_json(self) -> bytes:
+        if self._asyncapi is None:
+            import orjson
+
+            self._asyncapi = orjson.dumps(self.asyncapi())
+        return self._asyncapi
 
     async def health(self) -> Health:
         detail: dict[str, Any] = {
@@ -99,6 +130,7 @@ def build(spec: EventsSpec, context: BuildContext) -> list[Component]:
     """The hub, then capture, relay and command components as the spec asks."""
     streams = resolve_streams(spec, context.platform())
     hub = EventHub(spec, StateStore(state_url(spec.state, context.cache_dir)), streams)
+    hub.platform = context.platform()
     components: list[Component] = [hub]
     from strangler.events.capture import Capture
 

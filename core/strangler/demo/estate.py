@@ -30,13 +30,16 @@ class Estate:
     inventory_url: str
     pricing_url: str
     erp_url: str
+    erp_path: Path | None = None
 
 
 @contextlib.contextmanager
 def running_estate(host: str = "127.0.0.1", state_dir: Path | None = None) -> Iterator[Estate]:
     """Start every legacy demo server on a free port; stop them on exit.
 
-    The ERP database is built in ``state_dir`` (a fresh temporary folder if not given).
+    The ERP database is built in ``state_dir`` (a fresh temporary folder if not given),
+    and the event side's state database beside it (its outbox and capture offsets
+    belong to this ERP file, not to an earlier run's).
     """
     from strangler.demo.erp import build_erp_database, erp_url
     from strangler.demo.inventory import start_inventory_server
@@ -44,17 +47,23 @@ def running_estate(host: str = "127.0.0.1", state_dir: Path | None = None) -> It
 
     with contextlib.ExitStack() as stack:
         folder = state_dir or Path(stack.enter_context(tempfile.TemporaryDirectory("-strangler")))
-        erp = erp_url(build_erp_database(folder / "erp.sqlite"))
+        erp_path = build_erp_database(folder / "erp.sqlite")
+        erp = erp_url(erp_path)
         inventory = stack.enter_context(start_inventory_server(host=host, port=0))
         pricing = stack.enter_context(start_pricing_server(host=host, port=0))
         env = {
             "DEMO_INVENTORY_URL": inventory.base_url,
             "DEMO_PRICING_URL": pricing.url,
             "DEMO_ERP_URL": erp,
+            "DEMO_EVENTS_STATE": f"sqlite:///{(folder / 'events-state.sqlite').resolve()}",
         }
         spec = load_spec(DEMO_SPEC, env=env)
         yield Estate(
-            spec=spec, inventory_url=inventory.base_url, pricing_url=pricing.url, erp_url=erp
+            spec=spec,
+            inventory_url=inventory.base_url,
+            pricing_url=pricing.url,
+            erp_url=erp,
+            erp_path=erp_path,
         )
 
 
@@ -79,6 +88,14 @@ def _examples(api: str) -> list[str]:
     ]
 
 
+def _event_lines(api: str) -> list[str]:
+    return [
+        f"curl -N {api}/events/orders/sse",
+        f"strangler events tail orders --url {api}",
+        f"curl -s '{api}/events/orders?after=0&limit=5'   (AsyncAPI: {api}/asyncapi.json)",
+    ]
+
+
 def run_demo(host: str = "127.0.0.1", port: int = 8000, console: Console | None = None) -> None:
     """Run the demo until Ctrl-C, printing where everything is."""
     from strangler.rest.app import create_app
@@ -90,8 +107,11 @@ def run_demo(host: str = "127.0.0.1", port: int = 8000, console: Console | None 
             f"[red]port {port} on {host} is taken[/red]: try 'strangler demo --port 8080'"
         )
         raise SystemExit(1)
+    from strangler.demo.activity import LegacyActivity
+
     with running_estate() as estate:
         app = create_app(estate.spec)
+        assert estate.erp_path is not None
         api = f"http://{host}:{port}"
         console.print("[bold]strangler demo[/bold] — the demo estate is running", highlight=False)
         console.print(
@@ -108,5 +128,13 @@ def run_demo(host: str = "127.0.0.1", port: int = 8000, console: Console | None 
         console.print("  try:", highlight=False)
         for line in _examples(api):
             console.print(f"    {line}", highlight=False, soft_wrap=True)
+        console.print(
+            "  legacy activity: the ERP application keeps writing orders and stock; "
+            "watch the order changes arrive as CloudEvents:",
+            highlight=False,
+        )
+        for line in _event_lines(api):
+            console.print(f"    {line}", highlight=False, soft_wrap=True)
         console.print("  Ctrl-C stops everything.", highlight=False)
-        run(estate.spec, host=host, port=port, app=app)
+        with LegacyActivity(estate.erp_path):
+            run(estate.spec, host=host, port=port, app=app)
