@@ -36,6 +36,7 @@ on the event loop.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -185,11 +186,15 @@ class Publisher:
     def reset(self) -> None:
         """Drop the producer (records still queued in it are abandoned)."""
         producer, self.producer = self.producer, None
-        if producer is not None:
-            try:
-                producer.close(timeout=0)
-            except Exception:  # closing a broken producer must not hide the real error
-                log.debug("closing the producer failed", exc_info=True)
+        if producer is None:
+            return
+        try:
+            producer.close(timeout=0)
+        except Exception:  # records still queued: let them expire away from the caller
+            limit = producer.config["delivery_timeout_ms"] / 1000
+            threading.Thread(
+                target=_close_quietly, args=(producer, limit), daemon=True, name="kafka-close"
+            ).start()
 
     def close(self, timeout_s: float = 5.0) -> None:
         producer, self.producer = self.producer, None
@@ -204,3 +209,10 @@ class Publisher:
             self.spec.bootstrap,
             exc,
         )
+
+
+def _close_quietly(producer: Any, timeout_s: float) -> None:
+    try:
+        producer.close(timeout=timeout_s)
+    except Exception:  # a broken producer is dropped all the same
+        log.debug("closing the producer failed", exc_info=True)
