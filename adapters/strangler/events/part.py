@@ -135,6 +135,10 @@ def build(spec: EventsSpec, context: BuildContext) -> list[Component]:
     from strangler.events.capture import Capture
 
     components.extend(Capture(hub, s) for s in streams if s.table is not None and s.spec.poll)
+    if spec.kafka is not None:
+        from strangler.events.relay import Relay
+
+        components.extend(Relay(s.name, hub.store, spec.kafka, spec.relay) for s in streams)
     from strangler.events.outbox import install
 
     install(hub, streams)
