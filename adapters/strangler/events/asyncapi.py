@@ -27,7 +27,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from strangler.events.envelope import CONTENT_TYPE
-from strangler.events.messages import DeadLetter, command_model, envelope_model, reply_model
+from strangler.events.messages import command_model, envelope_model, reply_model
 from strangler.platform.operations import Operation
 
 if TYPE_CHECKING:
@@ -130,9 +130,12 @@ def asyncapi_document(hub: EventHub, *, title: str = "strangler events") -> dict
             (operation.input_model, "validation"),
             (reply_model(name, operation), "serialization"),
             (operation.output_model, "serialization"),
+            (reply_model(name, operation, True), "serialization"),
         ]
     if commands:
-        models.append((DeadLetter, "serialization"))
+        from strangler.rest.problems import Problem
+
+        models.append((Problem, "serialization"))
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     messages: dict[str, Any] = {}
@@ -205,28 +208,40 @@ def _command_channels(
         "correlationId": {"location": "$message.payload#/id"},
         "bindings": _kafka_key("Optional; commands with one key are taken in order."),
     }
-    messages[reply] = {
-        "name": f"{operation.ref}.reply",
-        "title": f"The answer of {operation.ref}",
-        "contentType": CONTENT_TYPE,
-        "payload": _ref(REF + reply_model(name, operation).__name__),
-        "correlationId": {"location": "$message.payload#/correlationid"},
-    }
+    for problem in (False, True):
+        what = "problem" if problem else "reply"
+        messages[f"{name}.{what}"] = {
+            "name": f"strangler.{operation.system}.{operation.name}.{what}",
+            "title": f"The answer of {operation.ref}"
+            + (": an RFC 9457 problem" if problem else ""),
+            "contentType": CONTENT_TYPE,
+            "payload": _ref(REF + reply_model(name, operation, problem).__name__),
+            "correlationId": {"location": "$message.payload#/correlationid"},
+        }
     messages[dead] = {
         "name": f"{operation.ref}.dead-letter",
-        "title": "A command that could not be taken",
-        "contentType": "application/json",
-        "payload": _ref(REF + DeadLetter.__name__),
+        "title": "A message that is no command of the topic, as it came",
+        "description": "The original value, key and headers; the reason in the "
+        "strangler-reason header.",
+        "headers": {
+            "type": "object",
+            "properties": {"strangler-reason": {"type": "string"}},
+            "required": ["strangler-reason"],
+        },
+        "payload": {},
     }
-    for channel, topic, message, what in (
-        (command, spec.topic, "command", f"Commands calling {operation.ref}."),
-        (reply, spec.replies, "reply", f"Replies to the commands of {spec.topic}."),
-        (dead, spec.dead_letters, "dead-letter", f"Malformed commands of {spec.topic}."),
+    for channel, topic, kinds, what in (
+        (command, spec.topic, ["command"], f"Commands calling {operation.ref}."),
+        (reply, spec.replies, ["reply", "problem"], f"Replies to the commands of {spec.topic}."),
+        (dead, spec.dead_letters, ["dead-letter"], f"Malformed commands of {spec.topic}."),
     ):
         channels[channel] = {
             "address": topic,
             "description": what,
-            "messages": {message: _ref(f"#/components/messages/{channel}")},
+            "messages": {
+                k: _ref(f"#/components/messages/{channel if k != 'problem' else f'{name}.problem'}")
+                for k in kinds
+            },
         }
     operations[f"{name}.receive"] = {
         "action": "receive",
@@ -236,13 +251,13 @@ def _command_channels(
         "messages": [_ref(f"#/channels/{command}/messages/command")],
         "reply": {
             "channel": _ref(f"#/channels/{reply}"),
-            "messages": [_ref(f"#/channels/{reply}/messages/reply")],
+            "messages": [_ref(f"#/channels/{reply}/messages/{k}") for k in ("reply", "problem")],
         },
     }
     operations[f"{name}.reply"] = {
         "action": "send",
         "channel": _ref(f"#/channels/{reply}"),
-        "messages": [_ref(f"#/channels/{reply}/messages/reply")],
+        "messages": [_ref(f"#/channels/{reply}/messages/{k}") for k in ("reply", "problem")],
     }
     operations[f"{name}.dead-letter"] = {
         "action": "send",

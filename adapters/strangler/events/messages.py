@@ -24,7 +24,6 @@ from strangler.platform.operations import Operation
 
 __all__ = [
     "CloudEvent",
-    "DeadLetter",
     "StreamInfo",
     "StreamList",
     "command_model",
@@ -150,16 +149,6 @@ def stream_info(stream: Stream) -> StreamInfo:
     )
 
 
-class DeadLetter(BaseModel):
-    """A command message that could not be taken, with the reason, on the dead-letter topic."""
-
-    model_config = ConfigDict(extra="allow")
-
-    reason: str = Field(description="Why the message was refused.")
-    topic: str | None = Field(default=None, description="The command topic it came from.")
-    message: str | None = Field(default=None, description="The message's value as received.")
-
-
 @cache
 def command_model(name: str, operation: Operation[Any]) -> type[CloudEvent]:
     """A command of topic ``name``: a CloudEvent whose data is the operation's input."""
@@ -178,22 +167,24 @@ def command_model(name: str, operation: Operation[Any]) -> type[CloudEvent]:
 
 
 @cache
-def reply_model(name: str, operation: Operation[Any]) -> type[CloudEvent]:
-    """The reply to a command of topic ``name``: the operation's output, or a problem."""
+def reply_model(name: str, operation: Operation[Any], problem: bool = False) -> type[CloudEvent]:
+    """A reply to a command of topic ``name``: the operation's output, or (``problem``)
+    the RFC 9457 problem the REST edge would answer."""
     from strangler.rest.problems import Problem
 
+    kind = f"strangler.{operation.system}.{operation.name}.{'problem' if problem else 'reply'}"
+    data = Problem if problem else operation.output_model
     fields: dict[str, Any] = {
+        "type": (Literal[kind], Field(description="A reply, or a problem.")),
         "correlationid": (str, Field(description="The id of the command answered.")),
-        "subject": (str | None, Field(default=None, description="The command's subject.")),
-        "data": (
-            operation.output_model | Problem,
-            Field(description=f"The output of {operation.ref}, or an RFC 9457 problem."),
-        ),
+        "dataschema": (Literal[schema_ref(data)] | None, None),
+        "data": (data, Field(description=f"What {operation.ref} answered.")),
     }
     model: type[CloudEvent] = create_model(
-        model_name("commands", name, "Reply"),
+        model_name("commands", name, "Problem" if problem else "Reply"),
         __base__=CloudEvent,
-        __doc__=f"The answer of {operation.ref} to a command, or the problem it met.",
+        __doc__=f"The answer of {operation.ref} to a command"
+        + (", a problem." if problem else "."),
         **fields,
     )
     return model
