@@ -16,8 +16,8 @@ free loopback port, and a fresh PostgreSQL database holding a source table
 
 A consumer in its own process reads each topic by assignment and stamps every
 record's arrival (``CLOCK_MONOTONIC`` is one clock for all processes). Events
-per second = events / (last arrival − first commit, or first send); latency =
-arrival − commit (ours) or arrival − send (peer), p50 and p99. Both sides must
+per second = events / (last arrival - first commit, or first send); latency =
+arrival - commit (ours) or arrival - send (peer), p50 and p99. Both sides must
 deliver every event (distinct ids counted). Rounds alternate which side goes
 first; each figure is the median over rounds.
 """
