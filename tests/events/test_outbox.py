@@ -159,8 +159,8 @@ def test_outbox_and_capture_share_the_snapshot(tmp_path: Path, shared: bool) -> 
     """One change, one event: whichever of the outbox and capture sees it first."""
     legacy = legacy_db(tmp_path)
     state = legacy if shared else f"sqlite:///{tmp_path / 'state.sqlite'}"
-    poll = "watermark: changed_at, interval_s: 3600, deletes_every_s: 3600"
-    stream = "{from: legacy.items, poll: {" + poll + "}}"
+    polling = "watermark: changed_at, interval_s: 3600, deletes_every_s: 3600"
+    stream = "{from: legacy.items, poll: {" + polling + "}}"
     with serve(spec_text(legacy, state, stream), tmp_path) as (http, hub, platform):
         # the app's own capture: its loop has run its first cycle and waits an hour;
         # the test runs the next cycles itself
