@@ -8,6 +8,7 @@ it reconnects with ``Last-Event-ID``, so nothing is skipped or repeated.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
@@ -29,7 +30,8 @@ def sse_events(url: str, last_id: str | None = None) -> Iterator[tuple[str, str,
         headers["Last-Event-ID"] = last_id
     request = urllib.request.Request(url, headers=headers)
     with urllib.request.urlopen(request, timeout=60) as response:
-        event_id, kind, data = "", "message", []
+        event_id, kind = "", "message"
+        data: list[str] = []
         for raw in response:
             line = raw.decode("utf-8").rstrip("\r\n")
             if not line:
@@ -147,10 +149,8 @@ def register(app: typer.Typer) -> None:
                         last = event_id or last
                 except urllib.error.HTTPError as exc:
                     detail = exc.read().decode("utf-8", "replace")
-                    try:
+                    with contextlib.suppress(json.JSONDecodeError, AttributeError):
                         detail = json.loads(detail).get("detail", detail)
-                    except (json.JSONDecodeError, AttributeError):
-                        pass
                     raise fail(ValueError(f"{target}: {exc.code} {detail}")) from None
                 except (urllib.error.URLError, OSError) as exc:
                     reason = getattr(exc, "reason", exc)
