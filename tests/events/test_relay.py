@@ -348,3 +348,26 @@ def test_producer_settings_from_the_spec_reach_the_producer(
     finally:
         publisher.close()
     assert len(consume(broker.bootstrap, topic, count=200)) == 200
+
+
+def test_the_part_builds_one_relay_per_stream_with_a_broker(tmp_path: Path) -> None:
+    from strangler.platform import build_platform
+    from strangler.spec import parse_spec
+
+    source = tmp_path / "src.sqlite"
+    engine = sa.create_engine(f"sqlite:///{source}")
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE items (id INTEGER PRIMARY KEY, qty INTEGER)")
+    engine.dispose()
+    streams = {"a": {"from": "src.items"}, "b": {"from": "src.items", "topic": "b.items"}}
+    spec: dict[str, Any] = {
+        "systems": {"src": {"kind": "database", "url": f"sqlite:///{source}"}},
+        "events": {"state": f"sqlite:///{tmp_path / 'state.sqlite'}", "streams": streams},
+    }
+    without = build_platform(parse_spec(orjson.dumps(spec).decode()))
+    assert not [c for c in without if c.kind == "relay"]
+    spec["events"]["kafka"] = {"bootstrap": "127.0.0.1:9"}
+    relays = [
+        c for c in build_platform(parse_spec(orjson.dumps(spec).decode())) if c.kind == "relay"
+    ]
+    assert sorted(r.name for r in relays) == ["events.a.relay", "events.b.relay"]
