@@ -359,6 +359,7 @@ class ConsumerStats:
     failures: int = 0
     last_error: str | None = None
     failing_since: float | None = None
+    partitions: tuple[int, ...] = ()
 
 
 class CommandConsumer:
@@ -417,6 +418,7 @@ class CommandConsumer:
             "topic": self.topic,
             "group": None if self.assign else self.processor.spec.group,
             "replies": self.processor.spec.replies,
+            "partitions": list(stats.partitions),
             "replied": stats.replied,
             "dead_letters": stats.dead,
         }
@@ -476,6 +478,7 @@ class CommandConsumer:
         from kafka.structs import OffsetAndMetadata
 
         batch = consumer.poll(timeout_ms=200)
+        self.stats.partitions = tuple(sorted(p.partition for p in consumer.assignment()))
         for partition, records in batch.items():
             for index, record in enumerate(records):
                 if self._stop.is_set():  # not committed: read again after a restart
