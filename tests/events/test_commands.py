@@ -36,6 +36,7 @@ from strangler.platform.core import Platform
 from strangler.spec import parse_spec
 from strangler.spec.events import CommandSpec, EventsSpec, RelaySpec
 from tests.events.broker import Broker, consume, unique_topic
+from tests.servers import free_port
 
 T = TypeVar("T")
 ADJUST = "inventory.AdjustStock"
@@ -62,9 +63,11 @@ class Estate:
     """The inventory adapter and the events hub, built from a spec without commands;
     command components are added by the test (consuming by assignment)."""
 
-    def __init__(self, inventory: InventoryServer, broker: Broker, folder: Path) -> None:
+    def __init__(
+        self, inventory: InventoryServer, broker: Broker, folder: Path, address: str = ""
+    ) -> None:
         state = f"sqlite:///{folder / f'state_{secrets.token_hex(3)}.sqlite'}"
-        text = spec_text(inventory.base_url, state, broker.bootstrap)
+        text = spec_text(address or inventory.base_url, state, broker.bootstrap)
         spec = parse_spec(text, filename="t.yaml", base_dir=folder, env={})
         self.platform = build_platform(spec, cache_dir=folder)
         hub = self.platform.component("events")
@@ -295,6 +298,28 @@ def test_malformed_commands_go_to_the_dead_letter_topic_and_the_partition_goes_o
         assert problem["data"]["status"] == 400
         assert problem["data"]["type"] == "urn:strangler:problem:legacy-fault"
         assert consumer.stats.dead == len(malformed) and consumer.stats.calls == 2
+
+    run(body)
+
+
+def test_a_legacy_system_that_is_down_is_a_problem_reply_not_a_retry(
+    inventory: InventoryServer, broker: Broker, tmp_path: Path
+) -> None:
+    closed = f"http://127.0.0.1:{free_port()}/soap"  # nothing listens there
+    estate = Estate(inventory, broker, tmp_path, address=closed)
+    data = {"sku": "SKU-4003", "delta": 1, "reason": "r"}
+    produce(broker.bootstrap, estate.command.topic, [command("down-1", data)])
+    consumer, relay = estate.replica()
+
+    async def body() -> None:
+        async with running(estate.platform, [consumer, relay]):
+            replies = await estate.replies(1)
+        (problem,) = (event_of(r) for r in replies)
+        assert problem["correlationid"] == "down-1"
+        assert problem["type"] == "strangler.inventory.AdjustStock.problem"
+        assert problem["data"]["status"] == 502
+        assert problem["data"]["type"] == "urn:strangler:problem:legacy-unavailable"
+        assert consumer.stats.replied == 1 and consumer.stats.failures == 0
 
     run(body)
 
