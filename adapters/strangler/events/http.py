@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -126,12 +127,10 @@ def latest_seq(store: StateStore, stream: str) -> int:
 
 
 def _integer(name: str, text: str | None, default: int, *, low: int, high: int) -> int:
-    if text is None or text == "":
+    if text is None:
         return default
-    try:
-        value = int(text)
-    except ValueError:
-        value = low - 1
+    # digits only: int() would also take " 5", "+5" and "5_0", which the schema does not
+    value = int(text) if _DIGITS.fullmatch(text) else low - 1
     if not low <= value <= high:
         raise BadQuery(
             f"{name} must be an integer from {low} to {high}, not {text[:40]!r}",
@@ -141,6 +140,7 @@ def _integer(name: str, text: str | None, default: int, *, low: int, high: int) 
 
 
 _MAX_SEQ = 2**63 - 1
+_DIGITS = re.compile(r"[0-9]{1,19}")
 _PROBLEMS = problem_responses(
     {
         400: "A bad after, limit or Last-Event-ID (the problem names it).",
