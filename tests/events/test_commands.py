@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import orjson
 from kafka import KafkaProducer
 
-from strangler.demo.inventory import WSDL_PATH, InventoryServer
+from strangler.demo.inventory import InventoryServer
 from strangler.events.commands import (
     OUTCOME_UNKNOWN,
     REASON_HEADER,
@@ -35,6 +35,7 @@ from strangler.platform.component import Component
 from strangler.platform.core import Platform
 from strangler.spec import parse_spec
 from strangler.spec.events import CommandSpec, EventsSpec, RelaySpec
+from tests.adapters.soap.test_rest_calls import spec_for
 from tests.events.broker import Broker, consume, unique_topic
 from tests.servers import free_port
 
@@ -43,19 +44,13 @@ ADJUST = "inventory.AdjustStock"
 
 
 def spec_text(address: str, state: str, bootstrap: str, commands: str = "") -> str:
-    return (
-        "systems:\n"
-        "  inventory:\n"
-        "    kind: soap\n"
-        f"    wsdl: {WSDL_PATH}\n"
-        f"    address: {address}\n"
-        "    timeout_s: 5\n"
-        "    safe_operations: [GetStock, ListItems]\n"
+    return spec_for(
+        address,
         "events:\n"
         f"  state: {state}\n"
         f"  kafka: {{bootstrap: '{bootstrap}'}}\n"
         "  relay: {interval_s: 0.05}\n"
-        f"{commands}"
+        f"{commands}",
     )
 
 

@@ -20,7 +20,7 @@ import orjson
 import pytest
 import sqlalchemy as sa
 
-from strangler.demo.inventory import WSDL_PATH, InventoryServer
+from strangler.demo.inventory import InventoryServer
 from strangler.errors import StranglerError
 from strangler.events.capture import Capture
 from strangler.events.outbox import same_database
@@ -30,6 +30,7 @@ from strangler.events.store import SNAPSHOT, OutboxRow
 from strangler.platform.core import Platform
 from strangler.rest.app import create_app
 from strangler.spec import parse_spec
+from tests.adapters.soap.test_rest_calls import spec_for
 from tests.servers import run_app
 
 
@@ -211,18 +212,12 @@ def test_outbox_and_capture_share_the_snapshot(tmp_path: Path, shared: bool) -> 
 
 
 def inventory_spec(address: str, state: str) -> str:
-    return (
-        "systems:\n"
-        "  inventory:\n"
-        "    kind: soap\n"
-        f"    wsdl: {WSDL_PATH}\n"
-        f"    address: {address}\n"
-        "    timeout_s: 5\n"
-        "    safe_operations: [GetStock, ListItems]\n"
+    return spec_for(
+        address,
         "events:\n"
         f"  state: {state}\n"
         "  streams:\n"
-        "    adjustments: {from: inventory.AdjustStock, key: sku}\n"
+        "    adjustments: {from: inventory.AdjustStock, key: sku}\n",
     )
 
 
