@@ -86,9 +86,19 @@ def silent_server() -> Iterator[str]:
         listener.close()
 
 
+_RESERVED: list[socket.socket] = []
+
+
 def unused_address() -> str:
-    """An address where nothing listens (connection refused)."""
-    return f"http://127.0.0.1:{free_port()}"
+    """An address where nothing listens (connection refused), for the whole session.
+
+    The port stays bound, never listening, so no server started later by the suite
+    can be given it (a port merely found free could be, and would then answer)."""
+    if not _RESERVED:
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        _RESERVED.append(sock)
+    return f"http://127.0.0.1:{_RESERVED[0].getsockname()[1]}"
 
 
 @contextlib.contextmanager

@@ -37,7 +37,7 @@ from strangler.spec import parse_spec
 from strangler.spec.events import CommandSpec, EventsSpec, RelaySpec
 from tests.adapters.soap.test_rest_calls import spec_for
 from tests.events.broker import Broker, consume, unique_topic
-from tests.servers import free_port
+from tests.servers import unused_address
 
 T = TypeVar("T")
 ADJUST = "inventory.AdjustStock"
@@ -300,7 +300,7 @@ def test_malformed_commands_go_to_the_dead_letter_topic_and_the_partition_goes_o
 def test_a_legacy_system_that_is_down_is_a_problem_reply_not_a_retry(
     inventory: InventoryServer, broker: Broker, tmp_path: Path
 ) -> None:
-    closed = f"http://127.0.0.1:{free_port()}/soap"  # nothing listens there
+    closed = f"{unused_address()}/soap"  # nothing listens there
     estate = Estate(inventory, broker, tmp_path, address=closed)
     data = {"sku": "SKU-4003", "delta": 1, "reason": "r"}
     produce(broker.bootstrap, estate.command.topic, [command("down-1", data)])

@@ -347,7 +347,15 @@ def test_producer_settings_from_the_spec_reach_the_producer(
             assert rate == pytest.approx(1.0)
     finally:
         publisher.close()
-    assert len(consume(broker.bootstrap, topic, count=200)) == 200
+    received = consume(broker.bootstrap, topic, count=200)
+    if expected["acks"] == 0:
+        # acks 0 waits for nothing, so it may lose (docs/events.md says so): the test
+        # broker answers such produce requests anyway, and kafka-python drops the
+        # connection with what was still in its buffers. Never more, never twice.
+        assert 0 < len(received) <= 200
+        assert len({r.key for r in received}) == len(received)
+    else:
+        assert len(received) == 200
 
 
 def test_the_part_builds_one_relay_per_stream_with_a_broker(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from strangler.adapters.db.values import encode_cursor
 from strangler.errors import BadQuery, SystemLoadError
 from strangler.spec.database import DatabaseSystem
 from tests.adapters.db import chinook
-from tests.servers import free_port
+from tests.servers import unused_address
 
 HOSTILE = "x' OR '1'='1'; DROP TABLE t; --"
 TABLE = TableInfo(
@@ -163,7 +163,7 @@ def test_a_keyless_view_needs_a_key(tmp_path: Path) -> None:
     ],
 )
 def test_unreachable_database_at_build_is_a_load_error(connection: dict[str, str]) -> None:
-    port = free_port()
+    port = unused_address().rsplit(":", 1)[1]
     fields = {k: v.format(port=port) for k, v in connection.items()}
     with pytest.raises(SystemLoadError) as caught:
         DatabaseAdapter("gone", DatabaseSystem.model_validate({"kind": "database", **fields}))
