@@ -36,6 +36,8 @@
             from: inventory.ListItems   # an operation of a SOAP or RPC system
             items: items                # the list inside its answer
           entity: sku
+      services:                         # views read together by entity, each point-in-time
+        item_features: [item_sales, catalogue]
 
 A view's rows land in a history table (entity, event time, features, ingested at)
 and a latest table kept in step; see :mod:`strangler.etl`.
@@ -185,6 +187,24 @@ class FeaturesSpec(Frozen):
         "default: a SQLite file in the cache dir.",
     )
     views: dict[str, FeatureViewSpec] = Field(default_factory=dict)
+    services: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Named groups of views with the same entity, read together: each "
+        "view's values are taken point-in-time on its own, then joined by entity.",
+    )
+
+    @model_validator(mode="after")
+    def _services(self) -> FeaturesSpec:
+        for name, members in self.services.items():
+            if name in self.views:
+                raise ValueError(f"service {name!r} has the name of a view")
+            unknown = [m for m in members if m not in self.views]
+            if unknown or not members:
+                raise ValueError(f"service {name!r} names no view or unknown views {unknown}")
+            entities = {tuple(self.views[m].entity) for m in members}
+            if len(entities) > 1:
+                raise ValueError(f"service {name!r} joins views with different entities")
+        return self
 
     @field_validator("views")
     @classmethod
