@@ -1,0 +1,268 @@
+"""A run's staged rows: appended batch by batch, checked, then committed at once.
+
+Each :meth:`Stage.append` writes the batch's rows into the view's staging table
+and the batch's checkpoint into the run's row of ``strangler_etl_runs`` in one
+transaction, so after a crash the checkpoint names exactly the rows staged (a
+rerun of the same run key resumes from it). PostgreSQL receives the rows through
+``COPY`` (psycopg's ``cursor.copy()``); the other databases through batched
+inserts.
+
+:meth:`Stage.commit` is one transaction: upsert the staged rows into the history
+table, refresh the latest table for the entities touched (from history, so a late
+older event never makes it regress), advance the watermark, record the run and
+empty the stage. Every merge happens in SQL; no more than one batch is ever held.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+
+from strangler.errors import StranglerError
+from strangler.etl.quality import QualityReport, run_checks
+from strangler.etl.state import encode_json, encode_watermark, now
+from strangler.etl.tables import INGESTED_AT, RUNS, VIEWS, FeatureTable, FeatureTableMismatch
+from strangler.etl.types import Batch
+from strangler.etl.upsert import newest_per_key, upsert
+from strangler.spec.features import CheckSpec
+
+__all__ = ["RunResult", "Stage", "StageLost"]
+
+
+class StageLost(StranglerError):
+    """The run is no longer the view's staging run (another run took over the stage)."""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a commit loaded: staged rows, rows written to history and latest, the
+    watermark after it. ``written`` is the database's count (MariaDB counts an
+    updated row twice); rows that arrived unchanged are not written."""
+
+    view: str
+    run_id: int
+    rows: int
+    written: int
+    latest_written: int
+    watermark: Any
+    started_at: datetime
+    ended_at: datetime
+
+
+class Stage:
+    """The staging of one run of a view (made by ``FeatureStore.begin``)."""
+
+    def __init__(
+        self,
+        engine: sa.Engine,
+        table: FeatureTable,
+        *,
+        run_id: int,
+        started_at: datetime,
+        checkpoint: dict[str, Any] | None,
+        rows: int,
+        previous_rows: int | None,
+        watermark: Any,
+    ) -> None:
+        self._engine = engine
+        self.table = table
+        self.run_id = run_id
+        self.started_at = started_at
+        self.checkpoint = checkpoint
+        self.rows = rows
+        self._previous_rows = previous_rows
+        self._watermark = watermark
+
+    @property
+    def resumed(self) -> bool:
+        """True when this run carries on an earlier, interrupted one."""
+        return self.checkpoint is not None
+
+    def append(self, batch: Batch) -> None:
+        """Stage ``batch``'s rows and record its checkpoint, in one transaction."""
+        stage = self.table.stage
+        for column in batch.columns:
+            if column not in self.table.schema:
+                raise FeatureTableMismatch(
+                    self.table.view, stage.name, column, "not in the view's schema"
+                )
+        with self._engine.begin() as connection:
+            if batch.rows:
+                if connection.dialect.name == "postgresql":
+                    self._copy(connection, batch)
+                else:
+                    names = batch.columns
+                    connection.execute(
+                        stage.insert(), [dict(zip(names, r, strict=True)) for r in batch.rows]
+                    )
+            self._record(
+                connection,
+                RUNS.update().values(
+                    checkpoint=encode_json(batch.checkpoint), rows=RUNS.c.rows + len(batch.rows)
+                ),
+            )
+        self.checkpoint = batch.checkpoint
+        self.rows += len(batch.rows)
+
+    def _copy(self, connection: sa.Connection, batch: Batch) -> None:
+        quote = connection.dialect.identifier_preparer.quote
+        json_at = [batch.columns.index(c) for c, k in self.table.schema.items()
+                   if k == "json" and c in batch.columns]  # fmt: skip
+        sql = (
+            f"COPY {connection.dialect.identifier_preparer.format_table(self.table.stage)} "
+            f"({', '.join(quote(c) for c in batch.columns)}) FROM STDIN"
+        )
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        with driver.cursor() as cursor, cursor.copy(sql) as copy:
+            if json_at:
+                for row in batch.rows:
+                    values = list(row)
+                    for i in json_at:
+                        if values[i] is not None:
+                            values[i] = orjson.dumps(values[i]).decode()
+                    copy.write_row(values)
+            else:
+                for row in batch.rows:
+                    copy.write_row(row)
+
+    def check(self, checks: Sequence[CheckSpec]) -> QualityReport:
+        """Run the view's data-quality checks over the staged rows (nothing changes)."""
+        with self._engine.connect() as connection:
+            return run_checks(connection, self.table, checks, previous_rows=self._previous_rows)
+
+    def commit(self, *, watermark_column: str | None, advance: bool = True) -> RunResult:
+        """Load the staged rows (one transaction); ``advance``: move the watermark to the
+        newest staged value (never back); a backfill leaves it."""
+        table = self.table
+        ended = now()
+        with self._engine.begin() as connection:
+            written = self._upsert_history(connection, ended)
+            latest_written = self._refresh_latest(connection)
+            watermark = self._watermark
+            if advance and watermark_column is not None:
+                watermark = _later(watermark, self._staged_max(connection, watermark_column))
+                connection.execute(
+                    VIEWS.update()
+                    .where(VIEWS.c.view == table.view)
+                    .values(watermark=encode_watermark(watermark), updated_at=ended)
+                )
+            self._record(
+                connection,
+                RUNS.update().values(
+                    status="succeeded",
+                    ended_at=ended,
+                    written=written,
+                    watermark=encode_watermark(watermark),
+                ),
+            )
+            _clear(connection, table.stage)
+        return RunResult(
+            table.view, self.run_id, self.rows, written, latest_written, watermark,
+            self.started_at, ended,
+        )  # fmt: skip
+
+    def abandon(self, report: QualityReport | str) -> None:
+        """Record the run as failed with ``report``; drop its staged rows; load nothing."""
+        with self._engine.begin() as connection:
+            self._record(
+                connection,
+                RUNS.update().values(status="failed", ended_at=now(), report=str(report)),
+            )
+            _clear(connection, self.table.stage)
+
+    def _record(self, connection: sa.Connection, update: sa.Update) -> None:
+        done = connection.execute(
+            update.where(RUNS.c.id == self.run_id, RUNS.c.status == "staging")
+        ).rowcount
+        if done != 1:
+            raise StageLost(f"run {self.run_id} of {self.table.view} is no longer staging")
+
+    def _staged_max(self, connection: sa.Connection, column: str) -> Any:
+        if column not in self.table.stage.c:
+            raise FeatureTableMismatch(
+                self.table.view, self.table.stage.name, column, "the watermark is not a column"
+            )
+        return connection.execute(sa.select(sa.func.max(self.table.stage.c[column]))).scalar()
+
+    def _upsert_history(self, connection: sa.Connection, ingested: datetime) -> int:
+        table, stage = self.table, self.table.stage
+        history = table.history
+        picked: list[sa.ColumnElement[Any]] = [stage.c[c] for c in table.entity]
+        if table.snapshot:
+            time_type = history.c[table.event_time].type
+            picked.append(sa.literal(self.started_at, time_type).label(table.event_time))
+        else:
+            picked.append(stage.c[table.event_time])
+        picked += [stage.c[c] for c in table.features]
+        picked.append(sa.literal(ingested, history.c[INGESTED_AT].type).label(INGESTED_AT))
+        source = sa.select(*picked)
+        dialect = connection.dialect.name
+        try:
+            if dialect in ("postgresql", "mssql"):
+                deduped = newest_per_key(source, key=table.key, order=stage.c["_row"])
+                if dialect == "mssql":
+                    return upsert(connection, history, deduped, key=table.key, touch=INGESTED_AT)
+                # PostgreSQL: the plain statement first; a key staged twice makes it refuse
+                # (21000), and then the newest staged row of each key is taken
+                try:
+                    with connection.begin_nested():
+                        return upsert(connection, history, source, key=table.key, touch=INGESTED_AT)
+                except sa.exc.DBAPIError as exc:
+                    if getattr(exc.orig, "sqlstate", None) != "21000":
+                        raise
+                return upsert(connection, history, deduped, key=table.key, touch=INGESTED_AT)
+            ordered = source.order_by(stage.c["_row"])
+            if dialect == "sqlite":
+                ordered = ordered.where(sa.true())  # INSERT … SELECT … ON CONFLICT needs WHERE
+            return upsert(connection, history, ordered, key=table.key, touch=INGESTED_AT)
+        except sa.exc.IntegrityError as exc:
+            raise StranglerError(
+                f"feature view {table.view}: staged rows with an empty entity key or event "
+                f"time cannot be loaded (check the run first): {exc.orig}"
+            ) from exc
+
+    def _refresh_latest(self, connection: sa.Connection) -> int:
+        table, stage, history = self.table, self.table.stage, self.table.history
+        touched = sa.exists(
+            sa.select(sa.literal(1)).where(*[stage.c[e] == history.c[e] for e in table.entity])
+        )
+        newest = (
+            sa.select(
+                *[history.c[e] for e in table.entity],
+                sa.func.max(history.c[table.event_time]).label("newest"),
+            )
+            .where(touched)
+            .group_by(*[history.c[e] for e in table.entity])
+            .subquery("newest")
+        )
+        on = sa.and_(
+            *[history.c[e] == newest.c[e] for e in table.entity],
+            history.c[table.event_time] == newest.c["newest"],
+        )
+        source = sa.select(*[history.c[c.name] for c in table.latest.columns]).join_from(
+            history, newest, on
+        )
+        return upsert(connection, table.latest, source, key=table.entity)
+
+
+def _later(old: Any, new: Any) -> Any:
+    if new is None:
+        return old
+    if old is None or type(old) is not type(new):
+        return new
+    return max(old, new)
+
+
+def _clear(connection: sa.Connection, stage: sa.Table) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.execute(
+            sa.text(f"TRUNCATE {connection.dialect.identifier_preparer.format_table(stage)}")
+        )
+    else:
+        connection.execute(stage.delete())

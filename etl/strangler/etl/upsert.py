@@ -1,0 +1,122 @@
+"""Upserts from a query into a table, in each database's own statement.
+
+* PostgreSQL and SQLite: ``INSERT … SELECT … ON CONFLICT (key) DO UPDATE … WHERE``
+  something differs, so an unchanged row keeps its ``ingested_at``;
+* MariaDB / MySQL: ``INSERT … SELECT … ON DUPLICATE KEY UPDATE``, the load time
+  first and only when a column differs (the assignments run left to right);
+* SQL Server: ``MERGE … WITH (HOLDLOCK)`` with ``WHEN MATCHED AND EXISTS (SELECT
+  target EXCEPT SELECT source)``, the null-safe "differs" test.
+
+Rows of the source that share a key: SQLite and MariaDB apply them in the
+source's order (it ends in ``ORDER BY`` the staging sequence), so the last one
+wins; PostgreSQL and SQL Server refuse to touch a row twice in one statement, so
+their callers give a source with one row per key (:func:`newest_per_key`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+
+__all__ = ["merge_sql", "newest_per_key", "upsert"]
+
+
+def upsert(
+    connection: sa.Connection,
+    target: sa.Table,
+    source: sa.Select[Any],
+    *,
+    key: Sequence[str],
+    touch: str | None = None,
+) -> int:
+    """Insert ``source``'s rows (labelled as ``target``'s columns) or update those whose
+    key exists and whose values differ; ``touch`` (a load-time column) is updated only
+    with them. Returns the rowcount the database reports."""
+    columns = [c.name for c in source.selected_columns]
+    values = [c for c in columns if c not in key and c != touch]
+    dialect = connection.dialect.name
+    statement: sa.Executable
+    if dialect in ("postgresql", "sqlite"):
+        insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(target)
+        insert = insert.from_select(columns, source)
+        if not values and touch is None:
+            statement = insert.on_conflict_do_nothing(index_elements=list(key))
+        else:
+            changed = sa.or_(*[target.c[c].is_distinct_from(insert.excluded[c]) for c in values])
+            statement = insert.on_conflict_do_update(
+                index_elements=list(key),
+                set_={c: insert.excluded[c] for c in [*values, *([touch] if touch else [])]},
+                where=changed if values else None,
+            )
+    elif dialect in ("mysql", "mariadb"):
+        insert_my = mysql.insert(target).from_select(columns, source)
+        new = insert_my.inserted
+        differs = sa.or_(*[sa.not_(target.c[c].op("<=>")(new[c])) for c in values])
+        assignments: list[tuple[str, Any]] = []
+        if touch is not None:
+            assignments.append(
+                (touch, sa.func.IF(differs, new[touch], target.c[touch]) if values else new[touch])
+            )
+        assignments += [(c, new[c]) for c in values]
+        if not assignments:
+            assignments = [(key[0], target.c[key[0]])]
+        statement = insert_my.on_duplicate_key_update(assignments)
+    elif dialect == "mssql":
+        statement = merge_sql(connection.dialect, target, source, key=key, touch=touch)
+    else:
+        raise NotImplementedError(f"no upsert for the {dialect} dialect")
+    return int(connection.execute(statement).rowcount)
+
+
+def merge_sql(
+    dialect: sa.Dialect,
+    target: sa.Table,
+    source: sa.Select[Any],
+    *,
+    key: Sequence[str],
+    touch: str | None = None,
+) -> sa.TextClause:
+    """SQL Server's ``MERGE`` of ``source`` into ``target`` (see :func:`upsert`)."""
+    quote = dialect.identifier_preparer.quote
+    columns = [c.name for c in source.selected_columns]
+    values = [c for c in columns if c not in key and c != touch]
+    # named parameters, so the MERGE text binds them by name with their types
+    named: sa.Dialect = type(dialect)(paramstyle="named")  # type: ignore[call-arg]
+    compiled = source.compile(dialect=named)
+    on = " AND ".join(f"t.{quote(c)} = s.{quote(c)}" for c in key)
+    sets = ", ".join(f"{quote(c)} = s.{quote(c)}" for c in [*values, *([touch] if touch else [])])
+    differs = (
+        f" AND EXISTS (SELECT {', '.join(f't.{quote(c)}' for c in values)}"
+        f" EXCEPT SELECT {', '.join(f's.{quote(c)}' for c in values)})"
+        if values
+        else ""
+    )
+    names = ", ".join(quote(c) for c in columns)
+    matched = f" WHEN MATCHED{differs} THEN UPDATE SET {sets}" if sets else ""
+    sql = (
+        f"MERGE INTO {dialect.identifier_preparer.format_table(target)} WITH (HOLDLOCK) AS t"
+        f" USING ({compiled}) AS s ON {on}{matched}"
+        f" WHEN NOT MATCHED THEN INSERT ({names})"
+        f" VALUES ({', '.join(f's.{quote(c)}' for c in columns)});"
+    )
+    binds = [
+        sa.bindparam(name, value, type_=compiled.binds[name].type)
+        for name, value in compiled.params.items()
+    ]
+    return sa.text(sql).bindparams(*binds)
+
+
+def newest_per_key(source: sa.Select[Any], *, key: Sequence[str], order: sa.ColumnElement[Any]
+                   ) -> sa.Select[Any]:  # fmt: skip
+    """``source``'s rows, only the one with the highest ``order`` of each key
+    (``ROW_NUMBER()``, which every supported database has)."""
+    ranked = source.add_columns(
+        sa.func.row_number()
+        .over(partition_by=[source.selected_columns[k] for k in key], order_by=order.desc())
+        .label("_rank")
+    ).subquery("ranked")
+    names = [c.name for c in source.selected_columns]
+    return sa.select(*[ranked.c[n] for n in names]).where(ranked.c["_rank"] == 1)
