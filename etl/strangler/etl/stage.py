@@ -111,8 +111,11 @@ class Stage:
 
     def _copy(self, connection: sa.Connection, batch: Batch) -> None:
         quote = connection.dialect.identifier_preparer.quote
-        json_at = [batch.columns.index(c) for c, k in self.table.schema.items()
-                   if k == "json" and c in batch.columns]  # fmt: skip
+        json_at = [
+            batch.columns.index(c)
+            for c, k in self.table.schema.items()
+            if k == "json" and c in batch.columns
+        ]
         sql = (
             f"COPY {connection.dialect.identifier_preparer.format_table(self.table.stage)} "
             f"({', '.join(quote(c) for c in batch.columns)}) FROM STDIN"
@@ -163,9 +166,15 @@ class Stage:
             )
             _clear(connection, table.stage)
         return RunResult(
-            table.view, self.run_id, self.rows, written, latest_written, watermark,
-            self.started_at, ended,
-        )  # fmt: skip
+            table.view,
+            self.run_id,
+            self.rows,
+            written,
+            latest_written,
+            watermark,
+            self.started_at,
+            ended,
+        )
 
     def abandon(self, report: QualityReport | str) -> None:
         """Record the run as failed with ``report``; drop its staged rows; load nothing."""
