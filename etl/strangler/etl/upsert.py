@@ -68,7 +68,8 @@ def upsert(
         statement = merge_sql(connection.dialect, target, source, key=key, touch=touch)
     else:
         raise NotImplementedError(f"no upsert for the {dialect} dialect")
-    return int(connection.execute(statement).rowcount)
+    result = connection.execute(statement, execution_options={"preserve_rowcount": True})
+    return int(result.rowcount)
 
 
 def merge_sql(
