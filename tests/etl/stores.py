@@ -34,7 +34,9 @@ def fresh_database(dialect: str, folder: Path) -> Iterator[str]:
             with psycopg.connect(_POSTGRES_ADMIN, autocommit=True) as connection:
                 connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     elif dialect == "mariadb":
-        admin = sa.create_engine(_MARIADB_ADMIN, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
+        admin = sa.create_engine(
+            _MARIADB_ADMIN, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool
+        )
         with admin.connect() as connection:
             connection.exec_driver_sql(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
         try:
