@@ -3,5 +3,22 @@
 A feature view of the spec's ``features:`` section names a source (a database
 table or query, or a SOAP/RPC operation); its rows are read in chunks, decoded
 by the mapping layer, staged and upserted into a history table and a latest
-table, incrementally by watermark and resumably after a crash.
+table, incrementally by watermark and resumably after a crash
+(:func:`run_view`). :class:`FeatureStore` reads them back, point in time or
+latest.
 """
+
+from strangler.etl.quality import QualityFailed
+from strangler.etl.run import Progress, RunReport, run_view
+from strangler.etl.sources import Source, open_source
+from strangler.etl.store import FeatureStore
+
+__all__ = [
+    "FeatureStore",
+    "Progress",
+    "QualityFailed",
+    "RunReport",
+    "Source",
+    "open_source",
+    "run_view",
+]

@@ -1,0 +1,192 @@
+"""Rows of a database table or SQL query, in modern shape, streamed in keyset order.
+
+Both are read through a :class:`~strangler.adapters.db.meta.TableInfo`: a
+table's as the database adapter reflected and mapped it (names and codecs from
+the system's ``tables:`` entry), a query's made from its result columns and the
+view's ``fields`` (:mod:`strangler.etl.query_table`). The statement is the one
+the adapter's list route builds (:func:`~strangler.adapters.db.statements.select_page`,
+without its limit), so filters and order on a converted column are evaluated by
+the database over the codec's sortable form: ``DD.MM.YYYY`` text orders and
+compares as dates.
+
+Rows come ordered by (watermark, key), or by key when the view has no
+watermark; the checkpoint after each batch is the last row's sort values, and a
+resumed read continues strictly after them. ``low`` (inclusive) and ``high``
+(exclusive) bound the watermark.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from strangler.adapters.db.meta import ColumnInfo, TableInfo
+from strangler.adapters.db.query import Filter, ListQuery, SortKey
+from strangler.adapters.db.statements import page_columns, page_sort_values, select_page
+from strangler.etl.checkpoints import dump_values, load_values
+from strangler.etl.streaming import Streamer
+from strangler.etl.types import Batch, FeatureKind, Schema
+from strangler.etl.values import column_kind, column_reader, parse_as
+from strangler.mapping import BrokenValue, decode_value
+
+__all__ = ["DatabaseSource"]
+
+_FAST: dict[FeatureKind, frozenset[type[Any]]] = {
+    "integer": frozenset({int}),
+    "float": frozenset({float}),
+    "string": frozenset({str}),
+    "boolean": frozenset({bool}),
+    "date": frozenset({dt.date}),
+    "datetime": frozenset({dt.datetime}),
+    "time": frozenset({dt.time}),
+    "bytes": frozenset({bytes}),
+}
+_NONE = type(None)
+
+
+class DatabaseSource:
+    """A table or query of one database system (see the module's docstring)."""
+
+    def __init__(
+        self,
+        *,
+        system: str,
+        runner: Any,
+        table: TableInfo,
+        watermark: str | None,
+        order: Sequence[str],
+        chunk_rows: int,
+        on_close: Callable[[], None],
+    ) -> None:
+        self.system = system
+        self.table = table
+        self.watermark = watermark
+        self.chunk_rows = chunk_rows
+        self.schema: Schema = {c.name: column_kind(c) for c in table.columns}
+        self.estimated_rows: int | None = None
+        keys = [watermark] if watermark else []
+        keys += [name for name in order if name not in keys]
+        self._sort = tuple(SortKey(name) for name in keys)
+        self._streamer = Streamer(system, runner)
+        self._dbms = str(getattr(runner, "dbms", ""))
+        self._on_close = on_close
+        self._decoders = [_ColumnDecoder(system, table, c) for c in table.columns]
+
+    def batches(
+        self, *, resume: dict[str, Any] | None, low: Any | None, high: Any | None
+    ) -> Iterator[Batch]:
+        """The rows (see the module's docstring), ``chunk_rows`` per batch."""
+        table = self.table
+        filters: list[Filter] = []
+        if self.watermark is not None:
+            column = table.require(self.watermark)
+            if low is not None:
+                filters.append(Filter(column.name, "ge", self._bound(column, low)))
+            if high is not None:
+                filters.append(Filter(column.name, "lt", self._bound(column, high)))
+        after = None
+        if resume and resume.get("after") is not None:
+            after = tuple(self._text_time(v) for v in load_values(resume["after"]))
+        query = ListQuery(tuple(filters), self._sort, table.names, 1, 0, after)
+        statement = select_page(table, query).limit(None)
+        operation = f"read {table.name}"
+        self.estimated_rows = self._count(statement, operation)
+        names = page_columns(table, query)
+        width = len(names)
+        assert names[:width] == table.names[:width]
+        extra = page_sort_values(table, query)
+        positions = [
+            width + extra.index(k.column) if k.column in extra else names.index(k.column)
+            for k in self._sort
+        ]
+        columns = table.names
+        for chunk in self._streamer.chunks(statement, self.chunk_rows, operation):
+            last = chunk[-1]
+            checkpoint = {"after": dump_values([last[p] for p in positions])}
+            yield Batch(columns, self._decode(chunk, width), checkpoint)
+
+    def _count(self, statement: sa.Select[Any], operation: str) -> int | None:
+        counted = sa.select(sa.func.count()).select_from(statement.order_by(None).subquery())
+        _, rows = self._streamer.sample(counted, 1, f"{operation} (count)")
+        return int(rows[0][0]) if rows else None
+
+    def _bound(self, column: ColumnInfo, value: Any) -> Any:
+        """A bound on the watermark as the column's kind (naive columns compare UTC)."""
+        kind = column_kind(column)
+        if kind in ("date", "datetime"):
+            if isinstance(value, str):
+                value = parse_as("datetime", value)
+            if isinstance(value, dt.datetime) and value.tzinfo is not None:
+                aware = column.kind == "datetime_tz" or (
+                    column.codec is not None and column.codec.kind == "datetime_tz"
+                )
+                if not aware:
+                    value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        value = parse_as(kind, value)
+        return self._text_time(value) if column.codec is None else value
+
+    def _text_time(self, value: Any) -> Any:
+        """MariaDB's ODBC driver drops the fraction of a bound timestamp: bind it as text."""
+        if self._dbms == "mysql" and isinstance(value, dt.datetime):
+            return value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+        return value
+
+    def _decode(self, chunk: list[Any], width: int) -> list[tuple[Any, ...]]:
+        columns: list[Sequence[Any]] = []
+        columns.extend(zip(*chunk, strict=True))
+        del columns[width:]
+        for i, decoder in enumerate(self._decoders):
+            columns[i] = decoder.decode(columns[i], chunk)
+        return list(zip(*columns, strict=True))
+
+    def close(self) -> None:
+        self._streamer.close()
+        self._on_close()
+
+
+class _ColumnDecoder:
+    """Reads one column of a chunk, touching values only where they need it."""
+
+    def __init__(self, system: str, table: TableInfo, column: ColumnInfo) -> None:
+        self.system = system
+        self.table = table
+        self.column = column
+        kind = column_kind(column)
+        fast = _FAST.get(kind) if column.codec is None else None
+        if column.kind == "char" and column.strip:
+            fast = None
+        self._fast = None if fast is None else fast | {_NONE}
+        self._read = column_reader(system, table, column)
+        self._key = [table.names.index(k) for k in table.key if k in table.names]
+
+    def decode(self, values: Sequence[Any], rows: list[Any]) -> Sequence[Any]:
+        if self._fast is not None and set(map(type, values)) <= self._fast:
+            return values
+        codec = self.column.codec
+        if codec is None:
+            read = self._read
+            return [read(v, "") for v in values]
+        out = []
+        for i, stored in enumerate(values):
+            try:
+                out.append(codec.decode(stored))
+            except BrokenValue:  # the field's policy, with the row named
+                modern, _ = decode_value(
+                    codec,
+                    stored,
+                    system=self.system,
+                    obj=self.table.sql_name,
+                    field=self.column.sql_name,
+                    row=self._label(rows[i]),
+                )
+                out.append(modern)
+        return out
+
+    def _label(self, row: Sequence[Any]) -> str:
+        table = self.table
+        return ", ".join(
+            f"{table.require(table.names[i]).sql_name}={str(row[i]).rstrip(' ')}" for i in self._key
+        )

@@ -1,0 +1,142 @@
+"""One statement's rows in chunks through a server-side cursor, whatever the path.
+
+The database adapter's runner fetches whole results (pages are small); a
+feature view reads whole tables, so its rows are streamed instead:
+
+* SQLAlchemy URLs: the runner's own engine with ``stream_results`` (PostgreSQL
+  through psycopg: a named server-side cursor; SQLite steps its cursor). The
+  MariaDB/MySQL ODBC driver keeps a whole result in memory unless told not to
+  (``NO_CACHE``), so for ``mysql+pyodbc`` a second engine with that option is
+  made from the same URL.
+* Raw ODBC strings: one connection of its own, made from the system's string
+  plus the driver's option for reading a result as it is fetched (MariaDB
+  ``NO_CACHE=1``, psqlODBC ``UseDeclareFetch=1``, SQLite ``StepAPI=1``).
+
+Driver errors become the project's errors (as the adapter's would).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pyodbc  # type: ignore[import-not-found, unused-ignore]  # its .pyi is not PEP 561
+import sqlalchemy as sa
+
+from strangler.adapters.db.engine import SqlAlchemyRunner
+from strangler.adapters.db.failures import translate
+from strangler.adapters.db.odbc import OdbcRunner, compile_statement
+from strangler.adapters.db.runner import Runner, Statement
+
+__all__ = ["Streamer"]
+
+Fetch = Callable[[int], list[Any]]
+
+_ODBC_STREAMING = {
+    "mysql": "NO_CACHE=1",
+    "postgresql": "UseDeclareFetch=1;Fetch={size}",
+    "sqlite": "StepAPI=1",
+}
+
+
+class Streamer:
+    """Streams statements of one database system (see the module's docstring)."""
+
+    def __init__(self, system: str, runner: Runner) -> None:
+        self.system = system
+        self.runner = runner
+        self._engine: sa.Engine | None = None
+
+    def chunks(self, statement: Statement, size: int, operation: str) -> Iterator[list[Any]]:
+        """The rows of ``statement`` (tuples), ``size`` at a time; closing the
+        iterator early closes the cursor and its connection."""
+        with self._cursor(statement, size, operation) as (_, fetch):
+            while True:
+                part = self._guarded(fetch, size, operation)
+                if not part:
+                    return
+                yield part
+
+    def sample(
+        self, statement: Statement, size: int, operation: str
+    ) -> tuple[list[str], list[Any]]:
+        """The result's column names and its first ``size`` rows (the rest is not read)."""
+        with self._cursor(statement, size, operation) as (names, fetch):
+            return names, self._guarded(fetch, size, operation)
+
+    def _guarded(self, fetch: Fetch, size: int, operation: str) -> list[Any]:
+        try:
+            return fetch(size)
+        except (sa.exc.SQLAlchemyError, pyodbc.Error, OSError) as exc:
+            raise translate(exc, system=self.system, operation=operation) from exc
+
+    @contextlib.contextmanager
+    def _cursor(
+        self, statement: Statement, size: int, operation: str
+    ) -> Iterator[tuple[list[str], Fetch]]:
+        runner = self.runner
+        try:
+            with contextlib.ExitStack() as stack:
+                if isinstance(runner, SqlAlchemyRunner):
+                    opened = self._sqlalchemy(stack, runner, statement, size)
+                elif isinstance(runner, OdbcRunner):
+                    opened = self._odbc(stack, runner, statement, size)
+                else:  # pragma: no cover - both paths are above
+                    raise TypeError(f"cannot stream from {type(runner).__name__}")
+                yield opened
+        except (sa.exc.SQLAlchemyError, pyodbc.Error, OSError) as exc:
+            raise translate(exc, system=self.system, operation=operation) from exc
+
+    def _sqlalchemy(
+        self,
+        stack: contextlib.ExitStack,
+        runner: SqlAlchemyRunner,
+        statement: Statement,
+        size: int,
+    ) -> tuple[list[str], Fetch]:
+        connection = stack.enter_context(self._streaming_engine(runner).connect())
+        options = connection.execution_options(stream_results=True, max_row_buffer=size)
+        result = options.execute(statement)
+        stack.callback(result.close)
+        return list(result.keys()), lambda n: [tuple(row) for row in result.fetchmany(n)]
+
+    def _streaming_engine(self, runner: SqlAlchemyRunner) -> sa.Engine:
+        url = runner.url
+        if url.get_driver_name() != "pyodbc" or url.get_backend_name() not in ("mysql", "mariadb"):
+            return runner.engine
+        if self._engine is None:
+            self._engine = sa.create_engine(
+                url.update_query_dict({"NO_CACHE": "1"}), poolclass=sa.pool.NullPool
+            )
+        return self._engine
+
+    def _odbc(
+        self, stack: contextlib.ExitStack, runner: OdbcRunner, statement: Statement, size: int
+    ) -> tuple[list[str], Fetch]:
+        assert runner.spec.odbc is not None
+        text = runner.spec.odbc.get_secret_value().rstrip("; ")
+        option = _ODBC_STREAMING.get(runner.dbms)
+        if option is not None:
+            text = f"{text};{option.format(size=size)}"
+        sql, params = compile_statement(statement, runner.dialect, runner.dbms)
+        timeout = math.ceil(runner.spec.connect_timeout_s)
+        connection = pyodbc.connect(text, autocommit=False, timeout=timeout)
+        stack.callback(_quietly, connection.close)
+        stack.callback(_quietly, connection.rollback)
+        cursor = connection.cursor()
+        stack.callback(_quietly, cursor.close)
+        cursor.execute(sql, params)
+        names = [str(d[0]) for d in cursor.description or ()]
+        return names, lambda n: [tuple(row) for row in cursor.fetchmany(n)]
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+
+def _quietly(action: Callable[[], object]) -> None:
+    with contextlib.suppress(pyodbc.Error):
+        action()
