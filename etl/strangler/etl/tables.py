@@ -74,7 +74,7 @@ class UtcDateTime(sa.TypeDecorator[datetime]):
             return dialect.type_descriptor(mssql.DATETIME2(precision=6))  # type: ignore[no-untyped-call]
         return dialect.type_descriptor(sa.DateTime())
 
-    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> datetime | None:
+    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> Any:
         if value is None:
             return None
         if not isinstance(value, datetime):
@@ -82,8 +82,12 @@ class UtcDateTime(sa.TypeDecorator[datetime]):
                 raise TypeError(f"expected a datetime, got {value!r}")
             value = datetime.combine(value, time())  # a day's events: from its midnight
         utc = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-        stored: datetime = utc if dialect.name == "postgresql" else utc.replace(tzinfo=None)
-        return stored
+        if dialect.name == "postgresql":
+            return utc
+        if dialect.name in ("mysql", "mariadb"):
+            # as text: the MariaDB ODBC driver drops the fraction of a bound timestamp
+            return utc.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+        return utc.replace(tzinfo=None)
 
     def process_result_value(self, value: Any, dialect: sa.Dialect) -> datetime | None:
         if value is None:

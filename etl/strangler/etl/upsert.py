@@ -54,7 +54,7 @@ def upsert(
     elif dialect in ("mysql", "mariadb"):
         insert_my = mysql.insert(target).from_select(columns, source)
         new = insert_my.inserted
-        differs = sa.or_(*[sa.not_(target.c[c].op("<=>")(new[c])) for c in values])
+        differs = sa.or_(*[target.c[c].is_distinct_from(new[c]) for c in values])
         assignments: list[tuple[str, Any]] = []
         if touch is not None:
             assignments.append(
