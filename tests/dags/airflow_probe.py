@@ -1,0 +1,116 @@
+"""Run by the Airflow environment's Python (``.venv-airflow``), never by pytest itself.
+
+``airflow_probe.py dagbag FOLDER``: load the DAG folder with Airflow's DagBag and
+describe what it holds. ``airflow_probe.py test FOLDER DAG_ID [CONF]``: one
+``dag.test()`` run of the DAG, then its state, the load task's return value and
+the events of the task's outlet assets. The answer is the last stdout line,
+``PROBE <json>``; everything above it is Airflow's log.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any
+
+
+def _dagbag(folder: str) -> Any:
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=folder)
+
+
+def describe(folder: str) -> dict[str, Any]:
+    started = time.monotonic()
+    bag = _dagbag(folder)
+    seconds = time.monotonic() - started
+    dags: dict[str, Any] = {}
+    for dag_id in bag.dag_ids:
+        dag = bag.get_dag(dag_id)
+        dags[dag_id] = {
+            "schedule": dag.schedule if isinstance(dag.schedule, str | None) else str(dag.schedule),
+            "catchup": dag.catchup,
+            "max_active_runs": dag.max_active_runs,
+            "tags": sorted(dag.tags),
+            "params": sorted(dag.params.keys()),
+            "deadlines": [
+                {
+                    "reference": type(alert.reference).__name__,
+                    "seconds": alert.interval.total_seconds(),
+                    "callback": alert.callback.path,
+                    "kwargs": alert.callback.kwargs,
+                }
+                for alert in dag.deadline or []
+            ],
+            "tasks": {
+                task.task_id: {
+                    "retries": task.retries,
+                    "retry_delay": task.retry_delay.total_seconds(),
+                    "outlets": [{"name": a.name, "uri": a.uri} for a in task.outlets],
+                }
+                for task in dag.tasks
+            },
+        }
+    files = {stat.file: stat.duration.total_seconds() for stat in bag.dagbag_stats}
+    return {"seconds": seconds, "files": files, "import_errors": bag.import_errors, "dags": dags}
+
+
+def test(folder: str, dag_id: str, conf: dict[str, Any]) -> dict[str, Any]:
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    bag = _dagbag(folder)
+    if bag.import_errors:
+        return {"import_errors": bag.import_errors}
+    dag = bag.get_dag(dag_id)
+    started = time.monotonic()
+    run = dag.test(run_conf=conf or None)
+    seconds = time.monotonic() - started
+    outlets = [a.name for t in dag.tasks for a in t.outlets]
+    with create_session() as session:
+        xcom = session.scalars(
+            select(XComModel.value).where(
+                XComModel.dag_id == dag_id,
+                XComModel.run_id == run.run_id,
+                XComModel.task_id == "load",
+                XComModel.key == "return_value",
+            )
+        ).first()
+        events = session.scalars(
+            select(AssetEvent)
+            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .where(AssetModel.name.in_(outlets), AssetEvent.source_run_id == run.run_id)
+        ).all()
+        tries = {ti.task_id: [ti.state, ti.try_number] for ti in run.get_task_instances()}
+        return {
+            "state": str(run.state),
+            "seconds": seconds,
+            "tasks": tries,
+            "result": XComModel.deserialize_value(_Row(xcom)) if xcom is not None else None,
+            "events": [{"asset": e.asset.name, "extra": e.extra} for e in events],
+        }
+
+
+class _Row:
+    """What :meth:`XComModel.deserialize_value` reads: an object with ``value``."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+def main(argv: list[str]) -> None:
+    if argv[0] == "dagbag":
+        answer = describe(argv[1])
+    elif argv[0] == "test":
+        answer = test(argv[1], argv[2], json.loads(argv[3]) if len(argv) > 3 else {})
+    else:
+        raise SystemExit(f"unknown command {argv[0]!r}")
+    sys.stdout.flush()
+    print("PROBE " + json.dumps(answer, default=str), flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,95 @@
+"""Real Airflow 3 for the DAG tests, in its own environment.
+
+Airflow lives in ``.venv-airflow`` (made by ``./run setup``), since it pins
+libraries the project's ``.venv`` moves past; the tests drive it in a
+subprocess through ``airflow_probe.py``. One ``AIRFLOW_HOME`` (a SQLite
+metadata database, ``airflow db migrate`` once) serves the session; the DAG
+folder is the repository's ``dags/``; connections are given the way a
+deployment may give them, as ``AIRFLOW_CONN_<ID>`` variables in JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).parents[2]
+DAGS = ROOT / "dags"
+AIRFLOW_BIN = ROOT / ".venv-airflow" / "bin"
+PROBE = Path(__file__).with_name("airflow_probe.py")
+
+
+@dataclass
+class Airflow:
+    """An Airflow home with a migrated metadata database."""
+
+    home: Path
+    env: dict[str, str]
+    migrate_seconds: float
+
+    def probe(
+        self,
+        *args: str,
+        spec: Path | str | None,
+        connections: Mapping[str, Mapping[str, Any]] | None = None,
+        timeout: float = 300,
+    ) -> dict[str, Any]:
+        """Run ``airflow_probe.py`` with ``args`` and the spec; its answer."""
+        env = dict(self.env)
+        if spec is not None:
+            env["STRANGLER_SPEC"] = str(spec)
+        for conn_id, conn in (connections or {}).items():
+            env[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(conn)
+        done = subprocess.run(
+            [str(AIRFLOW_BIN / "python"), str(PROBE), *args],
+            env=env,
+            cwd=self.home,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        answers = [line for line in done.stdout.splitlines() if line.startswith("PROBE ")]
+        if done.returncode != 0 or not answers:
+            raise AssertionError(
+                f"airflow_probe {' '.join(args)} ended with {done.returncode}:\n"
+                f"{done.stdout[-6000:]}\n{done.stderr[-6000:]}"
+            )
+        answer: dict[str, Any] = json.loads(answers[-1].removeprefix("PROBE "))
+        answer["log"] = done.stdout + done.stderr
+        return answer
+
+
+@pytest.fixture(scope="session")
+def airflow(tmp_path_factory: pytest.TempPathFactory) -> Airflow:
+    if not (AIRFLOW_BIN / "airflow").exists():
+        pytest.fail(f"{AIRFLOW_BIN.parent} has no Airflow: run ./run setup")
+    home = tmp_path_factory.mktemp("airflow")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "STRANGLER"))}
+    env |= {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__PROVIDERS_ODBC__ALLOW_DRIVER_IN_EXTRA": "True",
+        "STRANGLER_CACHE_DIR": str(home / "cache"),
+    }
+    started = time.monotonic()
+    done = subprocess.run(
+        [str(AIRFLOW_BIN / "airflow"), "db", "migrate"],
+        env=env,
+        cwd=home,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, f"airflow db migrate:\n{done.stdout}\n{done.stderr}"
+    return Airflow(home, env, time.monotonic() - started)
