@@ -238,7 +238,7 @@ def child_copy(source: str, where: str, target: str) -> int:
 
 def child_ours(source: str, where: str, target: str) -> int:
     """``strangler.etl.run_view`` of a view over the table into the target database."""
-    from strangler.etl import run_view
+    from strangler.etl.run import run_view
     from strangler.spec import parse_spec
 
     if source == "mariadb":

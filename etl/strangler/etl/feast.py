@@ -8,8 +8,8 @@ timestamp field, ``ingested_at`` as the created timestamp, the view's TTL) and o
 copied. Feast itself is not imported here: the folder is for ``feast plan`` and
 ``feast apply`` in an environment with ``feast[postgres]``.
 
-The feature kinds come from the history table's columns when it exists (after a
-first ``strangler etl run``), else from the view's source.
+The tables' names and the feature kinds are those the store recorded for the view
+(after a first ``strangler etl run``), else those its source gives.
 """
 
 from __future__ import annotations
@@ -19,22 +19,20 @@ import keyword
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
 from strangler.errors import SpecError, SpecProblem, StranglerError
+from strangler.etl.tables import INGESTED_AT, VIEWS, FeatureTable
+from strangler.etl.types import FeatureKind, Schema
 
 if TYPE_CHECKING:
-    from strangler.etl.types import FeatureKind
     from strangler.spec import Spec
     from strangler.spec.features import FeatureViewSpec
 
 __all__ = ["FeastRepo", "write_feast_repo"]
 
-EVENT_TIME = "event_time"
-"""The event-time column of a view without a ``timestamp`` (a snapshot)."""
-INGESTED_AT = "ingested_at"
 PASSWORD_VARIABLE = "STRANGLER_FEAST_PASSWORD"
 
 # Feast type and entity value type per feature kind (Feast has no decimal in its
@@ -196,59 +194,36 @@ def _py(text: str) -> str:
 
 
 def _view(spec: Spec, name: str, view: FeatureViewSpec, engine: sa.Engine) -> _View:
-    table = view.table or name
-    event_time = view.timestamp or EVENT_TIME
-    kinds = _table_kinds(engine, table)
-    if kinds is None:
-        kinds = _source_kinds(spec, name)
-    missing = [c for c in (*view.entity, event_time) if c not in kinds and c != EVENT_TIME]
-    if missing:
-        raise _problem(f"features.views.{name}", f"no column {', '.join(missing)} in {table}")
-    own = {*view.entity, event_time, INGESTED_AT}
-    features = view.features or [c for c in kinds if c not in own]
-    absent = [f for f in features if f not in kinds]
-    if absent:
-        raise _problem(f"features.views.{name}.features", f"no column {', '.join(absent)}")
+    """The view's tables as the store recorded them, else as its first run will make them."""
+    table = _recorded(engine, name)
+    if table is None:
+        table = FeatureTable.build(name, view, _source_schema(spec, name))
     return _View(
         name=name,
-        table=table,
-        entity=tuple(view.entity),
-        event_time=event_time,
-        kinds={c: k for c, k in kinds.items() if c in view.entity or c in features},
-        features=tuple(features),
-        ttl_s=view.ttl_s,
+        table=table.history.name,
+        entity=table.entity,
+        event_time=table.event_time,
+        kinds={c: table.schema[c] for c in (*table.entity, *table.features)},
+        features=table.features,
+        ttl_s=table.ttl_s,
         version=view.version,
     )
 
 
-def _table_kinds(engine: sa.Engine, table: str) -> dict[str, FeatureKind] | None:
-    """The history table's columns and their kinds; ``None`` when it does not exist yet."""
-    inspector = sa.inspect(engine)
-    if not inspector.has_table(table):
+def _recorded(engine: sa.Engine, name: str) -> FeatureTable | None:
+    """The view's tables as the store keeps them; ``None`` before its first run."""
+    if not sa.inspect(engine).has_table(VIEWS.name):
         return None
-    return {str(c["name"]): _kind(c["type"]) for c in inspector.get_columns(table)}
+    query = sa.select(VIEWS.c.history_table, VIEWS.c.layout).where(VIEWS.c.view == name)
+    with engine.connect() as connection:
+        row = connection.execute(query).first()
+    if row is None:
+        return None
+    return FeatureTable.from_layout(name, str(row.history_table), dict(row.layout))
 
 
-def _kind(sql_type: sa.types.TypeEngine[Any]) -> FeatureKind:
-    checks: tuple[tuple[type[sa.types.TypeEngine[Any]], FeatureKind], ...] = (
-        (sa.Boolean, "boolean"),
-        (sa.Integer, "integer"),
-        (sa.Float, "float"),
-        (sa.Numeric, "decimal"),
-        (sa.DateTime, "datetime"),
-        (sa.Date, "date"),
-        (sa.Time, "time"),
-        (sa.LargeBinary, "bytes"),
-        (sa.JSON, "json"),
-    )
-    for sql_class, kind in checks:
-        if isinstance(sql_type, sql_class):
-            return kind
-    return "string"
-
-
-def _source_kinds(spec: Spec, name: str) -> dict[str, FeatureKind]:
-    """The kinds the view's source gives (the table is not created yet)."""
+def _source_schema(spec: Spec, name: str) -> Schema:
+    """The kinds the view's source gives (its tables are not created yet)."""
     from strangler.etl.sources import open_source
 
     source = open_source(spec, name)

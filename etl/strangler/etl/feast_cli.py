@@ -42,14 +42,19 @@ def register(app: typer.Typer) -> None:
         except StranglerError as exc:
             raise fail(exc) from None
         for path in repo.files:
-            stdout.print(f"wrote {path}", highlight=False)
+            stdout.print(f"wrote {path}", highlight=False, soft_wrap=True)
         stdout.print(
             f"project {repo.project}: entities {', '.join(repo.entities)}; "
             f"feature views {', '.join(repo.views)}"
             + (f"; services {', '.join(repo.services)}" if repo.services else ""),
             highlight=False,
+            soft_wrap=True,
         )
         text = repo.files[0].read_text(encoding="utf-8")
         if PASSWORD_VARIABLE in text:
-            stdout.print(f"set {PASSWORD_VARIABLE} to the database password", highlight=False)
-        stdout.print(f"next: cd {repo.path} && feast plan && feast apply", highlight=False)
+            stdout.print(
+                f"set {PASSWORD_VARIABLE} to the database password", highlight=False, soft_wrap=True
+            )
+        stdout.print(
+            f"next: cd {repo.path} && feast plan && feast apply", highlight=False, soft_wrap=True
+        )
