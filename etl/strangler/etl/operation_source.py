@@ -120,6 +120,8 @@ class OperationSource:
         """Every page's rows (one batch per page), bounded on the watermark client-side."""
         paging = self.source.paging
         position = self._first_position()
+        if resume and resume.get("done"):
+            return
         if resume and "position" in resume:
             position = int(resume["position"])
         rows = self._first_rows if position == self._first_position() else self._call(position)
@@ -131,8 +133,9 @@ class OperationSource:
             if paging is None:
                 yield Batch(columns, kept, {"position": after, "done": True})
                 return
-            yield Batch(columns, kept, {"position": after})
-            if len(rows) < paging.size:
+            short = len(rows) < paging.size
+            yield Batch(columns, kept, {"position": after, "done": short})
+            if short:
                 return
             position = after
             rows = self._call(position)
