@@ -79,8 +79,8 @@ def test(folder: str, dag_id: str, conf: dict[str, Any]) -> dict[str, Any]:
                 XComModel.key == "return_value",
             )
         ).first()
-        events = session.scalars(
-            select(AssetEvent)
+        events = session.execute(
+            select(AssetModel.name, AssetEvent.extra)
             .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
             .where(AssetModel.name.in_(outlets), AssetEvent.source_run_id == run.run_id)
         ).all()
@@ -90,7 +90,7 @@ def test(folder: str, dag_id: str, conf: dict[str, Any]) -> dict[str, Any]:
             "seconds": seconds,
             "tasks": tries,
             "result": XComModel.deserialize_value(_Row(xcom)) if xcom is not None else None,
-            "events": [{"asset": e.asset.name, "extra": e.extra} for e in events],
+            "events": [{"asset": name, "extra": extra} for name, extra in events],
         }
 
 
