@@ -375,6 +375,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="20,000 and 50,000 rows")
     parser.add_argument("--sizes", type=int, nargs="+", help="row counts (default 100k 1M)")
     parser.add_argument("--sources", nargs="+", choices=SOURCES, default=list(SOURCES))
+    parser.add_argument("--no-write", action="store_true", help="do not write the results file")
     parser.add_argument("--loaders", nargs="+", choices=LOADERS, default=list(LOADERS))
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -409,7 +410,8 @@ def main() -> None:
     results = summarise(loads, sizes, args.sources)
     print()
     print(ratio_table(results))
-    print(f"wrote {write_results('etl', results)}")
+    if not args.no_write:
+        print(f"wrote {write_results('etl', results)}")
 
 
 def summarise(loads: list[Load], sizes: list[int], sources: Sequence[str]) -> list[Result]:
