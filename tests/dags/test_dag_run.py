@@ -139,3 +139,65 @@ def test_dag_test_loads_mariadb_over_odbc_into_postgresql_then_incrementally(
     assert len(latest) == 55
     assert latest[5] == expected(changed)
     assert latest[3] == expected(first[3])
+
+
+def _spec_with(tmp_path: Path, **view: Any) -> Path:
+    data = json.loads(json.dumps(SPEC))
+    data["features"]["views"]["orders"].update(view)
+    spec = tmp_path / "strangler.yaml"
+    spec.write_text(json.dumps(data))
+    return spec
+
+
+def test_a_failed_check_fails_the_task_at_once_with_its_report(
+    airflow: Airflow, mariadb: LegacyDb, postgres: sa.Engine, tmp_path: Path
+) -> None:
+    # Retries an hour apart: a retry would outlast the probe's time limit.
+    spec = _spec_with(
+        tmp_path, retries=3, retry_delay_s=3600, checks=[{"column": "total", "min": 100}]
+    )
+    mariadb.insert(order_rows(0, 40))
+    answer = airflow.probe(
+        "test", str(DAGS), DAG_ID, spec=spec, connections=_connections(mariadb, postgres),
+        timeout=240,
+    )  # fmt: skip
+    assert answer["state"] == "failed"
+    assert answer["tasks"] == {"load": ["failed", 1]}  # no retry: the data will not mend
+    assert "Data-quality checks of orders (40 staged rows): 1 of" in answer["log"]
+    assert answer["events"] == []
+    if sa.inspect(postgres).has_table("orders"):
+        with postgres.connect() as connection:
+            assert connection.execute(sa.text('SELECT COUNT(*) FROM "orders"')).scalar() == 0
+
+
+def test_a_run_with_since_and_until_backfills_its_range_and_keeps_the_watermark(
+    airflow: Airflow, mariadb: LegacyDb, postgres: sa.Engine, tmp_path: Path
+) -> None:
+    from strangler.etl import FeatureStore
+
+    spec = _spec_with(tmp_path)
+    connections = _connections(mariadb, postgres)
+    first = order_rows(0, 40)
+    mariadb.insert(first)
+    _run(airflow, spec, connections)
+    # Corrections behind the watermark: only a backfill over their range reads them.
+    mariadb.update(12, TOTAL_CENTS=7)
+    mariadb.update(25, TOTAL_CENTS=9)
+    conf = {
+        "since": (BASE + dt.timedelta(minutes=10)).isoformat(),
+        "until": (BASE + dt.timedelta(minutes=20)).isoformat(),
+    }
+    answer = airflow.probe(
+        "test", str(DAGS), DAG_ID, json.dumps(conf), spec=spec, connections=connections
+    )
+    assert answer["state"] == "success", answer["log"][-8000:]
+    assert answer["result"]["backfill"] is True
+    assert answer["result"]["rows"] == 10  # minutes 10 to 19: until is excluded
+    totals = {r["orderNumber"]: r["total"] for r in _rows(postgres, "orders")}
+    assert totals[12] == expected({**first[12], "TOTAL_CENTS": 7})["total"]
+    assert totals[25] == expected(first[25])["total"]  # outside the range
+    store = FeatureStore(postgres.url.render_as_string(hide_password=False))
+    try:
+        assert store.watermark("orders") == (BASE + dt.timedelta(minutes=39)).replace(tzinfo=dt.UTC)
+    finally:
+        store.close()
