@@ -8,7 +8,8 @@ rerun of the same run key resumes from it). PostgreSQL receives the rows through
 inserts.
 
 :meth:`Stage.commit` is one transaction: upsert the staged rows into the history
-table, refresh the latest table for the entities touched (from history, so a late
+table, refresh the latest table for the entities touched (with their history row
+at the newest staged time, unless the latest table holds a newer one: a late
 older event never makes it regress), advance the watermark, record the run and
 empty the stage. Every merge happens in SQL; no more than one batch is ever held.
 """
@@ -145,6 +146,13 @@ class Stage:
         table = self.table
         ended = now()
         with self._engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # the planner learns the stage's size: index lookups for a few rows,
+                # hash joins for many
+                quote = connection.dialect.identifier_preparer.quote
+                keys = ", ".join(quote(c) for c in table.key if c in table.stage.c)
+                name = connection.dialect.identifier_preparer.format_table(table.stage)
+                connection.execute(sa.text(f"ANALYZE {name} ({keys})"))
             written = self._upsert_history(connection, ended)
             latest_written = self._refresh_latest(connection)
             watermark = self._watermark
@@ -237,27 +245,27 @@ class Stage:
             ) from exc
 
     def _refresh_latest(self, connection: sa.Connection) -> int:
+        """Copy into the latest table, for each entity staged, its history row at the
+        newest staged event time, unless the latest table holds a newer one."""
         table, stage, history = self.table, self.table.stage, self.table.history
-        touched = sa.exists(
-            sa.select(sa.literal(1)).where(*[stage.c[e] == history.c[e] for e in table.entity])
-        )
-        newest = (
-            sa.select(
-                *[history.c[e] for e in table.entity],
-                sa.func.max(history.c[table.event_time]).label("newest"),
-            )
-            .where(touched)
-            .group_by(*[history.c[e] for e in table.entity])
-            .subquery("newest")
-        )
+        entity = [stage.c[e] for e in table.entity]
+        time_type = history.c[table.event_time].type
+        if table.snapshot:
+            staged = sa.select(*entity, sa.literal(self.started_at, time_type).label("newest"))
+            newest = staged.distinct().subquery("newest")
+        else:
+            newest_time = sa.func.max(stage.c[table.event_time]).label("newest")
+            newest = sa.select(*entity, newest_time).group_by(*entity).subquery("newest")
         on = sa.and_(
             *[history.c[e] == newest.c[e] for e in table.entity],
             history.c[table.event_time] == newest.c["newest"],
         )
         source = sa.select(*[history.c[c.name] for c in table.latest.columns]).join_from(
-            history, newest, on
+            newest, history, on
         )
-        return upsert(connection, table.latest, source, key=table.entity)
+        return upsert(
+            connection, table.latest, source, key=table.entity, unless_older=table.event_time
+        )
 
 
 def _later(old: Any, new: Any) -> Any:

@@ -31,10 +31,12 @@ def upsert(
     *,
     key: Sequence[str],
     touch: str | None = None,
+    unless_older: str | None = None,
 ) -> int:
     """Insert ``source``'s rows (labelled as ``target``'s columns) or update those whose
     key exists and whose values differ; ``touch`` (a load-time column) is updated only
-    with them. Returns the rowcount the database reports."""
+    with them; ``unless_older`` (a time column): never replace a row by an older one.
+    Returns the rowcount the database reports."""
     columns = [c.name for c in source.selected_columns]
     values = [c for c in columns if c not in key and c != touch]
     dialect = connection.dialect.name
@@ -42,34 +44,67 @@ def upsert(
     if dialect in ("postgresql", "sqlite"):
         insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(target)
         insert = insert.from_select(columns, source)
+        new = insert.excluded
         if not values and touch is None:
             statement = insert.on_conflict_do_nothing(index_elements=list(key))
         else:
-            changed = sa.or_(*[target.c[c].is_distinct_from(insert.excluded[c]) for c in values])
+            where = sa.or_(*[target.c[c].is_distinct_from(new[c]) for c in values])
+            if unless_older is not None:
+                where = sa.and_(new[unless_older] >= target.c[unless_older], where)
             statement = insert.on_conflict_do_update(
                 index_elements=list(key),
-                set_={c: insert.excluded[c] for c in [*values, *([touch] if touch else [])]},
-                where=changed if values else None,
+                set_={c: new[c] for c in [*values, *([touch] if touch else [])]},
+                where=where if values else None,
             )
     elif dialect in ("mysql", "mariadb"):
-        insert_my = mysql.insert(target).from_select(columns, source)
-        new = insert_my.inserted
-        differs = sa.or_(*[target.c[c].is_distinct_from(new[c]) for c in values])
-        assignments: list[tuple[str, Any]] = []
-        if touch is not None:
-            assignments.append(
-                (touch, sa.func.IF(differs, new[touch], target.c[touch]) if values else new[touch])
-            )
-        assignments += [(c, new[c]) for c in values]
-        if not assignments:
-            assignments = [(key[0], target.c[key[0]])]
-        statement = insert_my.on_duplicate_key_update(assignments)
+        statement = _on_duplicate_key(target, source, key, touch, unless_older)
     elif dialect == "mssql":
-        statement = merge_sql(connection.dialect, target, source, key=key, touch=touch)
+        statement = merge_sql(
+            connection.dialect, target, source, key=key, touch=touch, unless_older=unless_older
+        )
     else:
         raise NotImplementedError(f"no upsert for the {dialect} dialect")
     result = connection.execute(statement, execution_options={"preserve_rowcount": True})
     return int(result.rowcount)
+
+
+def _on_duplicate_key(
+    target: sa.Table,
+    source: sa.Select[Any],
+    key: Sequence[str],
+    touch: str | None,
+    unless_older: str | None,
+) -> sa.Executable:
+    """MariaDB's form: assignments run left to right and see the values already set, so
+    the load time and the time column (which the conditions read) come last."""
+    columns = [c.name for c in source.selected_columns]
+    values = [c for c in columns if c not in key and c != touch]
+    insert = mysql.insert(target).from_select(columns, source)
+    new = insert.inserted
+    keep_newer = None if unless_older is None else new[unless_older] >= target.c[unless_older]
+
+    def guarded(column: str, condition: sa.ColumnElement[bool] | None) -> tuple[str, Any]:
+        if condition is None:
+            return column, new[column]
+        return column, sa.func.IF(condition, new[column], target.c[column])
+
+    differs = sa.or_(*[target.c[c].is_distinct_from(new[c]) for c in values])
+    assignments: list[tuple[str, Any]] = []
+    if touch is not None:  # first: it reads the columns before they change
+        assignments.append(
+            guarded(
+                touch,
+                sa.and_(*([keep_newer] if keep_newer is not None else []), differs)
+                if values
+                else keep_newer,
+            )
+        )
+    late = [c for c in values if c == unless_older]
+    assignments += [guarded(c, keep_newer) for c in values if c not in late]
+    assignments += [guarded(c, keep_newer) for c in late]
+    if not assignments:
+        assignments = [(key[0], target.c[key[0]])]
+    return insert.on_duplicate_key_update(assignments)
 
 
 def merge_sql(
@@ -79,6 +114,7 @@ def merge_sql(
     *,
     key: Sequence[str],
     touch: str | None = None,
+    unless_older: str | None = None,
 ) -> sa.TextClause:
     """SQL Server's ``MERGE`` of ``source`` into ``target`` (see :func:`upsert`)."""
     quote = dialect.identifier_preparer.quote
@@ -89,14 +125,16 @@ def merge_sql(
     compiled = source.compile(dialect=named)
     on = " AND ".join(f"t.{quote(c)} = s.{quote(c)}" for c in key)
     sets = ", ".join(f"{quote(c)} = s.{quote(c)}" for c in [*values, *([touch] if touch else [])])
-    differs = (
-        f" AND EXISTS (SELECT {', '.join(f't.{quote(c)}' for c in values)}"
-        f" EXCEPT SELECT {', '.join(f's.{quote(c)}' for c in values)})"
-        if values
-        else ""
-    )
+    when = ""
+    if unless_older is not None:
+        when += f" AND s.{quote(unless_older)} >= t.{quote(unless_older)}"
+    if values:
+        when += (
+            f" AND EXISTS (SELECT {', '.join(f't.{quote(c)}' for c in values)}"
+            f" EXCEPT SELECT {', '.join(f's.{quote(c)}' for c in values)})"
+        )
     names = ", ".join(quote(c) for c in columns)
-    matched = f" WHEN MATCHED{differs} THEN UPDATE SET {sets}" if sets else ""
+    matched = f" WHEN MATCHED{when} THEN UPDATE SET {sets}" if sets else ""
     sql = (
         f"MERGE INTO {dialect.identifier_preparer.format_table(target)} WITH (HOLDLOCK) AS t"
         f" USING ({compiled}) AS s ON {on}{matched}"
