@@ -77,6 +77,7 @@ features:
       timestamp: orderedAt
       features: [total, qty, paid, channel]
       ttl_s: {TTL_S}
+      table: CustomerOrders             # a name PostgreSQL keeps only quoted
     customer_master:
       source: {{from: erp.customers}}
       entity: custNo
@@ -158,6 +159,7 @@ def test_feast_plan_and_apply_accept_the_repository(applied: Path, loaded: Loade
     assert 'Field(name="paid", dtype=Bool)' in code
     assert 'timestamp_field="orderedAt"' in code and 'timestamp_field="event_time"' in code
     assert f"ttl=timedelta(seconds={TTL_S})" in code
+    assert 'table="\\"CustomerOrders\\""' in code
 
 
 HISTORICAL = """
