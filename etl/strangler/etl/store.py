@@ -245,6 +245,10 @@ class FeatureStore:
         with self.engine.connect() as connection:
             return latest_rows(connection, table, entities)
 
+    def table(self, view: str) -> FeatureTable:
+        """The tables of a view loaded before (:class:`NotFound` if it never was)."""
+        return self._table(view)
+
     def _table(self, view: str) -> FeatureTable:
         self._ensure_state()
         with self.engine.connect() as connection:
