@@ -34,6 +34,7 @@ __all__ = [
     "expected",
     "legacy_db",
     "order_rows",
+    "spec_data",
     "spec_for",
 ]
 
@@ -142,7 +143,21 @@ def spec_for(
     extra_systems: dict[str, Any] | None = None,
 ) -> Spec:
     """A spec with system ``erp`` over ``db`` (``ORDERS_X`` served as ``orders``)."""
-    data: dict[str, Any] = {
+    spec: Spec = spec_model().model_validate(
+        spec_data(db, views, store=store, extra_systems=extra_systems)
+    )
+    return spec
+
+
+def spec_data(
+    db: LegacyDb,
+    views: dict[str, Any],
+    *,
+    store: str | None = None,
+    extra_systems: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The data of :func:`spec_for` (JSON-able, for a child process)."""
+    return {
         "systems": {
             "erp": {
                 "kind": "database",
@@ -153,5 +168,3 @@ def spec_for(
         },
         "features": {"store": store, "views": views},
     }
-    spec: Spec = spec_model().model_validate(data)
-    return spec

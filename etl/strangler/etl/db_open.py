@@ -24,7 +24,13 @@ def _problem(where: str, message: str) -> SpecError:
 
 
 def open_database_source(
-    view_name: str, view: FeatureViewSpec, system: str, spec: Any, cache_dir: Path | None
+    view_name: str,
+    view: FeatureViewSpec,
+    system: str,
+    spec: Any,
+    cache_dir: Path | None,
+    *,
+    by_time: bool = False,
 ) -> DatabaseSource:
     """The source of a view on a database system (a table, or a query)."""
     where = f"features.views.{view_name}"
@@ -77,7 +83,9 @@ def open_database_source(
             system=system,
             runner=adapter.runner,
             table=table,
-            watermark=view.watermark or view.timestamp,
+            watermark=(view.timestamp or view.watermark)
+            if by_time
+            else (view.watermark or view.timestamp),
             order=order,
             chunk_rows=source.chunk_rows,
             on_close=adapter.runner.dispose,

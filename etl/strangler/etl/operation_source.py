@@ -31,7 +31,9 @@ __all__ = ["OperationSource"]
 class OperationSource:
     """An operation of a SOAP or RPC system as a source of rows."""
 
-    def __init__(self, view_name: str, view: FeatureViewSpec, adapter: Any) -> None:
+    def __init__(
+        self, view_name: str, view: FeatureViewSpec, adapter: Any, *, by_time: bool = False
+    ) -> None:
         self.view_name = view_name
         self.view = view
         self.source = view.source
@@ -42,6 +44,10 @@ class OperationSource:
         self._loop = asyncio.new_event_loop()
         self._started = False
         self._times = {n for n in (view.timestamp, view.watermark) if n is not None}
+        first_choice = (
+            (view.timestamp, view.watermark) if by_time else (view.watermark, view.timestamp)
+        )
+        self._bounded = first_choice[0] or first_choice[1]
         first = self._call(self._first_position())
         self._first_rows = first
         self.schema: Schema = self._schema_of(first)
@@ -141,7 +147,7 @@ class OperationSource:
             rows = self._call(position)
 
     def _within(self, row: Mapping[str, Any], low: Any, high: Any) -> bool:
-        name = self.view.watermark or self.view.timestamp
+        name = self._bounded
         if name is None or (low is None and high is None):
             return True
         value = row.get(name)

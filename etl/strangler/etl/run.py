@@ -4,8 +4,9 @@
   rows whose watermark is at or after the last committed watermark less
   ``lookback_s`` (seconds for dates and timestamps, a count for integers);
   the commit moves the watermark to the newest value staged.
-* Backfill (``since`` and/or ``until``): rows with ``since`` <= watermark <
-  ``until``; upserted like any run, but the watermark stays where it was.
+* Backfill (``since`` and/or ``until``): rows with ``since`` <= event time <
+  ``until`` (the timestamp; the watermark for a view without one); upserted
+  like any run, but the watermark stays where it was.
 * Full (no watermark): every row, each run.
 
 A run interrupted anywhere (a kill, a lost connection) leaves its staged rows
@@ -128,7 +129,7 @@ def run_view(
             ]
         )
     feature_store = FeatureStore(store_url(spec, store, cache_dir))
-    source = open_source(spec, view, systems=systems, cache_dir=cache_dir)
+    source = open_source(spec, view, systems=systems, cache_dir=cache_dir, by_time=backfill)
     try:
         if backfill:
             low: Any = since

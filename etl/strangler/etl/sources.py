@@ -75,8 +75,13 @@ def open_source(
     *,
     systems: Mapping[str, str] | None = None,
     cache_dir: Path | None = None,
+    by_time: bool = False,
 ) -> Source:
-    """The source of ``view_name`` (see the module's docstring), its schema read."""
+    """The source of ``view_name`` (see the module's docstring), its schema read.
+
+    Its rows are ordered and bounded by the view's watermark (default: its
+    timestamp); ``by_time``: by its timestamp instead (a backfill of a time range).
+    """
     view = view_spec(spec, view_name)
     where = f"features.views.{view_name}.source.from"
     name = view.source.system
@@ -94,7 +99,7 @@ def open_source(
     if system.kind == "database":
         from strangler.etl.db_open import open_database_source
 
-        return open_database_source(view_name, view, name, system, cache_dir)
+        return open_database_source(view_name, view, name, system, cache_dir, by_time=by_time)
     from strangler.etl.operation_source import OperationSource
     from strangler.platform.registry import kind, load
 
@@ -106,7 +111,7 @@ def open_source(
     cls: Any = load(found.adapter, extra=found.extra, what=f"the {found.name!r} adapter")
     adapter = cls(name, system, cache_dir=cache_dir)
     try:
-        return OperationSource(view_name, view, adapter)
+        return OperationSource(view_name, view, adapter, by_time=by_time)
     except BaseException:
         _close_quietly(adapter)
         raise
