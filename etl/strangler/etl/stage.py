@@ -29,7 +29,7 @@ from strangler.etl.quality import QualityReport, run_checks
 from strangler.etl.state import encode_json, encode_watermark, now
 from strangler.etl.tables import INGESTED_AT, RUNS, VIEWS, FeatureTable, FeatureTableMismatch
 from strangler.etl.types import Batch
-from strangler.etl.upsert import newest_per_key, upsert
+from strangler.etl.upsert import newest_per_key, upsert, upsert_with_latest
 from strangler.spec.features import CheckSpec
 
 __all__ = ["RunResult", "Stage", "StageLost"]
@@ -153,8 +153,11 @@ class Stage:
                 keys = ", ".join(quote(c) for c in table.key if c in table.stage.c)
                 name = connection.dialect.identifier_preparer.format_table(table.stage)
                 connection.execute(sa.text(f"ANALYZE {name} ({keys})"))
-            written = self._upsert_history(connection, ended)
-            latest_written = self._refresh_latest(connection)
+            if connection.dialect.name == "postgresql":
+                written, latest_written = self._merge_postgres(connection, ended)
+            else:
+                written = self._upsert_history(connection, ended)
+                latest_written = self._refresh_latest(connection)
             watermark = self._watermark
             if advance and watermark_column is not None:
                 watermark = _later(watermark, self._staged_max(connection, watermark_column))
@@ -207,7 +210,9 @@ class Stage:
             )
         return connection.execute(sa.select(sa.func.max(self.table.stage.c[column]))).scalar()
 
-    def _upsert_history(self, connection: sa.Connection, ingested: datetime) -> int:
+    def _source(self, ingested: datetime) -> sa.Select[Any]:
+        """The staged rows as history rows (the event time of a snapshot: the run's
+        start; the load time: ``ingested``)."""
         table, stage = self.table, self.table.stage
         history = table.history
         picked: list[sa.ColumnElement[Any]] = [stage.c[c] for c in table.entity]
@@ -218,31 +223,51 @@ class Stage:
             picked.append(stage.c[table.event_time])
         picked += [stage.c[c] for c in table.features]
         picked.append(sa.literal(ingested, history.c[INGESTED_AT].type).label(INGESTED_AT))
-        source = sa.select(*picked)
+        return sa.select(*picked)
+
+    def _merge_postgres(self, connection: sa.Connection, ingested: datetime) -> tuple[int, int]:
+        """History and latest in one statement; the plain one first: a key staged twice
+        makes PostgreSQL refuse it (21000), and then the newest staged row of each key
+        is taken."""
+        table = self.table
+        source = self._source(ingested)
+
+        def merge(rows: sa.Select[Any]) -> tuple[int, int]:
+            return upsert_with_latest(
+                connection,
+                table.history,
+                rows,
+                table.latest,
+                entity=table.entity,
+                event_time=table.event_time,
+                touch=INGESTED_AT,
+            )
+
+        try:
+            try:
+                with connection.begin_nested():
+                    return merge(source)
+            except sa.exc.DBAPIError as exc:
+                if getattr(exc.orig, "sqlstate", None) != "21000":
+                    raise
+            return merge(newest_per_key(source, key=table.key, order=table.stage.c["_row"]))
+        except sa.exc.IntegrityError as exc:
+            raise _empty_keys(table, exc) from exc
+
+    def _upsert_history(self, connection: sa.Connection, ingested: datetime) -> int:
+        table, stage, history = self.table, self.table.stage, self.table.history
+        source = self._source(ingested)
         dialect = connection.dialect.name
         try:
-            if dialect in ("postgresql", "mssql"):
+            if dialect == "mssql":
                 deduped = newest_per_key(source, key=table.key, order=stage.c["_row"])
-                if dialect == "mssql":
-                    return upsert(connection, history, deduped, key=table.key, touch=INGESTED_AT)
-                # PostgreSQL: the plain statement first; a key staged twice makes it refuse
-                # (21000), and then the newest staged row of each key is taken
-                try:
-                    with connection.begin_nested():
-                        return upsert(connection, history, source, key=table.key, touch=INGESTED_AT)
-                except sa.exc.DBAPIError as exc:
-                    if getattr(exc.orig, "sqlstate", None) != "21000":
-                        raise
                 return upsert(connection, history, deduped, key=table.key, touch=INGESTED_AT)
             ordered = source.order_by(stage.c["_row"])
             if dialect == "sqlite":
                 ordered = ordered.where(sa.true())  # INSERT … SELECT … ON CONFLICT needs WHERE
             return upsert(connection, history, ordered, key=table.key, touch=INGESTED_AT)
         except sa.exc.IntegrityError as exc:
-            raise StranglerError(
-                f"feature view {table.view}: staged rows with an empty entity key or event "
-                f"time cannot be loaded (check the run first): {exc.orig}"
-            ) from exc
+            raise _empty_keys(table, exc) from exc
 
     def _refresh_latest(self, connection: sa.Connection) -> int:
         """Copy into the latest table, for each entity staged, its history row at the
@@ -266,6 +291,13 @@ class Stage:
         return upsert(
             connection, table.latest, source, key=table.entity, unless_older=table.event_time
         )
+
+
+def _empty_keys(table: FeatureTable, exc: sa.exc.IntegrityError) -> StranglerError:
+    return StranglerError(
+        f"feature view {table.view}: staged rows with an empty entity key or event "
+        f"time cannot be loaded (check the run first): {exc.orig}"
+    )
 
 
 def _later(old: Any, new: Any) -> Any:

@@ -21,7 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
-__all__ = ["merge_sql", "newest_per_key", "upsert"]
+__all__ = ["merge_sql", "newest_per_key", "upsert", "upsert_statement", "upsert_with_latest"]
 
 
 def upsert(
@@ -37,9 +37,26 @@ def upsert(
     key exists and whose values differ; ``touch`` (a load-time column) is updated only
     with them; ``unless_older`` (a time column): never replace a row by an older one.
     Returns the rowcount the database reports."""
+    statement = upsert_statement(
+        connection.dialect, target, source, key=key, touch=touch, unless_older=unless_older
+    )
+    result = connection.execute(statement, execution_options={"preserve_rowcount": True})
+    return int(result.rowcount)
+
+
+def upsert_statement(
+    dialect_: sa.Dialect,
+    target: sa.Table,
+    source: sa.Select[Any],
+    *,
+    key: Sequence[str],
+    touch: str | None = None,
+    unless_older: str | None = None,
+) -> sa.Executable:
+    """The statement :func:`upsert` runs."""
     columns = [c.name for c in source.selected_columns]
     values = [c for c in columns if c not in key and c != touch]
-    dialect = connection.dialect.name
+    dialect = dialect_.name
     statement: sa.Executable
     if dialect in ("postgresql", "sqlite"):
         insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(target)
@@ -60,12 +77,48 @@ def upsert(
         statement = _on_duplicate_key(target, source, key, touch, unless_older)
     elif dialect == "mssql":
         statement = merge_sql(
-            connection.dialect, target, source, key=key, touch=touch, unless_older=unless_older
+            dialect_, target, source, key=key, touch=touch, unless_older=unless_older
         )
     else:
         raise NotImplementedError(f"no upsert for the {dialect} dialect")
-    result = connection.execute(statement, execution_options={"preserve_rowcount": True})
-    return int(result.rowcount)
+    return statement
+
+
+def upsert_with_latest(
+    connection: sa.Connection,
+    history: sa.Table,
+    source: sa.Select[Any],
+    latest: sa.Table,
+    *,
+    entity: Sequence[str],
+    event_time: str,
+    touch: str,
+) -> tuple[int, int]:
+    """PostgreSQL: upsert ``source`` into ``history`` and, in the same statement, the
+    newest of the rows it wrote per entity into ``latest`` (unless it holds a newer
+    one). Rows that arrived unchanged are not written, so they cost the latest table
+    nothing. Returns the rows written to each."""
+    key = [*entity, event_time]
+    into_history = upsert_statement(connection.dialect, history, source, key=key, touch=touch)
+    assert isinstance(into_history, postgresql.Insert)
+    written = into_history.returning(*[history.c[c.name] for c in latest.columns]).cte("written")
+    by_entity = [written.c[e] for e in entity]
+    newest = (
+        sa.select(*[written.c[c.name] for c in latest.columns])
+        .ext(postgresql.distinct_on(*by_entity))
+        .order_by(*by_entity, written.c[event_time].desc())
+    )
+    into_latest = upsert_statement(
+        connection.dialect, latest, newest, key=entity, unless_older=event_time
+    )
+    assert isinstance(into_latest, postgresql.Insert)
+    fresh = into_latest.returning(sa.literal(1).label("one")).cte("fresh")
+    counts = sa.select(
+        sa.select(sa.func.count()).select_from(written).scalar_subquery(),
+        sa.select(sa.func.count()).select_from(fresh).scalar_subquery(),
+    )
+    row = connection.execute(counts).one()
+    return int(row[0]), int(row[1])
 
 
 def _on_duplicate_key(
