@@ -9,7 +9,8 @@ view ``V`` of the spec's ``features:`` section becomes the DAG
 
 * schedule, retries and retry delay come from the view; its ``sla_s`` becomes a
   deadline alert (Airflow 3's successor of SLAs) counted from when the run is
-  queued, which calls :func:`deadline_missed` when the run has not ended in time;
+  queued, which calls :func:`deadline_missed` when the run has not ended in time
+  (on the executor named by ``STRANGLER_DEADLINE_EXECUTOR``, else the default);
 * the feature table is the task's outlet :class:`~airflow.sdk.Asset`
   ``strangler_features.<table>``, so a downstream DAG (a model refresh)
   schedules on it;
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
 
 SPEC_ENV = "STRANGLER_SPEC"
 SPEC_VARIABLE = "strangler_spec"
+DEADLINE_EXECUTOR_ENV = "STRANGLER_DEADLINE_EXECUTOR"  # which executor runs deadline callbacks
 CONN_PREFIX = "strangler_"
 STORE_CONN = "strangler_features"
 DAG_PREFIX = "strangler_features_"
@@ -239,7 +241,11 @@ def build(name: str, view: FeatureViewSpec) -> Any:
         deadline = DeadlineAlert(
             reference=DeadlineReference.DAGRUN_QUEUED_AT,
             interval=timedelta(seconds=view.sla_s),
-            callback=SyncCallback(deadline_missed, kwargs={"view": name, "sla_s": view.sla_s}),
+            callback=SyncCallback(
+                deadline_missed,
+                kwargs={"view": name, "sla_s": view.sla_s},
+                executor=os.environ.get(DEADLINE_EXECUTOR_ENV) or None,
+            ),
         )
 
     @dag(

@@ -40,6 +40,7 @@ def describe(folder: str) -> dict[str, Any]:
                     "seconds": alert.interval.total_seconds(),
                     "callback": alert.callback.path,
                     "kwargs": alert.callback.kwargs,
+                    "executor": getattr(alert.callback, "executor", None),
                 }
                 for alert in dag.deadline or []
             ],

@@ -40,10 +40,11 @@ class Airflow:
         *args: str,
         spec: Path | str | None,
         connections: Mapping[str, Mapping[str, Any]] | None = None,
+        env: Mapping[str, str] | None = None,
         timeout: float = 300,
     ) -> dict[str, Any]:
-        """Run ``airflow_probe.py`` with ``args`` and the spec; its answer."""
-        env = dict(self.env)
+        """Run ``airflow_probe.py`` with ``args``, the spec and more ``env``; its answer."""
+        env = {**self.env, **(env or {})}
         if spec is not None:
             env["STRANGLER_SPEC"] = str(spec)
         for conn_id, conn in (connections or {}).items():

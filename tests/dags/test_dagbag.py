@@ -69,6 +69,7 @@ def test_one_dag_per_view_with_schedule_retries_deadline_and_asset(
     assert deadline["seconds"] == 900.0
     assert deadline["callback"].endswith("strangler_features.deadline_missed")
     assert deadline["kwargs"] == {"view": "customer_orders", "sla_s": 900.0}
+    assert deadline["executor"] is None  # the default executor
 
     counts = dags["strangler_features_order_counts"]
     assert counts["schedule"] is None  # no schedule: run by hand or by a trigger
@@ -79,6 +80,15 @@ def test_one_dag_per_view_with_schedule_retries_deadline_and_asset(
     )
     assert counts["tasks"]["load"]["outlets"][0]["name"] == "strangler_features.order_counts"
     assert counts["deadlines"] == []
+
+
+def test_deadline_callbacks_go_to_the_executor_named(airflow: Airflow, tmp_path: Path) -> None:
+    spec = tmp_path / "strangler.yaml"
+    spec.write_text(SPEC)
+    env = {"STRANGLER_DEADLINE_EXECUTOR": "LocalExecutor"}
+    bag = airflow.probe("dagbag", str(ROOT / "dags"), spec=spec, env=env)
+    [deadline] = bag["dags"]["strangler_features_customer_orders"]["deadlines"]
+    assert deadline["executor"] == "LocalExecutor"
 
 
 def test_the_demo_spec_gives_a_dag_per_view(airflow: Airflow) -> None:
