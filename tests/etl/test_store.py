@@ -235,7 +235,7 @@ def test_a_date_timestamp_becomes_its_midnight_in_utc(store: FeatureStore) -> No
     stage.append(Batch(("sku", "day", "qty"), [("A", date(2024, 3, 2), 4)], {}))
     stage.commit(watermark_column="day")
     assert history(store, table)[0]["day"] == datetime(2024, 3, 2, tzinfo=UTC)
-    assert store.watermark(table.view) == datetime(2024, 3, 2, tzinfo=UTC)
+    assert store.watermark(table.view) == date(2024, 3, 2)  # the watermark keeps its kind
 
 
 def test_a_table_that_does_not_fit_the_view_is_refused_naming_the_column(
@@ -245,8 +245,17 @@ def test_a_table_that_does_not_fit_the_view_is_refused_naming_the_column(
     store.table_for(view, view_spec(), SCHEMA)
     with pytest.raises(FeatureTableMismatch, match=r"'qty'.*was integer, now string"):
         store.table_for(view, view_spec(), {**SCHEMA, "qty": "string"})
-    with pytest.raises(FeatureTableMismatch, match=r"'colour'.*missing from the existing table"):
-        store.table_for(view, view_spec(), {**SCHEMA, "colour": "string"})
+    with pytest.raises(FeatureTableMismatch, match=r"'updated'.*not a column of the source"):
+        store.table_for(
+            view,
+            view_spec(features=["qty", "updated"]),
+            {k: v for k, v in SCHEMA.items() if k != "updated"},
+        )
+    with pytest.raises(FeatureTableMismatch, match=r"'store'.*missing from the existing table"):
+        other = view_spec(table=view, entity=["store", "sku"])  # another view, same table
+        store.table_for(new_view(), other, {"store": "string", **SCHEMA})
+    with pytest.raises(FeatureTableMismatch, match=r"'name'.*the entity was sku"):
+        store.table_for(view, view_spec(entity="name"), SCHEMA)
     with pytest.raises(FeatureTableMismatch, match=r"'when'.*not a column of the source"):
         store.table_for(new_view(), view_spec(timestamp="when"), SCHEMA)
     # a new version starts a new table, beside the old one
@@ -254,6 +263,18 @@ def test_a_table_that_does_not_fit_the_view_is_refused_naming_the_column(
         store.table_for(view, view_spec(version=2), {**SCHEMA, "colour": "string"}).history.name
         == f"{view}_v2"
     )
+
+
+def test_a_new_feature_column_is_added_to_loaded_tables(store: FeatureStore) -> None:
+    view = new_view()
+    table = store.table_for(view, view_spec(), SCHEMA)
+    run(store, table, [row("A", 0, 1, "1.00")])
+    wider = store.table_for(view, view_spec(), {**SCHEMA, "colour": "string"})
+    stage = store.begin(wider, run=RunKey(view))
+    stage.append(Batch((*COLUMNS, "colour"), [(*row("A", 1, 2, "1.00"), "red")], {}))
+    stage.commit(watermark_column="updated")
+    assert [(r["qty"], r["colour"]) for r in history(store, wider)] == [(1, None), (2, "red")]
+    assert latest(store, wider)["A"]["colour"] == "red"
 
 
 def test_sql_server_gets_a_merge_statement() -> None:
@@ -281,3 +302,9 @@ def test_sql_server_gets_a_merge_statement() -> None:
     assert "ingested_at = s.ingested_at WHEN NOT MATCHED THEN INSERT (sku, day, qty" in sql
     assert sql.endswith("VALUES (s.sku, s.day, s.qty, s.price, s.name, s.updated, s.ingested_at);")
     assert ":param_1" in sql  # the load time stays a typed parameter
+
+    newest = sa.select(*[table.history.c[c.name] for c in table.latest.columns])
+    sql = str(
+        merge_sql(mssql.dialect(), table.latest, newest, key=table.entity, unless_older="day")
+    )
+    assert "ON t.sku = s.sku WHEN MATCHED AND s.day >= t.day AND EXISTS (SELECT t.day" in sql

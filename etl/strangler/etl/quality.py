@@ -181,9 +181,13 @@ def _unique(connection: sa.Connection, table: FeatureTable, columns: list[str]) 
         return CheckResult(name, True, "no repeated values")
     samples = connection.execute(repeated.order_by(sa.desc("times"), *group).limit(_SAMPLES)).all()
     shown = "; ".join(
-        f"{', '.join(repr(v) for v in sample[:-1])} ({sample[-1]} times)" for sample in samples
+        f"{', '.join(_show(v) for v in sample[:-1])} ({sample[-1]} times)" for sample in samples
     )
     return CheckResult(name, False, f"{count:,} values repeated, e.g. {shown}")
+
+
+def _show(value: Any) -> str:
+    return repr(value) if isinstance(value, str) or value is None else str(value)
 
 
 def _row_change(limit: float, rows: int, previous: int | None) -> CheckResult:

@@ -208,7 +208,10 @@ class Stage:
             raise FeatureTableMismatch(
                 self.table.view, self.table.stage.name, column, "the watermark is not a column"
             )
-        return connection.execute(sa.select(sa.func.max(self.table.stage.c[column]))).scalar()
+        newest = connection.execute(sa.select(sa.func.max(self.table.stage.c[column]))).scalar()
+        if self.table.schema[column] == "date" and isinstance(newest, datetime):
+            return newest.date()  # a date event time is staged as its midnight
+        return newest
 
     def _source(self, ingested: datetime) -> sa.Select[Any]:
         """The staged rows as history rows (the event time of a snapshot: the run's

@@ -85,15 +85,17 @@ class FeatureStore:
         self.engine.dispose()
 
     def table_for(self, view: str, spec: FeatureViewSpec, schema: Schema) -> FeatureTable:
-        """The view's tables for rows of ``schema``, created when missing; tables that
-        exist with columns the view cannot write are refused (:class:`FeatureTableMismatch`)."""
+        """The view's tables for rows of ``schema``, created when missing, new feature
+        columns added; tables the view cannot write (another key, a kind changed) are
+        refused with :class:`FeatureTableMismatch` naming the column."""
         table = FeatureTable.build(view, spec, schema)
         self._ensure_state()
         with self.engine.connect() as connection:
             known = connection.execute(sa.select(VIEWS).where(VIEWS.c.view == view)).first()
         if known is not None and known.history_table == table.history.name:
             _same_layout(table, dict(known.layout))
-        table.check_existing(self.engine)
+        for column in table.missing_features(self.engine):
+            _add_column(self.engine, column)
         table.history.metadata.create_all(
             self.engine, tables=[table.history, table.latest], checkfirst=True
         )
@@ -289,6 +291,19 @@ def _same_layout(table: FeatureTable, layout: dict[str, Any]) -> None:
         old, new = kinds.get(column), table.schema.get(column)
         if old is not None and new is not None and old != new:
             raise FeatureTableMismatch(table.view, name, column, f"was {old}, now {new}")
+
+
+def _add_column(engine: sa.Engine, column: sa.Column[Any]) -> None:
+    """``ALTER TABLE … ADD`` a (nullable) feature column."""
+    table = column.table
+    assert isinstance(table, sa.Table)
+    with engine.begin() as connection:
+        preparer = connection.dialect.identifier_preparer
+        definition = sa.schema.CreateColumn(column).compile(dialect=connection.dialect)
+        keyword = "" if connection.dialect.name == "mssql" else "COLUMN "
+        connection.execute(
+            sa.text(f"ALTER TABLE {preparer.format_table(table)} ADD {keyword}{definition}")
+        )
 
 
 def make_engine(url: str) -> sa.Engine:

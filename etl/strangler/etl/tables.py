@@ -289,15 +289,20 @@ class FeatureTable:
             "ttl_s": self.ttl_s,
         }
 
-    def check_existing(self, engine: sa.Engine) -> None:
-        """Refuse tables that exist with columns this view cannot write."""
+    def missing_features(self, engine: sa.Engine) -> list[sa.Column[Any]]:
+        """Feature columns the existing tables lack (the view gained features: they are
+        added, empty for the rows already loaded); tables this view cannot write at all
+        (another key, a missing key column) are refused."""
         inspector = sa.inspect(engine)
+        missing: list[sa.Column[Any]] = []
         for table in (self.history, self.latest):
             if not inspector.has_table(table.name):
                 continue
             found = {c["name"] for c in inspector.get_columns(table.name)}
             for column in table.columns:
-                if column.name not in found:
+                if column.name in found:
+                    continue
+                if column.name not in self.features:
                     raise FeatureTableMismatch(
                         self.view,
                         table.name,
@@ -305,12 +310,14 @@ class FeatureTable:
                         "missing from the existing table (drop the table, or raise the "
                         "view's version to start a new one)",
                     )
+                missing.append(column)
             key = set(inspector.get_pk_constraint(table.name)["constrained_columns"])
             if key != {c.name for c in table.primary_key.columns}:
-                missing = sorted({c.name for c in table.primary_key.columns} ^ key)
+                differ = sorted({c.name for c in table.primary_key.columns} ^ key)
                 raise FeatureTableMismatch(
                     self.view,
                     table.name,
-                    missing[0] if missing else "?",
+                    differ[0] if differ else "?",
                     f"the existing table's primary key is {sorted(key)}",
                 )
+        return missing
