@@ -235,7 +235,7 @@ class FeatureStore:
     ) -> list[dict[str, Any] | None]:
         """Point in time: per (entity, time) the newest row with event time <= the time
         (and newer than the time less the view's ttl); never a later one."""
-        table = self._table(view)
+        table = self.table(view)
         with self.engine.connect() as connection:
             return rows_as_of(connection, table, entities, at)
 
@@ -243,15 +243,16 @@ class FeatureStore:
         self, view: str, entities: Sequence[Mapping[str, Any]]
     ) -> list[dict[str, Any] | None]:
         """Each entity's newest row, from the latest table (``None``: none, or past the ttl)."""
-        table = self._table(view)
+        table = self.table(view)
         with self.engine.connect() as connection:
             return latest_rows(connection, table, entities)
 
     def table(self, view: str) -> FeatureTable:
         """The tables of a view loaded before (:class:`NotFound` if it never was)."""
-        return self._table(view)
+        return self.table(view)
 
-    def _table(self, view: str) -> FeatureTable:
+    def table(self, view: str) -> FeatureTable:
+        """The tables of a view loaded before (as recorded); ``NotFound`` if none was."""
         self._ensure_state()
         with self.engine.connect() as connection:
             known = connection.execute(sa.select(VIEWS).where(VIEWS.c.view == view)).first()
