@@ -56,6 +56,7 @@ def running_estate(host: str = "127.0.0.1", state_dir: Path | None = None) -> It
             "DEMO_PRICING_URL": pricing.url,
             "DEMO_ERP_URL": erp,
             "DEMO_EVENTS_STATE": f"sqlite:///{(folder / 'events-state.sqlite').resolve()}",
+            "DEMO_FEATURES_URL": f"sqlite:///{(folder / 'features.sqlite').resolve()}",
         }
         spec = load_spec(DEMO_SPEC, env=env)
         yield Estate(
@@ -108,8 +109,11 @@ def run_demo(host: str = "127.0.0.1", port: int = 8000, console: Console | None 
         )
         raise SystemExit(1)
     from strangler.demo.activity import LegacyActivity
+    from strangler.demo.features import feature_lines, load_features
 
     with running_estate() as estate:
+        with console.status("loading the feature tables from the legacy systems"):
+            loaded = load_features(estate.spec, console)
         app = create_app(estate.spec)
         assert estate.erp_path is not None
         api = f"http://{host}:{port}"
@@ -134,6 +138,10 @@ def run_demo(host: str = "127.0.0.1", port: int = 8000, console: Console | None 
             highlight=False,
         )
         for line in _event_lines(api):
+            console.print(f"    {line}", highlight=False, soft_wrap=True)
+        rows = ", ".join(f"{view} {n:,}" for view, n in loaded.items())
+        console.print(f"  feature tables loaded by ETL ({rows} rows); read them:", highlight=False)
+        for line in feature_lines(api):
             console.print(f"    {line}", highlight=False, soft_wrap=True)
         console.print("  Ctrl-C stops everything.", highlight=False)
         with LegacyActivity(estate.erp_path):
