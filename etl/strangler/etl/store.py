@@ -248,10 +248,6 @@ class FeatureStore:
             return latest_rows(connection, table, entities)
 
     def table(self, view: str) -> FeatureTable:
-        """The tables of a view loaded before (:class:`NotFound` if it never was)."""
-        return self.table(view)
-
-    def table(self, view: str) -> FeatureTable:
         """The tables of a view loaded before (as recorded); ``NotFound`` if none was."""
         self._ensure_state()
         with self.engine.connect() as connection:
