@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects import mssql
 
-from strangler.etl.stage import Stage
+from strangler.etl.stage import Stage, StageLost
 from strangler.etl.store import FeatureStore, RunKey
 from strangler.etl.tables import FeatureTable, FeatureTableMismatch
 from strangler.etl.types import Batch, Schema
@@ -199,6 +199,20 @@ def test_a_run_of_another_key_abandons_the_unfinished_stage(store: FeatureStore)
     assert [r["sku"] for r in history(store, table)] == ["B"]
     status = {s.view: s for s in store.status()}[table.view]
     assert (status.last_status, status.history_rows, status.latest_rows) == ("succeeded", 1, 1)
+
+
+def test_a_stage_taken_over_by_another_run_refuses_more_rows(store: FeatureStore) -> None:
+    table = store.table_for(new_view(), view_spec(), SCHEMA)
+    first = store.begin(table, run=RunKey(table.view))
+    first.append(Batch(COLUMNS, [row("A", 0, 1, "1.00")], {"page": 1}))
+    second = store.begin(table, run=RunKey(table.view, "2024-01-01", "2024-02-01"))
+    with pytest.raises(StageLost, match="no longer staging"):
+        first.append(Batch(COLUMNS, [row("B", 0, 1, "1.00")], {"page": 2}))
+    with pytest.raises(StageLost):
+        first.commit(watermark_column="updated")
+    second.append(Batch(COLUMNS, [row("C", 0, 1, "1.00")], {"page": 1}))
+    second.commit(watermark_column="updated", advance=False)
+    assert [r["sku"] for r in history(store, table)] == ["C"]
 
 
 def test_the_watermark_advances_never_back_and_a_backfill_leaves_it(store: FeatureStore) -> None:

@@ -76,6 +76,8 @@ class FeatureStore:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
+        # reads need no write lock (SQLite: a plain BEGIN, not BEGIN IMMEDIATE)
+        self._reads = self.engine.execution_options(strangler_reads=True)
         self._state_ready = False
 
     def describe(self) -> str:
@@ -90,7 +92,7 @@ class FeatureStore:
         refused with :class:`FeatureTableMismatch` naming the column."""
         table = FeatureTable.build(view, spec, schema)
         self._ensure_state()
-        with self.engine.connect() as connection:
+        with self._reads.connect() as connection:
             known = connection.execute(sa.select(VIEWS).where(VIEWS.c.view == view)).first()
         if known is not None and known.history_table == table.history.name:
             _same_layout(table, dict(known.layout))
@@ -118,7 +120,7 @@ class FeatureStore:
         of another key is abandoned and its staged rows dropped)."""
         key = run.text if isinstance(run, RunKey) else run
         view = table.view
-        with self.engine.connect() as connection:
+        with self._reads.connect() as connection:
             open_runs = connection.execute(
                 sa.select(
                     RUNS.c.id, RUNS.c.run_key, RUNS.c.started_at, RUNS.c.rows, RUNS.c.checkpoint
@@ -183,7 +185,7 @@ class FeatureStore:
     def watermark(self, view: str) -> Any:
         """The view's watermark after its last committed run (``None`` before)."""
         self._ensure_state()
-        with self.engine.connect() as connection:
+        with self._reads.connect() as connection:
             text = connection.execute(
                 sa.select(VIEWS.c.watermark).where(VIEWS.c.view == view)
             ).scalar()
@@ -193,7 +195,7 @@ class FeatureStore:
         """Every view's watermark, last run and row counts, by view name."""
         self._ensure_state()
         out: list[ViewStatus] = []
-        with self.engine.connect() as connection:
+        with self._reads.connect() as connection:
             views = connection.execute(sa.select(VIEWS).order_by(VIEWS.c.view)).all()
             for view in views:
                 last = connection.execute(
@@ -236,7 +238,7 @@ class FeatureStore:
         """Point in time: per (entity, time) the newest row with event time <= the time
         (and newer than the time less the view's ttl); never a later one."""
         table = self.table(view)
-        with self.engine.connect() as connection:
+        with self._reads.connect() as connection:
             return rows_as_of(connection, table, entities, at)
 
     def latest(
@@ -244,13 +246,13 @@ class FeatureStore:
     ) -> list[dict[str, Any] | None]:
         """Each entity's newest row, from the latest table (``None``: none, or past the ttl)."""
         table = self.table(view)
-        with self.engine.connect() as connection:
+        with self._reads.connect() as connection:
             return latest_rows(connection, table, entities)
 
     def table(self, view: str) -> FeatureTable:
         """The tables of a view loaded before (as recorded); ``NotFound`` if none was."""
         self._ensure_state()
-        with self.engine.connect() as connection:
+        with self._reads.connect() as connection:
             known = connection.execute(sa.select(VIEWS).where(VIEWS.c.view == view)).first()
         if known is None:
             raise NotFound(f"no feature view {view!r} has been loaded into {self.describe()}")
@@ -327,5 +329,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: sa.Connection) -> None:
-    # take the write lock at BEGIN, so two writers queue instead of deadlocking
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # writers take the lock at BEGIN, so two of them queue instead of deadlocking
+    reads = connection.get_execution_options().get("strangler_reads", False)
+    connection.exec_driver_sql("BEGIN" if reads else "BEGIN IMMEDIATE")
