@@ -35,6 +35,7 @@ from schemathesis.generation.hypothesis.builder import (
 )
 
 from strangler.demo.estate import running_estate
+from strangler.demo.features import load_features
 from strangler.rest.app import create_app
 from strangler.rest.problems import MEDIA_TYPE
 from tests.rest.conftest import serving
@@ -80,6 +81,15 @@ OPERATIONS = [
     "GET /events/orders",
     "GET /events/stock",
     "GET /asyncapi.json",
+    "GET /features",
+    *(
+        f"{verb} /features/{name}/{route}"
+        for name in (
+            "item_sales", "item_stock", "item_catalogue", "customer_orders", "customer_profile",
+            "item_features", "customer_features",
+        )
+        for verb, route in (("GET", "latest"), ("POST", "latest"), ("POST", "as-of"))
+    ),
     "GET /healthz",
     "GET /readyz",
 ]
@@ -105,8 +115,10 @@ def _params() -> list[Any]:
 @pytest.fixture(scope="module")
 def demo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     state = tmp_path_factory.mktemp("fuzz-estate")
-    with running_estate(state_dir=Path(state)) as estate, serving(create_app(estate.spec)) as url:
-        yield url
+    with running_estate(state_dir=Path(state)) as estate:
+        load_features(estate.spec)
+        with serving(create_app(estate.spec)) as url:
+            yield url
 
 
 @pytest.fixture(scope="module")
