@@ -1,15 +1,19 @@
 """Run by the Airflow environment's Python (``.venv-airflow``), never by pytest itself.
 
 ``airflow_probe.py dagbag FOLDER``: load the DAG folder with Airflow's DagBag and
-describe what it holds. ``airflow_probe.py test FOLDER DAG_ID [CONF]``: one
-``dag.test()`` run of the DAG, then its state, the load task's return value and
+describe what it holds. ``airflow_probe.py test FOLDER DAG_ID [CONF] [--executor]``: one
+``dag.test()`` run of the DAG (its tasks run by the configured executor with
+``--executor``, else in this process), then its state, the load task's return value and
 the events of the task's outlet assets. The answer is the last stdout line,
-``PROBE <json>``; everything above it is Airflow's log.
+``PROBE <json>``; everything above it is Airflow's log. Connections in
+``$PROBE_DB_CONNECTIONS`` (JSON) are stored in the metadata database for the
+run (where a deployment's workers get them from) and removed after it.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from typing import Any
@@ -57,7 +61,7 @@ def describe(folder: str) -> dict[str, Any]:
     return {"seconds": seconds, "files": files, "import_errors": bag.import_errors, "dags": dags}
 
 
-def test(folder: str, dag_id: str, conf: dict[str, Any]) -> dict[str, Any]:
+def test(folder: str, dag_id: str, conf: dict[str, Any], executor: bool) -> dict[str, Any]:
     from airflow.models.asset import AssetEvent, AssetModel
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
@@ -67,9 +71,13 @@ def test(folder: str, dag_id: str, conf: dict[str, Any]) -> dict[str, Any]:
     if bag.import_errors:
         return {"import_errors": bag.import_errors}
     dag = bag.get_dag(dag_id)
-    started = time.monotonic()
-    run = dag.test(run_conf=conf or None)
-    seconds = time.monotonic() - started
+    stored = _store_connections(json.loads(os.environ.get("PROBE_DB_CONNECTIONS", "{}")))
+    try:
+        started = time.monotonic()
+        run = dag.test(run_conf=conf or None, use_executor=executor)
+        seconds = time.monotonic() - started
+    finally:
+        _drop_connections(stored)
     outlets = [a.name for t in dag.tasks for a in t.outlets]
     with create_session() as session:
         xcom = session.scalars(
@@ -95,6 +103,34 @@ def test(folder: str, dag_id: str, conf: dict[str, Any]) -> dict[str, Any]:
         }
 
 
+def _store_connections(connections: dict[str, dict[str, Any]]) -> list[str]:
+    """Put connections in the metadata database, where the API server serves them."""
+    from airflow.models.connection import Connection
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        for conn_id, fields in connections.items():
+            extra = fields.get("extra")
+            session.add(
+                Connection(
+                    conn_id=conn_id,
+                    **{k: v for k, v in fields.items() if k != "extra"},
+                    extra=json.dumps(extra) if extra is not None else None,
+                )
+            )
+    return list(connections)
+
+
+def _drop_connections(conn_ids: list[str]) -> None:
+    from airflow.models.connection import Connection
+    from airflow.utils.session import create_session
+    from sqlalchemy import delete
+
+    if conn_ids:
+        with create_session() as session:
+            session.execute(delete(Connection).where(Connection.conn_id.in_(conn_ids)))
+
+
 class _Row:
     """What :meth:`XComModel.deserialize_value` reads: an object with ``value``."""
 
@@ -106,7 +142,9 @@ def main(argv: list[str]) -> None:
     if argv[0] == "dagbag":
         answer = describe(argv[1])
     elif argv[0] == "test":
-        answer = test(argv[1], argv[2], json.loads(argv[3]) if len(argv) > 3 else {})
+        executor = "--executor" in argv
+        args = [a for a in argv if a != "--executor"]
+        answer = test(args[1], args[2], json.loads(args[3]) if len(args) > 3 else {}, executor)
     else:
         raise SystemExit(f"unknown command {argv[0]!r}")
     sys.stdout.flush()

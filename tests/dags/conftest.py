@@ -14,12 +14,15 @@ import json
 import os
 import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+
+from tests.servers import free_port
 
 ROOT = Path(__file__).parents[2]
 DAGS = ROOT / "dags"
@@ -41,14 +44,22 @@ class Airflow:
         spec: Path | str | None,
         connections: Mapping[str, Mapping[str, Any]] | None = None,
         env: Mapping[str, str] | None = None,
+        stored: bool = False,
         timeout: float = 300,
     ) -> dict[str, Any]:
-        """Run ``airflow_probe.py`` with ``args``, the spec and more ``env``; its answer."""
+        """Run ``airflow_probe.py`` with ``args``, the spec and more ``env``; its answer.
+
+        ``connections`` are given as ``AIRFLOW_CONN_*`` variables, or with
+        ``stored`` kept in the metadata database for the run.
+        """
         env = {**self.env, **(env or {})}
         if spec is not None:
             env["STRANGLER_SPEC"] = str(spec)
-        for conn_id, conn in (connections or {}).items():
-            env[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(conn)
+        if stored:
+            env["PROBE_DB_CONNECTIONS"] = json.dumps(connections or {})
+        else:
+            for conn_id, conn in (connections or {}).items():
+                env[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(conn)
         done = subprocess.run(
             [str(AIRFLOW_BIN / "python"), str(PROBE), *args],
             env=env,
@@ -94,3 +105,41 @@ def airflow(tmp_path_factory: pytest.TempPathFactory) -> Airflow:
     )
     assert done.returncode == 0, f"airflow db migrate:\n{done.stdout}\n{done.stderr}"
     return Airflow(home, env, time.monotonic() - started)
+
+
+@pytest.fixture(scope="session")
+def api_server(airflow: Airflow) -> Iterator[dict[str, str]]:
+    """Airflow's API server, whose Execution API the executor's task processes talk to
+    (their connections come through it); the environment that points a run at it."""
+    port = free_port()
+    log = (airflow.home / "api-server.log").open("w")
+    server = subprocess.Popen(
+        [str(AIRFLOW_BIN / "airflow"), "api-server", "--port", str(port)],
+        env=airflow.env,
+        cwd=airflow.home,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not _healthy(port):
+            assert server.poll() is None, (airflow.home / "api-server.log").read_text()[-4000:]
+            assert time.monotonic() < deadline, "the API server did not answer in 120 s"
+            time.sleep(0.2)
+        yield {"AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/"}
+    finally:
+        server.terminate()
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        log.close()
+
+
+def _healthy(port: int) -> bool:
+    try:
+        answer = httpx.get(f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=2)
+    except httpx.HTTPError:
+        return False
+    return answer.status_code == 200

@@ -94,23 +94,45 @@ def _utc(naive: dt.datetime) -> str:
     return naive.replace(tzinfo=dt.UTC).isoformat()
 
 
-def _run(airflow: Airflow, spec: Path, connections: dict[str, Any]) -> dict[str, Any]:
-    answer = airflow.probe("test", str(DAGS), DAG_ID, spec=spec, connections=connections)
+def _run(
+    airflow: Airflow,
+    spec: Path,
+    connections: dict[str, Any],
+    executor: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """One ``dag.test()``: in the probe's process, or by the executor (``executor``: the
+    environment that reaches the API server) with the connections in the metadata
+    database, as a deployment's workers get them."""
+    args = ("test", str(DAGS), DAG_ID, *(["--executor"] if executor else []))
+    answer = airflow.probe(
+        *args, spec=spec, connections=connections, env=executor, stored=executor is not None
+    )
     assert answer.get("state") == "success", answer.get("log", answer)[-8000:]
     assert answer["tasks"] == {"load": ["success", 1]}
     return answer
 
 
+@pytest.mark.parametrize("where", ["in-process", "local-executor"])
 def test_dag_test_loads_mariadb_over_odbc_into_postgresql_then_incrementally(
-    airflow: Airflow, mariadb: LegacyDb, postgres: sa.Engine, tmp_path: Path
+    airflow: Airflow,
+    mariadb: LegacyDb,
+    postgres: sa.Engine,
+    tmp_path: Path,
+    where: str,
+    request: pytest.FixtureRequest,
 ) -> None:
+    # local-executor: each run's task is a new process of Airflow's LocalExecutor that
+    # parses the DAG file again and reads its connections through the API server, as a
+    # Celery worker or a Kubernetes pod does; nothing passes between the two runs but
+    # the feature store's database.
+    executor = request.getfixturevalue("api_server") if where == "local-executor" else None
     spec = tmp_path / "strangler.yaml"
     spec.write_text(json.dumps(SPEC))  # JSON is YAML
     connections = _connections(mariadb, postgres)
     first = order_rows(0, 40)
     mariadb.insert(first)
 
-    one = _run(airflow, spec, connections)
+    one = _run(airflow, spec, connections, executor)
     assert one["result"]["rows"] == 40
     assert one["result"]["watermark"] == _utc(BASE + dt.timedelta(minutes=39))
     assert one["result"]["backfill"] is False
@@ -126,7 +148,7 @@ def test_dag_test_loads_mariadb_over_odbc_into_postgresql_then_incrementally(
     later = order_rows(40, 15)
     mariadb.insert(later)
 
-    two = _run(airflow, spec, connections)
+    two = _run(airflow, spec, connections, executor)
     # The new and changed rows, and the one at the last watermark (the bound is inclusive).
     assert two["result"]["rows"] == 15 + 1 + 1
     assert two["result"]["watermark"] == _utc(changed["UPDATED_AT"])
