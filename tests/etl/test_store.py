@@ -272,6 +272,8 @@ def test_a_table_that_does_not_fit_the_view_is_refused_naming_the_column(
         store.table_for(view, view_spec(entity="name"), SCHEMA)
     with pytest.raises(FeatureTableMismatch, match=r"'when'.*not a column of the source"):
         store.table_for(new_view(), view_spec(timestamp="when"), SCHEMA)
+    with pytest.raises(FeatureTableMismatch, match="longer than 56 characters"):
+        store.table_for(new_view(), view_spec(table="t" * 57), SCHEMA)
     # a new version starts a new table, beside the old one
     assert (
         store.table_for(view, view_spec(version=2), {**SCHEMA, "colour": "string"}).history.name

@@ -49,6 +49,7 @@ __all__ = [
 INGESTED_AT = "ingested_at"
 EVENT_TIME = "event_time"
 _KEY_LENGTH = 200  # key columns are indexed: MariaDB wants a length
+_NAME_LIMIT = 56  # PostgreSQL's 63 characters, less "_latest"
 
 
 class FeatureTableMismatch(StranglerError):
@@ -192,6 +193,14 @@ class FeatureTable:
         name = spec.table or view
         if spec.version > 1:
             name = f"{name}_v{spec.version}"
+        if len(name) > _NAME_LIMIT:
+            raise FeatureTableMismatch(
+                view,
+                name,
+                spec.table or view,
+                f"the table name is longer than {_NAME_LIMIT} characters (with ``_latest`` "
+                "it must fit every database's limit)",
+            )
         for column in (*spec.entity, *([spec.timestamp] if spec.timestamp else [])):
             if column not in schema:
                 raise FeatureTableMismatch(view, name, column, "not a column of the source")
