@@ -10,7 +10,7 @@ import contextlib
 import socket
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
@@ -31,6 +31,8 @@ class Estate:
     pricing_url: str
     erp_url: str
     erp_path: Path | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    """The addresses the demo spec was loaded with (its ``${DEMO_...}`` variables)."""
 
 
 @contextlib.contextmanager
@@ -65,6 +67,7 @@ def running_estate(host: str = "127.0.0.1", state_dir: Path | None = None) -> It
             pricing_url=pricing.url,
             erp_url=erp,
             erp_path=erp_path,
+            env=env,
         )
 
 
@@ -141,7 +144,7 @@ def run_demo(host: str = "127.0.0.1", port: int = 8000, console: Console | None 
             console.print(f"    {line}", highlight=False, soft_wrap=True)
         rows = ", ".join(f"{view} {n:,}" for view, n in loaded.items())
         console.print(f"  feature tables loaded by ETL ({rows} rows); read them:", highlight=False)
-        for line in feature_lines(api):
+        for line in feature_lines(api, estate.env):
             console.print(f"    {line}", highlight=False, soft_wrap=True)
         console.print("  Ctrl-C stops everything.", highlight=False)
         with LegacyActivity(estate.erp_path):

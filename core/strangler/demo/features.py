@@ -7,6 +7,8 @@ call) into the estate's SQLite feature store, then serves the tables over REST.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from rich.console import Console
 
 from strangler.errors import StranglerError
@@ -33,12 +35,20 @@ def load_features(spec: Spec, console: Console | None = None) -> dict[str, int]:
     return loaded
 
 
-def feature_lines(api: str) -> list[str]:
-    """How to read the demo's feature tables over REST."""
+def feature_lines(api: str, env: Mapping[str, str]) -> list[str]:
+    """How to read the demo's feature tables over REST, and run their ETL again
+    (``env``: the demo's addresses, which the demo spec reads from the environment)."""
+    from strangler.demo.estate import DEMO_SPEC
+
     json = "-H 'content-type: application/json'"
+    where = " ".join(f"{k}={v}" for k, v in env.items() if k in _ETL_ENV)
     return [
         f"curl -s '{api}/features/item_features/latest?sku=SKU-1001'",
         f"curl -s -X POST {api}/features/customer_features/as-of {json} "
         '-d \'{"entities": [{"customerNumber": "C10001"}], "at": "2023-06-30T00:00:00Z"}\'',
-        f"strangler etl run item_sales   strangler etl status   ({api}/features lists them)",
+        f"{where} strangler etl run item_sales -c {DEMO_SPEC}",
+        f"{where} strangler etl status -c {DEMO_SPEC}",
     ]
+
+
+_ETL_ENV = ("DEMO_ERP_URL", "DEMO_FEATURES_URL")
