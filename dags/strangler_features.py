@@ -99,13 +99,19 @@ def asset_for(name: str, view: FeatureViewSpec) -> Asset:
 
 
 def deadline_missed(context: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
-    """Called when a view's run has not ended within its ``sla_s``."""
-    run = (context or {}).get("dag_run")
+    """Called when a view's run has not ended within its ``sla_s``.
+
+    Airflow passes the run (``dag_run``, as its REST API shows it) and the
+    ``deadline`` in ``context``, and the DAG's ``view`` and ``sla_s``.
+    """
+    run = (context or {}).get("dag_run") or {}
+    deadline = (context or {}).get("deadline") or {}
     log.warning(
-        "feature view %s: run %s has not ended within %s s",
+        "feature view %s: run %s has not ended within %s s (deadline %s)",
         kwargs.get("view"),
-        getattr(run, "run_id", run),
+        run.get("dag_run_id") if isinstance(run, Mapping) else run,
         kwargs.get("sla_s"),
+        deadline.get("deadline_time") if isinstance(deadline, Mapping) else deadline,
     )
 
 

@@ -1,13 +1,18 @@
 """Run by the Airflow environment's Python (``.venv-airflow``), never by pytest itself.
 
-``airflow_probe.py dagbag FOLDER``: load the DAG folder with Airflow's DagBag and
-describe what it holds. ``airflow_probe.py test FOLDER DAG_ID [CONF] [--executor]``: one
-``dag.test()`` run of the DAG (its tasks run by the configured executor with
-``--executor``, else in this process), then its state, the load task's return value and
-the events of the task's outlet assets. The answer is the last stdout line,
-``PROBE <json>``; everything above it is Airflow's log. Connections in
-``$PROBE_DB_CONNECTIONS`` (JSON) are stored in the metadata database for the
-run (where a deployment's workers get them from) and removed after it.
+* ``airflow_probe.py dagbag FOLDER``: load the DAG folder with Airflow's DagBag
+  and describe what it holds.
+* ``airflow_probe.py test FOLDER DAG_ID [CONF] [--executor]``: one ``dag.test()``
+  run of the DAG (its tasks run by the configured executor with ``--executor``,
+  else in this process), then its state, the load task's return value and the
+  events of the task's outlet assets. Connections in ``$PROBE_DB_CONNECTIONS``
+  (JSON) are stored in the metadata database for the run (where a deployment's
+  workers get them from) and removed after it.
+* ``airflow_probe.py deadline FOLDER DAG_ID``: the DAG's deadline callback,
+  called as an executor calls it when the deadline is missed.
+
+The answer is the last stdout line, ``PROBE <json>``; everything above it is
+Airflow's log.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import json
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 
@@ -138,9 +144,35 @@ class _Row:
         self.value = value
 
 
+def deadline(folder: str, dag_id: str) -> dict[str, Any]:
+    """Call the DAG's deadline callback as an executor does when the deadline is missed:
+    by the path its serialized form keeps, with the context the scheduler gives."""
+    import structlog
+    from airflow.sdk.execution_time.callback_supervisor import execute_callback
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    dag = _dagbag(folder).get_dag(dag_id)
+    [alert] = DagSerialization.serialize_dag(dag)["deadline"]
+    callback = alert["callback"]["__data__"]  # as the scheduler reads it back
+    context = {
+        "dag_run": {"dag_id": dag_id, "dag_run_id": "scheduled__2026-01-01T00:00:00+00:00"},
+        "deadline": {"id": "0", "deadline_time": "2026-01-01T00:15:00+00:00"},
+    }
+    ok, error = execute_callback(
+        callback_path=callback["path"],
+        callback_kwargs={**callback["kwargs"], "context": context},
+        dag_rel_path=Path(dag.fileloc).resolve().relative_to(Path(folder).resolve()),
+        bundle_path=Path(folder),
+        log=structlog.get_logger("probe"),
+    )
+    return {"ok": ok, "error": error, "path": callback["path"]}
+
+
 def main(argv: list[str]) -> None:
     if argv[0] == "dagbag":
         answer = describe(argv[1])
+    elif argv[0] == "deadline":
+        answer = deadline(argv[1], argv[2])
     elif argv[0] == "test":
         executor = "--executor" in argv
         args = [a for a in argv if a != "--executor"]

@@ -127,3 +127,16 @@ def test_no_spec_is_an_import_error_saying_how_to_give_one(airflow: Airflow) -> 
     assert bag["dags"] == {}
     [error] = bag["import_errors"].values()
     assert "STRANGLER_SPEC" in error and "strangler_spec" in error, error
+
+
+def test_the_deadline_callback_runs_as_airflow_calls_it(airflow: Airflow, tmp_path: Path) -> None:
+    spec = tmp_path / "strangler.yaml"
+    spec.write_text(SPEC)
+    answer = airflow.probe(
+        "deadline", str(ROOT / "dags"), "strangler_features_customer_orders", spec=spec
+    )
+    assert (answer["ok"], answer["error"]) == (True, None)
+    assert (
+        "feature view customer_orders: run scheduled__2026-01-01T00:00:00+00:00 has not ended "
+        "within 900.0 s (deadline 2026-01-01T00:15:00+00:00)"
+    ) in answer["log"]
