@@ -17,6 +17,7 @@ resumed read continues strictly after them. ``low`` (inclusive) and ``high``
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -103,10 +104,29 @@ class DatabaseSource:
             for k in self._sort
         ]
         columns = table.names
-        for chunk in self._streamer.chunks(statement, self.chunk_rows, operation):
+        for chunk in self._chunks(query, statement, positions, operation):
             last = chunk[-1]
             checkpoint = {"after": dump_values([last[p] for p in positions])}
             yield Batch(columns, self._decode(chunk, width), checkpoint)
+
+    def _chunks(
+        self, query: ListQuery, statement: sa.Select[Any], positions: list[int], operation: str
+    ) -> Iterator[list[Any]]:
+        """One streamed statement; or, where the driver cannot stream, keyset pages."""
+        size = self.chunk_rows
+        if self._streamer.streams():
+            yield from self._streamer.chunks(statement, size, operation)
+            return
+        after = query.after
+        while True:
+            page = select_page(self.table, dataclasses.replace(query, after=after)).limit(size)
+            chunk = [row for part in self._streamer.chunks(page, size, operation) for row in part]
+            if not chunk:
+                return
+            yield chunk
+            if len(chunk) < size:
+                return
+            after = tuple(self._text_time(chunk[-1][p]) for p in positions)
 
     def _count(self, statement: sa.Select[Any], operation: str) -> int | None:
         counted = sa.select(sa.func.count()).select_from(statement.order_by(None).subquery())

@@ -12,6 +12,9 @@ feature view reads whole tables, so its rows are streamed instead:
   plus the driver's option for reading a result as it is fetched (MariaDB
   ``NO_CACHE=1``, psqlODBC ``UseDeclareFetch=1``, SQLite ``StepAPI=1``).
 
+MariaDB's ODBC driver streams only from version 3.1.17 (:meth:`Streamer.streams`
+tells); with an older one the source reads keyset pages instead.
+
 Driver errors become the project's errors (as the adapter's would).
 """
 
@@ -30,7 +33,7 @@ from strangler.adapters.db.failures import translate
 from strangler.adapters.db.odbc import OdbcRunner, compile_statement
 from strangler.adapters.db.runner import Runner, Statement
 
-__all__ = ["Streamer"]
+__all__ = ["STREAMING_MARIADB_ODBC", "Streamer"]
 
 Fetch = Callable[[int], list[Any]]
 
@@ -41,6 +44,10 @@ _ODBC_STREAMING = {
 }
 
 
+STREAMING_MARIADB_ODBC = (3, 1, 17)
+"""The first MariaDB Connector/ODBC that can leave a result on the server (``NO_CACHE``)."""
+
+
 class Streamer:
     """Streams statements of one database system (see the module's docstring)."""
 
@@ -48,6 +55,43 @@ class Streamer:
         self.system = system
         self.runner = runner
         self._engine: sa.Engine | None = None
+        self._streams: bool | None = None
+
+    def streams(self) -> bool:
+        """Whether a result is read as it is fetched. Not so with MariaDB's ODBC driver
+        before 3.1.17, which keeps every row of a result in memory: read such a system
+        in keyset pages instead, one short statement each."""
+        if self._streams is None:
+            self._streams = self._driver_streams()
+        return self._streams
+
+    def _driver_streams(self) -> bool:
+        runner = self.runner
+        if isinstance(runner, SqlAlchemyRunner):
+            url = runner.url
+            if url.get_driver_name() != "pyodbc" or url.get_backend_name() not in (
+                "mysql",
+                "mariadb",
+            ):
+                return True
+            with runner.engine.connect() as connection:
+                dbapi = connection.connection.dbapi_connection
+                assert dbapi is not None
+                version = str(dbapi.getinfo(pyodbc.SQL_DRIVER_VER))
+        elif isinstance(runner, OdbcRunner):
+            if runner.dbms != "mysql":
+                return True
+            assert runner.spec.odbc is not None
+            timeout = math.ceil(runner.spec.connect_timeout_s)
+            connection = pyodbc.connect(runner.spec.odbc.get_secret_value(), timeout=timeout)
+            try:
+                version = str(connection.getinfo(pyodbc.SQL_DRIVER_VER))
+            finally:
+                _quietly(connection.close)
+        else:  # pragma: no cover - both paths are above
+            return True
+        numbers = tuple(int(p) for p in version.split(".")[:3] if p.isdigit())
+        return numbers >= STREAMING_MARIADB_ODBC
 
     def chunks(self, statement: Statement, size: int, operation: str) -> Iterator[list[Any]]:
         """The rows of ``statement`` (tuples), ``size`` at a time; closing the
