@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -324,3 +324,29 @@ def test_sql_server_gets_a_merge_statement() -> None:
         merge_sql(mssql.dialect(), table.latest, newest, key=table.entity, unless_older="day")
     )
     assert "ON t.sku = s.sku WHEN MATCHED AND s.day >= t.day AND EXISTS (SELECT t.day" in sql
+
+
+def test_times_keep_their_instant_and_microseconds(store: FeatureStore) -> None:
+    schema: Schema = {"sku": "string", "day": "datetime", "seen": "datetime"}
+    table = store.table_for(new_view(), view_spec(), schema)
+    stage = store.begin(table, run=RunKey(table.view))
+    cest = timezone(timedelta(hours=2))
+    stage.append(
+        Batch(
+            ("sku", "day", "seen"),
+            [
+                (
+                    "A",
+                    datetime(2024, 1, 1, 1, 2, 3, 456789, tzinfo=cest),
+                    datetime(2024, 1, 1, 1, 2, 3, 7),
+                )
+            ],
+            {},
+        )
+    )
+    stage.commit(watermark_column="day")
+    instant = datetime(2023, 12, 31, 23, 2, 3, 456789, tzinfo=UTC)
+    assert store.latest(table.view, [{"sku": "A"}]) == [
+        {"sku": "A", "day": instant, "seen": datetime(2024, 1, 1, 1, 2, 3, 7, tzinfo=UTC)}
+    ]
+    assert store.watermark(table.view) == instant

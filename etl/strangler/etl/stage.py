@@ -97,10 +97,7 @@ class Stage:
                 if connection.dialect.name == "postgresql":
                     self._copy(connection, batch)
                 else:
-                    names = batch.columns
-                    connection.execute(
-                        stage.insert(), [dict(zip(names, r, strict=True)) for r in batch.rows]
-                    )
+                    self._insert(connection, batch)
             self._record(
                 connection,
                 RUNS.update().values(
@@ -109,6 +106,34 @@ class Stage:
             )
         self.checkpoint = batch.checkpoint
         self.rows += len(batch.rows)
+
+    def _insert(self, connection: sa.Connection, batch: Batch) -> None:
+        """One ``executemany`` of the batch, each value through its column type's bind
+        processing (what ``connection.execute`` does, without a dict per row)."""
+        dialect = connection.dialect
+        columns = [self.table.stage.c[c] for c in batch.columns]
+        statement = sa.insert(self.table.stage).values(
+            {c.name: sa.bindparam(c.name) for c in columns}
+        )
+        compiled = statement.compile(dialect=dialect)
+        if not compiled.positional or compiled.positiontup is None:  # a driver of named params
+            names = batch.columns
+            connection.execute(statement, [dict(zip(names, r, strict=True)) for r in batch.rows])
+            return
+        order = compiled.positiontup
+        at = [batch.columns.index(name) for name in order]
+        processors = [
+            self.table.stage.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+            for name in order
+        ]
+        if any(processors):
+            rows = [
+                tuple(p(r[i]) if p else r[i] for p, i in zip(processors, at, strict=True))
+                for r in batch.rows
+            ]
+        else:
+            rows = [tuple(r[i] for i in at) for r in batch.rows]
+        connection.exec_driver_sql(compiled.string, rows)
 
     def _copy(self, connection: sa.Connection, batch: Batch) -> None:
         quote = connection.dialect.identifier_preparer.quote
