@@ -87,9 +87,15 @@ def features_of(spec: Spec) -> FeaturesSpec:
     return features
 
 
+def table_of(name: str, view: FeatureViewSpec) -> str:
+    """The history table of view ``name``, named as the feature store names it."""
+    table = view.table or name
+    return f"{table}_v{view.version}" if view.version > 1 else table
+
+
 def asset_for(name: str, view: FeatureViewSpec) -> Asset:
     """The feature table of view ``name`` as an Airflow asset."""
-    table = view.table or name
+    table = table_of(name, view)
     return Asset(
         name=f"{ASSET_PREFIX}{table}",
         uri=f"strangler://features/{table}",
@@ -174,13 +180,15 @@ def run(name: str, params: Mapping[str, Any]) -> dict[str, Any]:
     try:
         spec = load()
         features = features_of(spec)
+        if name not in features.views:
+            raise ValueError(f"the spec {spec_path()} has no such view any more")
         view = features.views[name]
         since = _moment(params.get("since"), "since")
         until = _moment(params.get("until"), "until")
         system = view.source.system
         url = connection_url(CONN_PREFIX + system)
         store = connection_url(STORE_CONN) or features.store
-    except (SpecError, KeyError, ValueError) as exc:
+    except (SpecError, ValueError) as exc:
         raise AirflowFailException(f"feature view {name}: {exc}") from exc
     if not store:
         raise AirflowFailException(
@@ -256,7 +264,7 @@ def build(name: str, view: FeatureViewSpec) -> Any:
 
     @dag(
         dag_id=f"{DAG_PREFIX}{name}",
-        description=f"ETL of the feature view {name} into {view.table or name}",
+        description=f"ETL of the feature view {name} into {table_of(name, view)}",
         schedule=view.schedule,
         start_date=START,
         catchup=False,

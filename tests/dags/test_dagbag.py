@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from strangler.etl.tables import FeatureTable
+from strangler.spec.loader import parse_spec
 from tests.dags.conftest import ROOT, Airflow
 
 SPEC = """
@@ -39,6 +41,7 @@ features:
         query: SELECT CUST_NO, COUNT(*) AS N FROM ORDERS GROUP BY CUST_NO
         fields: {CUST_NO: {as: customerNumber, width: 8}, N: orders}
       entity: customerNumber
+      version: 3
 """
 
 
@@ -78,7 +81,16 @@ def test_one_dag_per_view_with_schedule_retries_deadline_and_asset(
         2,
         300.0,
     )
-    assert counts["tasks"]["load"]["outlets"][0]["name"] == "strangler_features.order_counts"
+    # The asset names the table the store makes for the view.
+    spec_view = parse_spec(SPEC).section("features").views["order_counts"]
+    table = FeatureTable.build("order_counts", spec_view, {"customerNumber": "string"})
+    assert table.history.name == "order_counts_v3"
+    assert counts["tasks"]["load"]["outlets"] == [
+        {
+            "name": "strangler_features.order_counts_v3",
+            "uri": "strangler://features/order_counts_v3",
+        }
+    ]
     assert counts["deadlines"] == []
 
 
