@@ -6,8 +6,8 @@
 to ``orders`` (orderNumber, customerNumber, orderDate, createdOn, total,
 updatedAt), as a REST client would see it.
 
-Sources (``SOURCES``): PostgreSQL (``postgresql+psycopg://``), MariaDB through
-raw ODBC and through SQLAlchemy (``mysql+pyodbc://``), and SQLite.
+Sources (``SOURCES``): PostgreSQL (``postgresql+psycopg://`` and raw ODBC),
+MariaDB (raw ODBC and ``mysql+pyodbc://``), SQLite (``sqlite:///`` and raw ODBC).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ __all__ = [
     "spec_for",
 ]
 
-SOURCES = ("postgresql", "mariadb-odbc", "mariadb-sa", "sqlite")
+SOURCES = ("postgresql", "postgresql-odbc", "mariadb-odbc", "mariadb-sa", "sqlite", "sqlite-odbc")
 BASE = dt.datetime(2024, 3, 1, 8, 0, 0)
 """The first row's ``UPDATED_AT``; row ``i`` is ``i`` minutes later."""
 
@@ -123,12 +123,19 @@ def legacy_db(name: str, folder: Path) -> Iterator[LegacyDb]:
         engine = sa.create_engine(url, poolclass=sa.NullPool)
         _META.create_all(engine)
         connection = {"url": url}
+        database = sa.make_url(url).database
         if name == "mariadb-odbc":
-            database = sa.make_url(url).database
             connection = {
                 "odbc": "DRIVER={MariaDB Unicode};SERVER=127.0.0.1;PORT=3306;"
                 f"DATABASE={database};UID=root;PWD="
             }
+        elif name == "postgresql-odbc":
+            connection = {
+                "odbc": "DRIVER={PostgreSQL Unicode};SERVER=127.0.0.1;PORT=5432;"
+                f"DATABASE={database};UID=postgres"
+            }
+        elif name == "sqlite-odbc":
+            connection = {"odbc": f"DRIVER={{SQLite3}};Database={database}"}
         try:
             yield LegacyDb(name, url, connection, engine)
         finally:

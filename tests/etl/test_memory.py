@@ -66,7 +66,7 @@ def _peak(db: LegacyDb, store: str, folder: Path) -> dict[str, int]:
     return result
 
 
-@pytest.mark.parametrize("source", ["postgresql", "mariadb-odbc", "mariadb-sa"])
+@pytest.mark.parametrize("source", ["postgresql", "postgresql-odbc", "mariadb-odbc", "mariadb-sa"])
 def test_peak_memory_does_not_grow_with_the_rows(source: str, tmp_path: Path) -> None:
     with (
         legacy_db(source, tmp_path) as db,
