@@ -14,7 +14,7 @@ def test_every_list_of_source_roots_names_the_same_roots() -> None:
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())
     wheel = config["tool"]["hatch"]["build"]["targets"]["wheel"]
     roots = set(wheel["sources"])
-    assert {"core", "adapters", "etl"} <= roots
+    assert {"core", "adapters", "etl", "inference"} <= roots
     assert set(wheel["dev-mode-dirs"]) == roots
     assert {p.removesuffix("/strangler") for p in wheel["only-include"]} == roots
     assert set(config["tool"]["mypy"]["mypy_path"].split(":")) == roots
