@@ -21,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from strangler.errors import InputProblem, InvalidInput
+from strangler.etl.bulk import write_rows
 from strangler.etl.tables import FeatureTable, UtcDateTime, column_type
 
 __all__ = ["latest_rows", "rows_as_of"]
@@ -78,17 +79,13 @@ def rows_as_of(
     asked = _asked_table(connection, table)
     asked.create(connection)
     try:
-        rows = [
-            {
-                "_q": i,
-                **dict(zip(table.entity, key, strict=True)),
-                "_at": moment,
-                "_since": None if ttl is None else moment - ttl,
-            }
-            for i, (key, moment) in enumerate(zip(keys, times, strict=True))
-        ]
-        for start in range(0, len(rows), 5_000):
-            connection.execute(asked.insert(), rows[start : start + 5_000])
+        names = ["_q", *table.entity, "_at", "_since"]
+        for start in range(0, len(keys), 5_000):
+            rows = [
+                (i, *keys[i], times[i], None if ttl is None else times[i] - ttl)
+                for i in range(start, min(start + 5_000, len(keys)))
+            ]
+            write_rows(connection, asked, names, rows)
         history = table.history
         earlier = history.alias("earlier")
         time = table.event_time

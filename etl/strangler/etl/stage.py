@@ -4,8 +4,8 @@ Each :meth:`Stage.append` writes the batch's rows into the view's staging table
 and the batch's checkpoint into the run's row of ``strangler_etl_runs`` in one
 transaction, so after a crash the checkpoint names exactly the rows staged (a
 rerun of the same run key resumes from it). PostgreSQL receives the rows through
-``COPY`` (psycopg's ``cursor.copy()``); the other databases through batched
-inserts.
+``COPY`` (psycopg's ``cursor.copy()``), the other databases through one
+``executemany`` per batch (:mod:`strangler.etl.bulk`).
 
 :meth:`Stage.commit` is one transaction: upsert the staged rows into the history
 table, refresh the latest table for the entities touched (with their history row
@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
 
 from strangler.errors import StranglerError
+from strangler.etl.bulk import write_rows
 from strangler.etl.quality import QualityReport, run_checks
 from strangler.etl.state import encode_json, encode_watermark, now
 from strangler.etl.tables import INGESTED_AT, RUNS, VIEWS, FeatureTable, FeatureTableMismatch
@@ -93,11 +93,7 @@ class Stage:
                     self.table.view, stage.name, column, "not in the view's schema"
                 )
         with self._engine.begin() as connection:
-            if batch.rows:
-                if connection.dialect.name == "postgresql":
-                    self._copy(connection, batch)
-                else:
-                    self._insert(connection, batch)
+            write_rows(connection, stage, batch.columns, batch.rows)
             self._record(
                 connection,
                 RUNS.update().values(
@@ -106,59 +102,6 @@ class Stage:
             )
         self.checkpoint = batch.checkpoint
         self.rows += len(batch.rows)
-
-    def _insert(self, connection: sa.Connection, batch: Batch) -> None:
-        """One ``executemany`` of the batch, each value through its column type's bind
-        processing (what ``connection.execute`` does, without a dict per row)."""
-        dialect = connection.dialect
-        columns = [self.table.stage.c[c] for c in batch.columns]
-        statement = sa.insert(self.table.stage).values(
-            {c.name: sa.bindparam(c.name) for c in columns}
-        )
-        compiled = statement.compile(dialect=dialect)
-        if not compiled.positional or compiled.positiontup is None:  # a driver of named params
-            names = batch.columns
-            connection.execute(statement, [dict(zip(names, r, strict=True)) for r in batch.rows])
-            return
-        order = compiled.positiontup
-        at = [batch.columns.index(name) for name in order]
-        processors = [
-            self.table.stage.c[name].type.dialect_impl(dialect).bind_processor(dialect)
-            for name in order
-        ]
-        if any(processors):
-            rows = [
-                tuple(p(r[i]) if p else r[i] for p, i in zip(processors, at, strict=True))
-                for r in batch.rows
-            ]
-        else:
-            rows = [tuple(r[i] for i in at) for r in batch.rows]
-        connection.exec_driver_sql(compiled.string, rows)
-
-    def _copy(self, connection: sa.Connection, batch: Batch) -> None:
-        quote = connection.dialect.identifier_preparer.quote
-        json_at = [
-            batch.columns.index(c)
-            for c, k in self.table.schema.items()
-            if k == "json" and c in batch.columns
-        ]
-        sql = (
-            f"COPY {connection.dialect.identifier_preparer.format_table(self.table.stage)} "
-            f"({', '.join(quote(c) for c in batch.columns)}) FROM STDIN"
-        )
-        driver = connection.connection.driver_connection
-        assert driver is not None
-        with driver.cursor() as cursor, cursor.copy(sql) as copy:
-            if json_at:
-                for row in batch.rows:
-                    values = list(row)
-                    for i in json_at:
-                        if values[i] is not None:
-                            values[i] = orjson.dumps(values[i]).decode()
-                    copy.write_row(values)
-            else:
-                for row in batch.rows:
-                    copy.write_row(row)
 
     def check(self, checks: Sequence[CheckSpec]) -> QualityReport:
         """Run the view's data-quality checks over the staged rows (nothing changes)."""
