@@ -111,6 +111,7 @@ def register(app: typer.Typer) -> None:
     @etl.command()
     def status(config: ConfigOption = Path("strangler.yaml"), store: StoreOption = None) -> None:
         """The feature views' watermarks, last runs and row counts."""
+        from rich.console import Console
         from rich.table import Table
 
         from strangler.errors import StranglerError
@@ -142,7 +143,9 @@ def register(app: typer.Typer) -> None:
         for name in sorted(features.views if features is not None else ()):
             if name not in known:
                 table.add_row(name, "-", "never run", "-", "-", "-", "0", "0")
-        stdout.print(table)
+        # piped (grep, logs): one line per view, however wide
+        out = stdout if stdout.is_terminal else Console(width=max(stdout.width, 200))
+        out.print(table)
         failed = [v for v in views if v.last_status == "failed" and v.last_report]
         for v in failed:
             stdout.print(f"{v.view}: last run failed:\n{v.last_report}", highlight=False)
