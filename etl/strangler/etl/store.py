@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
+import orjson
 import sqlalchemy as sa
 
 from strangler.errors import NotFound
@@ -79,6 +80,7 @@ class FeatureStore:
         # reads need no write lock (SQLite: a plain BEGIN, not BEGIN IMMEDIATE)
         self._reads = self.engine.execution_options(strangler_reads=True)
         self._state_ready = False
+        self._tables: dict[tuple[str, str, bytes], FeatureTable] = {}
 
     def describe(self) -> str:
         return self.engine.url.render_as_string(hide_password=True)
@@ -256,7 +258,13 @@ class FeatureStore:
             known = connection.execute(sa.select(VIEWS).where(VIEWS.c.view == view)).first()
         if known is None:
             raise NotFound(f"no feature view {view!r} has been loaded into {self.describe()}")
-        return FeatureTable.from_layout(view, known.history_table, dict(known.layout))
+        # the same tables object while the layout holds: SQLAlchemy's statement cache
+        # then compiles each lookup once
+        layout = dict(known.layout)
+        memo = (view, str(known.history_table), orjson.dumps(layout, option=orjson.OPT_SORT_KEYS))
+        if memo not in self._tables:
+            self._tables[memo] = FeatureTable.from_layout(view, known.history_table, layout)
+        return self._tables[memo]
 
     def _stage_fits(self, table: FeatureTable) -> bool:
         inspector = sa.inspect(self.engine)
