@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects import mssql
 
-from strangler.etl.stage import Stage, StageLost
+from strangler.etl.stage import Stage, StageFailed, StageLost
 from strangler.etl.store import FeatureStore, RunKey
 from strangler.etl.tables import FeatureTable, FeatureTableMismatch
 from strangler.etl.types import Batch, Schema
@@ -162,6 +162,7 @@ def test_a_resumed_stage_gives_the_table_of_one_clean_pass(store_url: str) -> No
     stage = first.begin(table, run=RunKey(view, "2024-03-01", "2024-03-09"))
     for i, rows in enumerate(batches[:3]):
         stage.append(Batch(COLUMNS, rows, {"after": i}))
+    stage.flush()  # the last batch staged (append writes in the background)
     first.close()  # the process dies here; nothing was committed
 
     second = FeatureStore(store_url)
@@ -206,13 +207,30 @@ def test_a_stage_taken_over_by_another_run_refuses_more_rows(store: FeatureStore
     first = store.begin(table, run=RunKey(table.view))
     first.append(Batch(COLUMNS, [row("A", 0, 1, "1.00")], {"page": 1}))
     second = store.begin(table, run=RunKey(table.view, "2024-01-01", "2024-02-01"))
-    with pytest.raises(StageLost, match="no longer staging"):
+    with pytest.raises(StageLost, match="no longer staging"):  # at the latest when flushed
         first.append(Batch(COLUMNS, [row("B", 0, 1, "1.00")], {"page": 2}))
+        first.flush()
     with pytest.raises(StageLost):
         first.commit(watermark_column="updated")
     second.append(Batch(COLUMNS, [row("C", 0, 1, "1.00")], {"page": 1}))
     second.commit(watermark_column="updated", advance=False)
     assert [r["sku"] for r in history(store, table)] == ["C"]
+
+
+def test_a_batch_the_database_refuses_is_reported_and_not_kept(store: FeatureStore) -> None:
+    table = store.table_for(new_view(), view_spec(), SCHEMA)
+    stage = store.begin(table, run=RunKey(table.view))
+    stage.append(Batch(COLUMNS, [row("A", 0, 1, "1.00")], {"page": 1}))
+    bad = (*row("B", 0, 1, "1.00")[:5], "not a time")
+    stage.append(Batch(COLUMNS, [row("C", 0, 1, "1.00"), bad], {"page": 2}))
+    with pytest.raises(StageFailed, match="a batch of 2 rows could not be staged"):
+        stage.check([])
+    assert (stage.rows, stage.checkpoint) == (1, {"page": 1})
+    again = store.begin(table, run=RunKey(table.view))
+    assert (again.rows, again.checkpoint) == (1, {"page": 1})
+    again.append(Batch(COLUMNS, [row("C", 0, 1, "1.00")], {"page": 2}))
+    again.commit(watermark_column="updated")
+    assert [r["sku"] for r in history(store, table)] == ["A", "C"]
 
 
 def test_the_watermark_advances_never_back_and_a_backfill_leaves_it(store: FeatureStore) -> None:

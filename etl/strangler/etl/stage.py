@@ -16,7 +16,9 @@ empty the stage. Every merge happens in SQL; no more than one batch is ever held
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -32,7 +34,12 @@ from strangler.etl.types import Batch
 from strangler.etl.upsert import newest_per_key, upsert, upsert_with_latest
 from strangler.spec.features import CheckSpec
 
-__all__ = ["RunResult", "Stage", "StageLost"]
+__all__ = ["RunResult", "Stage", "StageFailed", "StageLost"]
+
+
+class StageFailed(StranglerError):
+    """A batch could not be staged (the database refused it or is gone); nothing of it
+    was kept, and the checkpoint is the previous batch's."""
 
 
 class StageLost(StranglerError):
@@ -75,42 +82,83 @@ class Stage:
         self.run_id = run_id
         self.started_at = started_at
         self.checkpoint = checkpoint
+        """Where the staged rows end: the checkpoint of the last batch committed."""
         self.rows = rows
+        """Rows handed to :meth:`append` (staged, or being staged)."""
+        self.resumed = checkpoint is not None
+        """True when this run carries on an earlier, interrupted one."""
         self._previous_rows = previous_rows
         self._watermark = watermark
-
-    @property
-    def resumed(self) -> bool:
-        """True when this run carries on an earlier, interrupted one."""
-        return self.checkpoint is not None
+        self._writer: ThreadPoolExecutor | None = None
+        self._pending: tuple[Future[None], int] | None = None
 
     def append(self, batch: Batch) -> None:
-        """Stage ``batch``'s rows and record its checkpoint, in one transaction."""
+        """Stage ``batch``'s rows and record its checkpoint, in one transaction.
+
+        The write runs in a thread of the stage while the caller reads the next
+        batch; one batch at most is in flight (a failure surfaces at the next call).
+        """
         stage = self.table.stage
         for column in batch.columns:
             if column not in self.table.schema:
                 raise FeatureTableMismatch(
                     self.table.view, stage.name, column, "not in the view's schema"
                 )
-        with self._engine.begin() as connection:
-            write_rows(connection, stage, batch.columns, batch.rows)
-            self._record(
-                connection,
-                RUNS.update().values(
-                    checkpoint=encode_json(batch.checkpoint), rows=RUNS.c.rows + len(batch.rows)
-                ),
-            )
-        self.checkpoint = batch.checkpoint
+        self.flush()
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="strangler-etl-stage")
+        self._pending = (self._writer.submit(self._write, batch), len(batch.rows))
         self.rows += len(batch.rows)
+
+    def flush(self) -> None:
+        """Wait for the batch in flight to be staged (its error, if it failed)."""
+        if self._pending is not None:
+            (pending, rows), self._pending = self._pending, None
+            try:
+                pending.result()
+            except BaseException:
+                self.rows -= rows
+                raise
+
+    def close(self) -> None:
+        """Finish the batch in flight and stop the stage's writer thread."""
+        try:
+            self.flush()
+        finally:
+            if self._writer is not None:
+                self._writer.shutdown()
+                self._writer = None
+
+    def _write(self, batch: Batch) -> None:
+        try:
+            with self._engine.begin() as connection:
+                write_rows(connection, self.table.stage, batch.columns, batch.rows)
+                self._record(
+                    connection,
+                    RUNS.update().values(
+                        checkpoint=encode_json(batch.checkpoint),
+                        rows=RUNS.c.rows + len(batch.rows),
+                    ),
+                )
+        except StranglerError:
+            raise
+        except Exception as exc:
+            raise StageFailed(
+                f"feature view {self.table.view}: a batch of {len(batch.rows):,} rows could "
+                f"not be staged (the run resumes from the batch before): {exc}"
+            ) from exc
+        self.checkpoint = batch.checkpoint
 
     def check(self, checks: Sequence[CheckSpec]) -> QualityReport:
         """Run the view's data-quality checks over the staged rows (nothing changes)."""
+        self.flush()
         with self._engine.connect() as connection:
             return run_checks(connection, self.table, checks, previous_rows=self._previous_rows)
 
     def commit(self, *, watermark_column: str | None, advance: bool = True) -> RunResult:
         """Load the staged rows (one transaction); ``advance``: move the watermark to the
         newest staged value (never back); a backfill leaves it."""
+        self.close()
         table = self.table
         ended = now()
         with self._engine.begin() as connection:
@@ -157,6 +205,8 @@ class Stage:
 
     def abandon(self, report: QualityReport | str) -> None:
         """Record the run as failed with ``report``; drop its staged rows; load nothing."""
+        with contextlib.suppress(Exception):  # a batch that failed to stage is dropped too
+            self.close()
         with self._engine.begin() as connection:
             self._record(
                 connection,
