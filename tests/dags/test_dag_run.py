@@ -223,3 +223,44 @@ def test_a_run_with_since_and_until_backfills_its_range_and_keeps_the_watermark(
         assert store.watermark("orders") == (BASE + dt.timedelta(minutes=39)).replace(tzinfo=dt.UTC)
     finally:
         store.close()
+
+
+CRASHING = '''
+"""A transform that loses its source on the third chunk, once."""
+from pathlib import Path
+
+HERE = Path(__file__).parent
+
+
+def rows(chunk):
+    calls = HERE / "calls"
+    calls.write_text(str(int(calls.read_text() or 0) + 1) if calls.exists() else "1")
+    armed = HERE / "armed"
+    if armed.exists() and int(calls.read_text()) == 4:  # the first call samples the columns
+        armed.unlink()
+        raise ConnectionError("the source went away")
+    return chunk
+'''
+
+
+def test_a_retry_carries_on_the_run_its_failed_try_staged(
+    airflow: Airflow, mariadb: LegacyDb, postgres: sa.Engine, tmp_path: Path
+) -> None:
+    (tmp_path / "crashing.py").write_text(CRASHING)
+    (tmp_path / "armed").touch()
+    spec = _spec_with(tmp_path, transform="crashing:rows", retries=1, retry_delay_s=1)
+    first = order_rows(0, 40)
+    mariadb.insert(first)
+    answer = airflow.probe(
+        "test", str(DAGS), DAG_ID, spec=spec, connections=_connections(mariadb, postgres),
+        env={"PYTHONPATH": str(tmp_path)},
+    )  # fmt: skip
+    assert "ConnectionError: the source went away" in answer["log"]
+    assert not (tmp_path / "armed").exists()
+    assert answer["state"] == "success", answer["log"][-8000:]
+    assert answer["tasks"] == {"load": ["success", 2]}
+    # The second try read on from the two chunks (14 rows) the first one staged.
+    assert answer["result"]["resumed"] is True
+    assert answer["result"]["rows"] == 40
+    assert (tmp_path / "calls").read_text() == str(1 + 3 + 1 + 4)
+    assert _rows(postgres, "orders") == [expected(r) for r in first]
