@@ -5,13 +5,16 @@ and the batch's checkpoint into the run's row of ``strangler_etl_runs`` in one
 transaction, so after a crash the checkpoint names exactly the rows staged (a
 rerun of the same run key resumes from it). PostgreSQL receives the rows through
 ``COPY`` (psycopg's ``cursor.copy()``), the other databases through one
-``executemany`` per batch (:mod:`strangler.etl.bulk`).
+``executemany`` per batch (:mod:`strangler.etl.bulk`). The write runs in a thread
+of the stage while the caller reads the next batch: one batch at most is in
+flight, and :meth:`Stage.flush` waits for it.
 
 :meth:`Stage.commit` is one transaction: upsert the staged rows into the history
 table, refresh the latest table for the entities touched (with their history row
 at the newest staged time, unless the latest table holds a newer one: a late
 older event never makes it regress), advance the watermark, record the run and
-empty the stage. Every merge happens in SQL; no more than one batch is ever held.
+empty the stage. Every merge happens in SQL: memory holds a batch or two, never
+the run.
 """
 
 from __future__ import annotations
@@ -169,7 +172,6 @@ class Stage:
                 keys = ", ".join(quote(c) for c in table.key if c in table.stage.c)
                 name = connection.dialect.identifier_preparer.format_table(table.stage)
                 connection.execute(sa.text(f"ANALYZE {name} ({keys})"))
-            if connection.dialect.name == "postgresql":
                 written, latest_written = self._merge_postgres(connection, ended)
             else:
                 written = self._upsert_history(connection, ended)
