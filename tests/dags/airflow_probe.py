@@ -4,10 +4,11 @@
   and describe what it holds.
 * ``airflow_probe.py test FOLDER DAG_ID [CONF] [--executor]``: one ``dag.test()``
   run of the DAG (its tasks run by the configured executor with ``--executor``,
-  else in this process), then its state, the load task's return value and the
-  events of the task's outlet assets. Connections in ``$PROBE_DB_CONNECTIONS``
-  (JSON) are stored in the metadata database for the run (where a deployment's
-  workers get them from) and removed after it.
+  else in this process), then its state, the load task's return value, the
+  events of the task's outlet assets and the DAGs queued to run on them.
+  Connections in ``$PROBE_DB_CONNECTIONS`` (JSON) are stored in the metadata
+  database for the run (where a deployment's workers get them from) and removed
+  after it.
 * ``airflow_probe.py deadline FOLDER DAG_ID``: the DAG's deadline callback,
   called as an executor calls it when the deadline is missed.
 
@@ -68,7 +69,7 @@ def describe(folder: str) -> dict[str, Any]:
 
 
 def test(folder: str, dag_id: str, conf: dict[str, Any], executor: bool) -> dict[str, Any]:
-    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.models.asset import AssetDagRunQueue, AssetEvent, AssetModel
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
     from sqlalchemy import select
@@ -99,6 +100,11 @@ def test(folder: str, dag_id: str, conf: dict[str, Any], executor: bool) -> dict
             .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
             .where(AssetModel.name.in_(outlets), AssetEvent.source_run_id == run.run_id)
         ).all()
+        queued = session.scalars(
+            select(AssetDagRunQueue.target_dag_id)
+            .join(AssetModel, AssetDagRunQueue.asset_id == AssetModel.id)
+            .where(AssetModel.name.in_(outlets))
+        ).all()
         tries = {ti.task_id: [ti.state, ti.try_number] for ti in run.get_task_instances()}
         return {
             "state": str(run.state),
@@ -106,6 +112,7 @@ def test(folder: str, dag_id: str, conf: dict[str, Any], executor: bool) -> dict
             "tasks": tries,
             "result": XComModel.deserialize_value(_Row(xcom)) if xcom is not None else None,
             "events": [{"asset": name, "extra": extra} for name, extra in events],
+            "queued": sorted(queued),
         }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -264,3 +265,42 @@ def test_a_retry_carries_on_the_run_its_failed_try_staged(
     assert answer["result"]["rows"] == 40
     assert (tmp_path / "calls").read_text() == str(1 + 3 + 1 + 4)
     assert _rows(postgres, "orders") == [expected(r) for r in first]
+
+
+DOWNSTREAM = '''
+"""A model refresh that runs when the orders feature table changes."""
+from airflow.sdk import Asset, dag, task
+
+
+@dag(schedule=Asset.ref(name="strangler_features.orders"))
+def refresh_model():
+    @task
+    def train():
+        return "trained"
+
+    train()
+
+
+refresh_model()
+'''
+
+
+def test_a_run_queues_the_dags_scheduled_on_its_feature_table(
+    airflow: Airflow, mariadb: LegacyDb, postgres: sa.Engine, tmp_path: Path
+) -> None:
+    folder = tmp_path / "dags"
+    folder.mkdir()
+    shutil.copy(DAGS / "strangler_features.py", folder)
+    (folder / "refresh_model.py").write_text(DOWNSTREAM)
+    mariadb.insert(order_rows(0, 10))
+    answer = airflow.probe(
+        "test", str(folder), DAG_ID, spec=_spec_with(tmp_path),
+        connections=_connections(mariadb, postgres),
+        env={
+            "AIRFLOW__CORE__DAGS_FOLDER": str(folder),
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        },
+    )  # fmt: skip
+    assert answer["state"] == "success", answer["log"][-8000:]
+    # The scheduler starts a run of each DAG in this queue (an unpaused one).
+    assert answer["queued"] == ["refresh_model"]
