@@ -24,6 +24,10 @@ PUBLIC = {
         "NotFound",
         "RowNotFound",
         "NotAllowed",
+        "UnknownModel",
+        "BadTensor",
+        "ModelError",
+        "ModelOverloaded",
     },
     "strangler.spec": {"Spec", "load_spec", "parse_spec"},
     "strangler.rest": {"build_app", "create_app"},
@@ -46,6 +50,7 @@ PUBLIC = {
     "strangler.adapters.soap": {"SoapAdapter"},
     "strangler.adapters.rpc": {"XmlRpcAdapter", "JsonRpcAdapter"},
     "strangler.adapters.db": {"DatabaseAdapter"},
+    "strangler.inference": {"ModelServer", "ServedModel"},
 }
 
 

@@ -10,19 +10,23 @@ each class to an RFC 9457 problem.
     ├── SystemLoadError            a system's description (a WSDL, say) cannot be read
     ├── NotFound                   the thing asked for does not exist
     │   ├── UnknownOperation       no such system, service, port or operation
-    │   └── RowNotFound            no row of a table has this key
+    │   ├── RowNotFound            no row of a table has this key
+    │   └── UnknownModel           no such model, or no such version of it
     ├── NotAllowed                 the spec does not allow this (a write to a read-only table)
     ├── InvalidInput               the caller's data does not fit the operation
     │   ├── BadQuery               a query string names an unknown field or a bad value
-    │   └── InputTooLarge          the caller's input is larger than the system accepts
+    │   ├── InputTooLarge          the caller's input is larger than the system accepts
+    │   └── BadTensor              an input tensor does not fit the model's signature
     ├── LegacyError                anything that went wrong on the legacy side
     │   ├── LegacyUnavailable      cannot connect, or the circuit breaker is open
     │   ├── LegacyTimeout          the legacy system did not answer in time
     │   ├── LegacyProtocolError    the legacy system answered something unreadable
     │   │   └── LegacyDataError    a stored value breaks the encoding the spec declares
     │   └── LegacyFault            the legacy system answered with a fault
-    └── BrokerError                the event broker (Kafka) refused or failed a publish
-        └── BrokerUnavailable      cannot reach the broker, or it did not answer in time
+    ├── BrokerError                the event broker (Kafka) refused or failed a publish
+    │   └── BrokerUnavailable      cannot reach the broker, or it did not answer in time
+    └── ModelError                 a served model failed to run
+        └── ModelOverloaded        too many requests wait for a model: try again later
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from strangler.errors.redact import mask_urls
 
 __all__ = [
     "BadQuery",
+    "BadTensor",
     "BrokerError",
     "BrokerUnavailable",
     "FaultInfo",
@@ -46,6 +51,8 @@ __all__ = [
     "LegacyProtocolError",
     "LegacyTimeout",
     "LegacyUnavailable",
+    "ModelError",
+    "ModelOverloaded",
     "NotAllowed",
     "NotFound",
     "RowNotFound",
@@ -53,6 +60,7 @@ __all__ = [
     "SpecProblem",
     "StranglerError",
     "SystemLoadError",
+    "UnknownModel",
     "UnknownOperation",
 ]
 
@@ -124,6 +132,15 @@ class RowNotFound(NotFound):
         super().__init__(f"{table} has no row with key {key}")
 
 
+class UnknownModel(NotFound):
+    """No model ``model`` is served, or not its version ``version``."""
+
+    def __init__(self, model: str, version: str | None = None, *, known: str = "") -> None:
+        self.model, self.version = model, version
+        what = f"model {model!r} has no version {version!r}" if version else f"no model {model!r}"
+        super().__init__(f"{what} (served: {known})" if known else what)
+
+
 class NotAllowed(StranglerError):
     """The spec does not allow this operation (a write to a read-only table, say).
 
@@ -170,6 +187,16 @@ class InputTooLarge(InvalidInput):
     def __init__(self, message: str, *, limit_bytes: int) -> None:
         super().__init__(message)
         self.limit_bytes = limit_bytes
+
+
+class BadTensor(InvalidInput):
+    """An input tensor does not fit the model: ``input`` names it (``None``: the request
+    as a whole), the message says what was wrong (a missing input, its datatype, its shape)."""
+
+    def __init__(self, message: str, *, model: str, input: str | None = None) -> None:
+        super().__init__(message, [InputProblem(input or "/", message)])
+        self.model = model
+        self.input = input
 
 
 class LegacyError(StranglerError):
@@ -266,3 +293,21 @@ class BrokerError(StranglerError):
 
 class BrokerUnavailable(BrokerError):
     """The broker cannot be reached, or did not acknowledge in time: try again later."""
+
+
+class ModelError(StranglerError):
+    """A served model failed to run (onnxruntime refused the inputs, or crashed)."""
+
+    def __init__(self, message: str, *, model: str, version: str | None = None) -> None:
+        super().__init__(message)
+        self.model, self.version = model, version
+
+
+class ModelOverloaded(ModelError):
+    """More requests wait for the model than its queue holds; ``retry_after_s`` says when."""
+
+    def __init__(
+        self, message: str, *, model: str, version: str | None = None, retry_after_s: float = 1.0
+    ) -> None:
+        super().__init__(message, model=model, version=version)
+        self.retry_after_s = retry_after_s

@@ -13,7 +13,8 @@ The edge knows components by their faces only, never a part by name:
 Components are built from the spec when the app is built (so the OpenAPI
 document is complete without any I/O towards legacy systems), started in the
 app's lifespan and closed in reverse order, also when one fails to start.
-``/readyz`` answers 503 while any component is down.
+``/readyz`` answers 503 while any component is down; ``/metrics`` serves the
+process's Prometheus metrics.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Annotated, Any
 
 from fastapi import Body, FastAPI
 from pydantic import BaseModel
+from starlette.responses import Response
 
 from strangler.platform.build import build_platform
 from strangler.platform.component import Component, RouteSource
@@ -84,6 +86,13 @@ def build_app(
             app.include_router(component.router(), prefix=component.prefix)
 
     _problem_media_type(app)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        """Prometheus metrics of the process (every part's, in the default registry)."""
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/healthz", tags=["health"], summary="Liveness", operation_id="healthz")
     async def healthz() -> dict[str, str]:

@@ -34,6 +34,7 @@ from starlette.responses import Response
 
 from strangler.errors import (
     BadQuery,
+    BadTensor,
     InputTooLarge,
     InvalidInput,
     LegacyDataError,
@@ -42,10 +43,13 @@ from strangler.errors import (
     LegacyProtocolError,
     LegacyTimeout,
     LegacyUnavailable,
+    ModelError,
+    ModelOverloaded,
     NotAllowed,
     NotFound,
     RowNotFound,
     StranglerError,
+    UnknownModel,
     UnknownOperation,
 )
 from strangler.rest.encoding import dumps
@@ -84,10 +88,12 @@ PROBLEM_TYPES: dict[type[StranglerError], ProblemType] = {
     NotFound: ProblemType(404, "not-found", "Not found"),
     UnknownOperation: ProblemType(404, "not-found", "No such operation"),
     RowNotFound: ProblemType(404, "not-found", "No such row"),
+    UnknownModel: ProblemType(404, "not-found", "No such model"),
     NotAllowed: ProblemType(405, "method-not-allowed", "Not allowed here"),
     InvalidInput: ProblemType(422, "invalid-input", "The request does not fit the operation"),
     BadQuery: ProblemType(400, "bad-query", "The query is not valid"),
     InputTooLarge: ProblemType(413, "too-large", "The request is too large"),
+    BadTensor: ProblemType(400, "bad-tensor", "An input tensor does not fit the model"),
     LegacyError: ProblemType(502, "legacy-error", "The legacy system failed"),
     LegacyFault: ProblemType(502, "legacy-fault", "The legacy system answered with a fault"),
     LegacyTimeout: ProblemType(504, "legacy-timeout", "The legacy system did not answer in time"),
@@ -98,6 +104,8 @@ PROBLEM_TYPES: dict[type[StranglerError], ProblemType] = {
     LegacyDataError: ProblemType(
         502, "legacy-data", "A value stored in the legacy system breaks its declared encoding"
     ),
+    ModelError: ProblemType(500, "model-error", "The model failed to run"),
+    ModelOverloaded: ProblemType(503, "overloaded", "The model has too many requests waiting"),
 }
 """Error class → problem; an error takes the entry of its nearest class."""
 
@@ -172,6 +180,12 @@ def problem_body(exc: StranglerError, instance: str | None = None) -> dict[str, 
 
 
 def _extensions(exc: StranglerError) -> dict[str, Any]:
+    if isinstance(exc, BadTensor):
+        return {"model": exc.model, "input": exc.input}
+    if isinstance(exc, ModelOverloaded):
+        return {"model": exc.model, "version": exc.version, "retry_after_s": exc.retry_after_s}
+    if isinstance(exc, ModelError | UnknownModel):
+        return {"model": exc.model, "version": exc.version}
     if isinstance(exc, InvalidInput):
         return {"errors": [{"path": p.path, "message": p.message} for p in exc.problems] or None}
     if not isinstance(exc, LegacyError):

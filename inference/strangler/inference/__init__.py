@@ -10,3 +10,27 @@ In-process, ``server.model("reorder")`` is a
 :class:`~strangler.inference.server.ServedModel` whose ``await infer(inputs)``
 goes through the same batcher as the HTTP routes.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from strangler.inference.repository import ServedModel
+    from strangler.inference.server import ModelServer
+
+__all__ = ["ModelServer", "ServedModel"]
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on first use: the part's registration imports this package, and
+    # onnxruntime and numpy load only when models are served.
+    if name == "ModelServer":
+        from strangler.inference.server import ModelServer
+
+        return ModelServer
+    if name == "ServedModel":
+        from strangler.inference.repository import ServedModel
+
+        return ServedModel
+    raise AttributeError(name)

@@ -1,14 +1,139 @@
-"""The model server component (filled in by the repository, sessions and batcher)."""
+"""The model server: the ``models`` component of the app, built from the ``models:`` section.
+
+It loads the repository when the app starts, reads it again every
+``reload_s`` seconds (and on the admin call), serves the v2 routes
+(:mod:`.v2`) and, in-process, :meth:`ModelServer.model` for other parts
+(predictions by entity go through the same batcher).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from strangler.inference.repository import ReloadReport, Repository, ServedModel, VersionSource
 from strangler.platform.build import BuildContext
-from strangler.platform.component import Component
+from strangler.platform.component import Component, Health
 from strangler.spec.inference import ModelsSpec
 
-__all__ = ["build"]
+if TYPE_CHECKING:
+    from fastapi import APIRouter
+
+__all__ = ["ModelServer", "build"]
+
+log = logging.getLogger("strangler.inference")
+
+
+class ModelServer:
+    """Serves the models of a repository (component ``models``, kind ``models``)."""
+
+    kind = "models"
+    name = "models"
+    prefix = ""
+
+    def __init__(self, spec: ModelsSpec, sources: Iterable[VersionSource] = ()) -> None:
+        self.spec = spec
+        self.repository = Repository(spec, sources)
+        self._poll: asyncio.Task[None] | None = None
+
+    def add_source(self, source: VersionSource) -> None:
+        """Serve the versions ``source`` offers too (add before the app starts)."""
+        self.repository.sources.append(source)
+
+    def model(self, name: str, version: str | None = None) -> ServedModel:
+        """The served ``version`` of model ``name`` (its latest when ``None``);
+        :class:`~strangler.errors.UnknownModel` when there is none."""
+        return self.repository.model(name, version)
+
+    def models(self) -> dict[str, list[str]]:
+        """The served versions of every model."""
+        return {name: list(e.versions) for name, e in self.repository.models.items()}
+
+    async def reload(self, name: str | None = None) -> ReloadReport:
+        """Read the repository again now (only model ``name`` when given)."""
+        return await self.repository.reload(name)
+
+    def ready(self) -> bool:
+        """The repository was read and every model named in ``serve`` has a version."""
+        served = self.repository.models
+        return self.repository.scanned and all(
+            name in served for name in self.spec.serve if self.spec.serve[name].source is None
+        )
+
+    def describe(self, served: ServedModel) -> dict[str, Any]:
+        """v2 model metadata: its tensors, and what its ``metadata.yaml`` says."""
+        entry = self.repository.models.get(served.name)
+        meta = served.metadata
+        parameters: dict[str, Any] = {
+            "batching": served.batcher.batching,
+            "max_batch": served.batcher.max_rows,
+        }
+        parameters.update(meta.model_dump(exclude_none=True, exclude_defaults=True))
+        return {
+            "name": served.name,
+            "versions": list(entry.versions) if entry is not None else [served.version],
+            "platform": "onnxruntime_onnx",
+            "inputs": [t.as_json() for t in served.signature.inputs],
+            "outputs": [t.as_json() for t in served.signature.outputs],
+            "parameters": parameters,
+        }
+
+    def index(self) -> list[dict[str, Any]]:
+        """Triton's repository index: every version served, and those that failed."""
+        rows: list[dict[str, Any]] = [
+            {"name": name, "version": version, "state": "READY"}
+            for name, versions in self.models().items()
+            for version in versions
+        ]
+        for key, reason in sorted(self.repository.failures.items()):
+            name, _, version = key.partition("/")
+            if version:
+                rows.append(
+                    {"name": name, "version": version, "state": "UNAVAILABLE", "reason": reason}
+                )
+        return rows
+
+    # -- component ---------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.repository.reload()
+        if self.spec.reload_s > 0:
+            self._poll = asyncio.create_task(self._polling(), name="models-reload")
+
+    async def _polling(self) -> None:
+        while True:
+            await asyncio.sleep(self.spec.reload_s)
+            try:
+                await self.repository.reload()
+            except Exception:
+                log.exception("reading the model repository failed")
+
+    async def close(self) -> None:
+        poll, self._poll = self._poll, None
+        if poll is not None:
+            poll.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await poll
+        await self.repository.close()
+
+    async def health(self) -> Health:
+        detail: dict[str, Any] = {"kind": self.kind, "models": self.models()}
+        if self.repository.failures:
+            detail["failures"] = dict(self.repository.failures)
+        if not self.ready():
+            return Health("down", detail)
+        return Health("degraded" if self.repository.failures else "ok", detail)
+
+    def router(self) -> APIRouter:
+        """The Open Inference Protocol v2 routes (:mod:`.v2`)."""
+        from strangler.inference.v2 import v2_router
+
+        return v2_router(self)
 
 
 def build(spec: ModelsSpec, context: BuildContext) -> list[Component]:
-    """The components of the ``models:`` section."""
-    return []
+    """The model server of the ``models:`` section."""
+    return [ModelServer(spec)]

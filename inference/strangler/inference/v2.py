@@ -1,0 +1,224 @@
+"""The Open Inference Protocol v2 over REST (as Triton and KServe speak it).
+
+* ``GET /v2``, ``/v2/health/live``, ``/v2/health/ready``;
+* ``GET /v2/models/{name}[/versions/{v}]``: the model's metadata (tensors and, under
+  ``parameters``, what its ``metadata.yaml`` says); ``.../ready``;
+* ``POST /v2/models/{name}[/versions/{v}]/infer``: JSON tensors, and the binary
+  tensor extension (``Inference-Header-Content-Length``);
+* Triton's repository extension: ``POST /v2/repository/index`` and
+  ``POST /v2/repository/models/{name}/load`` (read the model's versions again).
+
+Errors are problem+json with an ``error`` member as well, the field v2 clients
+read (a wrong input is 400 naming it, an unknown model or version 404).
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Awaitable, Callable
+from time import perf_counter
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from strangler.errors import StranglerError
+from strangler.inference.tensors import decode_request, encode_response
+from strangler.rest.problems import problem_body, problem_json, problem_responses
+
+if TYPE_CHECKING:
+    from strangler.inference.repository import ServedModel
+    from strangler.inference.server import ModelServer
+
+__all__ = ["v2_router"]
+
+_JSON = "application/json"
+_TAGS: list[str | Any] = ["inference"]
+_ERRORS = problem_responses(
+    {
+        400: "An input does not fit the model (its name, datatype, shape or values).",
+        404: "No such model, or no such version of it.",
+        500: "The model failed to run.",
+        503: "Too many requests wait for the model.",
+    }
+)
+_INFER_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            _JSON: {
+                "schema": {
+                    "type": "object",
+                    "required": ["inputs"],
+                    "properties": {
+                        "id": {"type": "string"},
+                        "parameters": {"type": "object"},
+                        "inputs": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["name", "shape", "datatype"],
+                                "properties": {
+                                    "name": {"type": "string"},
+                                    "shape": {"type": "array", "items": {"type": "integer"}},
+                                    "datatype": {"type": "string"},
+                                    "parameters": {"type": "object"},
+                                    "data": {"type": "array", "items": {}},
+                                },
+                            },
+                        },
+                        "outputs": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["name"],
+                                "properties": {
+                                    "name": {"type": "string"},
+                                    "parameters": {"type": "object"},
+                                },
+                            },
+                        },
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+def _json(value: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(value), status_code=status, media_type=_JSON)
+
+
+def _problem(exc: StranglerError, request: Request) -> Response:
+    body = problem_body(exc, request.url.path)
+    body["error"] = exc.message
+    return problem_json(body)
+
+
+def v2_router(server: ModelServer) -> APIRouter:
+    """The v2 routes over ``server``'s models."""
+    router = APIRouter(tags=_TAGS)
+
+    def guarded(
+        handler: Callable[..., Awaitable[Response]], path: str
+    ) -> Callable[..., Awaitable[Response]]:
+        async def call(request: Request, **params: str) -> Response:
+            try:
+                return await handler(request, **params)
+            except StranglerError as exc:
+                return _problem(exc, request)
+
+        call.__name__ = handler.__name__
+        call.__doc__ = handler.__doc__
+        call.__signature__ = _signature(re.findall(r"\{(\w+)\}", path))  # type: ignore[attr-defined]
+        return call
+
+    async def server_metadata(request: Request) -> Response:
+        """Server metadata: name, version, protocol extensions."""
+        return _json(
+            {
+                "name": "strangler",
+                "version": "1",
+                "extensions": ["binary_tensor_data", "model_repository"],
+            }
+        )
+
+    async def live(request: Request) -> Response:
+        """Liveness of the server."""
+        return _json({"live": True})
+
+    async def ready(request: Request) -> Response:
+        """Readiness: 200 once the repository was read and every named model is served."""
+        ok = server.ready()
+        return _json({"ready": ok}, 200 if ok else 503)
+
+    async def model_metadata(request: Request, name: str, version: str | None = None) -> Response:
+        """The model's tensors, and its metadata under ``parameters``."""
+        return _json(server.describe(server.model(name, version)))
+
+    async def model_ready(request: Request, name: str, version: str | None = None) -> Response:
+        """Whether the model (version) is served."""
+        served = server.model(name, version)
+        return _json({"name": served.name, "version": served.version, "ready": True})
+
+    async def infer(request: Request, name: str, version: str | None = None) -> Response:
+        """Run the model on v2 tensors (JSON, or binary after the JSON header)."""
+        started = perf_counter()
+        body = await request.body()
+        served: ServedModel = server.model(name, version)
+        try:
+            decoded = decode_request(
+                served.name,
+                served.signature,
+                body,
+                request.headers.get("inference-header-content-length"),
+            )
+        except StranglerError:
+            served.metrics.requests.inc()
+            served.metrics.bad_input.inc()
+            raise
+        outputs = await served.run(decoded.inputs, started)
+        content, header = encode_response(
+            served.name, served.version, served.signature, decoded, outputs
+        )
+        if header is None:
+            return Response(content, media_type=_JSON)
+        return Response(
+            content,
+            media_type="application/octet-stream",
+            headers={"Inference-Header-Content-Length": str(header)},
+        )
+
+    async def repository_index(request: Request) -> Response:
+        """Every model version the repository offers, and its state."""
+        return _json(server.index())
+
+    async def load(request: Request, name: str) -> Response:
+        """Read the model's versions again now (new ones go live, removed ones retire)."""
+        report = await server.reload(name)
+        return _json({"loaded": report.loaded, "retired": report.retired, "failed": report.failed})
+
+    get = {"methods": ["GET"], "responses": _ERRORS}
+    post = {"methods": ["POST"], "responses": _ERRORS}
+    routes: list[tuple[str, Callable[..., Awaitable[Response]], dict[str, Any]]] = [
+        ("/v2", server_metadata, get),
+        ("/v2/health/live", live, get),
+        ("/v2/health/ready", ready, get),
+        ("/v2/models/{name}", model_metadata, get),
+        ("/v2/models/{name}/versions/{version}", model_metadata, get),
+        ("/v2/models/{name}/ready", model_ready, get),
+        ("/v2/models/{name}/versions/{version}/ready", model_ready, get),
+        ("/v2/models/{name}/infer", infer, {**post, "openapi_extra": _INFER_BODY}),
+        (
+            "/v2/models/{name}/versions/{version}/infer",
+            infer,
+            {**post, "openapi_extra": _INFER_BODY},
+        ),
+        ("/v2/repository/index", repository_index, post),
+        ("/v2/repository/models/{name}/load", load, post),
+    ]
+    for path, handler, options in routes:
+        versioned = "{version}" in path
+        router.add_api_route(
+            path,
+            guarded(handler, path),
+            name=f"v2_{handler.__name__}" + ("_version" if versioned else ""),
+            summary=(handler.__doc__ or "").split("\n")[0].rstrip("."),
+            **options,
+        )
+    return router
+
+
+def _signature(names: list[str]) -> inspect.Signature:
+    """``(request, <path parameters as str>)``: what FastAPI passes the route."""
+    kind = inspect.Parameter.KEYWORD_ONLY
+    return inspect.Signature(
+        [
+            inspect.Parameter("request", kind, annotation=Request),
+            *(inspect.Parameter(n, kind, annotation=str) for n in names),
+        ],
+        return_annotation=Response,
+    )
