@@ -143,10 +143,9 @@ def connection_url(conn_id: str) -> str | None:
 
         text: str = OdbcHook(odbc_conn_id=conn_id).odbc_connection_string
         return text
-    hook = conn.get_hook()
     try:
-        built = hook.sqlalchemy_url
-    except (AttributeError, NotImplementedError) as exc:
+        built = conn.get_hook().sqlalchemy_url
+    except Exception as exc:  # no hook for the type, or one that builds no URL
         raise ValueError(
             f"connection {conn_id!r} of type {conn.conn_type!r} gives no SQLAlchemy URL: "
             "use an odbc connection, a database type whose provider builds one "

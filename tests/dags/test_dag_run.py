@@ -200,6 +200,9 @@ def test_a_run_with_since_and_until_backfills_its_range_and_keeps_the_watermark(
 
     spec = _spec_with(tmp_path)
     connections = _connections(mariadb, postgres)
+    # A store of any type, given by the URL in its extra.
+    url = postgres.url.render_as_string(hide_password=False)
+    connections["strangler_features"] = {"conn_type": "generic", "extra": {"url": url}}
     first = order_rows(0, 40)
     mariadb.insert(first)
     _run(airflow, spec, connections)
@@ -304,3 +307,19 @@ def test_a_run_queues_the_dags_scheduled_on_its_feature_table(
     assert answer["state"] == "success", answer["log"][-8000:]
     # The scheduler starts a run of each DAG in this queue (an unpaused one).
     assert answer["queued"] == ["refresh_model"]
+
+
+def test_a_connection_that_gives_no_address_fails_the_task_at_once(
+    airflow: Airflow, mariadb: LegacyDb, postgres: sa.Engine, tmp_path: Path
+) -> None:
+    spec = _spec_with(tmp_path, retries=3, retry_delay_s=3600)
+    connections = _connections(mariadb, postgres)
+    connections["strangler_features"] = {"conn_type": "generic", "host": "features-db"}
+    answer = airflow.probe(
+        "test", str(DAGS), DAG_ID, spec=spec, connections=connections, timeout=240
+    )
+    assert answer["state"] == "failed"
+    assert answer["tasks"] == {"load": ["failed", 1]}
+    assert (
+        "connection 'strangler_features' of type 'generic' gives no SQLAlchemy URL" in answer["log"]
+    )
