@@ -5,6 +5,7 @@ missing spec is an import error that says what to fix."""
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 from strangler.etl.tables import FeatureTable
@@ -152,3 +153,18 @@ def test_the_deadline_callback_runs_as_airflow_calls_it(airflow: Airflow, tmp_pa
         "feature view customer_orders: run scheduled__2026-01-01T00:00:00+00:00 has not ended "
         "within 900.0 s (deadline 2026-01-01T00:15:00+00:00)"
     ) in answer["log"]
+
+
+def test_the_spec_named_by_a_variable_beside_the_dag_file(airflow: Airflow, tmp_path: Path) -> None:
+    # As a DAG bundle ships them: the DAG file and the spec in one folder.
+    folder = tmp_path / "bundle"
+    folder.mkdir()
+    shutil.copy(ROOT / "dags" / "strangler_features.py", folder)
+    (folder / "features.yaml").write_text(SPEC)
+    env = {"AIRFLOW_VAR_STRANGLER_SPEC": "features.yaml"}  # relative: to the DAG file
+    bag = airflow.probe("dagbag", str(folder), spec=None, env=env)
+    assert bag["import_errors"] == {}
+    assert set(bag["dags"]) == {
+        "strangler_features_customer_orders",
+        "strangler_features_order_counts",
+    }
