@@ -368,3 +368,17 @@ def test_times_keep_their_instant_and_microseconds(store: FeatureStore) -> None:
         {"sku": "A", "day": instant, "seen": datetime(2024, 1, 1, 1, 2, 3, 7, tzinfo=UTC)}
     ]
     assert store.watermark(table.view) == instant
+
+
+def test_sql_server_gets_tables_of_its_own_types() -> None:
+    """Compiled, not executed (no SQL Server runs here)."""
+    table = FeatureTable.build("items", view_spec(), {**SCHEMA, "tags": "json", "raw": "bytes"})
+    dialect = mssql.dialect()
+    history = str(sa.schema.CreateTable(table.history).compile(dialect=dialect))
+    assert "day DATETIME2(6) NOT NULL" in history
+    assert "sku VARCHAR(200) NOT NULL" in history
+    assert "price NUMERIC(38, 10)" in history
+    assert "tags NVARCHAR(max)" in history
+    assert "PRIMARY KEY (sku, day)" in history
+    stage = str(sa.schema.CreateTable(table.stage).compile(dialect=dialect))
+    assert "_row BIGINT NOT NULL IDENTITY" in stage

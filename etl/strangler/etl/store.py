@@ -88,6 +88,12 @@ class FeatureStore:
     def close(self) -> None:
         self.engine.dispose()
 
+    def __enter__(self) -> FeatureStore:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
     def table_for(self, view: str, spec: FeatureViewSpec, schema: Schema) -> FeatureTable:
         """The view's tables for rows of ``schema``, created when missing, new feature
         columns added; tables the view cannot write (another key, a kind changed) are
