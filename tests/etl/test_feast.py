@@ -25,12 +25,13 @@ import pytest
 from typer.testing import CliRunner
 
 from strangler.cli import app
-from strangler.errors import SpecError
+from strangler.errors import SpecError, StranglerError
 from strangler.etl.feast import write_feast_repo
 from strangler.etl.run import run_view
 from strangler.etl.store import FeatureStore
 from strangler.spec import Spec, parse_spec
 from tests.etl.stores import fresh_database
+from tests.servers import unused_address
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
@@ -282,3 +283,11 @@ def test_a_password_is_read_from_the_environment(loaded: Loaded, tmp_path: Path)
     repo = write_feast_repo(loaded.spec, tmp_path / "r", store=url)
     text = (repo.path / "feature_store.yaml").read_text()
     assert "hunter2" not in text and "${STRANGLER_FEAST_PASSWORD}" in text
+
+
+def test_an_unreachable_store_is_a_clear_error(loaded: Loaded, tmp_path: Path) -> None:
+    port = unused_address().rsplit(":", 1)[1]
+    url = f"postgresql+psycopg://postgres:hunter2@127.0.0.1:{port}/nowhere"
+    with pytest.raises(StranglerError, match="cannot read the feature store") as raised:
+        write_feast_repo(loaded.spec, tmp_path / "r", store=url)
+    assert "hunter2" not in str(raised.value) and not (tmp_path / "r").exists()

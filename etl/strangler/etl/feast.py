@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import keyword
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -81,15 +81,12 @@ def write_feast_repo(
     *,
     project: str = "strangler",
     store: str | None = None,
-    views: Iterable[str] | None = None,
 ) -> FeastRepo:
     """Write a Feast feature repository for the spec's feature views into ``out_dir``.
 
     ``store`` overrides the spec's ``features.store`` (a SQLAlchemy URL); it must be a
-    PostgreSQL database, the one Feast's offline store reads. ``views`` limits the
-    repository to some views (services naming others are left out). A password in
-    the URL is not written: ``feature_store.yaml`` reads it from
-    ``$STRANGLER_FEAST_PASSWORD``.
+    PostgreSQL database, the one Feast's offline store reads. A password in the URL
+    is not written: ``feature_store.yaml`` reads it from ``$STRANGLER_FEAST_PASSWORD``.
     """
     section = spec.section("features")
     if section is None or not section.views:
@@ -97,20 +94,15 @@ def write_feast_repo(
     if not (project.isidentifier() and project.isascii()) or project.startswith("_"):
         raise StranglerError(f"Feast project name {project!r}: letters, digits and '_' only")
     url = _postgres_url(store or section.store)
-    names = list(section.views) if views is None else list(views)
-    unknown = [n for n in names if n not in section.views]
-    if unknown:
-        raise StranglerError(f"no feature view {', '.join(map(repr, unknown))} in the spec")
     engine = sa.create_engine(url)
     try:
-        chosen = [_view(spec, n, section.views[n], engine) for n in names]
+        chosen = [_view(spec, name, view, engine) for name, view in section.views.items()]
+    except sa.exc.DBAPIError as exc:
+        where = url.render_as_string(hide_password=True)
+        raise StranglerError(f"cannot read the feature store {where}: {exc.orig}") from exc
     finally:
         engine.dispose()
-    services = {
-        name: members
-        for name, members in section.services.items()
-        if all(m in names for m in members)
-    }
+    services: dict[str, list[str]] = dict(section.services)
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
     yaml_path, code_path = folder / "feature_store.yaml", folder / "features.py"
