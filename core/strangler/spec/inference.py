@@ -31,7 +31,6 @@ from pydantic import (
     PositiveInt,
     ValidationInfo,
     field_validator,
-    model_validator,
 )
 
 from strangler.spec.common import Frozen, resolve_path
@@ -140,21 +139,18 @@ class ModelsSpec(Frozen):
 
     @field_validator("serve")
     @classmethod
-    def _names(cls, value: dict[str, ModelServeSpec]) -> dict[str, ModelServeSpec]:
-        for name in value:
+    def _names(
+        cls, value: dict[str, ModelServeSpec], info: ValidationInfo
+    ) -> dict[str, ModelServeSpec]:
+        for name, settings in value.items():
             if not MODEL_NAME.match(name):
                 raise ValueError(
                     f"model name {name!r}: letters, digits, '_', '.' or '-' (not first), "
                     "at most 128"
                 )
-        return value
-
-    @model_validator(mode="after")
-    def _sources(self) -> ModelsSpec:
-        for name, settings in self.serve.items():
-            if settings.source is not None and self.mlflow is None:
+            if settings.source is not None and info.data.get("mlflow") is None:
                 raise ValueError(f"model {name!r} has a source but models.mlflow is not set")
-        return self
+        return value
 
     def settings(self, name: str) -> ModelServeSpec:
         """The settings of model ``name`` (the defaults when ``serve`` names it not)."""
