@@ -56,6 +56,10 @@ def test_latest_of_a_service_joins_its_views(api: httpx.Client, estate: Estate) 
     assert row["sku"] == "SKU-1001"  # CHAR(12) padding gone: decoded by the mapping
     assert (row["onHand"], row["reorderPoint"]) == (on_hand, reorder)
     assert row["category"] and row["status"] in ("active", "discontinued")  # from SOAP
+    items = api.post("/soap/inventory/ListItems", json={}).json()["items"]
+    (item,) = [i for i in items if i["sku"] == "SKU-1001"]
+    assert Decimal(row["unitPrice"]) == Decimal(str(item["unitPrice"]))
+    assert len(row["unitPrice"].partition(".")[2]) <= 2  # not padded to the column's scale
     assert set(row["eventTimes"]) == {"item_sales", "item_stock", "item_catalogue"}
     assert row["eventTimes"]["item_sales"].startswith("2024-06-")  # the last sales day
     assert isinstance(row["unitsSold28d"], int) and row["unitsSold28d"] >= row["unitsSold7d"]

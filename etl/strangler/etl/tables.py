@@ -22,6 +22,7 @@ where the database has no zone (a naive value is taken to be UTC already).
 
 from __future__ import annotations
 
+import decimal
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -99,6 +100,22 @@ class UtcDateTime(sa.TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+class SqliteDecimal(sa.TypeDecorator[decimal.Decimal]):
+    """A decimal on SQLite, which stores it as a double either way: read back as the
+    shortest decimal that round-trips (``18.9``), not padded to a fixed scale."""
+
+    impl = sa.Numeric(38, 10, asdecimal=False)  # declared NUMERIC for other readers
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> Any:
+        return None if value is None else float(value)
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> decimal.Decimal | None:
+        if value is None:
+            return None
+        return decimal.Decimal(repr(value) if isinstance(value, float) else str(value))
+
+
 def column_type(kind: FeatureKind, *, key: bool = False) -> sa.types.TypeEngine[Any]:
     """The column type of a kind (``key``: part of a primary key)."""
     match kind:
@@ -107,7 +124,11 @@ def column_type(kind: FeatureKind, *, key: bool = False) -> sa.types.TypeEngine[
         case "float":
             return sa.Double()
         case "decimal":
-            return sa.Numeric(38, 10).with_variant(postgresql.NUMERIC(), "postgresql")
+            return (
+                sa.Numeric(38, 10)
+                .with_variant(postgresql.NUMERIC(), "postgresql")
+                .with_variant(SqliteDecimal(), "sqlite")
+            )
         case "string":
             return sa.String(_KEY_LENGTH) if key else sa.Text()
         case "boolean":
