@@ -44,6 +44,7 @@ from strangler.gateway.diff import Difference, diff
 from strangler.gateway.disagreements import Disagreement, count_disagreement
 from strangler.gateway.noise import NoiseEstimate
 from strangler.gateway.paths import PathPatterns
+from strangler.platform.operations import Operation
 from strangler.spec.gateway import ShadowSpec
 
 __all__ = ["SHADOW_CALLS", "SHADOW_SHED", "ShadowRoute", "ShadowRunner", "Side"]
@@ -88,6 +89,13 @@ class ShadowRoute:
     ignore: PathPatterns = field(init=False)
     inflight: int = field(default=0, init=False)
     counts: Tally[str] = field(default_factory=Tally, init=False)
+
+    @classmethod
+    def for_operation(
+        cls, name: str, spec: ShadowSpec, operation: Operation[Any], **options: Any
+    ) -> ShadowRoute:
+        """The route whose legacy side is ``operation`` (its ``safe`` flag decides)."""
+        return cls(name, spec, legacy_safe=operation.safe, **options)
 
     def __post_init__(self) -> None:
         self.noise = NoiseEstimate(self.spec.noise_sample, rng=self.rng)
