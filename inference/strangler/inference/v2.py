@@ -10,6 +10,11 @@
 
 Errors are problem+json with an ``error`` member as well, the field v2 clients
 read (a wrong input is 400 naming it, an unknown model or version 404).
+
+The two ``infer`` paths are answered by plain Starlette routes, registered
+first: FastAPI's per-request dependency solving would cost more than parsing
+the tensors does. FastAPI routes of the same paths (never reached) document
+them in the OpenAPI document.
 """
 
 from __future__ import annotations
@@ -200,6 +205,17 @@ def v2_router(server: ModelServer) -> APIRouter:
         ("/v2/repository/index", repository_index, post),
         ("/v2/repository/models/{name}/load", load, post),
     ]
+
+    async def fast_infer(request: Request) -> Response:
+        """``infer`` without FastAPI's dependency solving (see the module's docstring)."""
+        params = request.path_params
+        try:
+            return await infer(request, params["name"], params.get("version"))
+        except StranglerError as exc:
+            return _problem(exc, request)
+
+    for path in ("/v2/models/{name}/infer", "/v2/models/{name}/versions/{version}/infer"):
+        router.add_route(path, fast_infer, methods=["POST"], include_in_schema=False)
     for path, handler, options in routes:
         versioned = "{version}" in path
         router.add_api_route(
