@@ -25,6 +25,8 @@ PUBLIC = {
         "RowNotFound",
         "NotAllowed",
         "UnknownModel",
+        "UpstreamError",
+        "UpstreamTimeout",
         "BadTensor",
         "ModelError",
         "ModelOverloaded",

@@ -25,8 +25,10 @@ each class to an RFC 9457 problem.
     │   └── LegacyFault            the legacy system answered with a fault
     ├── BrokerError                the event broker (Kafka) refused or failed a publish
     │   └── BrokerUnavailable      cannot reach the broker, or it did not answer in time
-    └── ModelError                 a served model failed to run
-        └── ModelOverloaded        too many requests wait for a model: try again later
+    ├── ModelError                 a served model failed to run
+    │   └── ModelOverloaded        too many requests wait for a model: try again later
+    └── UpstreamError              a gateway route's HTTP service did not answer usably
+        └── UpstreamTimeout        it did not answer in time
 """
 
 from __future__ import annotations
@@ -62,6 +64,8 @@ __all__ = [
     "SystemLoadError",
     "UnknownModel",
     "UnknownOperation",
+    "UpstreamError",
+    "UpstreamTimeout",
 ]
 
 
@@ -311,3 +315,16 @@ class ModelOverloaded(ModelError):
     ) -> None:
         super().__init__(message, model=model, version=version)
         self.retry_after_s = retry_after_s
+
+
+class UpstreamError(StranglerError):
+    """A gateway route's HTTP service (``{url: ...}``) could not be reached or answered
+    something unreadable; ``url`` has no credentials."""
+
+    def __init__(self, message: str, *, route: str, url: str) -> None:
+        super().__init__(message)
+        self.route, self.url = route, mask_urls(url)
+
+
+class UpstreamTimeout(UpstreamError):
+    """A gateway route's HTTP service did not answer within the route's ``timeout_s``."""

@@ -7,14 +7,28 @@ predictions its routes call in-process.
 
 from __future__ import annotations
 
-from strangler.platform.registry import Part
+from collections.abc import Sequence
 
-__all__ = ["GATEWAY"]
+from strangler.platform.build import BuildContext
+from strangler.platform.component import Component
+from strangler.platform.registry import Part
+from strangler.spec.models import Spec
+
+__all__ = ["GATEWAY", "build"]
+
+
+def build(spec: Spec, context: BuildContext) -> Sequence[Component]:
+    """The route table of the ``routes:`` section (see :mod:`strangler.gateway.table`)."""
+    from strangler.gateway.table import build_gateway
+
+    return build_gateway(spec, context)
+
 
 GATEWAY = Part(
     name="gateway",
     section="routes",
     spec="strangler.spec.gateway:RoutesSpec",
-    extra="rest",
+    build="strangler.gateway.registration:build",
+    extra="gateway",
     order=200,
 )

@@ -51,6 +51,8 @@ from strangler.errors import (
     StranglerError,
     UnknownModel,
     UnknownOperation,
+    UpstreamError,
+    UpstreamTimeout,
 )
 from strangler.rest.encoding import dumps
 
@@ -106,6 +108,10 @@ PROBLEM_TYPES: dict[type[StranglerError], ProblemType] = {
     ),
     ModelError: ProblemType(500, "model-error", "The model failed to run"),
     ModelOverloaded: ProblemType(503, "overloaded", "The model has too many requests waiting"),
+    UpstreamError: ProblemType(502, "upstream-error", "The route's service failed"),
+    UpstreamTimeout: ProblemType(
+        504, "upstream-timeout", "The route's service did not answer in time"
+    ),
 }
 """Error class → problem; an error takes the entry of its nearest class."""
 

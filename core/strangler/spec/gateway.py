@@ -105,6 +105,10 @@ class UrlTarget(Frozen):
 
     url: str = Field(pattern=r"^https?://")
     timeout_s: PositiveFloat = 5.0
+    safe: bool = Field(
+        default=False,
+        description="The service has no side effects: shadow mode may ask it twice.",
+    )
 
 
 def _target(value: Any) -> Any:

@@ -1,0 +1,153 @@
+"""The request path of one route: choose the side, call it, answer, hand shadow work on.
+
+A :class:`RouteApp` is a plain ASGI app mounted at the route's public path
+(no request object, no validation layer of its own: the sides validate what
+they take). Per request it reads the route's live state from memory
+(:class:`~strangler.gateway.state.LiveState`), and:
+
+* ``legacy`` / ``modern``: that side answers;
+* ``canary``: the sticky key's point (:mod:`strangler.gateway.split`) below the
+  weight goes to modern, else legacy;
+* ``shadow``: legacy answers; the request, the answer and a way to ask the
+  modern side go to the shadow runner, which returns at once.
+
+Every answer carries ``X-Strangler-Side: legacy|modern`` and is counted per
+route and side; an error is answered as problem+json (its type counted).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import TYPE_CHECKING, Any
+
+from strangler.errors import InvalidInput, StranglerError
+from strangler.gateway.metrics import SideMetrics
+from strangler.gateway.sides import Answer, Incoming, Side, SideName
+from strangler.gateway.split import StickyKey, point
+from strangler.rest.problems import problem_for, problem_type
+
+if TYPE_CHECKING:
+    from strangler.gateway.shadow import ShadowRunner
+    from strangler.gateway.state import LiveState
+
+__all__ = ["SIDE_HEADER", "RouteApp"]
+
+SIDE_HEADER = b"x-strangler-side"
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+class RouteApp:
+    """The ASGI app of one route (see the module)."""
+
+    def __init__(
+        self,
+        name: str,
+        legacy: Side,
+        modern: Side,
+        live: LiveState,
+        sticky: StickyKey,
+        shadow: ShadowRunner | None = None,
+    ) -> None:
+        self.name = name
+        self.sides: dict[SideName, Side] = {"legacy": legacy, "modern": modern}
+        self.live = live
+        self.sticky = sticky
+        self.shadow = shadow
+        self.salt = name.encode("utf-8")[:64]
+        self.metrics: dict[SideName, SideMetrics] = {
+            "legacy": SideMetrics(name, "legacy"),
+            "modern": SideMetrics(name, "modern"),
+        }
+
+    def choose(self, request: Incoming) -> SideName:
+        """The side that answers ``request`` in the route's present state."""
+        state = self.live.routes[self.name]
+        mode = state.mode
+        if mode == "canary":
+            key = self.sticky(request.headers, self._document(request), request.body)
+            return "modern" if point(self.salt, key) < state.weight else "legacy"
+        return "modern" if mode == "modern" else "legacy"
+
+    def _document(self, request: Incoming) -> Any:
+        return request.document if self.sticky.needs_json else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        request = Incoming(scope["headers"], await _body(receive))
+        side: SideName = "legacy"
+        try:
+            side = self.choose(request)
+            answer = await self.sides[side].call(request)
+        except StranglerError as exc:
+            await self._problem(exc, side, scope, receive, send)
+            self.metrics[side].answered(time.perf_counter() - started)
+            return
+        except Exception:
+            self.metrics[side].failed("internal")
+            raise
+        if answer.status >= 500:
+            self.metrics[side].failed(f"status-{answer.status}")
+        await send(
+            {
+                "type": "http.response.start",
+                "status": answer.status,
+                "headers": [
+                    (b"content-type", answer.content_type),
+                    (b"content-length", str(len(answer.body)).encode("ascii")),
+                    (SIDE_HEADER, side.encode("ascii")),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": answer.body})
+        self.metrics[side].answered(time.perf_counter() - started)
+        if self.shadow is not None and self.live.routes[self.name].mode == "shadow":
+            self._shadow(request, answer)
+
+    def _shadow(self, request: Incoming, answer: Answer) -> None:
+        assert self.shadow is not None
+        if answer.status >= 400:
+            return  # an error of the authoritative side is no answer to compare with
+        legacy, modern = self.sides["legacy"], self.sides["modern"]
+
+        async def ask_modern() -> Any:
+            return (await modern.call(request)).value
+
+        async def ask_legacy() -> Any:
+            return (await legacy.call(request)).value
+
+        try:
+            payload = request.payload()
+            self.shadow.submit(
+                self.name,
+                payload,
+                "legacy",
+                answer.value,
+                ask_modern,
+                call_legacy=ask_legacy if legacy.safe else None,
+            )
+        except InvalidInput:
+            return
+
+    async def _problem(
+        self, exc: StranglerError, side: SideName, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        self.metrics[side].failed(problem_type(exc).type)
+        response = problem_for(exc, instance=scope.get("path"))
+        response.headers[SIDE_HEADER.decode("ascii")] = side
+        await response(scope, receive, send)
+
+
+async def _body(receive: Receive) -> bytes:
+    message = await receive()
+    body: bytes = message.get("body", b"")
+    if not message.get("more_body", False):
+        return body
+    chunks = [body]
+    while message.get("more_body", False):
+        message = await receive()
+        chunks.append(message.get("body", b""))
+    return b"".join(chunks)
