@@ -259,8 +259,8 @@ def test_a_run_killed_midway_and_run_again_leaves_what_a_clean_run_leaves(
             process.communicate()
         staged = _staged_rows(killed_store)
         assert 0 < staged < rows, "killed before the end, after some rows were staged"
-        if how == "holding a chunk":
-            assert staged == 400
+        if how == "holding a chunk":  # the fourth chunk may still have been in flight
+            assert staged in (300, 400)
         assert _history(killed_store) == []  # nothing committed
 
         spec = spec_for(db, views)

@@ -22,11 +22,20 @@ from strangler.demo import inventory as inventory_package
 from strangler.demo.inventory import start_inventory_server
 from strangler.demo.pricing.rpc import PricingRpcServer
 from strangler.demo.pricing.service import PricingService
-from strangler.errors import SpecError
+from strangler.errors import LegacyDataError, SpecError
 from strangler.etl.sources import open_source
 from strangler.etl.types import Batch
+from strangler.mapping import BROKEN_VALUES
 from strangler.spec.models import spec_model
-from tests.etl.legacy import SOURCES, LegacyDb, expected, legacy_db, order_rows, spec_for
+from tests.etl.legacy import (
+    SOURCES,
+    LegacyDb,
+    expected,
+    legacy_db,
+    order_rows,
+    spec_data,
+    spec_for,
+)
 
 VIEW: dict[str, Any] = {
     "source": {"from": "erp.orders", "chunk_rows": 40},
@@ -311,3 +320,29 @@ def test_a_soap_operation_in_its_modern_shape(tmp_path: Path) -> None:
     grocery = [e for e in PricingService().price_list("grocery")]
     assert sorted(r["sku"] for r in rows) == sorted(e["sku"] for e in grocery)
     assert all(isinstance(r["unitPrice"], decimal.Decimal) for r in rows)
+
+
+@pytest.mark.parametrize("policy", ["error", "null"])
+def test_stored_values_that_break_their_encoding(tmp_path: Path, policy: str) -> None:
+    """Each broken value is the field's policy's: an error naming the row, or null counted
+    (every one, also when the same value repeats)."""
+    with legacy_db("sqlite", tmp_path) as db:
+        rows = order_rows(1, 10)
+        rows[3]["ORDER_DATE"] = rows[7]["ORDER_DATE"] = "31.02.2024"
+        db.insert(rows)
+        data = spec_data(db, {"v": VIEW})
+        fields = data["systems"]["erp"]["tables"]["ORDERS_X"]["fields"]
+        fields["ORDER_DATE"] = {**fields["ORDER_DATE"], "on_broken": policy}
+        source = open_source(spec_model().model_validate(data), "v")
+        counted = BROKEN_VALUES.labels("erp", "ORDERS_X", "ORDER_DATE", "null")
+        before = counted._value.get()
+        try:
+            if policy == "error":
+                with pytest.raises(LegacyDataError, match=r"ORDER_NO=4, field ORDER_DATE"):
+                    list(source.batches(resume=None, low=None, high=None))
+                return
+            read = _dicts(list(source.batches(resume=None, low=None, high=None)))
+        finally:
+            source.close()
+    assert [r["orderNumber"] for r in read if r["orderDate"] is None] == [4, 8]
+    assert counted._value.get() - before == 2

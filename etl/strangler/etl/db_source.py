@@ -31,7 +31,7 @@ from strangler.etl.checkpoints import dump_values, load_values
 from strangler.etl.streaming import Streamer
 from strangler.etl.types import Batch, FeatureKind, Schema
 from strangler.etl.values import column_kind, column_reader, parse_as
-from strangler.mapping import BrokenValue, decode_value
+from strangler.mapping import BrokenValue, Codec, decode_value
 
 __all__ = ["DatabaseSource"]
 
@@ -167,8 +167,18 @@ class DatabaseSource:
         self._on_close()
 
 
+MEMO_SIZE = 4096
+"""Decoded values remembered per column: a chunk of dates or codes decodes each once."""
+_MISSING: Any = object()
+
+
 class _ColumnDecoder:
-    """Reads one column of a chunk, touching values only where they need it."""
+    """Reads one column of a chunk, touching values only where they need it.
+
+    A converted column remembers what its stored values decode to while they
+    repeat (most rows share a few dates, codes or padded keys); a column whose
+    values are mostly distinct (amounts) stops remembering after one chunk.
+    """
 
     def __init__(self, system: str, table: TableInfo, column: ColumnInfo) -> None:
         self.system = system
@@ -181,6 +191,10 @@ class _ColumnDecoder:
         self._fast = None if fast is None else fast | {_NONE}
         self._read = column_reader(system, table, column)
         self._key = [table.names.index(k) for k in table.key if k in table.names]
+        # stored value -> decoded, while values repeat (dates, codes, padded keys)
+        self._memo: dict[tuple[type[Any], Any], Any] | None = (
+            {} if column.codec is not None else None
+        )
 
     def decode(self, values: Sequence[Any], rows: list[Any]) -> Sequence[Any]:
         if self._fast is not None and set(map(type, values)) <= self._fast:
@@ -189,21 +203,41 @@ class _ColumnDecoder:
         if codec is None:
             read = self._read
             return [read(v, "") for v in values]
+        memo = self._memo
+        if memo is None:
+            return [self._decoded(codec, v, rows, i) for i, v in enumerate(values)]
         out = []
+        misses = 0
         for i, stored in enumerate(values):
-            try:
-                out.append(codec.decode(stored))
-            except BrokenValue:  # the field's policy, with the row named
-                modern, _ = decode_value(
-                    codec,
-                    stored,
-                    system=self.system,
-                    obj=self.table.sql_name,
-                    field=self.column.sql_name,
-                    row=self._label(rows[i]),
-                )
-                out.append(modern)
+            key = (type(stored), stored)
+            found = memo.get(key, _MISSING)
+            if found is _MISSING:
+                misses += 1
+                try:
+                    found = codec.decode(stored)
+                except BrokenValue:  # never remembered: each one is logged and counted
+                    found = self._decoded(codec, stored, rows, i)
+                else:
+                    if len(memo) < MEMO_SIZE:
+                        memo[key] = found
+            out.append(found)
+        if misses > len(values) // 2:  # mostly distinct values: the memo only costs
+            self._memo = None
         return out
+
+    def _decoded(self, codec: Codec, stored: Any, rows: list[Any], i: int) -> Any:
+        try:
+            return codec.decode(stored)
+        except BrokenValue:  # the field's policy, with the row named
+            modern, _ = decode_value(
+                codec,
+                stored,
+                system=self.system,
+                obj=self.table.sql_name,
+                field=self.column.sql_name,
+                row=self._label(rows[i]),
+            )
+            return modern
 
     def _label(self, row: Sequence[Any]) -> str:
         table = self.table

@@ -23,6 +23,7 @@ name → kind).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import decimal
 import importlib
@@ -154,10 +155,15 @@ def run_view(
 
         report(None)
         batches = source.batches(resume=stage.checkpoint, low=low, high=high)
-        for batch in _apply(transform, batches, columns):
-            stage.append(batch)
-            total = source.estimated_rows
-            report(None if total is None else total + resumed_rows)
+        try:
+            for batch in _apply(transform, batches, columns):
+                stage.append(batch)
+                total = source.estimated_rows
+                report(None if total is None else total + resumed_rows)
+        except BaseException:
+            with contextlib.suppress(Exception):  # the batch in flight is staged all the same
+                stage.close()
+            raise
         quality = stage.check(vspec.checks)
         if not quality.ok:
             stage.abandon(quality)
