@@ -29,6 +29,7 @@ GATEWAY = Part(
     section="routes",
     spec="strangler.spec.gateway:RoutesSpec",
     build="strangler.gateway.registration:build",
+    cli="strangler.gateway.render_cli:register_cli",
     extra="gateway",
     order=200,
 )
