@@ -52,6 +52,14 @@ PUBLIC = {
     "strangler.adapters.soap": {"SoapAdapter"},
     "strangler.adapters.rpc": {"XmlRpcAdapter", "JsonRpcAdapter"},
     "strangler.adapters.db": {"DatabaseAdapter"},
+    "strangler.etl": {
+        "FeatureStore",
+        "Progress",
+        "QualityFailed",
+        "RunReport",
+        "open_source",
+        "run_view",
+    },
     "strangler.inference": {"ModelServer", "ServedModel"},
 }
 
