@@ -31,6 +31,7 @@ from starlette.responses import Response
 
 from strangler.errors import StranglerError
 from strangler.inference.tensors import decode_request, encode_response
+from strangler.rest.naming import operation_ids
 from strangler.rest.problems import problem_body, problem_json, problem_responses
 
 if TYPE_CHECKING:
@@ -101,6 +102,22 @@ def _problem(exc: StranglerError, request: Request) -> Response:
     body = problem_body(exc, request.url.path)
     body["error"] = exc.message
     return problem_json(body)
+
+
+_OPERATION_IDS = {
+    "/v2": "serverMetadata",
+    "/v2/health/live": "serverLive",
+    "/v2/health/ready": "serverReady",
+    "/v2/models/{name}": "modelMetadata",
+    "/v2/models/{name}/versions/{version}": "modelVersionMetadata",
+    "/v2/models/{name}/ready": "modelReady",
+    "/v2/models/{name}/versions/{version}/ready": "modelVersionReady",
+    "/v2/models/{name}/infer": "modelInfer",
+    "/v2/models/{name}/versions/{version}/infer": "modelVersionInfer",
+    "/v2/repository/index": "repositoryIndex",
+    "/v2/repository/models/{name}/load": "repositoryModelLoad",
+}
+"""Operation ids of the v2 routes, named as the protocol's own documents name them."""
 
 
 def v2_router(server: ModelServer) -> APIRouter:
@@ -186,8 +203,8 @@ def v2_router(server: ModelServer) -> APIRouter:
         report = await server.reload(name)
         return _json({"loaded": report.loaded, "retired": report.retired, "failed": report.failed})
 
-    get = {"methods": ["GET"], "responses": _ERRORS}
-    post = {"methods": ["POST"], "responses": _ERRORS}
+    get: dict[str, Any] = {"methods": ["GET"], "responses": _ERRORS}
+    post: dict[str, Any] = {"methods": ["POST"], "responses": _ERRORS}
     routes: list[tuple[str, Callable[..., Awaitable[Response]], dict[str, Any]]] = [
         ("/v2", server_metadata, get),
         ("/v2/health/live", live, get),
@@ -218,11 +235,13 @@ def v2_router(server: ModelServer) -> APIRouter:
         router.add_route(path, fast_infer, methods=["POST"], include_in_schema=False)
     for path, handler, options in routes:
         versioned = "{version}" in path
+        extra = {**options.pop("openapi_extra", {}), **operation_ids(_OPERATION_IDS[path])}
         router.add_api_route(
             path,
             guarded(handler, path),
             name=f"v2_{handler.__name__}" + ("_version" if versioned else ""),
             summary=(handler.__doc__ or "").split("\n")[0].rstrip("."),
+            openapi_extra=extra,
             **options,
         )
     return router
