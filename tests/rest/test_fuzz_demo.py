@@ -90,6 +90,17 @@ OPERATIONS = [
         )
         for verb, route in (("GET", "latest"), ("POST", "latest"), ("POST", "as-of"))
     ),
+    "POST /predict/{model}",
+    "GET /v2",
+    "GET /v2/health/live",
+    "GET /v2/health/ready",
+    *(
+        f"{verb} /v2/models/{{name}}{version}{route}"
+        for version in ("", "/versions/{version}")
+        for verb, route in (("GET", ""), ("GET", "/ready"), ("POST", "/infer"))
+    ),
+    "POST /v2/repository/index",
+    "POST /v2/repository/models/{name}/load",
     "GET /healthz",
     "GET /readyz",
 ]

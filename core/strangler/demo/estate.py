@@ -113,6 +113,7 @@ def run_demo(host: str = "127.0.0.1", port: int = 8000, console: Console | None 
         raise SystemExit(1)
     from strangler.demo.activity import LegacyActivity
     from strangler.demo.features import feature_lines, load_features
+    from strangler.demo.predictions import prediction_lines
 
     with running_estate() as estate:
         with console.status("loading the feature tables from the legacy systems"):
@@ -145,6 +146,13 @@ def run_demo(host: str = "127.0.0.1", port: int = 8000, console: Console | None 
         rows = ", ".join(f"{view} {n:,}" for view, n in loaded.items())
         console.print(f"  feature tables loaded by ETL ({rows} rows); read them:", highlight=False)
         for line in feature_lines(api, estate.env):
+            console.print(f"    {line}", highlight=False, soft_wrap=True)
+        console.print(
+            "  the reorder model (GetReorderAdvice's rules learnt from item_features), "
+            "by SKU and over the v2 protocol:",
+            highlight=False,
+        )
+        for line in prediction_lines(api):
             console.print(f"    {line}", highlight=False, soft_wrap=True)
         console.print("  Ctrl-C stops everything.", highlight=False)
         with LegacyActivity(estate.erp_path):
