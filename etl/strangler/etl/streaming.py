@@ -141,7 +141,7 @@ class Streamer:
         size: int,
     ) -> tuple[list[str], Fetch]:
         connection = stack.enter_context(self._streaming_engine(runner).connect())
-        options = connection.execution_options(stream_results=True, max_row_buffer=size)
+        options = connection.execution_options(stream_results=True, yield_per=size)
         result = options.execute(statement)
         stack.callback(result.close)
         return list(result.keys()), lambda n: [tuple(row) for row in result.fetchmany(n)]
