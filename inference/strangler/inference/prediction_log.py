@@ -9,7 +9,7 @@ Writing never holds up an answer: :meth:`PredictionLog.record` only queues the
 row, and a writer thread inserts what has queued in one statement per batch
 (up to ``max_batch`` rows). A batch that fails to insert (the database is
 down) is kept and tried again, so a restart of the database loses nothing;
-rows beyond ``max_pending`` waiting are dropped and counted.
+while ``max_pending`` rows wait, new ones are dropped and counted.
 """
 
 from __future__ import annotations
@@ -106,6 +106,15 @@ class PredictionLog:
         item = dict(row)
         item.setdefault("at", dt.datetime.now(dt.UTC))
         with self._idle:
+            if self._queued - self._done >= self.max_pending:
+                self.dropped += 1
+                if self.dropped == 1 or self.dropped % 1000 == 0:
+                    log.error(
+                        "prediction log: %d rows dropped (more than %d waiting)",
+                        self.dropped,
+                        self.max_pending,
+                    )
+                return
             self._queued += 1
         self._queue.put(item)
 
@@ -170,15 +179,6 @@ class PredictionLog:
             if item is None:
                 return True
             waiting.append(item)
-        overflow = len(waiting) - self.max_pending
-        if overflow > 0:
-            for _ in range(overflow):
-                waiting.popleft()
-            self.dropped += overflow
-            self._finished(overflow)
-            log.error(
-                "prediction log: %d rows dropped (more than %d waiting)", overflow, self.max_pending
-            )
         return False
 
     def _insert(self, batch: list[dict[str, Any]]) -> bool:
