@@ -183,6 +183,14 @@ def test_a_failed_check_loads_nothing(tmp_path: Path) -> None:
         feature_store.close()
 
 
+def test_the_store_defaults_to_sqlite_in_the_cache_dir(tmp_path: Path) -> None:
+    with legacy_db("sqlite", tmp_path) as db:
+        db.insert(order_rows(1, 30))
+        report = run_view(spec_for(db, {"orders": VIEW}), "orders", cache_dir=tmp_path / "cache")
+    assert report.rows == 30
+    assert len(_history(f"sqlite:///{tmp_path / 'cache' / 'features.sqlite'}")) == 30
+
+
 # -- kill -9 ---------------------------------------------------------------------
 
 

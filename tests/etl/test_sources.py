@@ -226,7 +226,11 @@ def pricing() -> Iterator[str]:
         calls.append((offset, limit))
         return service.price_list()[offset : offset + limit]
 
+    def price_page_no(page: int, size: int) -> list[dict[str, Any]]:
+        return service.price_list()[(page - 1) * size : page * size]
+
     server.register_function(price_page, "pricing.price_page")
+    server.register_function(price_page_no, "pricing.price_page_no")
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
     try:
@@ -237,8 +241,10 @@ def pricing() -> Iterator[str]:
         thread.join()
 
 
-def _pricing_spec(url: str, paging: dict[str, Any] | None) -> Any:
-    source: dict[str, Any] = {"from": "pricing.pricing.price_page", "params": {}}
+def _pricing_spec(
+    url: str, paging: dict[str, Any] | None, method: str = "pricing.price_page"
+) -> Any:
+    source: dict[str, Any] = {"from": f"pricing.{method}", "params": {}}
     if paging is not None:
         source["paging"] = paging
     else:
@@ -253,7 +259,11 @@ def _pricing_spec(url: str, paging: dict[str, Any] | None) -> Any:
                         "pricing.price_page": {
                             "params": {"offset": "int", "limit": "int"},
                             "safe": True,
-                        }
+                        },
+                        "pricing.price_page_no": {
+                            "params": {"page": "int", "size": "int"},
+                            "safe": True,
+                        },
                     },
                 }
             },
@@ -280,6 +290,35 @@ def test_an_operation_is_paged_until_a_short_page(pricing: str, tmp_path: Path, 
         rest = list(source.batches(resume=batches[0].checkpoint, low=None, high=None))
         assert _dicts(rest) == _dicts(batches)[size:]
         assert list(source.batches(resume=batches[-1].checkpoint, low=None, high=None)) == []
+    finally:
+        source.close()
+
+
+def test_page_numbers_from_the_first(pricing: str, tmp_path: Path) -> None:
+    paging = {"param": "page", "size_param": "size", "size": 4, "first": 1}
+    spec = _pricing_spec(pricing, paging, "pricing.price_page_no")
+    source = open_source(spec, "prices", cache_dir=tmp_path)
+    try:
+        batches = list(source.batches(resume=None, low=None, high=None))
+        assert [b.checkpoint for b in batches] == [
+            {"position": 2, "done": False}, {"position": 3, "done": False},
+            {"position": 4, "done": False}, {"position": 5, "done": True},
+        ]  # fmt: skip
+        rest = list(source.batches(resume=batches[1].checkpoint, low=None, high=None))
+    finally:
+        source.close()
+    skus = [e["sku"] for e in PricingService().price_list()]
+    assert [len(b.rows) for b in batches] == [4, 4, 4, 2]
+    assert [r["sku"] for r in _dicts(batches)] == skus
+    assert [r["sku"] for r in _dicts(rest)] == skus[8:]
+
+
+def test_an_operation_system_at_another_address(pricing: str, tmp_path: Path) -> None:
+    paging = {"param": "offset", "size_param": "limit", "size": 5, "offsets": True}
+    elsewhere = _pricing_spec("http://127.0.0.1:9/RPC2", paging)  # nothing listens there
+    source = open_source(elsewhere, "prices", systems={"pricing": pricing}, cache_dir=tmp_path)
+    try:
+        assert sum(len(b.rows) for b in source.batches(resume=None, low=None, high=None)) == 14
     finally:
         source.close()
 
