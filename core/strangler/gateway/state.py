@@ -78,7 +78,11 @@ class StateStore:
 
     def open(self, seeds: Mapping[str, RouteState]) -> None:
         """Create the table if missing and write a row for each route that has none."""
-        METADATA.create_all(self.engine, checkfirst=True)
+        try:
+            METADATA.create_all(self.engine, checkfirst=True)
+        except SQLAlchemyError:  # replicas starting together: another one created it first
+            if not sa.inspect(self.engine).has_table(ROUTES.name):
+                raise
         known = set(self.read())
         for route, seed in seeds.items():
             if route in known:
