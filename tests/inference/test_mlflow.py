@@ -151,6 +151,14 @@ def test_a_pinned_version_stays_pinned(registry: Registry, tmp_path: Path) -> No
         _poll(lambda: client.get("/v2/models/churn/ready").status_code == 200, "version 1")
         assert client.get("/v2/models/churn").json()["versions"] == ["1"]
         assert _infer(client, "churn").json()["outputs"][0]["data"] == [12.0, 16.0]
+        # by entity too: a model that names no feature view takes its features inline
+        features = dict(zip("abcd", ROW, strict=True))
+        answer = client.post("/predict/churn", json={"features": features})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["prediction"] == {"y": [12.0, 16.0]}
+        assert answer.json()["version"] == "1"
+        refused = client.post("/predict/churn", json={"entity": {"sku": "SKU-1001"}})
+        assert refused.status_code == 422 and "no feature table" in refused.text
     # the download was kept in the cache: a restart reads no artifact again
     assert (tmp_path / "cache" / "mlflow-models" / "churn" / "1" / "model.onnx").is_file()
 
