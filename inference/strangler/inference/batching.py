@@ -16,6 +16,13 @@ batching disabled) runs one request per run, ``instances`` at a time.
 
 When a batch fails to run and held several requests, each is run again alone,
 so only the request that caused the failure gets the error.
+
+A version whose runs are shorter than handing them to a thread and back costs
+(:data:`INLINE_S` for the rows at hand, from the run times measured so far)
+runs on the event loop instead: for a model that answers in microseconds, the
+thread hop would be most of the work. Requests that arrive in the same turn
+of the loop still share one run. A version starts in threads, and goes back to
+them as soon as its runs grow longer.
 """
 
 from __future__ import annotations
@@ -36,13 +43,17 @@ from strangler.errors import ModelError, ModelOverloaded
 from strangler.inference.metrics import VersionMetrics
 from strangler.spec.inference import BatchingSpec
 
-__all__ = ["Batcher", "Outputs"]
+__all__ = ["INLINE_S", "Batcher", "Outputs"]
 
 log = logging.getLogger("strangler.inference")
 
 Array = npt.NDArray[Any]
 Outputs = dict[str, Array]
 Run = Callable[[Sequence[str], Mapping[str, Array]], Sequence[Array]]
+
+INLINE_S = 100e-6
+"""A run expected to take less than this runs on the event loop (about what
+handing it to a worker thread and waking the loop again costs)."""
 
 
 class _Request:
@@ -91,6 +102,8 @@ class Batcher:
         self._executor: ThreadPoolExecutor | None = None
         self._closing = False
         self._drained: asyncio.Event | None = None
+        self._row_s: float | None = None  # seconds per row of a run, as measured
+        self._soon = False
 
     @property
     def batching(self) -> bool:
@@ -117,14 +130,20 @@ class Batcher:
         self._queue.append(_Request(inputs, rows, future))
         self._queued_rows += rows
         if self._free:
-            self._dispatch()
+            if self._inline(self._queued_rows):
+                if not self._soon:  # at the end of this turn: with whatever else arrived
+                    self._soon = True
+                    loop.call_soon(self._dispatch)
+            else:
+                self._dispatch()
         return await future
 
     def _dispatch(self) -> None:
         """Start runs while an instance is free and requests wait (on the event loop)."""
+        self._soon = False
         queue = self._queue
         while self._free and queue:
-            if self.max_rows and self._delay and self._last_batch > 1:
+            if self.max_rows and self._delay and self._last_batch > 1 and not self._inline(1):
                 wanted = min(self._last_batch, self.max_rows)
                 due = queue[0].queued + self._delay
                 if self._queued_rows < wanted and perf_counter() < due:
@@ -144,11 +163,21 @@ class Batcher:
                     batch.append(request)
             self._queued_rows -= rows
             self._free -= 1
+            if self._inline(rows):
+                self._settle(batch, self._timed(batch))
+                continue
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(
                     self._instances, thread_name_prefix=f"model-{self.model}"
                 )
             self._executor.submit(self._work, batch)
+        if self._closing and self.idle:
+            self._stop()
+
+    def _inline(self, rows: int) -> bool:
+        """Whether a run of ``rows`` is expected to be quicker than a thread hop."""
+        row_s = self._row_s
+        return row_s is not None and row_s * rows < INLINE_S
 
     def _timer_fired(self) -> None:
         self._timer = None
@@ -157,16 +186,25 @@ class Batcher:
     # -- in a worker thread ------------------------------------------------
 
     def _work(self, batch: list[_Request]) -> None:
+        results = self._timed(batch)
+        assert self._loop is not None
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+            self._loop.call_soon_threadsafe(self._finish, batch, results)
+
+    def _timed(self, batch: list[_Request]) -> list[Outputs | BaseException]:
+        """Run a batch (in a worker thread, or inline), and record how long it waited and ran."""
         started = perf_counter()
         metrics = self._metrics
         for request in batch:
             metrics.queue.observe(started - request.queued)
         metrics.batch.observe(len(batch))
-        results: list[Outputs | BaseException] = self._results(batch)
-        metrics.run.observe(perf_counter() - started)
-        assert self._loop is not None
-        with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
-            self._loop.call_soon_threadsafe(self._finish, batch, results)
+        results = self._results(batch)
+        took = perf_counter() - started
+        metrics.run.observe(took)
+        per_row = took / max(1, sum(r.rows for r in batch))
+        known = self._row_s
+        self._row_s = per_row if known is None else 0.8 * known + 0.2 * per_row
+        return results
 
     def _results(self, batch: list[_Request]) -> list[Outputs | BaseException]:
         try:
@@ -228,6 +266,10 @@ class Batcher:
     # -- back on the event loop ---------------------------------------------
 
     def _finish(self, batch: list[_Request], results: list[Outputs | BaseException]) -> None:
+        self._settle(batch, results)
+        self._dispatch()
+
+    def _settle(self, batch: list[_Request], results: list[Outputs | BaseException]) -> None:
         self._free += 1
         self._last_batch = sum(r.rows for r in batch)
         for request, result in zip(batch, results, strict=True):
@@ -238,10 +280,6 @@ class Batcher:
                 future.set_exception(result)
             else:
                 future.set_result(result)
-        if self._queue:
-            self._dispatch()
-        elif self._closing and self.idle:
-            self._stop()
 
     def _stop(self) -> None:
         executor, self._executor = self._executor, None
