@@ -26,9 +26,11 @@ import re
 from typing import Annotated, Literal
 
 from pydantic import (
+    Discriminator,
     Field,
     NonNegativeInt,
     PositiveInt,
+    Tag,
     ValidationInfo,
     field_validator,
 )
@@ -54,7 +56,19 @@ class LatestSpec(Frozen):
     latest: PositiveInt
 
 
-Versions = Literal["all"] | list[PositiveInt] | LatestSpec
+def _versions_kind(value: object) -> str:
+    if isinstance(value, str):
+        return "all"
+    return "latest" if isinstance(value, dict | LatestSpec) else "list"
+
+
+Versions = Annotated[
+    Annotated[Literal["all"], Tag("all")]
+    | Annotated[list[PositiveInt], Tag("list")]
+    | Annotated[LatestSpec, Tag("latest")],
+    Discriminator(_versions_kind),
+]
+"""``all``, a list of version numbers, or ``{latest: n}`` (one error when it is none)."""
 
 
 class BatchingSpec(Frozen):
