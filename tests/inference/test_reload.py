@@ -260,6 +260,17 @@ def test_bad_model_settings_are_spec_errors(text: str, field: str) -> None:
     assert field in str(caught.value) and "s.yaml:2" in str(caught.value)
 
 
+@pytest.mark.parametrize("versions", ["some", "{latest: 0}", "[1, x]", "{latest: 2, also: 1}"])
+def test_a_bad_versions_setting_is_one_problem(versions: str) -> None:
+    from strangler.errors import SpecError
+    from strangler.spec import parse_spec
+
+    with pytest.raises(SpecError) as caught:
+        parse_spec(f"models:\n  serve: {{m: {{versions: {versions}}}}}\n", env={})
+    [problem] = caught.value.problems
+    assert problem.field.startswith("models.serve.m.versions") and problem.line == 2
+
+
 def test_the_repository_is_relative_to_the_spec_file(tmp_path: Path) -> None:
     from strangler.spec import parse_spec
 
