@@ -21,8 +21,8 @@ POSTGRES_ADMIN = "host=127.0.0.1 port=5432 user=postgres"
 
 
 def echo_service(side: str) -> Any:
-    """A tiny ASGI service answering ``{"side": side, "got": <the JSON it was sent>}``;
-    ``{"status": 503}`` in the request makes it answer that status."""
+    """A tiny ASGI service answering ``{"side": side, "got": <the JSON it was sent>}`` (any
+    other body as text); ``{"status": 503}`` in the request makes it answer that status."""
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -39,7 +39,10 @@ def echo_service(side: str) -> Any:
             message = await receive()
             body += message.get("body", b"")
             more = message.get("more_body", False)
-        got = orjson.loads(body) if body else None
+        try:
+            got = orjson.loads(body) if body else None
+        except orjson.JSONDecodeError:
+            got = body.decode("utf-8", "replace")  # XML, say: echoed as text
         status = got.get("status", 200) if isinstance(got, dict) else 200
         answer = orjson.dumps({"side": side, "got": got})
         headers = [(b"content-type", b"application/json")]
@@ -67,6 +70,11 @@ def postgres_state() -> Iterator[str]:
     finally:
         with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as connection:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def tag_answer(answer: dict[str, Any]) -> dict[str, Any]:
+    """A response mapping by callable (``tests.gateway.conftest:tag_answer``)."""
+    return {"side": answer["side"], "tagged": True}
 
 
 GatewayRunner = Callable[[str], AbstractContextManager[str]]
