@@ -142,9 +142,7 @@ def test_a_request_field_overrides_the_table(served: Served) -> None:
         assert body["features"]["onHand"] == on_hand
         assert body["features"]["unitsSold28d"] == latest["unitsSold28d"]
         answers[on_hand] = body["prediction"]["label"]
-        rules = rules_answer(
-            "SKU-1001", "active", latest["unitsSold28d"], on_hand, latest["reorderPoint"]
-        )
+        rules = rules_answer("SKU-1001", latest["unitsSold28d"], on_hand)
         assert answers[on_hand] == ("yes" if rules else "no")
     assert answers == {0: "yes", 100_000: "no"}
 
@@ -156,7 +154,7 @@ def test_every_demo_sku_gets_the_rules_engines_answer_mostly(served: Served) -> 
     for sku in skus:
         body = served.client.post("/predict/reorder", json={"entity": {"sku": sku}}).json()
         f = body["features"]
-        rules = rules_answer(sku, f["status"], f["unitsSold28d"], f["onHand"], f["reorderPoint"])
+        rules = rules_answer(sku, f["unitsSold28d"], f["onHand"])
         agree += body["prediction"]["label"] == ("yes" if rules else "no")
     assert agree >= len(skus) - 1
 
@@ -280,3 +278,34 @@ def test_the_lines_the_demo_prints_answer(served: Served) -> None:
             assert body["prediction"]["label"] in ("yes", "no") and body["version"] == "1"
         else:
             assert body["name"] == "reorder"
+
+
+def test_the_model_mostly_agrees_with_the_legacy_operation(served: Served) -> None:
+    """The canary's two answers: the model by SKU against the legacy SOAP ``GetReorderAdvice``
+    (through the app's adapter) asked with the same stock and sales, over a range of stock."""
+    from strangler.demo.reorder_model import CUSTOMER, LEAD_TIME_DAYS, daily_sales
+
+    asked = agree = 0
+    for sku in ("SKU-1001", "SKU-1003", "SKU-1004", "SKU-2002", "SKU-3002", "SKU-4001"):
+        for on_hand in (0, 5, 20, 40, 60, 90, 150, 300, 600, 2000):
+            mine = served.client.post(
+                "/predict/reorder", json={"entity": {"sku": sku}, "features": {"onHand": on_hand}}
+            )
+            assert mine.status_code == 200, mine.text
+            units_28d = mine.json()["features"]["unitsSold28d"]
+            legacy = served.client.post(
+                "/soap/inventory/GetReorderAdvice",
+                json={
+                    "customerId": CUSTOMER,
+                    "sku": sku,
+                    "quantityOnHand": on_hand,
+                    "averageDailySales": str(daily_sales(units_28d)),
+                    "leadTimeDays": LEAD_TIME_DAYS,
+                },
+            )
+            assert legacy.status_code == 200, legacy.text
+            asked += 1
+            agree += mine.json()["prediction"]["label"] == (
+                "yes" if legacy.json()["reorder"] else "no"
+            )
+    assert agree / asked >= 0.95, f"{agree} of {asked}"

@@ -4,10 +4,13 @@ The training rows come from the demo's own feature tables, as the demo's ETL
 fills them: every SKU's sales history per day (``item_sales``: units sold over
 7 and 28 days) with the SKU's reorder point and catalogue status
 (``item_stock``, ``item_catalogue``). Each row is asked at a few stock levels,
-and the label is what the rules engine
-(:func:`strangler.demo.inventory.rules.advise`, called in-process) answers for
-a regular customer, a lead time of :data:`LEAD_TIME_DAYS` days and average
-daily sales of ``unitsSold28d / 28``. A decision tree learns those answers; it
+and the label is what ``GetReorderAdvice`` answers for the SKU at that stock:
+the rules engine (:func:`strangler.demo.inventory.rules.advise`, called
+in-process) with the catalogue's facts about the SKU, for a regular customer, a
+lead time of :data:`LEAD_TIME_DAYS` days and average daily sales of
+``unitsSold28d / 28``. The features the model reads are the tables' (the
+reorder point summed over every warehouse, say), so it learns the legacy
+answer from what the feature tables hold. A decision tree learns those answers; it
 is converted to ONNX with skl2onnx, behind two small steps in the graph that
 turn the ``status`` text into a "discontinued" flag, so the model reads the
 feature table's values as they are.
@@ -24,7 +27,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
@@ -42,6 +45,7 @@ __all__ = [
     "TrainingSet",
     "agreement",
     "build_model",
+    "daily_sales",
     "metadata",
     "rules_answer",
     "training_set",
@@ -72,7 +76,8 @@ class TrainingSet:
     status: npt.NDArray[np.object_]
     labels: npt.NDArray[np.int64]
     days: npt.NDArray[np.int64]
-    """Each row's day (days since 1970), to hold out the newest days."""
+    """Each row's day (a proleptic ordinal), to hold out the newest days."""
+    skus: npt.NDArray[np.object_]
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -85,14 +90,25 @@ class TrainingSet:
 
     def _take(self, mask: npt.NDArray[np.bool_]) -> TrainingSet:
         return TrainingSet(
-            self.features[mask], self.status[mask], self.labels[mask], self.days[mask]
+            self.features[mask],
+            self.status[mask],
+            self.labels[mask],
+            self.days[mask],
+            self.skus[mask],
         )
 
 
-def rules_answer(sku: str, status: str, units_28d: float, on_hand: int, reorder_point: int) -> int:
-    """1 if ``GetReorderAdvice``'s rules reorder ``sku`` at these figures, else 0."""
-    item = replace(StockLedger.item(sku), status=status.upper(), reorder_point=int(reorder_point))
-    daily = Decimal(int(units_28d)) / 28
+def daily_sales(units_28d: float) -> Decimal:
+    """The average daily sales ``GetReorderAdvice`` is asked with: ``unitsSold28d / 28``
+    to four decimals."""
+    return (Decimal(int(units_28d)) / 28).quantize(Decimal("0.0001"))
+
+
+def rules_answer(sku: str, units_28d: float, on_hand: int) -> int:
+    """1 if ``GetReorderAdvice`` (the rules engine, with the catalogue's facts about
+    ``sku``) reorders at these figures for a regular customer, else 0."""
+    item = StockLedger.item(sku)
+    daily = daily_sales(units_28d)
     return int(rules.advise(item, CUSTOMER, int(on_hand), daily, LEAD_TIME_DAYS).reorder)
 
 
@@ -121,23 +137,27 @@ def training_set(store_url: str) -> TrainingSet:
     status: list[str] = []
     labels: list[int] = []
     days: list[int] = []
+    skus_of_rows: list[str] = []
     for sku, day, units_7d, units_28d in history:
         facts, item = stock[sku], catalogue[sku]
         if facts is None or item is None:
             continue  # a SKU sold but not in stock or catalogue: nothing to ask
         reorder_point, state = int(facts["reorderPoint"]), str(item["status"])
-        trigger = max(math.ceil(units_28d * 10 / 28), reorder_point)
+        catalogue_point = StockLedger.item(sku).reorder_point
+        trigger = max(math.ceil(units_28d * 10 / 28), catalogue_point)
         levels = [facts["onHand"], *(rng.randint(0, 2 * trigger + 10) for _ in range(STOCK_LEVELS))]
         for on_hand in levels:
             features.append([units_7d, units_28d, on_hand, reorder_point])
             status.append(state)
-            labels.append(rules_answer(sku, state, units_28d, on_hand, reorder_point))
+            labels.append(rules_answer(sku, units_28d, on_hand))
             days.append(day.toordinal())
+            skus_of_rows.append(sku)
     return TrainingSet(
         np.asarray(features, dtype=np.float32),
         np.asarray(status, dtype=object).reshape(-1, 1),
         np.asarray(labels, dtype=np.int64),
         np.asarray(days, dtype=np.int64),
+        np.asarray(skus_of_rows, dtype=object),
     )
 
 
