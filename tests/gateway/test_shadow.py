@@ -124,6 +124,7 @@ def test_planted_disagreements_are_kept_but_not_ignored_or_noisy_fields(
     runner = asyncio.run(main())
     route = runner.routes["advice"]
     assert set(route.noise.paths) == {"/requestId", "/lines/*/at"}
+    assert store.noise is not None and set(store.noise("advice")) == set(route.noise.paths)
     kept = store.recent("advice", limit=100)
     assert sorted(d.request["sku"] for d in kept) == sorted(PLANTED)
     for found in kept:
@@ -271,6 +272,7 @@ def test_the_admin_route_lists_recent_disagreements(store: DisagreementStore) ->
         assert page["items"][0]["paths"] == [
             {"path": "/extra", "change": "added", "legacy": None, "modern": 6}
         ]
+        assert page["noise"] == []
         rest = client.get(
             "/admin/routes/advice/disagreements", params={"before": page["next_before"]}
         ).json()

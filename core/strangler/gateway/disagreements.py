@@ -10,7 +10,8 @@ generalised over list positions and capped at :data:`MAX_PATH_LABELS` per route
 (more become ``other``), so a metric never grows without bound.
 
 ``GET /admin/routes/{route}/disagreements?limit=&before=`` (see
-:func:`disagreements_router`) lists them, newest first.
+:func:`disagreements_router`) lists them, newest first, with the paths the
+route's noise estimate found varying between two legacy answers.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -122,6 +123,8 @@ class DisagreementStore:
     ``keep``: rows kept per route, or a mapping route → rows (routes not in it
     keep :data:`DEFAULT_KEEP`). ``routes``: the known route names; given, a
     query for another route raises :class:`~strangler.errors.NotFound`.
+    ``noise``: the paths a route's noise estimate has learnt (the shadow runner
+    recording here sets it), shown beside the disagreements.
     """
 
     DEFAULT_KEEP = 1000
@@ -137,6 +140,7 @@ class DisagreementStore:
         self.engine = engine
         self._keep = keep
         self.routes = frozenset(routes) if routes is not None else None
+        self.noise: Callable[[str], Sequence[str]] | None = None
         metadata = sa.MetaData()
         self.table = sa.Table(
             table,
@@ -251,6 +255,7 @@ def disagreements_router(store: DisagreementStore) -> APIRouter:
         items = await store.recent_async(route, limit=limit, before=before)
         return {
             "route": route,
+            "noise": list(store.noise(route)) if store.noise is not None else [],
             "items": [d.as_json() for d in items],
             "next_before": items[-1].id if len(items) == limit else None,
         }

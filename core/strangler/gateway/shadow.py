@@ -41,7 +41,7 @@ from typing import Any, Literal, Protocol
 from prometheus_client import Counter
 
 from strangler.gateway.diff import Difference, diff
-from strangler.gateway.disagreements import Disagreement, count_disagreement
+from strangler.gateway.disagreements import Disagreement, DisagreementStore, count_disagreement
 from strangler.gateway.noise import NoiseEstimate
 from strangler.gateway.paths import PathPatterns
 from strangler.platform.operations import Operation
@@ -137,6 +137,8 @@ class ShadowRunner:
     ) -> None:
         self.routes: dict[str, ShadowRoute] = dict(routes or {})
         self.recorder = recorder
+        if isinstance(recorder, DisagreementStore):
+            recorder.noise = self.noise_paths
         self._queue_size = queue_size
         self._task_count = tasks
         self._queue: asyncio.Queue[_Job] | None = None
@@ -146,6 +148,11 @@ class ShadowRunner:
     def add_route(self, route: ShadowRoute) -> None:
         """Shadow one more route (or replace its settings)."""
         self.routes[route.name] = route
+
+    def noise_paths(self, route_name: str) -> tuple[str, ...]:
+        """The paths of a route found to vary between two legacy answers (not counted)."""
+        route = self.routes.get(route_name)
+        return route.noise.paths if route is not None else ()
 
     async def start(self) -> None:
         """Start the background tasks (also done by the first :meth:`submit`)."""
