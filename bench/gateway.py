@@ -8,7 +8,8 @@ Servers, each a subprocess of its own:
 * **nginx proxy**: Debian's nginx, two workers, proxying to the upstream over
   keep-alive connections (``keepalive 64``, HTTP/1.1): the peer;
 * **gateway**: ``create_app`` of a ``routes:`` spec served by uvicorn (uvloop,
-  httptools, the options of ``strangler serve``) in two processes sharing the
+  httptools, the options of ``strangler serve``, its GC freeze after start) in two
+  processes sharing the
   port (``SO_REUSEPORT``), the state in SQLite. Three routes, all over the
   same upstream: ``plain`` (mode legacy), ``canary`` (90/10, sticky by the
   ``X-Customer`` header) and ``shadow`` (legacy answers, modern asked too and
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import re
 import shutil
 import socket
@@ -155,6 +157,8 @@ def serve_gateway(spec: str, port: int, ready: Path) -> None:
     class Server(uvicorn.Server):
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
             await super().startup(sockets)
+            gc.collect()
+            gc.freeze()  # as strangler serve does once the app has started
             ready.write_text("ready")
 
     from strangler.rest.app import create_app

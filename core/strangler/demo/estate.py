@@ -59,6 +59,7 @@ def running_estate(host: str = "127.0.0.1", state_dir: Path | None = None) -> It
             "DEMO_ERP_URL": erp,
             "DEMO_EVENTS_STATE": f"sqlite:///{(folder / 'events-state.sqlite').resolve()}",
             "DEMO_FEATURES_URL": f"sqlite:///{(folder / 'features.sqlite').resolve()}",
+            "DEMO_GATEWAY_STATE": f"sqlite:///{(folder / 'gateway-state.sqlite').resolve()}",
         }
         spec = load_spec(DEMO_SPEC, env=env)
         yield Estate(
@@ -114,6 +115,7 @@ def run_demo(host: str = "127.0.0.1", port: int = 8000, console: Console | None 
     from strangler.demo.activity import LegacyActivity
     from strangler.demo.features import feature_lines, load_features
     from strangler.demo.predictions import prediction_lines
+    from strangler.demo.reorder_route import route_lines
 
     with running_estate() as estate:
         with console.status("loading the feature tables from the legacy systems"):
@@ -153,6 +155,13 @@ def run_demo(host: str = "127.0.0.1", port: int = 8000, console: Console | None 
             highlight=False,
         )
         for line in prediction_lines(api):
+            console.print(f"    {line}", highlight=False, soft_wrap=True)
+        console.print(
+            "  the gateway route /api/reorder-advice in shadow mode: the rules answer, the "
+            "model is asked too; where it disagrees, and how to move customers to it:",
+            highlight=False,
+        )
+        for line in route_lines(api):
             console.print(f"    {line}", highlight=False, soft_wrap=True)
         console.print("  Ctrl-C stops everything.", highlight=False)
         with LegacyActivity(estate.erp_path):

@@ -26,6 +26,7 @@ from strangler.spec.gateway import ModelTarget, OperationTarget, RouteSpec, Rout
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
+    from fastapi.routing import APIRoute
 
     from strangler.gateway.disagreements import DisagreementStore
     from strangler.gateway.shadow import ShadowRunner
@@ -97,8 +98,16 @@ class Gateway:
         paths = {name: route.path for name, route in self.spec.items.items()}
         router.include_router(admin_router(self.live, paths))
         if self.disagreements is not None:
-            router.include_router(disagreements_router(self.disagreements))
+            router.include_router(
+                disagreements_router(self.disagreements), generate_unique_id_function=_camel_id
+            )
         return router
+
+
+def _camel_id(route: APIRoute) -> str:
+    """An admin route's operation id when it names none: its function's name, camelCase."""
+    head, *rest = route.name.split("_")
+    return head + "".join(word.title() for word in rest)
 
 
 def build_gateway(spec: Spec, context: BuildContext) -> list[Gateway]:
