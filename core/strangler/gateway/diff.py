@@ -66,6 +66,13 @@ def is_xml(value: Any) -> bool:
 
 def jsonable(value: Any) -> Any:
     """A JSON-ready form of an answer: pydantic models dumped, JSON bytes parsed, XML as text."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    if kind is dict:
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [jsonable(v) for v in value]
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
     if isinstance(value, bytes | bytearray):
@@ -78,6 +85,9 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [jsonable(v) for v in value]
     return value
+
+
+_PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
 def canonical_json(value: Any) -> str:

@@ -25,6 +25,7 @@ __all__ = ["PathPatterns", "generalise", "pointer_segment"]
 
 _ANY_DEPTH = ""  # the step that `//` leaves when a pattern is split on `/`
 _POSITION = re.compile(r"\[\d+\]$")
+_KNOWN_PATHS = 4096  # paths whose answer is remembered per pattern set
 
 
 def pointer_segment(key: str) -> str:
@@ -44,6 +45,7 @@ class PathPatterns:
     def __init__(self, patterns: Iterable[str] = ()) -> None:
         self._patterns: tuple[tuple[str, ...], ...] = ()
         self._texts: tuple[str, ...] = ()
+        self._known: dict[str, bool] = {}  # path → matches: answers repeat their paths
         for pattern in patterns:
             self.add(pattern)
 
@@ -58,6 +60,7 @@ class PathPatterns:
             text = "//" + text
         self._texts = (*self._texts, pattern.strip())
         self._patterns = (*self._patterns, _split(text))
+        self._known = {}
         return True
 
     @property
@@ -65,8 +68,16 @@ class PathPatterns:
         return self._texts
 
     def matches(self, path: str) -> bool:
-        steps = _steps(path)
-        return any(_match(pattern, steps) for pattern in self._patterns)
+        if not self._patterns:
+            return False
+        known = self._known.get(path)
+        if known is None:
+            steps = _steps(path)
+            known = any(_match(pattern, steps) for pattern in self._patterns)
+            if len(self._known) >= _KNOWN_PATHS:
+                self._known.clear()
+            self._known[path] = known
+        return known
 
     def __len__(self) -> int:
         return len(self._patterns)
