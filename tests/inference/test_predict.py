@@ -127,6 +127,8 @@ def test_a_prediction_reads_the_entitys_features_and_is_logged(served: Served) -
     assert _json(logged["features"]) == body["features"]
     assert _json(logged["prediction"]) == body["prediction"]
     assert logged["at"] is not None
+    ready = served.client.get("/readyz").json()["components"]["predictions"]
+    assert ready["status"] == "ok" and ready["log"]["written"] >= 1, ready
 
 
 def test_a_request_field_overrides_the_table(served: Served) -> None:
