@@ -15,6 +15,9 @@ that the app checks with ``isinstance``:
   ETL and the shim call them by name.
 * :class:`RouteSource`: HTTP routes the component builds itself (a component
   whose own protocol is HTTP, such as an inference endpoint).
+* :class:`FastRoutes`: a few hot routes answered ahead of the framework's
+  routing (after the request limits), where its per-request work would cost
+  more than the route's own.
 """
 
 from __future__ import annotations
@@ -23,9 +26,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from fastapi import APIRouter
+    from collections.abc import Sequence
 
-__all__ = ["Component", "Health", "RouteSource", "Status"]
+    from fastapi import APIRouter
+    from starlette.routing import Route
+
+__all__ = ["Component", "FastRoutes", "Health", "RouteSource", "Status"]
 
 Status = Literal["ok", "degraded", "down"]
 
@@ -84,4 +90,19 @@ class RouteSource(Protocol):
 
     def router(self) -> APIRouter:
         """The routes; handlers raise the project's errors, never HTTP exceptions."""
+        ...
+
+
+@runtime_checkable
+class FastRoutes(Protocol):
+    """A component with Starlette routes answered before the framework's routing.
+
+    Each is tried in turn on every request, after the body and URL limits and
+    before FastAPI's routing, dependency solving and exception middleware. A
+    handler may raise the project's errors (answered as problem+json); the
+    component's :meth:`RouteSource.router` should document the same paths.
+    """
+
+    def fast_routes(self) -> Sequence[Route]:
+        """The routes; few, and matched by a cheap path test."""
         ...

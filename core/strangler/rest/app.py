@@ -8,7 +8,8 @@ The edge knows components by their faces only, never a part by name:
   JSON-RPC batches) gets the routes that function builds, under
   ``/{kind}/{system}``;
 * every :class:`~strangler.platform.RouteSource` gets its own router, under its
-  ``prefix``.
+  ``prefix``; a :class:`~strangler.platform.FastRoutes` component's hot routes are
+  answered ahead of the routing (:mod:`.fastlane`).
 
 Components are built from the spec when the app is built (so the OpenAPI
 document is complete without any I/O towards legacy systems), started in the
@@ -30,12 +31,13 @@ from pydantic import BaseModel
 from starlette.responses import Response
 
 from strangler.platform.build import build_platform
-from strangler.platform.component import Component, RouteSource
+from strangler.platform.component import Component, FastRoutes, RouteSource
 from strangler.platform.core import Platform, components_of
 from strangler.platform.invocations import invoke
 from strangler.platform.operations import Operation, OperationSource
 from strangler.platform.registry import kinds, load
 from strangler.rest.encoding import JSONResponse
+from strangler.rest.fastlane import FastLane
 from strangler.rest.limits import BodyLimit, UrlLimit
 from strangler.rest.naming import name_document, operation_ids, route_candidates
 from strangler.rest.problems import MEDIA_TYPE as PROBLEM_MEDIA_TYPE
@@ -69,6 +71,9 @@ def build_app(
     )
     app.state.platform = platform
     install_problem_handlers(app)
+    fast = [r for c in platform if isinstance(c, FastRoutes) for r in c.fast_routes()]
+    if fast:  # added first: inside the limits below
+        app.add_middleware(FastLane, routes=fast)
     app.add_middleware(BodyLimit, max_bytes=int(limits.max_body_bytes))
     app.add_middleware(UrlLimit, max_params=limits.max_query_params)
     registered = kinds()

@@ -21,6 +21,7 @@ from strangler.spec.inference import ModelsSpec
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
+    from starlette.routing import Route
 
 __all__ = ["ModelServer", "build"]
 
@@ -28,7 +29,8 @@ log = logging.getLogger("strangler.inference")
 
 
 class ModelServer:
-    """Serves the models of a repository (component ``models``, kind ``models``)."""
+    """Serves the models of a repository (component ``models``, kind ``models``;
+    faces :class:`~strangler.platform.RouteSource` and :class:`~strangler.platform.FastRoutes`)."""
 
     kind = "models"
     name = "models"
@@ -132,6 +134,12 @@ class ModelServer:
         from strangler.inference.v2 import v2_router
 
         return v2_router(self)
+
+    def fast_routes(self) -> list[Route]:
+        """The ``infer`` routes, answered ahead of the app's routing (:mod:`.v2`)."""
+        from strangler.inference.v2 import fast_routes
+
+        return fast_routes(self)
 
 
 def build(spec: ModelsSpec, context: BuildContext) -> list[Component]:

@@ -11,10 +11,12 @@
 Errors are problem+json with an ``error`` member as well, the field v2 clients
 read (a wrong input is 400 naming it, an unknown model or version 404).
 
-The two ``infer`` paths are answered by plain Starlette routes, registered
-first: FastAPI's per-request dependency solving would cost more than parsing
-the tensors does. FastAPI routes of the same paths (never reached) document
-them in the OpenAPI document.
+The two ``infer`` paths are also plain Starlette routes (:func:`fast_routes`),
+which the app answers ahead of FastAPI's routing (the server's
+:class:`~strangler.platform.FastRoutes` face): its per-request routing,
+dependency solving and exception middleware would cost more than parsing the
+tensors does. The FastAPI routes of the same paths document them, and answer
+where the fast lane is not installed.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
+from starlette.routing import Route
 
 from strangler.errors import StranglerError
 from strangler.inference.tensors import decode_request, encode_response
@@ -38,7 +41,7 @@ if TYPE_CHECKING:
     from strangler.inference.repository import ServedModel
     from strangler.inference.server import ModelServer
 
-__all__ = ["v2_router"]
+__all__ = ["fast_routes", "v2_router"]
 
 _JSON = "application/json"
 _TAGS: list[str | Any] = ["inference"]
@@ -168,31 +171,7 @@ def v2_router(server: ModelServer) -> APIRouter:
 
     async def infer(request: Request, name: str, version: str | None = None) -> Response:
         """Run the model on v2 tensors (JSON, or binary after the JSON header)."""
-        started = perf_counter()
-        body = await request.body()
-        served: ServedModel = server.model(name, version)
-        try:
-            decoded = decode_request(
-                served.name,
-                served.signature,
-                body,
-                request.headers.get("inference-header-content-length"),
-            )
-        except StranglerError:
-            served.metrics.requests.inc()
-            served.metrics.bad_input.inc()
-            raise
-        outputs = await served.run(decoded.inputs, started)
-        content, header = encode_response(
-            served.name, served.version, served.signature, decoded, outputs
-        )
-        if header is None:
-            return Response(content, media_type=_JSON)
-        return Response(
-            content,
-            media_type="application/octet-stream",
-            headers={"Inference-Header-Content-Length": str(header)},
-        )
+        return await _infer(server, request, name, version)
 
     async def repository_index(request: Request) -> Response:
         """Every model version the repository offers, and its state."""
@@ -223,16 +202,6 @@ def v2_router(server: ModelServer) -> APIRouter:
         ("/v2/repository/models/{name}/load", load, post),
     ]
 
-    async def fast_infer(request: Request) -> Response:
-        """``infer`` without FastAPI's dependency solving (see the module's docstring)."""
-        params = request.path_params
-        try:
-            return await infer(request, params["name"], params.get("version"))
-        except StranglerError as exc:
-            return _problem(exc, request)
-
-    for path in ("/v2/models/{name}/infer", "/v2/models/{name}/versions/{version}/infer"):
-        router.add_route(path, fast_infer, methods=["POST"], include_in_schema=False)
     for path, handler, options in routes:
         versioned = "{version}" in path
         extra = {**options.pop("openapi_extra", {}), **operation_ids(_OPERATION_IDS[path])}
@@ -245,6 +214,50 @@ def v2_router(server: ModelServer) -> APIRouter:
             **options,
         )
     return router
+
+
+async def _infer(server: ModelServer, request: Request, name: str, version: str | None) -> Response:
+    started = perf_counter()
+    body = await request.body()
+    served: ServedModel = server.model(name, version)
+    try:
+        decoded = decode_request(
+            served.name,
+            served.signature,
+            body,
+            request.headers.get("inference-header-content-length"),
+        )
+    except StranglerError:
+        served.metrics.requests.inc()
+        served.metrics.bad_input.inc()
+        raise
+    outputs = await served.run(decoded.inputs, started)
+    content, header = encode_response(
+        served.name, served.version, served.signature, decoded, outputs
+    )
+    if header is None:
+        return Response(content, media_type=_JSON)
+    return Response(
+        content,
+        media_type="application/octet-stream",
+        headers={"Inference-Header-Content-Length": str(header)},
+    )
+
+
+def fast_routes(server: ModelServer) -> list[Route]:
+    """The ``infer`` paths as plain Starlette routes (see the module's docstring)."""
+
+    async def infer(request: Request) -> Response:
+        params = request.path_params
+        try:
+            return await _infer(server, request, params["name"], params.get("version"))
+        except StranglerError as exc:
+            return _problem(exc, request)
+
+    return [
+        Route(path, infer, methods=["POST"], include_in_schema=False)
+        for path in ("/v2/models/{name}/infer", "/v2/models/{name}/versions/{version}/infer")
+    ]
 
 
 def _signature(names: list[str]) -> inspect.Signature:
