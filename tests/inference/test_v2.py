@@ -3,9 +3,10 @@ every way a request can miss the model (each a problem naming what was wrong).""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import struct
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -284,3 +285,34 @@ def test_the_routes_are_in_the_openapi_document(client: httpx.Client) -> None:
     assert "requestBody" in infer_op
     assert "400" in infer_op["responses"] and "404" in infer_op["responses"]
     assert "/v2/models/{name}/versions/{version}/ready" in paths
+
+
+def test_the_infer_routes_also_answer_through_fastapi(repository: Path) -> None:
+    """Without the fast lane (the router mounted in an app of one's own) infer works alike."""
+    from fastapi import FastAPI
+
+    from strangler.rest.problems import install_problem_handlers
+
+    server = ModelServer(ModelsSpec(repository=str(repository), reload_s=0))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await server.start()
+        yield
+        await server.close()
+
+    app = FastAPI(lifespan=lifespan)
+    install_problem_handlers(app)
+    app.include_router(server.router())
+    with run_app(app) as base, httpx.Client(base_url=base) as client:
+        x = np.array([[1, 2, 3, 4]], dtype=np.float32)
+        body = infer(client, "linear/versions/1", tensor("x", x)).json()
+        assert body["outputs"][0]["data"] == pytest.approx((x @ WEIGHTS).ravel().tolist())
+        assert problem(infer(client, "linear", tensor("x", x, "FP64")), 400)["input"] == "x"
+
+
+def test_a_body_over_the_limit_is_refused_before_it_is_read(client: httpx.Client) -> None:
+    huge = b"[" + b"1," * 6_000_000 + b"1]"  # over the default 10 MB limit
+    response = client.post("/v2/models/linear/infer", content=huge)
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"
