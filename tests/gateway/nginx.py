@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["nginx_binary", "run_nginx"]
+__all__ = ["check_config", "nginx_binary", "run_nginx"]
 
 
 def nginx_binary() -> str:
@@ -23,14 +23,20 @@ def nginx_binary() -> str:
     return found
 
 
+def check_config(conf: Path, prefix: Path) -> None:
+    """``nginx -t`` on ``conf``: ``RuntimeError`` with nginx's words if it refuses."""
+    prefix.mkdir(parents=True, exist_ok=True)
+    command = [nginx_binary(), "-p", str(prefix), "-c", str(conf), "-e", "stderr", "-t"]
+    checked = subprocess.run(command, capture_output=True, text=True, check=False)
+    if checked.returncode != 0:
+        raise RuntimeError(f"nginx refuses the configuration:\n{checked.stderr}")
+
+
 @contextlib.contextmanager
 def run_nginx(conf: Path, prefix: Path, port: int) -> Iterator[str]:
     """Run ``nginx -p prefix -c conf`` (``daemon off``) until it accepts on ``port``; its URL."""
-    prefix.mkdir(parents=True, exist_ok=True)
+    check_config(conf, prefix)
     command = [nginx_binary(), "-p", str(prefix), "-c", str(conf), "-e", "stderr"]
-    checked = subprocess.run([*command, "-t"], capture_output=True, text=True, check=False)
-    if checked.returncode != 0:
-        raise RuntimeError(f"nginx refuses the configuration:\n{checked.stderr}")
     log = prefix / "stderr.log"
     with log.open("ab") as sink:
         process = subprocess.Popen(command, stderr=sink)

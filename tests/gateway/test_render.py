@@ -20,10 +20,10 @@ from strangler.cli import app
 from strangler.errors import SpecError
 from strangler.gateway.kong_conf import kong_config
 from strangler.gateway.nginx_conf import render_nginx
-from strangler.gateway.render import plan_routes
+from strangler.gateway.render import plan_routes, write_files
 from strangler.gateway.state import RouteState
 from strangler.spec import load_spec
-from tests.gateway.nginx import run_nginx
+from tests.gateway.nginx import check_config, run_nginx
 from tests.servers import free_port, serve_http
 
 KONG_SCHEMA = json.loads(
@@ -271,3 +271,22 @@ def test_kong_refuses_sides_on_different_paths(sides: dict[str, str]) -> None:
     upstreams = dict(option.split("=", 1) for option in upstream_options(sides)[1::2])
     with pytest.raises(SpecError, match="Kong balances over hosts"):
         kong_config(plan_routes(routes, upstreams))
+
+
+def test_an_https_side_is_asked_for_its_own_host_name(tmp_path: Path) -> None:
+    routes = load_spec_text(spec_text(0.3))
+    ports = {"legacy": 8443, "modern": 9443}
+    upstreams = {  # nginx resolves upstream host names when it loads its configuration
+        f"{route}.{side}": f"https://localhost:{ports[side]}/{route}"
+        for route in routes.items
+        for side in ("legacy", "modern")
+    }
+    upstreams["unkeyed.legacy"] = "http://127.0.0.1:8081/unkeyed"
+    files = render_nginx(plan_routes(routes, upstreams), listen=f"127.0.0.1:{free_port()}")
+    text = files["nginx/strangler-http.conf"]
+    assert 'modern "https://strangler_by_header_modern/by-header";' in text
+    assert 'modern "localhost:9443";' in text  # the Host header
+    assert 'modern "localhost";' in text and 'default "127.0.0.1";' in text  # the TLS name
+    assert "proxy_ssl_name $strangler_sni_by_header;" in files["nginx/strangler-locations.conf"]
+    write_files(files, tmp_path / "generated")
+    check_config(tmp_path / "generated" / "nginx" / "nginx.conf", tmp_path / "prefix")

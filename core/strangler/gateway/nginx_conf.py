@@ -111,8 +111,26 @@ def _http_part(plan: RoutePlan) -> str:
         f'    modern "{plan.modern.address}";\n'
         f'    default "{plan.legacy.address}";\n'
         "}\n"
+        f"{_sni_map(plan)}"
         f"{_upstream(plan, 'legacy', plan.legacy)}"
         f"{_upstream(plan, 'modern', plan.modern)}"
+    )
+
+
+def _tls(plan: RoutePlan) -> bool:
+    return "https" in (plan.legacy.scheme, plan.modern.scheme)
+
+
+def _sni_map(plan: RoutePlan) -> str:
+    """For an https side: the name TLS asks for is the side's host, not the upstream's name."""
+    if not _tls(plan):
+        return ""
+    v = _var(plan)
+    return (
+        f"map $strangler_side_{v} $strangler_sni_{v} {{\n"
+        f'    modern "{plan.modern.host}";\n'
+        f'    default "{plan.legacy.host}";\n'
+        "}\n"
     )
 
 
@@ -135,6 +153,11 @@ def _upstream(plan: RoutePlan, side: str, upstream: Upstream) -> str:
 
 def _location(plan: RoutePlan) -> str:
     v = _var(plan)
+    tls = (
+        f"    proxy_ssl_server_name on;\n    proxy_ssl_name $strangler_sni_{v};\n"
+        if _tls(plan)
+        else ""
+    )
     return (
         f"# route {plan.name}\n"
         f"location = {plan.path} {{\n"
@@ -142,7 +165,7 @@ def _location(plan: RoutePlan) -> str:
         "    proxy_http_version 1.1;\n"
         '    proxy_set_header Connection "";\n'
         f"    proxy_set_header Host $strangler_host_{v};\n"
-        "    proxy_ssl_server_name on;\n"
+        f"{tls}"
         f"    add_header X-Strangler-Side $strangler_side_{v} always;\n"
         "}\n"
     )
