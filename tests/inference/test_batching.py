@@ -203,3 +203,62 @@ def test_a_full_queue_refuses_with_overloaded(repository: Path) -> None:
             await server.close()
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize("instances", [1, 2])
+def test_instances_are_runs_in_flight_at_once(repository: Path, instances: int) -> None:
+    """Two requests to a model that cannot be batched: with two instances both run at once."""
+    import threading
+
+    from strangler.inference.batching import Batcher
+    from strangler.inference.metrics import VersionMetrics
+    from strangler.spec.inference import BatchingSpec
+
+    session = ort.InferenceSession(str(repository / "batch_fixed" / "1" / "model.onnx"))
+    both = threading.Barrier(2, timeout=2)
+    met: list[bool] = []
+
+    def run(outputs: Any, feed: Any) -> Any:
+        try:
+            both.wait()  # returns only when two runs are in flight together
+            met.append(True)
+        except threading.BrokenBarrierError:
+            met.append(False)
+        return session.run(outputs, feed)
+
+    batcher = Batcher(
+        run,
+        ["x"],
+        ["y"],
+        model="batch_fixed",
+        version="1",
+        batchable=False,
+        settings=BatchingSpec(),
+        instances=instances,
+        metrics=VersionMetrics("batch_fixed", "instances"),
+    )
+
+    async def main() -> list[Any]:
+        x = np.ones((2, 3), dtype=np.float32)
+        try:
+            return list(await asyncio.gather(*(batcher.infer({"x": x}, 1) for _ in range(2))))
+        finally:
+            await batcher.close()
+
+    results = asyncio.run(main())
+    assert [r["y"].shape for r in results] == [(3, 2), (3, 2)]
+    assert met == ([True, True] if instances == 2 else [False, False])
+
+
+def test_thread_settings_reach_the_session(repository: Path) -> None:
+    async def main() -> None:
+        server = await in_process(repository, {"threads": {"intra_op": 2, "inter_op": 3}})
+        try:
+            options = server.model("batch_lookup").session.get_session_options()
+            assert (options.intra_op_num_threads, options.inter_op_num_threads) == (2, 3)
+            default = server.model("batch_fixed").session.get_session_options()
+            assert (default.intra_op_num_threads, default.inter_op_num_threads) == (1, 1)
+        finally:
+            await server.close()
+
+    asyncio.run(main())
