@@ -179,6 +179,8 @@ def test_bad_input_is_a_problem(gateway: GatewayRunner, services: dict[str, str]
         assert unreadable.status_code == 422
         assert unreadable.headers["content-type"] == "application/problem+json"
         assert unreadable.json()["type"] == "urn:strangler:problem:invalid-input"
+        assert "x-strangler-side" not in unreadable.headers  # refused before any side
+        assert 'side="none",type="invalid-input"' in client.get("/metrics").text
         for change, where in [
             ({"mode": "sideways"}, "mode"),
             ({"weight": 1.5}, "weight"),

@@ -101,6 +101,10 @@ OPERATIONS = [
     ),
     "POST /v2/repository/index",
     "POST /v2/repository/models/{name}/load",
+    "GET /admin/routes",
+    "GET /admin/routes/{route}",
+    "PUT /admin/routes/{route}",
+    "GET /admin/routes/{route}/disagreements",
     "GET /healthz",
     "GET /readyz",
 ]

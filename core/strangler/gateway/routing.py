@@ -12,7 +12,9 @@ they take). Per request it reads the route's live state from memory
   modern side go to the shadow runner, which returns at once.
 
 Every answer carries ``X-Strangler-Side: legacy|modern`` and is counted per
-route and side; an error is answered as problem+json (its type counted).
+route and side; an error is answered as problem+json (its type counted). A
+request refused before a side is chosen (an unreadable body where the sticky
+key lives) has no side header and counts as ``side="none"``.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from strangler.errors import InvalidInput, StranglerError
-from strangler.gateway.metrics import SideMetrics
+from strangler.gateway.metrics import ERRORS, SideMetrics
 from strangler.gateway.sides import Answer, Incoming, Side, SideName
 from strangler.gateway.split import StickyKey, point
 from strangler.rest.problems import problem_for, problem_type
@@ -78,9 +80,13 @@ class RouteApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         request = Incoming(scope["headers"], await _body(receive))
-        side: SideName = "legacy"
         try:
             side = self.choose(request)
+        except StranglerError as exc:  # refused before any side: no side to name
+            ERRORS.labels(self.name, "none", problem_type(exc).type).inc()
+            await problem_for(exc, instance=scope.get("path"))(scope, receive, send)
+            return
+        try:
             answer = await self.sides[side].call(request)
         except StranglerError as exc:
             await self._problem(exc, side, scope, receive, send)

@@ -160,7 +160,11 @@ class LiveState:
             raise NotFound(f"no route {route!r}")
         if mode not in MODES:
             raise StranglerError(f"unknown mode {mode!r}")
-        state = await asyncio.to_thread(self.store.put, route, mode, weight)
+        try:
+            state = await asyncio.to_thread(self.store.put, route, mode, weight)
+        except SQLAlchemyError as exc:
+            first = str(exc).splitlines()[0]
+            raise StranglerError(f"the route state cannot be written: {first}") from exc
         self.routes = {**self.routes, route: state}
         return state
 

@@ -90,16 +90,22 @@ class Gateway:
 
         from strangler.gateway.admin import admin_router
         from strangler.gateway.disagreements import disagreements_router
+        from strangler.rest.problems import problem_responses
 
         router = APIRouter()
+        answers = problem_responses(
+            {404: "No such route.", 422: "The request does not fit (a mode, a weight...)."}
+        )
         for app in self.routes.values():
             path = self.spec.items[app.name].path
             router.routes.append(Route(path, app, methods=["POST"], include_in_schema=False))
         paths = {name: route.path for name, route in self.spec.items.items()}
-        router.include_router(admin_router(self.live, paths))
+        router.include_router(admin_router(self.live, paths), responses=answers)
         if self.disagreements is not None:
             router.include_router(
-                disagreements_router(self.disagreements), generate_unique_id_function=_camel_id
+                disagreements_router(self.disagreements),
+                responses=answers,
+                generate_unique_id_function=_camel_id,
             )
         return router
 
