@@ -47,14 +47,19 @@ def repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def client(repository: Path) -> Iterator[triton.InferenceServerClient]:
+def url(repository: Path) -> Iterator[str]:
     spec = ModelsSpec(repository=str(repository), reload_s=0)
-    with run_app(build_app([ModelServer(spec)])) as url:
-        client = triton.InferenceServerClient(url.removeprefix("http://"))
-        try:
-            yield client
-        finally:
-            client.close()
+    with run_app(build_app([ModelServer(spec)])) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def client(url: str) -> Iterator[triton.InferenceServerClient]:
+    client = triton.InferenceServerClient(url.removeprefix("http://"))
+    try:
+        yield client
+    finally:
+        client.close()
 
 
 def in_process(repository: Path, name: str, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
@@ -159,3 +164,41 @@ def test_errors_reach_the_client_with_their_message(client: triton.InferenceServ
     assert e.value.status() == "404"
     with pytest.raises(InferenceServerException, match="has no version '3'"):
         client.infer("wide", [shape], model_version="3")
+
+
+@pytest.mark.parametrize("algorithm", ["gzip", "deflate"])
+def test_compressed_requests_are_inflated(
+    client: triton.InferenceServerClient, repository: Path, algorithm: str
+) -> None:
+    x = {"x": np.random.default_rng(2).standard_normal((9, 64)).astype(np.float32)}
+    tensor = triton.InferInput("x", [9, 64], "FP32")
+    tensor.set_data_from_numpy(x["x"])
+    result = client.infer(
+        "wide",
+        [tensor],
+        request_compression_algorithm=algorithm,
+        response_compression_algorithm=algorithm,
+    )
+    [want] = in_process(repository, "wide", x)
+    np.testing.assert_allclose(result.as_numpy("y"), want, rtol=1e-5, atol=1e-6)
+
+
+def test_bad_or_huge_compressed_bodies_are_refused(url: str) -> None:
+    import zlib
+
+    import httpx
+
+    from strangler.inference.tensors import MAX_INFLATED_BYTES
+
+    url = f"{url}/v2/models/wide/infer"
+    unknown = httpx.post(url, content=b"{}", headers={"Content-Encoding": "br"})
+    assert unknown.status_code == 400 and "'br'" in unknown.json()["error"]
+    broken = httpx.post(url, content=b"not gzip", headers={"Content-Encoding": "gzip"})
+    assert broken.status_code == 400 and "inflated" in broken.json()["error"]
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    chunk = b"\0" * (1 << 20)
+    bomb = b"".join(packer.compress(chunk) for _ in range(MAX_INFLATED_BYTES // len(chunk) + 1))
+    bomb += packer.flush()
+    assert len(bomb) < 1 << 20
+    huge = httpx.post(url, content=bomb, headers={"Content-Encoding": "gzip"}, timeout=60)
+    assert huge.status_code == 413 and huge.json()["type"] == "urn:strangler:problem:too-large"

@@ -6,6 +6,9 @@ flat or nested list in row-major order, or, with the binary tensor extension,
 the ``Inference-Header-Content-Length`` header). ``BYTES`` elements are
 strings in JSON and 4-byte little-endian length-prefixed in binary.
 
+A body sent with ``Content-Encoding: gzip`` or ``deflate`` (Triton's client
+compresses requests so when asked) is inflated first, to a bounded size.
+
 Each input is converted once, straight to the dtype the model takes; anything
 that does not fit (an unknown input, the datatype, the shape, the number of
 values, a value of the wrong kind) is a :class:`~strangler.errors.BadTensor`
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import math
 import struct
+import zlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,10 +27,16 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
-from strangler.errors import BadTensor
+from strangler.errors import BadTensor, InputTooLarge
 from strangler.inference.session import Signature, TensorSpec, check_shape
 
-__all__ = ["InferRequest", "decode_request", "encode_response"]
+__all__ = ["MAX_INFLATED_BYTES", "InferRequest", "decode_request", "encode_response", "inflate"]
+
+MAX_INFLATED_BYTES = 256 * 1024 * 1024
+"""A compressed request body may grow to this many bytes, no more."""
+
+_WINDOW_BITS = {"gzip": 16 + 15, "x-gzip": 16 + 15, "deflate": 15}
+"""``Content-Encoding`` -> zlib's window bits (deflate is the zlib format, as clients send it)."""
 
 Array = npt.NDArray[Any]
 
@@ -51,6 +61,26 @@ class InferRequest:
         self.outputs = outputs  # (name, binary); None: every output, as binary_outputs says
         self.id = request_id
         self.binary_outputs = binary_outputs
+
+
+def inflate(model: str, body: bytes, encoding: str) -> bytes:
+    """The body of a request sent with ``Content-Encoding`` gzip or deflate."""
+    bits = _WINDOW_BITS.get(encoding.strip().lower())
+    if bits is None:
+        raise BadTensor(
+            f"Content-Encoding {encoding!r} is not read (gzip and deflate are)", model=model
+        )
+    inflater = zlib.decompressobj(bits)
+    try:
+        data = inflater.decompress(body, MAX_INFLATED_BYTES + 1)
+    except zlib.error as exc:
+        raise BadTensor(f"the {encoding} body cannot be inflated: {exc}", model=model) from None
+    if len(data) > MAX_INFLATED_BYTES or inflater.unconsumed_tail:
+        raise InputTooLarge(
+            f"the body inflates to more than {MAX_INFLATED_BYTES} bytes",
+            limit_bytes=MAX_INFLATED_BYTES,
+        )
+    return data
 
 
 def decode_request(

@@ -33,7 +33,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from strangler.errors import StranglerError
-from strangler.inference.tensors import decode_request, encode_response
+from strangler.inference.tensors import decode_request, encode_response, inflate
 from strangler.rest.naming import operation_ids
 from strangler.rest.problems import problem_body, problem_json, problem_responses
 
@@ -221,6 +221,9 @@ async def _infer(server: ModelServer, request: Request, name: str, version: str 
     body = await request.body()
     served: ServedModel = server.model(name, version)
     try:
+        encoding = request.headers.get("content-encoding")
+        if encoding and encoding != "identity":
+            body = inflate(served.name, body, encoding)
         decoded = decode_request(
             served.name,
             served.signature,
