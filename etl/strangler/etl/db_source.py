@@ -33,7 +33,7 @@ from strangler.etl.types import Batch, FeatureKind, Schema
 from strangler.etl.values import column_kind, column_reader, parse_as
 from strangler.mapping import BrokenValue, Codec, decode_value
 
-__all__ = ["DatabaseSource"]
+__all__ = ["PAGE_ROWS", "DatabaseSource"]
 
 _FAST: dict[FeatureKind, frozenset[type[Any]]] = {
     "integer": frozenset({int}),
@@ -118,15 +118,16 @@ class DatabaseSource:
             yield from self._streamer.chunks(statement, size, operation)
             return
         after = query.after
+        rows = max(size, PAGE_ROWS)
         while True:
-            page = select_page(self.table, dataclasses.replace(query, after=after)).limit(size)
-            chunk = [row for part in self._streamer.chunks(page, size, operation) for row in part]
-            if not chunk:
+            page = select_page(self.table, dataclasses.replace(query, after=after)).limit(rows)
+            read = [row for part in self._streamer.chunks(page, rows, operation) for row in part]
+            for start in range(0, len(read), size):
+                yield read[start : start + size]
+            if len(read) < rows:
                 return
-            yield chunk
-            if len(chunk) < size:
-                return
-            after = tuple(self._text_time(chunk[-1][p]) for p in positions)
+            after = tuple(self._text_time(read[-1][p]) for p in positions)
+            del read  # not alive while the next page is read
 
     def _count(self, statement: sa.Select[Any], operation: str) -> int | None:
         counted = sa.select(sa.func.count()).select_from(statement.order_by(None).subquery())
@@ -166,6 +167,11 @@ class DatabaseSource:
         self._streamer.close()
         self._on_close()
 
+
+PAGE_ROWS = 50_000
+"""Rows of one keyset page where the driver cannot stream: each page is a statement that
+sorts what is left of the table, so pages are larger than chunks (memory stays bounded
+by the page, whatever the table's size)."""
 
 MEMO_SIZE = 4096
 """Decoded values remembered per column: a chunk of dates or codes decodes each once."""

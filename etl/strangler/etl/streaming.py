@@ -150,6 +150,8 @@ class Streamer:
         url = runner.url
         if url.get_driver_name() != "pyodbc" or url.get_backend_name() not in ("mysql", "mariadb"):
             return runner.engine
+        if not self.streams():  # pages: short statements on the system's own pool
+            return runner.engine
         if self._engine is None:
             self._engine = sa.create_engine(
                 url.update_query_dict({"NO_CACHE": "1"}), poolclass=sa.pool.NullPool
