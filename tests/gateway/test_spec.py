@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from strangler.errors import SpecError
@@ -98,3 +100,17 @@ def test_an_xml_route_maps_with_a_callable_only() -> None:
     bad = GOOD + "      request: {legacy: {fields: {a: b}}}\n"
     with pytest.raises(SpecError, match="callable"):
         parse_spec(bad, env={})
+
+
+def test_the_example_route_files_load_and_build(tmp_path: Path) -> None:
+    from strangler.platform import build_platform
+    from strangler.spec import load_spec
+
+    examples = sorted((Path(__file__).parents[2] / "gateway_config").glob("*.yaml"))
+    assert examples
+    for example in examples:
+        spec = load_spec(example, env={"GATEWAY_STATE": f"sqlite:///{tmp_path / 'state.db'}"})
+        routes = spec.section("routes")
+        assert routes.items, example
+        gateway = build_platform(spec, cache_dir=tmp_path).component("gateway")
+        assert gateway.kind == "gateway"
