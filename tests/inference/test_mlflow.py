@@ -1,12 +1,19 @@
-"""Model versions from a real MLflow model registry (MLflow's own client and SQLite store):
-a version registered there goes live like one dropped into the folder, under load."""
+"""Model versions from a real MLflow model registry (MLflow's own client on a SQLite store,
+and an ``mlflow server`` over HTTP): a version registered there goes live like one dropped
+into the folder, under load."""
 
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import os
+import secrets
+import signal
+import subprocess
+import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +25,7 @@ from strangler.errors import SpecError
 from strangler.rest.app import create_app
 from strangler.spec import parse_spec
 from tests.inference import onnx_models
-from tests.servers import run_app
+from tests.servers import free_port, run_app
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
@@ -29,14 +36,16 @@ ROW = [1.0, 1.0, 1.0, 1.0]
 
 
 class Registry:
-    """A local MLflow registry: a SQLite database and an artifact folder."""
+    """A local MLflow registry: MLflow's client on a SQLite database, or an ``mlflow
+    server`` over HTTP (its artifacts proxied) when ``uri`` is an ``http://`` URL."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, uri: str, folder: Path) -> None:
         self.folder = folder
-        self.uri = f"sqlite:///{folder / 'mlflow.db'}"
-        self.client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
+        self.uri = uri
+        self.client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        location = None if uri.startswith("http") else (folder / "artifacts").as_uri()
         self.experiment = self.client.create_experiment(
-            "models", artifact_location=(folder / "artifacts").as_uri()
+            f"models-{secrets.token_hex(4)}", artifact_location=location
         )
 
     def register(self, name: str, bias: float) -> str:
@@ -55,9 +64,54 @@ class Registry:
         return str(version.version)
 
 
-@pytest.fixture
-def registry(tmp_path: Path) -> Registry:
-    return Registry(tmp_path / "mlflow")
+@contextlib.contextmanager
+def mlflow_server(folder: Path) -> Iterator[str]:
+    """``mlflow server`` on a free port (SQLite store, artifacts served by it); its URL."""
+    port = free_port()
+    command = [
+        str(Path(sys.executable).with_name("mlflow")), "server", "--host", "127.0.0.1",
+        "--port", str(port), "--workers", "1",
+        "--backend-store-uri", f"sqlite:///{folder / 'server.db'}",
+        "--artifacts-destination", str(folder / "served-artifacts"),
+    ]  # fmt: skip
+    log = (folder / "mlflow-server.log").open("wb")
+    server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, (folder / "mlflow-server.log").read_text()[-2000:]
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "mlflow server did not start"
+            time.sleep(0.1)
+        yield url
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(10)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with mlflow_server(tmp_path_factory.mktemp("mlflow-server")) as url:
+        yield url
+
+
+@pytest.fixture(params=["database", "server"])
+def registry(request: pytest.FixtureRequest, tmp_path: Path) -> Registry:
+    folder = tmp_path / "mlflow"
+    folder.mkdir()
+    if request.param == "database":
+        return Registry(f"sqlite:///{folder / 'mlflow.db'}", folder)
+    return Registry(request.getfixturevalue("server_url"), folder)
 
 
 def _spec(tmp_path: Path, registry: Registry, serve: str) -> Any:

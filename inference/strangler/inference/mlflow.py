@@ -141,7 +141,11 @@ class MlflowSource:
 
         self.cache.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=self.cache, prefix=".download-") as scratch:
-            path = Path(download_artifacts(artifact_uri=source, dst_path=scratch))
+            path = Path(
+                download_artifacts(
+                    artifact_uri=source, dst_path=scratch, tracking_uri=self.spec.tracking_uri
+                )
+            )
             if not (path / MODEL_FILE).is_file():
                 raise StranglerError(
                     f"MLflow version {version} of {served!r} ({source}) has no {MODEL_FILE}"
