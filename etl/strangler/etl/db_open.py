@@ -89,6 +89,7 @@ def open_database_source(
             order=order,
             chunk_rows=source.chunk_rows,
             on_close=adapter.runner.dispose,
+            count=source.query is None,  # counting a query's rows would run it twice
         )
     except BaseException:
         adapter.runner.dispose()

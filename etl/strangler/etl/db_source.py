@@ -61,6 +61,7 @@ class DatabaseSource:
         order: Sequence[str],
         chunk_rows: int,
         on_close: Callable[[], None],
+        count: bool = True,
     ) -> None:
         self.system = system
         self.table = table
@@ -74,6 +75,7 @@ class DatabaseSource:
         self._streamer = Streamer(system, runner)
         self._dbms = str(getattr(runner, "dbms", ""))
         self._on_close = on_close
+        self._count_rows = count
         self._decoders = [_ColumnDecoder(system, table, c) for c in table.columns]
 
     def batches(
@@ -94,7 +96,8 @@ class DatabaseSource:
         query = ListQuery(tuple(filters), self._sort, table.names, 1, 0, after)
         statement = select_page(table, query).limit(None)
         operation = f"read {table.name}"
-        self.estimated_rows = self._count(statement, operation)
+        if self._count_rows:
+            self.estimated_rows = self._count(statement, operation)
         names = page_columns(table, query)
         width = len(names)
         assert names[:width] == table.names[:width]
