@@ -14,7 +14,6 @@ are ``null`` where nothing was loaded for the entity (or, as of a time, nothing
 before it). Decimals are strings, times ISO 8601; a time without a zone is UTC.
 """
 
-
 import asyncio
 import datetime as dt
 from typing import Annotated, Any
