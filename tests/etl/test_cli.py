@@ -99,3 +99,16 @@ def test_mistakes_are_one_line_each(spec_file: tuple[Path, LegacyDb, str]) -> No
         "etl", "run", "orders", "-c", str(path), "--since", "2024-02-01", "--until", "2024-01-01"
     )
     assert backwards.returncode == 1 and "since must come before until" in backwards.stderr
+
+
+def test_a_system_at_another_address(spec_file: tuple[Path, LegacyDb, str], tmp_path: Path) -> None:
+    path, db, _ = spec_file
+    moved = path.read_text().replace(db.url, f"sqlite:///{tmp_path / 'gone.sqlite'}")
+    path.write_text(moved)
+    gone = _strangler("etl", "run", "orders", "-c", str(path))
+    assert gone.returncode == 1 and "erp" in gone.stderr
+    there = _strangler("etl", "run", "orders", "-c", str(path), "--system", f"erp={db.url}")
+    assert there.returncode == 0, there.stderr
+    assert "500 rows read" in there.stdout
+    bad = _strangler("etl", "run", "orders", "-c", str(path), "--system", "erp")
+    assert bad.returncode == 2 and "NAME=URL" in bad.stderr

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -26,6 +27,8 @@ from strangler.platform import Platform
 from strangler.spec.features import FeatureViewSpec
 
 __all__ = ["OperationSource"]
+
+log = logging.getLogger(__name__)
 
 
 class OperationSource:
@@ -43,6 +46,7 @@ class OperationSource:
         self._platform = Platform([adapter])
         self._loop = asyncio.new_event_loop()
         self._started = False
+        self._warned: set[str] = set()
         self._times = {n for n in (view.timestamp, view.watermark) if n is not None}
         first_choice = (
             (view.timestamp, view.watermark) if by_time else (view.watermark, view.timestamp)
@@ -112,6 +116,13 @@ class OperationSource:
         return schema
 
     def _row(self, item: Mapping[str, Any]) -> tuple[Any, ...]:
+        unknown = item.keys() - self.schema.keys() - self._warned
+        if unknown:  # the table's columns come from the first page
+            self._warned.update(unknown)
+            log.warning(
+                "%s: view %s: %s not in the first page's fields: not loaded",
+                self.ref, self.view_name, ", ".join(sorted(unknown)),
+            )  # fmt: skip
         out = []
         for name, kind in self.schema.items():
             value = item.get(name)
