@@ -9,10 +9,12 @@ without its limit), so filters and order on a converted column are evaluated by
 the database over the codec's sortable form: ``DD.MM.YYYY`` text orders and
 compares as dates.
 
-Rows come ordered by (watermark, key), or by key when the view has no
-watermark; the checkpoint after each batch is the last row's sort values, and a
-resumed read continues strictly after them. ``low`` (inclusive) and ``high``
-(exclusive) bound the watermark.
+Rows are streamed through one server-side cursor (:mod:`strangler.etl.streaming`),
+or read in keyset pages of :data:`PAGE_ROWS` where the driver cannot stream
+(MariaDB's ODBC driver before 3.1.17). They come ordered by (watermark, key),
+or by key when the view has no watermark; the checkpoint after each batch is
+the last row's sort values, and a resumed read continues strictly after them.
+``low`` (inclusive) and ``high`` (exclusive) bound the watermark.
 """
 
 from __future__ import annotations
