@@ -234,7 +234,9 @@ def test_a_spec_model_without_versions_keeps_the_server_unready(tmp_path: Path) 
     root = tmp_path / "models"
     version_folder(root / "present" / "1", bias=0.0)
     with serving(root, reload_s=0, serve={"absent": {}}) as url:
-        assert httpx.get(f"{url}/v2/health/ready").status_code == 503
+        unready = httpx.get(f"{url}/v2/health/ready")
+        assert unready.status_code == 503 and unready.json()["ready"] is False
+        assert unready.headers["content-type"] == "application/problem+json"
         assert httpx.get(f"{url}/readyz").status_code == 503
         version_folder(root / "absent" / "4", bias=0.0)
         assert httpx.post(f"{url}/v2/repository/models/absent/load").status_code == 200

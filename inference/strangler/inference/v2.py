@@ -35,7 +35,7 @@ from starlette.routing import Route
 from strangler.errors import StranglerError
 from strangler.inference.tensors import decode_request, encode_response, inflate
 from strangler.rest.naming import operation_ids
-from strangler.rest.problems import problem_body, problem_json, problem_responses
+from strangler.rest.problems import TYPE_PREFIX, problem_body, problem_json, problem_responses
 
 if TYPE_CHECKING:
     from strangler.inference.repository import ServedModel
@@ -157,8 +157,19 @@ def v2_router(server: ModelServer) -> APIRouter:
 
     async def ready(request: Request) -> Response:
         """Readiness: 200 once the repository was read and every named model is served."""
-        ok = server.ready()
-        return _json({"ready": ok}, 200 if ok else 503)
+        if server.ready():
+            return _json({"ready": True})
+        detail = "the model repository is not read yet, or a model named in the spec has no version"
+        body = {
+            "type": TYPE_PREFIX + "not-ready",
+            "title": "Not ready",
+            "status": 503,
+            "detail": detail,
+            "instance": request.url.path,
+            "ready": False,
+            "error": detail,
+        }
+        return problem_json(body)
 
     async def model_metadata(request: Request, name: str, version: str | None = None) -> Response:
         """The model's tensors, and its metadata under ``parameters``."""
