@@ -257,9 +257,9 @@ class ShadowRunner:
             self._shed(route, "slow")
             return
         except Exception as exc:
-            self._outcome(route, "failed")
             other = {"error": type(exc).__name__, "message": str(exc)}
             await self._keep(job, other, [Difference("/", None, other)])
+            self._outcome(route, "failed")  # counted once kept: a count means it is there
             return
         if job.primary_side == "legacy":
             legacy, modern, again = job.primary_answer, other, job.call_legacy
@@ -277,8 +277,8 @@ class ShadowRunner:
         if not kept:
             self._outcome(route, "agreed")
             return
-        self._outcome(route, "disagreed")
         await self._keep(job, other, kept)
+        self._outcome(route, "disagreed")
 
     async def _estimate_noise(self, route: ShadowRoute, legacy: Any, again: Call) -> None:
         try:
@@ -302,4 +302,7 @@ class ShadowRunner:
         )
         count_disagreement(job.route.name, [d.path for d in differences])
         if self.recorder is not None:
-            await self.recorder.record(disagreement)
+            try:
+                await self.recorder.record(disagreement)
+            except Exception:  # the store's failure loses this one row, never the task
+                log.exception("a disagreement of route %s could not be kept", job.route.name)

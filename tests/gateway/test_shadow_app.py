@@ -1,0 +1,243 @@
+"""Shadow mode through the app over real HTTP: a non-safe SOAP operation, noise, a slow model."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import statistics
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import orjson
+
+from strangler.demo.inventory import WSDL_PATH, InventoryServer
+from tests.gateway.conftest import GatewayRunner
+from tests.servers import run_app
+
+PLANTED = {"SKU-7", "SKU-19", "SKU-23"}
+
+
+def json_service(answer: Callable[[dict[str, Any]], dict[str, Any]], delay_s: float = 0.0) -> Any:
+    """A tiny ASGI service answering ``answer(request JSON)`` after ``delay_s``."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        body = b""
+        more = True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        if delay_s:
+            await asyncio.sleep(delay_s)
+        out = orjson.dumps(answer(orjson.loads(body)))
+        headers = [(b"content-type", b"application/json")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": out})
+
+    return app
+
+
+def wait_for(condition: Callable[[], Any], what: str, timeout_s: float = 20) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while not (value := condition()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {what} within {timeout_s} s")
+        time.sleep(0.05)
+    return value
+
+
+def metric(client: httpx.Client, name: str, **labels: str) -> float:
+    """A sample of the app's /metrics (0 when absent)."""
+    wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith(f"{name}{{{wanted}}} "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def adjust_spec(inventory: InventoryServer, modern: str, safe: list[str], route: str) -> str:
+    return f"""
+systems:
+  inventory:
+    kind: soap
+    wsdl: {WSDL_PATH}
+    address: {inventory.base_url}
+    timeout_s: 5
+    safe_operations: {safe}
+routes:
+  items:
+    {route}:
+      path: /api/adjust
+      legacy: inventory.AdjustStock
+      modern: {{url: "{modern}/adjust"}}
+      mode: shadow
+      shadow: {{noise_sample: 1.0}}
+"""
+
+
+def shadowed_adjustments(
+    gateway: GatewayRunner, inventory: InventoryServer, safe: list[str], count: int
+) -> int:
+    """Send ``count`` adjustments of +1 through a shadowed route; how much the stock grew."""
+    sku = "SKU-2002"
+    modern = json_service(lambda body: {"AdjustStockResult": {"sku": body["sku"]}})
+    route = f"adjust-{uuid.uuid4().hex[:8]}"  # the state database is the test's: a new route
+    before = inventory.ledger.get(sku).quantity
+    try:
+        with (
+            run_app(modern) as modern_url,
+            gateway(adjust_spec(inventory, modern_url, safe, route)) as url,
+            httpx.Client(base_url=url, timeout=30) as client,
+        ):
+            for n in range(count):
+                body = {"sku": sku, "delta": 1, "reason": f"shadow test {n}"}
+                response = client.post("/api/adjust", json=body)
+                assert response.status_code == 200, response.text
+                assert response.headers["x-strangler-side"] == "legacy"
+            wait_for(
+                lambda: (
+                    len(
+                        client.get(
+                            f"/admin/routes/{route}/disagreements", params={"limit": 500}
+                        ).json()["items"]
+                    )
+                    == count
+                ),
+                "disagreement per request",
+            )
+        return inventory.ledger.get(sku).quantity - before
+    finally:
+        inventory.ledger.adjust(sku, before - inventory.ledger.get(sku).quantity)
+
+
+def test_a_non_safe_legacy_operation_is_called_once_per_request(
+    gateway: GatewayRunner, inventory: InventoryServer
+) -> None:
+    assert shadowed_adjustments(gateway, inventory, ["GetStock"], 15) == 15
+    # the same route with AdjustStock declared safe: the noise estimate asks it again
+    assert shadowed_adjustments(gateway, inventory, ["GetStock", "AdjustStock"], 15) > 15
+
+
+def test_planted_disagreements_are_kept_and_noise_and_ignored_fields_are_not(
+    gateway: GatewayRunner,
+) -> None:
+    counter = itertools.count()
+
+    def legacy(body: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "sku": body["sku"],
+            "reorder": True,
+            "quantity": 10.0,
+            "reason": "rule 4",
+            "requestId": str(uuid.uuid4()),  # differs on every call
+            "lines": [{"at": next(counter)}, {"at": next(counter)}],
+        }
+
+    def modern(body: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "sku": body["sku"],
+            "reorder": body["sku"] not in PLANTED,
+            "quantity": 10.0000000001,  # within the default tolerance
+            "reason": "model",
+            "requestId": "m",
+            "lines": [{"at": -1}, {"at": -1}],
+        }
+
+    with (
+        run_app(json_service(legacy)) as legacy_url,
+        run_app(json_service(modern)) as modern_url,
+    ):
+        route = f"advice-{uuid.uuid4().hex[:8]}"  # its own metrics in this process
+        spec = f"""
+routes:
+  items:
+    {route}:
+      path: /api/advice
+      legacy: {{url: "{legacy_url}/advice", safe: true}}
+      modern: {{url: "{modern_url}/advice"}}
+      mode: shadow
+      shadow: {{ignore: [/reason], noise_sample: 0.1}}
+"""
+        with gateway(spec) as url, httpx.Client(base_url=url, timeout=30) as client:
+            skus = [f"SKU-{n}" for n in range(40)]
+            for sku in skus:
+                response = client.post("/api/advice", json={"sku": sku})
+                assert response.status_code == 200, response.text
+                assert response.json()["reason"] == "rule 4"
+            wait_for(
+                lambda: (
+                    sum(
+                        metric(
+                            client, "strangler_gateway_shadow_calls_total", route=route, outcome=o
+                        )
+                        for o in ("agreed", "disagreed")
+                    )
+                    == len(skus)
+                ),
+                "finished shadow call per request",
+            )
+            page = client.get(f"/admin/routes/{route}/disagreements", params={"limit": 100}).json()
+    assert set(page["noise"]) == {"/requestId", "/lines/*/at"}
+    assert {item["request"]["sku"] for item in page["items"]} == PLANTED
+    for item in page["items"]:
+        assert [p["path"] for p in item["paths"]] == ["/reorder"]
+        assert item["legacy"]["reason"] == "rule 4" and item["modern"]["reason"] == "model"
+
+
+def test_a_slow_model_in_shadow_does_not_slow_the_answers(gateway: GatewayRunner) -> None:
+    def answer(body: dict[str, Any]) -> dict[str, Any]:
+        return {"sku": body["sku"], "reorder": True}
+
+    def timings(client: httpx.Client, path: str, count: int) -> list[float]:
+        times = []
+        for n in range(count):
+            start = time.perf_counter()
+            response = client.post(path, json={"sku": f"SKU-{n}"})
+            times.append(time.perf_counter() - start)
+            assert response.status_code == 200 and response.headers["x-strangler-side"] == "legacy"
+        return times
+
+    with (
+        run_app(json_service(answer)) as legacy_url,
+        run_app(json_service(answer, delay_s=1.0)) as slow_url,
+    ):
+        route = f"shadowed-{uuid.uuid4().hex[:8]}"
+        spec = f"""
+routes:
+  items:
+    plain:
+      path: /api/plain
+      legacy: {{url: "{legacy_url}/advice"}}
+      modern: {{url: "{slow_url}/advice", timeout_s: 30}}
+      mode: legacy
+    {route}:
+      path: /api/shadowed
+      legacy: {{url: "{legacy_url}/advice"}}
+      modern: {{url: "{slow_url}/advice", timeout_s: 30}}
+      mode: shadow
+      shadow: {{max_inflight: 4, timeout_s: 0.3, noise_sample: 0}}
+"""
+        with gateway(spec) as url, httpx.Client(base_url=url, timeout=30) as client:
+            timings(client, "/api/plain", 20)  # warm up both
+            timings(client, "/api/shadowed", 20)
+            plain = timings(client, "/api/plain", 200)
+            shadowed = timings(client, "/api/shadowed", 200)
+            shed = wait_for(
+                lambda: metric(
+                    client, "strangler_gateway_shadow_shed_total", route=route, reason="slow"
+                ),
+                "shadow call abandoned as slow",
+            )
+            busy = metric(client, "strangler_gateway_shadow_shed_total", route=route, reason="busy")
+    assert max(shadowed) < 0.5, max(shadowed)  # never waits for the model's second
+    p50, plain_p50 = statistics.median(shadowed), statistics.median(plain)
+    assert p50 < plain_p50 + 0.002, (p50, plain_p50)
+    assert shed >= 1 and busy >= 150, (shed, busy)
