@@ -80,7 +80,9 @@ def answer_once_then_close() -> Iterator[tuple[str, list[int]]]:
 
 def test_a_kept_connection_the_service_closed_is_not_an_error(gateway: GatewayRunner) -> None:
     with answer_once_then_close() as (server, accepted):
-        spec = route_spec({"legacy": server, "modern": server}, mode="legacy")
+        spec = route_spec({"legacy": server, "modern": server}, mode="legacy").replace(
+            '/legacy"}', '/legacy", safe: true}'
+        )
         with gateway(spec) as url, httpx.Client(base_url=url) as client:
             statuses = [client.post("/api/echo", json={"i": i}).status_code for i in range(40)]
     assert statuses == [200] * 40

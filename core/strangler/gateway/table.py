@@ -164,7 +164,7 @@ def _side(
             )
         return ModelSide(predictor, target.model, target.version, asked, answered)
     assert isinstance(target, UrlTarget)
-    upstream = Upstream(target.url, route=name, timeout_s=target.timeout_s)
+    upstream = Upstream(target.url, route=name, timeout_s=target.timeout_s, safe=target.safe)
     upstreams.append(upstream)
     return UrlSide(upstream, asked, answered, safe=target.safe)
 

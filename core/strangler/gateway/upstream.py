@@ -5,10 +5,11 @@ once, holding idle HTTP/1.1 connections (asyncio transports) for reuse. A
 call writes the request in one piece and feeds the answer to httptools'
 parser (the one uvicorn uses): no client object, no task and no header
 dictionary per call. An idle connection the service has closed is dropped
-before use; one that dies before any byte of its answer is tried once more
-on a fresh connection. Each call ends after ``timeout_s``
-(:class:`~strangler.errors.UpstreamTimeout`); a refused or broken connection
-is :class:`~strangler.errors.UpstreamError`.
+before use; for a ``safe`` service (no side effects), a reused connection that
+dies before any byte of its answer is tried once more on a fresh connection
+(for another, the request may have been done: the failure is the answer).
+Each call ends after ``timeout_s`` (:class:`~strangler.errors.UpstreamTimeout`);
+a refused or broken connection is :class:`~strangler.errors.UpstreamError`.
 """
 
 from __future__ import annotations
@@ -98,13 +99,16 @@ class _Connection(asyncio.Protocol):
 class Upstream:
     """A route's HTTP service: ``post`` a body, get status, content type and body back."""
 
-    def __init__(self, url: str, *, route: str, timeout_s: float, max_idle: int = 256) -> None:
+    def __init__(
+        self, url: str, *, route: str, timeout_s: float, safe: bool = False, max_idle: int = 256
+    ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"{url!r} is not an http(s) URL")
         self.url = url
         self.route = route
         self.timeout_s = timeout_s
+        self.safe = safe
         self.max_idle = max_idle
         self.host = parts.hostname
         self.port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -115,7 +119,8 @@ class Upstream:
         self._idle: list[_Connection] = []
 
     async def post(self, body: bytes, content_type: bytes) -> Reply:
-        """One call; retried once on a fresh connection when a reused one died unanswered."""
+        """One call; a safe one is retried once on a fresh connection when a reused one died
+        unanswered."""
         request = b"".join(
             (
                 self._head,
@@ -130,7 +135,7 @@ class Upstream:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout_s
         conn = self._take()
-        reused = conn is not None
+        retry = conn is not None and self.safe
         while True:
             if conn is None:
                 conn = await self._connect(deadline)
@@ -141,8 +146,8 @@ class Upstream:
                 raise
             except (ConnectionError, OSError) as exc:
                 conn.close()
-                if reused and not conn.started:
-                    reused, conn = False, None
+                if retry and not conn.started:
+                    retry, conn = False, None
                     continue
                 raise UpstreamError(
                     f"{self.url} failed: {exc}", route=self.route, url=self.url
