@@ -53,7 +53,29 @@ _ERRORS = problem_responses(
         503: "Too many requests wait for the model.",
     }
 )
+_INFER_ANSWER = {
+    "200": {
+        "description": "The outputs: JSON, or with binary outputs asked for, the JSON header "
+        "(its length in Inference-Header-Content-Length) followed by the outputs' bytes.",
+        "content": {
+            _JSON: {
+                "schema": {
+                    "type": "object",
+                    "required": ["model_name", "outputs"],
+                    "properties": {
+                        "model_name": {"type": "string"},
+                        "model_version": {"type": "string"},
+                        "id": {"type": "string"},
+                        "outputs": {"type": "array", "items": {"type": "object"}},
+                    },
+                }
+            },
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
 _INFER_BODY = {
+    "responses": _INFER_ANSWER,
     "requestBody": {
         "required": True,
         "content": {
@@ -93,7 +115,7 @@ _INFER_BODY = {
                 }
             }
         },
-    }
+    },
 }
 
 
