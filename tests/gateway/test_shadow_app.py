@@ -241,3 +241,97 @@ routes:
     p50, plain_p50 = statistics.median(shadowed), statistics.median(plain)
     assert p50 < plain_p50 + 0.002, (p50, plain_p50)
     assert shed >= 1 and busy >= 150, (shed, busy)
+
+
+def xml_service(answer: Callable[[str], str]) -> Any:
+    """A tiny ASGI service answering ``answer(the SKU in the request's XML)`` as text/xml."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        body = b""
+        more = True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        sku = body.decode().split("<sku>", 1)[1].split("</sku>", 1)[0]
+        out = answer(sku).encode()
+        headers = [(b"content-type", b"text/xml; charset=utf-8")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": out})
+
+    return app
+
+
+def test_xml_answers_are_compared_as_xml(gateway: GatewayRunner) -> None:
+    def legacy(sku: str) -> str:
+        return (
+            '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
+            f'<tns:AdviceResponse xmlns:tns="urn:inventory" sku="{sku}">'
+            "<!-- rules engine 4.2 --><tns:reorder>true</tns:reorder>"
+            "<tns:quantity>12.0</tns:quantity>"
+            f"<tns:reason>rule 4</tns:reason><tns:stamp>{uuid.uuid4()}</tns:stamp>"
+            "</tns:AdviceResponse></soap:Body></soap:Envelope>"
+        )
+
+    def modern(sku: str) -> str:
+        reorder = "false" if sku in PLANTED else "true"
+        return (
+            '<?xml version="1.0"?>\n<e:Envelope xmlns:e="http://schemas.xmlsoap.org/soap/envelope/">'
+            f'<e:Body>\n  <AdviceResponse sku="{sku}" xmlns="urn:inventory">'
+            f"<reorder>{reorder}</reorder><quantity>12</quantity><reason>model</reason>"
+            "<stamp>0</stamp></AdviceResponse></e:Body></e:Envelope>"
+        )
+
+    with run_app(xml_service(legacy)) as legacy_url, run_app(xml_service(modern)) as modern_url:
+        route = f"xml-{uuid.uuid4().hex[:8]}"
+        spec = f"""
+routes:
+  items:
+    {route}:
+      path: /api/advice.xml
+      legacy: {{url: "{legacy_url}/soap", safe: true}}
+      modern: {{url: "{modern_url}/soap"}}
+      mode: shadow
+      shadow: {{ignore: ["//reason"], noise_sample: 0.1}}
+"""
+        with gateway(spec) as url, httpx.Client(base_url=url, timeout=30) as client:
+            skus = [f"SKU-{n}" for n in range(30)]
+            for sku in skus:
+                response = client.post(
+                    "/api/advice.xml",
+                    content=f"<GetAdvice><sku>{sku}</sku></GetAdvice>",
+                    headers={"content-type": "text/xml"},
+                )
+                assert response.status_code == 200, response.text
+                assert b"<tns:reason>rule 4</tns:reason>" in response.content
+            wait_for(
+                lambda: (
+                    sum(
+                        metric(
+                            client, "strangler_gateway_shadow_calls_total", route=route, outcome=o
+                        )
+                        for o in ("agreed", "disagreed")
+                    )
+                    == len(skus)
+                ),
+                "finished shadow call per request",
+            )
+            page = client.get(f"/admin/routes/{route}/disagreements", params={"limit": 100}).json()
+    body = "/soap:Envelope/soap:Body/tns:AdviceResponse"
+    assert page["noise"] == [f"{body}/tns:stamp"]
+    asked = {item["request"].split("<sku>")[1].split("<")[0] for item in page["items"]}
+    assert asked == PLANTED
+    for item in page["items"]:
+        assert item["paths"] == [
+            {
+                "path": f"{body}/tns:reorder",
+                "change": "changed",
+                "legacy": "true",
+                "modern": "false",
+            }
+        ]
