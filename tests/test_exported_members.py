@@ -43,6 +43,7 @@ PUBLIC = {
         "Part",
         "Platform",
         "RouteSource",
+        "FastRoutes",
         "build_platform",
         "register_kind",
         "register_part",
