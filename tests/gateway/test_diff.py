@@ -98,9 +98,13 @@ def test_ignoring_one_path_keeps_the_others() -> None:
     assert paths(legacy, modern, ignore=["/item"]) == ["/items/0/ts", "/items/0/q", "/reason"]
 
 
-def test_an_empty_ignore_pattern_is_refused() -> None:
+def test_an_empty_or_unsupported_ignore_pattern_is_refused() -> None:
     with pytest.raises(ValueError, match="ignore everything"):
         PathPatterns(["/"])
+    with pytest.raises(ValueError, match="is not a name"):
+        PathPatterns(["//line[@code='x']"])
+    with pytest.raises(ValueError, match="is not a name"):
+        PathPatterns(["/a/b[last()]"])
 
 
 LEGACY_XML = b"""<?xml version="1.0" encoding="utf-8"?>
@@ -201,6 +205,10 @@ PATTERNS = [
     ("//tns:line[2]", "/soap:Envelope/tns:line[2]", True),
     ("//x:line", "/soap:Envelope/tns:line", False),
     ("@code", "/r/@tns:code", True),
+    ("//*[local-name()='line']", "/soap:Envelope/tns:line[2]/tns:sku", True),
+    ('//*[local-name()="asOf"]', "/soap:Envelope/tns:asOf", True),
+    ("//*[local-name()='asOf']", "/soap:Envelope/tns:asOfDate", False),
+    ("/r/@*[local-name()='code']", "/r/@tns:code", True),
 ]
 
 

@@ -10,7 +10,7 @@ A pattern is written the same way, with three conveniences:
 * ``//`` stands for any number of steps (``//ruleId`` is a ``ruleId`` anywhere);
   a pattern that does not begin with ``/`` is read as beginning with ``//``;
 * a step without a prefix or a position matches the step with any (``tns:item[2]``
-  is matched by ``item``).
+  is matched by ``item``), and ``*[local-name()='item']`` is the XPath way to say so.
 
 A pattern matching a path also matches everything below it.
 """
@@ -26,6 +26,8 @@ __all__ = ["PathPatterns", "generalise", "pointer_segment"]
 _ANY_DEPTH = ""  # the step that `//` leaves when a pattern is split on `/`
 _POSITION = re.compile(r"\[\d+\]$")
 _KNOWN_PATHS = 4096  # paths whose answer is remembered per pattern set
+_STEP = re.compile(r"^(\*|@?[A-Za-z_][\w.-]*(:[A-Za-z_][\w.-]*)?(\[\d+\])?|@\*|[^/\[\]]+)$")
+_LOCAL_NAME = re.compile(r"""^(@?)\*\[\s*local-name\(\)\s*=\s*(['"])([^'"]+)\2\s*\]$""")
 
 
 def pointer_segment(key: str) -> str:
@@ -58,6 +60,12 @@ class PathPatterns:
             return False
         if not text.startswith("/"):
             text = "//" + text
+        for step in _split(text):
+            if step and not _STEP.match(step):
+                raise ValueError(
+                    f"{pattern!r}: the step {step!r} is not a name, *, a position or "
+                    "*[local-name()='name']"
+                )
         self._texts = (*self._texts, pattern.strip())
         self._patterns = (*self._patterns, _split(text))
         self._known = {}
@@ -94,6 +102,9 @@ def _steps(path: str) -> tuple[str, ...]:
 def _split(pattern: str) -> tuple[str, ...]:
     steps: list[str] = []
     for step in pattern.split("/")[1:]:
+        local = _LOCAL_NAME.match(step)
+        if local:  # *[local-name()='x'] is the step x with any prefix
+            step = local.group(1) + local.group(3)
         if step == _ANY_DEPTH:
             if not steps or steps[-1] != _ANY_DEPTH:
                 steps.append(_ANY_DEPTH)
