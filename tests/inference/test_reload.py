@@ -17,6 +17,7 @@ import aiohttp
 import httpx
 import numpy as np
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from strangler.inference import ModelServer
 from strangler.rest.app import build_app
@@ -281,3 +282,63 @@ def test_the_repository_is_relative_to_the_spec_file(tmp_path: Path) -> None:
     assert parse_spec("models: {}\n", base_dir=tmp_path, env={}).section(
         "models"
     ).repository == str(tmp_path / "models")
+
+
+def test_a_batched_model_in_worker_threads_swaps_under_load_too(tmp_path: Path) -> None:
+    """A model slow enough to run in worker threads, batched: the version swapped out
+    answers what it has queued before its threads stop."""
+    root = tmp_path / "models"
+    onnx_models.wide(root / "slow" / "1" / "model.onnx", hidden=1024, layers=4)
+    x = np.ones((1, 64), dtype=np.float32)
+    body = {"inputs": [{"name": "x", "shape": [1, 64], "datatype": "FP32", "data": x[0].tolist()}]}
+    with serving(root, reload_s=0.05, serve={"slow": {"versions": {"latest": 1}}}) as url:
+
+        async def hammer() -> list[tuple[int, str | None]]:
+            answers: list[tuple[int, str | None]] = []
+            stop = asyncio.Event()
+
+            async def client(session: aiohttp.ClientSession) -> None:
+                while not stop.is_set():
+                    async with session.post("/v2/models/slow/infer", json=body) as response:
+                        doc = await response.json(content_type=None)
+                        answers.append((response.status, doc.get("model_version")))
+
+            async with aiohttp.ClientSession(url) as session:
+                tasks = [asyncio.create_task(client(session)) for _ in range(16)]
+                loop = asyncio.get_running_loop()
+                deadline = loop.time() + 120
+                while len(answers) < 50:
+                    assert loop.time() < deadline
+                    await asyncio.sleep(0.01)
+                staging = tmp_path / "staging"
+                await asyncio.to_thread(
+                    onnx_models.wide, staging / "model.onnx", hidden=1024, layers=4
+                )
+                os.rename(staging, root / "slow" / "2")
+                while sum(v == "2" for _, v in answers) < 100:
+                    assert loop.time() < deadline, "version 2 never answered"
+                    await asyncio.sleep(0.01)
+                stop.set()
+                await asyncio.gather(*tasks)
+            return answers
+
+        answers = asyncio.run(hammer())
+        assert [a for a in answers if a[0] != 200] == []
+        assert {v for _, v in answers} == {"1", "2"}
+        batches = httpx.get(f"{url}/metrics").text
+        assert 'strangler_model_batch_size_count{model="slow",version="2"}' in batches
+        sizes = {
+            s.labels["version"]: s.value
+            for f in text_string_to_metric_families(batches)
+            if f.name == "strangler_model_batch_size"
+            for s in f.samples
+            if s.name.endswith("_sum") and s.labels.get("model") == "slow"
+        }
+        runs = {
+            s.labels["version"]: s.value
+            for f in text_string_to_metric_families(batches)
+            if f.name == "strangler_model_batch_size"
+            for s in f.samples
+            if s.name.endswith("_count") and s.labels.get("model") == "slow"
+        }
+        assert sizes["2"] > runs["2"]  # version 2 batched requests while serving the load
