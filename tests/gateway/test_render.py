@@ -290,3 +290,14 @@ def test_an_https_side_is_asked_for_its_own_host_name(tmp_path: Path) -> None:
     assert "proxy_ssl_name $strangler_sni_by_header;" in files["nginx/strangler-locations.conf"]
     write_files(files, tmp_path / "generated")
     check_config(tmp_path / "generated" / "nginx" / "nginx.conf", tmp_path / "prefix")
+
+
+def test_the_example_route_file_renders_for_nginx(tmp_path: Path) -> None:
+    example = Path(__file__).parents[2] / "gateway_config" / "routes.example.yaml"
+    routes = load_spec(example).section("routes")
+    plans = {plan.name: plan for plan in plan_routes(routes, {})}
+    assert any("mapped in the spec" in note for note in plans["quote"].notes)
+    assert not any("mapped" in note for note in plans["session-pages"].notes)
+    assert plans["quote"].percent == "5%" and plans["session-pages"].sticky == "cookie"
+    write_files(render_nginx(list(plans.values())), tmp_path / "generated")
+    check_config(tmp_path / "generated" / "nginx" / "nginx.conf", tmp_path / "prefix")

@@ -9,7 +9,8 @@ the gateway's own terms (:mod:`strangler.gateway.nginx_conf`,
 
 A real gateway forwards bytes, so each side must be an HTTP service that
 already speaks the route's public contract; ``--upstream ROUTE.SIDE=URL`` says
-where (a ``{url: ...}`` modern target is its own default). Stickiness by header
+where (a ``{url: ...}`` target is its own default; when the spec maps that side's
+requests or answers, the plan notes that the gateway would not). Stickiness by header
 or cookie carries over; a key inside the body (``body``/``xpath``) does not
 (neither gateway reads bodies): such a route is split per request, and the
 plan says so in :attr:`RoutePlan.notes`.
@@ -106,11 +107,14 @@ def plan_routes(
     plans: list[RoutePlan] = []
     for name, route in routes.items.items():
         sides: dict[str, Upstream] = {}
+        mapped: list[str] = []
         for side in ("legacy", "modern"):
             target = getattr(route, side)
             url = upstreams.get(f"{name}.{side}")
             if url is None and isinstance(target, UrlTarget):
                 url = target.url
+                if getattr(route.request, side) or getattr(route.response, side):
+                    mapped.append(side)
             where = f"routes.items.{name}.{side}"
             if url is None:
                 hint = f"give its address: --upstream {name}.{side}=http://host:port/path"
@@ -131,6 +135,12 @@ def plan_routes(
         notes: list[str] = []
         if mode == "shadow":
             notes.append("shadow mode: legacy answers; only strangler's gateway compares answers")
+        for side in mapped:
+            notes.append(
+                f"the {side} side's requests and answers are mapped in the spec, which only "
+                f"strangler's gateway does: give --upstream {name}.{side}= a service that "
+                "speaks the public contract"
+            )
         if route.sticky is not None and route.sticky.header is not None:
             sticky, sticky_name = "header", route.sticky.header
         elif route.sticky is not None and route.sticky.cookie is not None:
