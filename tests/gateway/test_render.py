@@ -301,3 +301,19 @@ def test_the_example_route_file_renders_for_nginx(tmp_path: Path) -> None:
     assert plans["quote"].percent == "5%" and plans["session-pages"].sticky == "cookie"
     write_files(render_nginx(list(plans.values())), tmp_path / "generated")
     check_config(tmp_path / "generated" / "nginx" / "nginx.conf", tmp_path / "prefix")
+
+
+def test_the_committed_example_output_is_what_render_writes_today(tmp_path: Path) -> None:
+    root = Path(__file__).parents[2]
+    generated = root / "gateway_config" / "generated"
+    for args in (
+        ["nginx"],
+        ["kong", "--upstream", "quote.modern=http://127.0.0.1:8102/quote"],
+    ):
+        command = [args[0], "gateway_config/routes.example.yaml", "-o", str(tmp_path), *args[1:]]
+        with contextlib.chdir(root):
+            result = CliRunner().invoke(app, ["render", *command], env={})
+        assert result.exit_code == 0, result.output
+    for path in tmp_path.rglob("*.*"):
+        committed = generated / path.relative_to(tmp_path)
+        assert committed.read_text() == path.read_text(), f"{committed}: run the README's commands"
