@@ -149,6 +149,19 @@ def test_health_metadata_and_repository_calls(client: triton.InferenceServerClie
     client.load_model("wide")  # reads the model's folder again
 
 
+def test_model_config_as_triton_states_it(client: triton.InferenceServerClient) -> None:
+    wide = client.get_model_config("wide")
+    assert wide["max_batch_size"] == 64 and wide["platform"] == "onnxruntime_onnx"
+    assert wide["input"] == [{"name": "x", "data_type": "TYPE_FP32", "dims": [64]}]
+    assert wide["output"] == [{"name": "y", "data_type": "TYPE_FP32", "dims": [1]}]
+    assert wide["dynamic_batching"] == {"max_queue_delay_microseconds": 2000}
+    fixed = client.get_model_config("strnorm", "1")  # a fixed shape: not batched
+    assert fixed["max_batch_size"] == 0 and "dynamic_batching" not in fixed
+    assert fixed["input"] == [{"name": "x", "data_type": "TYPE_STRING", "dims": [4]}]
+    with pytest.raises(InferenceServerException, match="no model 'nothing'"):
+        client.get_model_config("nothing")
+
+
 def test_errors_reach_the_client_with_their_message(client: triton.InferenceServerClient) -> None:
     wrong = triton.InferInput("x", [1, 64], "FP64")
     wrong.set_data_from_numpy(np.ones((1, 64)))

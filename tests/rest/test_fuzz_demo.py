@@ -97,7 +97,7 @@ OPERATIONS = [
     *(
         f"{verb} /v2/models/{{name}}{version}{route}"
         for version in ("", "/versions/{version}")
-        for verb, route in (("GET", ""), ("GET", "/ready"), ("POST", "/infer"))
+        for verb, route in (("GET", ""), ("GET", "/ready"), ("GET", "/config"), ("POST", "/infer"))
     ),
     "POST /v2/repository/index",
     "POST /v2/repository/models/{name}/load",

@@ -83,6 +83,37 @@ class ModelServer:
             "parameters": parameters,
         }
 
+    def config(self, served: ServedModel) -> dict[str, Any]:
+        """The model's configuration as Triton states it (``max_batch_size``; a batched
+        model's dims leave out the batch dimension), for tools that read it."""
+        batcher = served.batcher
+
+        def tensors(specs: Any) -> list[dict[str, Any]]:
+            return [
+                {
+                    "name": t.name,
+                    "data_type": "TYPE_" + ("STRING" if t.datatype == "BYTES" else t.datatype),
+                    "dims": list(t.shape[1:] if batcher.batching else t.shape),
+                }
+                for t in specs
+            ]
+
+        config: dict[str, Any] = {
+            "name": served.name,
+            "platform": "onnxruntime_onnx",
+            "backend": "onnxruntime",
+            "max_batch_size": batcher.max_rows,
+            "input": tensors(served.signature.inputs),
+            "output": tensors(served.signature.outputs),
+            "instance_group": [
+                {"count": self.spec.settings(served.name).instances, "kind": "KIND_CPU"}
+            ],
+        }
+        if batcher.batching:
+            delay = self.spec.settings(served.name).batching.max_delay_ms
+            config["dynamic_batching"] = {"max_queue_delay_microseconds": int(delay * 1000)}
+        return config
+
     def index(self) -> list[dict[str, Any]]:
         """Triton's repository index: every version served, and those that failed."""
         rows: list[dict[str, Any]] = [

@@ -5,6 +5,8 @@
   ``parameters``, what its ``metadata.yaml`` says); ``.../ready``;
 * ``POST /v2/models/{name}[/versions/{v}]/infer``: JSON tensors, and the binary
   tensor extension (``Inference-Header-Content-Length``);
+* ``GET /v2/models/{name}[/versions/{v}]/config``: the model's configuration as
+  Triton states it (what its tools read: ``max_batch_size``, dims, batching);
 * Triton's repository extension: ``POST /v2/repository/index`` and
   ``POST /v2/repository/models/{name}/load`` (read the model's versions again).
 
@@ -137,6 +139,8 @@ _OPERATION_IDS = {
     "/v2/models/{name}/versions/{version}": "modelVersionMetadata",
     "/v2/models/{name}/ready": "modelReady",
     "/v2/models/{name}/versions/{version}/ready": "modelVersionReady",
+    "/v2/models/{name}/config": "modelConfig",
+    "/v2/models/{name}/versions/{version}/config": "modelVersionConfig",
     "/v2/models/{name}/infer": "modelInfer",
     "/v2/models/{name}/versions/{version}/infer": "modelVersionInfer",
     "/v2/repository/index": "repositoryIndex",
@@ -202,6 +206,10 @@ def v2_router(server: ModelServer) -> APIRouter:
         served = server.model(name, version)
         return _json({"name": served.name, "version": served.version, "ready": True})
 
+    async def model_config(request: Request, name: str, version: str | None = None) -> Response:
+        """The model's configuration as Triton states it (max_batch_size, dims, batching)."""
+        return _json(server.config(server.model(name, version)))
+
     async def infer(request: Request, name: str, version: str | None = None) -> Response:
         """Run the model on v2 tensors (JSON, or binary after the JSON header)."""
         return await _infer(server, request, name, version)
@@ -225,6 +233,8 @@ def v2_router(server: ModelServer) -> APIRouter:
         ("/v2/models/{name}/versions/{version}", model_metadata, get),
         ("/v2/models/{name}/ready", model_ready, get),
         ("/v2/models/{name}/versions/{version}/ready", model_ready, get),
+        ("/v2/models/{name}/config", model_config, get),
+        ("/v2/models/{name}/versions/{version}/config", model_config, get),
         ("/v2/models/{name}/infer", infer, {**post, "openapi_extra": _INFER_BODY}),
         (
             "/v2/models/{name}/versions/{version}/infer",
