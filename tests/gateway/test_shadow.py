@@ -22,6 +22,7 @@ from fastapi import FastAPI
 from prometheus_client import REGISTRY
 from pydantic import BaseModel
 
+from strangler.errors import SpecError
 from strangler.gateway.disagreements import DisagreementStore, disagreements_router
 from strangler.gateway.shadow import ShadowRoute, ShadowRunner
 from strangler.platform.operations import Operation
@@ -365,3 +366,8 @@ def test_a_slow_modern_side_does_not_slow_the_answers(timeout_s: float, reason: 
         )
         >= counts[reason]
     )
+
+
+def test_an_ignore_pattern_the_diff_cannot_mean_is_a_spec_error() -> None:
+    with pytest.raises(SpecError, match=r"routes\.items\.advice\.shadow\.ignore: .*is not a name"):
+        ShadowRoute("advice", ShadowSpec(ignore=("//line[@code='x']",)))

@@ -40,6 +40,7 @@ from typing import Any, Literal, Protocol
 
 from prometheus_client import Counter
 
+from strangler.errors import SpecError, SpecProblem
 from strangler.gateway.diff import Difference, diff
 from strangler.gateway.disagreements import Disagreement, DisagreementStore, count_disagreement
 from strangler.gateway.noise import NoiseEstimate
@@ -99,7 +100,11 @@ class ShadowRoute:
 
     def __post_init__(self) -> None:
         self.noise = NoiseEstimate(self.spec.noise_sample, rng=self.rng)
-        self.ignore = PathPatterns(self.spec.ignore)
+        try:
+            self.ignore = PathPatterns(self.spec.ignore)
+        except ValueError as exc:
+            where = f"routes.items.{self.name}.shadow.ignore"
+            raise SpecError([SpecProblem("<spec>", None, where, str(exc))]) from None
         self._rng = self.rng or random.Random()
 
     def sampled(self) -> bool:
