@@ -371,3 +371,37 @@ def test_a_slow_modern_side_does_not_slow_the_answers(timeout_s: float, reason: 
 def test_an_ignore_pattern_the_diff_cannot_mean_is_a_spec_error() -> None:
     with pytest.raises(SpecError, match=r"routes\.items\.advice\.shadow\.ignore: .*is not a name"):
         ShadowRoute("advice", ShadowSpec(ignore=("//line[@code='x']",)))
+
+
+def test_a_burst_of_disagreements_is_written_in_few_transactions(
+    store: DisagreementStore,
+) -> None:
+    commits = 0
+
+    def count(conn: Any) -> None:
+        nonlocal commits
+        commits += 1
+
+    sa.event.listen(store.engine, "commit", count)
+    store.create()
+
+    async def main() -> float:
+        route = ShadowRoute("advice", ShadowSpec(noise_sample=0, max_inflight=500))
+        runner = ShadowRunner({"advice": route}, store, tasks=64)
+        started = time.perf_counter()
+        for n in range(300):
+
+            async def modern(n: int = n) -> Any:
+                return {"n": -n}
+
+            runner.submit("advice", {"n": n}, "legacy", {"n": n}, modern)
+        await runner.drain()
+        elapsed = time.perf_counter() - started
+        await runner.close()
+        return elapsed
+
+    elapsed = asyncio.run(main())
+    sa.event.remove(store.engine, "commit", count)
+    assert store.count("advice") == 100  # the route keeps 100
+    assert commits < 30, commits  # one per batch, not one per disagreement
+    assert elapsed < 5, elapsed

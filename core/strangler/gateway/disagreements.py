@@ -17,6 +17,7 @@ route's noise estimate found varying between two legacy answers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -158,6 +159,10 @@ class DisagreementStore:
         self._metadata = metadata
         self._created = False
         self._lock = threading.Lock()
+        self._pending: list[tuple[Disagreement, asyncio.Future[None]]] = []
+        self._wake = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+        self._writer_loop: asyncio.AbstractEventLoop | None = None
 
     def create(self) -> None:
         """Create the table if it is missing (also done by the first write or read)."""
@@ -177,40 +182,90 @@ class DisagreementStore:
         return self._keep.get(route, self.DEFAULT_KEEP)
 
     async def record(self, disagreement: Disagreement) -> None:
-        await asyncio.to_thread(self.add, disagreement)
+        """Keep one disagreement; returns once it is written.
+
+        Records that arrive while a write is under way are written together by
+        the next one, in one transaction (a group commit): a burst costs a few
+        transactions, not one each.
+        """
+        loop = asyncio.get_running_loop()
+        if self._writer is None or self._writer_loop is not loop:
+            self._pending = []
+            self._wake = asyncio.Event()
+            self._writer_loop = loop
+            self._writer = loop.create_task(self._write_batches(), name="disagreements")
+        written: asyncio.Future[None] = loop.create_future()
+        self._pending.append((disagreement, written))
+        self._wake.set()
+        await written
+
+    async def close(self) -> None:
+        """Stop the writer task (records still waiting are cancelled); idempotent."""
+        writer, self._writer = self._writer, None
+        if writer is not None and not writer.done():
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+        for _, written in self._pending:
+            if not written.done():
+                written.cancel()
+        self._pending = []
+
+    async def _write_batches(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            batch, self._pending = self._pending, []
+            if not batch:
+                continue
+            try:
+                await asyncio.to_thread(self.add_all, [d for d, _ in batch])
+            except Exception as exc:
+                for _, written in batch:
+                    if not written.done():
+                        written.set_exception(exc)
+            else:
+                for _, written in batch:
+                    if not written.done():
+                        written.set_result(None)
 
     async def recent_async(
         self, route: str, *, limit: int = 50, before: int | None = None
     ) -> list[Disagreement]:
         return await asyncio.to_thread(self.recent, route, limit=limit, before=before)
 
-    def add(self, disagreement: Disagreement) -> int:
-        """Store one disagreement, drop the route's rows beyond ``keep``; its id."""
+    def add(self, disagreement: Disagreement) -> None:
+        """Store one disagreement (blocking), dropping the route's rows beyond ``keep``."""
+        self.add_all([disagreement])
+
+    def add_all(self, disagreements: Sequence[Disagreement]) -> None:
+        """Store disagreements in one transaction, then drop each route's rows beyond ``keep``."""
         self.create()
-        row = {
-            "route": disagreement.route,
-            "at": disagreement.at,
-            "answered_by": disagreement.answered_by,
-            "paths": _dump([d.as_json() for d in disagreement.paths]),
-            "request": _dump(disagreement.request),
-            "legacy": _dump(disagreement.legacy),
-            "modern": _dump(disagreement.modern),
-        }
+        rows = [
+            {
+                "route": d.route,
+                "at": d.at,
+                "answered_by": d.answered_by,
+                "paths": _dump([p.as_json() for p in d.paths]),
+                "request": _dump(d.request),
+                "legacy": _dump(d.legacy),
+                "modern": _dump(d.modern),
+            }
+            for d in disagreements
+        ]
         t = self.table
         with self.engine.begin() as conn:
-            key = conn.execute(t.insert().values(row)).inserted_primary_key
-            assert key is not None
-            new_id = int(key[0])
-            cutoff = conn.execute(
-                sa.select(t.c.id)
-                .where(t.c.route == disagreement.route)
-                .order_by(t.c.id.desc())
-                .offset(self.keep_for(disagreement.route))
-                .limit(1)
-            ).scalar()
-            if cutoff is not None:
-                conn.execute(t.delete().where(t.c.route == disagreement.route, t.c.id <= cutoff))
-        return new_id
+            conn.execute(t.insert(), rows)
+            for route in {d.route for d in disagreements}:
+                cutoff = conn.execute(
+                    sa.select(t.c.id)
+                    .where(t.c.route == route)
+                    .order_by(t.c.id.desc())
+                    .offset(self.keep_for(route))
+                    .limit(1)
+                ).scalar()
+                if cutoff is not None:
+                    conn.execute(t.delete().where(t.c.route == route, t.c.id <= cutoff))
 
     def recent(
         self, route: str, *, limit: int = 50, before: int | None = None

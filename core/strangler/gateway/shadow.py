@@ -72,6 +72,8 @@ class Recorder(Protocol):
 
     async def record(self, disagreement: Disagreement) -> None: ...
 
+    async def close(self) -> None: ...
+
 
 @dataclass
 class ShadowRoute:
@@ -221,6 +223,8 @@ class ShadowRunner:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        if self.recorder is not None:
+            await self.recorder.close()
 
     def _ensure_started(self) -> asyncio.Queue[_Job]:
         if self._queue is None:
