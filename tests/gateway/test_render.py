@@ -317,3 +317,23 @@ def test_the_committed_example_output_is_what_render_writes_today(tmp_path: Path
     for path in tmp_path.rglob("*.*"):
         committed = generated / path.relative_to(tmp_path)
         assert committed.read_text() == path.read_text(), f"{committed}: run the README's commands"
+
+
+def test_the_live_state_gives_the_shares(sides: dict[str, str], tmp_path: Path) -> None:
+    from strangler.gateway.state import StateStore
+
+    url = f"sqlite:///{tmp_path / 'state.sqlite'}"
+    store = StateStore(url)
+    store.open({"by-header": RouteState("canary", 0.25)})  # the others: the spec's
+    store.put("by-header", "canary", 0.4)
+    store.close()
+    spec = tmp_path / "strangler.yaml"
+    spec.write_text(spec_text(0.1))
+    out = tmp_path / "generated"
+    args = ["render", "nginx", str(spec), "-o", str(out), "--state", url]
+    result = CliRunner().invoke(app, [*args, *upstream_options(sides)])
+    assert result.exit_code == 0, result.output
+    assert "by-header: /api/reorder-advice mode canary, modern 40%" in result.output
+    assert "by-cookie: /api/stock mode canary, modern 10%" in result.output
+    text = (out / "nginx" / "strangler-http.conf").read_text()
+    assert split_clients(text, "by-header") == ["40% modern;", "* legacy;"]
