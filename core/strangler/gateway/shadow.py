@@ -48,7 +48,7 @@ from strangler.gateway.paths import PathPatterns
 from strangler.platform.operations import Operation
 from strangler.spec.gateway import ShadowSpec
 
-__all__ = ["SHADOW_CALLS", "SHADOW_SHED", "ShadowRoute", "ShadowRunner", "Side"]
+__all__ = ["SHADOW_CALLS", "SHADOW_SHED", "Recorder", "ShadowRoute", "ShadowRunner", "Side"]
 
 log = logging.getLogger("strangler.gateway.shadow")
 
