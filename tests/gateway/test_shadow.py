@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import itertools
 import secrets
-import statistics
 import time
 import uuid
 from collections import Counter
@@ -353,9 +352,8 @@ def test_a_slow_modern_side_does_not_slow_the_answers(timeout_s: float, reason: 
             deadline = time.monotonic() + 10
             while reason == "shed_slow" and not counts[reason] and time.monotonic() < deadline:
                 time.sleep(0.05)  # the first abandoned call is counted after its timeout
-    p50, base_p50 = statistics.median(shadowed), statistics.median(baseline)
-    assert max(shadowed) < delay_s / 2, max(shadowed)
-    assert p50 < base_p50 + 0.002, (p50, base_p50)
+    # No answer waited for the model: each would have taken its whole second.
+    assert max(shadowed) < delay_s / 2, (max(shadowed), max(baseline))
     assert counts["shed_busy"] >= 150  # all but the few in flight were dropped, none waited
     assert counts[reason] >= 1
     assert (

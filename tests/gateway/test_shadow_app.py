@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import statistics
 import time
 import uuid
 from collections.abc import Callable
@@ -237,9 +236,8 @@ routes:
                 "shadow call abandoned as slow",
             )
             busy = metric(client, "strangler_gateway_shadow_shed_total", route=route, reason="busy")
-    assert max(shadowed) < 0.5, max(shadowed)  # never waits for the model's second
-    p50, plain_p50 = statistics.median(shadowed), statistics.median(plain)
-    assert p50 < plain_p50 + 0.002, (p50, plain_p50)
+    # No answer waited for the model: each would have taken its whole second.
+    assert max(shadowed) < 0.5, (max(shadowed), max(plain))
     assert shed >= 1 and busy >= 150, (shed, busy)
 
 
