@@ -383,10 +383,9 @@ def test_a_burst_of_disagreements_is_written_in_few_transactions(
     sa.event.listen(store.engine, "commit", count)
     store.create()
 
-    async def main() -> float:
+    async def main() -> None:
         route = ShadowRoute("advice", ShadowSpec(noise_sample=0, max_inflight=500))
         runner = ShadowRunner({"advice": route}, store, tasks=64)
-        started = time.perf_counter()
         for n in range(300):
 
             async def modern(n: int = n) -> Any:
@@ -394,12 +393,9 @@ def test_a_burst_of_disagreements_is_written_in_few_transactions(
 
             runner.submit("advice", {"n": n}, "legacy", {"n": n}, modern)
         await runner.drain()
-        elapsed = time.perf_counter() - started
         await runner.close()
-        return elapsed
 
-    elapsed = asyncio.run(main())
+    asyncio.run(main())
     sa.event.remove(store.engine, "commit", count)
     assert store.count("advice") == 100  # the route keeps 100
     assert commits < 30, commits  # one per batch, not one per disagreement
-    assert elapsed < 5, elapsed
