@@ -18,11 +18,11 @@ When a batch fails to run and held several requests, each is run again alone,
 so only the request that caused the failure gets the error.
 
 A version whose runs are shorter than handing them to a thread and back costs
-(:data:`INLINE_S` for the rows at hand, from the run times measured so far)
-runs on the event loop instead: for a model that answers in microseconds, the
-thread hop would be most of the work. Requests that arrive in the same turn
-of the loop still share one run. A version starts in threads, and goes back to
-them as soon as its runs grow longer.
+(:data:`INLINE_S`, from the run times measured so far, scaled up when a batch
+holds more rows than usual) runs on the event loop instead: for a model that
+answers in microseconds, the thread hop would be most of the work. Requests
+that arrive in the same turn of the loop still share one run. A version starts
+in threads, and goes back to them as soon as its runs grow longer.
 """
 
 from __future__ import annotations
@@ -102,7 +102,8 @@ class Batcher:
         self._executor: ThreadPoolExecutor | None = None
         self._closing = False
         self._drained: asyncio.Event | None = None
-        self._row_s: float | None = None  # seconds per row of a run, as measured
+        self._run_s: float | None = None  # a run's seconds and rows, as measured (averages)
+        self._run_rows = 1.0
         self._soon = False
 
     @property
@@ -176,8 +177,8 @@ class Batcher:
 
     def _inline(self, rows: int) -> bool:
         """Whether a run of ``rows`` is expected to be quicker than a thread hop."""
-        row_s = self._row_s
-        return row_s is not None and row_s * rows < INLINE_S
+        run_s = self._run_s  # scaled up for more rows than usual, never down
+        return run_s is not None and run_s * max(1.0, rows / self._run_rows) < INLINE_S
 
     def _timer_fired(self) -> None:
         self._timer = None
@@ -201,9 +202,13 @@ class Batcher:
         results = self._results(batch)
         took = perf_counter() - started
         metrics.run.observe(took)
-        per_row = took / max(1, sum(r.rows for r in batch))
-        known = self._row_s
-        self._row_s = per_row if known is None else 0.8 * known + 0.2 * per_row
+        rows = sum(r.rows for r in batch)
+        known = self._run_s
+        if known is None:
+            self._run_s, self._run_rows = took, float(rows)
+        else:
+            self._run_s = 0.8 * known + 0.2 * took
+            self._run_rows = 0.8 * self._run_rows + 0.2 * rows
         return results
 
     def _results(self, batch: list[_Request]) -> list[Outputs | BaseException]:

@@ -33,6 +33,7 @@ import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from strangler.errors import StranglerError
 from strangler.inference.tensors import decode_request, encode_response, inflate
@@ -262,24 +263,15 @@ def v2_router(server: ModelServer) -> APIRouter:
 async def _infer(server: ModelServer, request: Request, name: str, version: str | None) -> Response:
     started = perf_counter()
     body = await request.body()
-    served: ServedModel = server.model(name, version)
-    try:
-        encoding = request.headers.get("content-encoding")
-        if encoding and encoding != "identity":
-            body = inflate(served.name, body, encoding)
-        decoded = decode_request(
-            served.name,
-            served.signature,
-            body,
-            request.headers.get("inference-header-content-length"),
-        )
-    except StranglerError:
-        served.metrics.requests.inc()
-        served.metrics.bad_input.inc()
-        raise
-    outputs = await served.run(decoded.inputs, started)
-    content, header = encode_response(
-        served.name, served.version, served.signature, decoded, outputs
+    headers = request.headers
+    content, header = await _answer(
+        server,
+        name,
+        version,
+        body,
+        headers.get("content-encoding"),
+        headers.get("inference-header-content-length"),
+        started,
     )
     if header is None:
         return Response(content, media_type=_JSON)
@@ -290,18 +282,85 @@ async def _infer(server: ModelServer, request: Request, name: str, version: str 
     )
 
 
-def fast_routes(server: ModelServer) -> list[Route]:
-    """The ``infer`` paths as plain Starlette routes (see the module's docstring)."""
+async def _answer(
+    server: ModelServer,
+    name: str,
+    version: str | None,
+    body: bytes,
+    encoding: str | None,
+    header_length: str | None,
+    started: float,
+) -> tuple[bytes, int | None]:
+    """The response body of an infer request, and its JSON header's length when binary
+    outputs follow it."""
+    served: ServedModel = server.model(name, version)
+    try:
+        if encoding and encoding != "identity":
+            body = inflate(served.name, body, encoding)
+        decoded = decode_request(served.name, served.signature, body, header_length)
+    except StranglerError:
+        served.metrics.requests.inc()
+        served.metrics.bad_input.inc()
+        raise
+    outputs = await served.run(decoded.inputs, started)
+    return encode_response(served.name, served.version, served.signature, decoded, outputs)
 
-    async def infer(request: Request) -> Response:
-        params = request.path_params
+
+_JSON_HEADERS = [(b"content-type", b"application/json")]
+_BINARY_HEADERS = [(b"content-type", b"application/octet-stream")]
+
+
+class _FastInfer:
+    """``infer`` as a bare ASGI app: no request object, no response object."""
+
+    def __init__(self, server: ModelServer) -> None:
+        self.server = server
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = perf_counter()
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        encoding = length = None
+        for key, value in scope["headers"]:
+            if key == b"content-encoding":
+                encoding = value.decode("latin-1")
+            elif key == b"inference-header-content-length":
+                length = value.decode("latin-1")
+        params = scope["path_params"]
         try:
-            return await _infer(server, request, params["name"], params.get("version"))
+            content, header = await _answer(
+                self.server,
+                params["name"],
+                params.get("version"),
+                chunks[0] if len(chunks) == 1 else b"".join(chunks),
+                encoding,
+                length,
+                started,
+            )
         except StranglerError as exc:
-            return _problem(exc, request)
+            body = problem_body(exc, scope["path"])
+            body["error"] = exc.message
+            await problem_json(body)(scope, receive, send)
+            return
+        headers = _JSON_HEADERS if header is None else _BINARY_HEADERS
+        extra = [(b"content-length", str(len(content)).encode())]
+        if header is not None:
+            extra.append((b"inference-header-content-length", str(header).encode()))
+        await send({"type": "http.response.start", "status": 200, "headers": headers + extra})
+        await send({"type": "http.response.body", "body": content})
 
+
+def fast_routes(server: ModelServer) -> list[Route]:
+    """The ``infer`` paths as bare ASGI routes (see the module's docstring)."""
+    app = _FastInfer(server)
     return [
-        Route(path, infer, methods=["POST"], include_in_schema=False)
+        Route(path, app, methods=["POST"], include_in_schema=False)
         for path in ("/v2/models/{name}/infer", "/v2/models/{name}/versions/{version}/infer")
     ]
 
