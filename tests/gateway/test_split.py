@@ -232,3 +232,15 @@ def test_metrics_count_per_route_and_side(gateway: GatewayRunner, services: dict
             f'strangler_gateway_request_seconds_bucket{{le="0.005",route="echo",side="{name}"}}'
             in metrics
         )
+
+
+def test_a_body_over_the_limit_is_refused_before_any_side(
+    gateway: GatewayRunner, services: dict[str, str]
+) -> None:
+    spec = "limits: {max_body_bytes: 1000}\n" + route_spec(services, mode="legacy")
+    with gateway(spec) as url, httpx.Client(base_url=url) as client:
+        big = client.post("/api/echo", json={"text": "x" * 2000})
+        assert big.status_code == 413, big.text
+        assert big.headers["content-type"] == "application/problem+json"
+        assert "x-strangler-side" not in big.headers
+        assert side(client.post("/api/echo", json={"text": "x" * 100})) == "legacy"

@@ -5,7 +5,8 @@ operation by the uniform lookup, a model through the ``predictions``
 component, a URL as a pooled client), so a route naming something that does
 not exist fails the build with a spec error. :class:`Gateway` opens the state
 database and the shadow runner in the app's lifespan and serves every route's
-public path, the admin API and the disagreements of shadowed routes.
+public path (in the app's fast lane, ahead of its routing), the admin API and
+the disagreements of shadowed routes.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from strangler.spec.gateway import ModelTarget, OperationTarget, RouteSpec, Rout
 if TYPE_CHECKING:
     from fastapi import APIRouter
     from fastapi.routing import APIRoute
+    from starlette.routing import Route
 
     from strangler.gateway.disagreements import DisagreementStore
     from strangler.gateway.shadow import ShadowRunner
@@ -84,21 +86,27 @@ class Gateway:
             return Health("degraded", {**detail, "state_error": self.live.error})
         return Health("ok", detail)
 
+    def fast_routes(self) -> list[Route]:
+        """Every route's public path, answered ahead of the app's routing (the fast lane)."""
+        from starlette.routing import Route
+
+        return [
+            Route(self.spec.items[app.name].path, app, methods=["POST"], include_in_schema=False)
+            for app in self.routes.values()
+        ]
+
     def router(self) -> APIRouter:
         from fastapi import APIRouter
-        from starlette.routing import Route
 
         from strangler.gateway.admin import admin_router
         from strangler.gateway.disagreements import disagreements_router
         from strangler.rest.problems import problem_responses
 
-        router = APIRouter()
+        router = APIRouter()  # the public paths again, for an app without the fast lane
+        router.routes.extend(self.fast_routes())
         answers = problem_responses(
             {404: "No such route.", 422: "The request does not fit (a mode, a weight...)."}
         )
-        for app in self.routes.values():
-            path = self.spec.items[app.name].path
-            router.routes.append(Route(path, app, methods=["POST"], include_in_schema=False))
         paths = {name: route.path for name, route in self.spec.items.items()}
         router.include_router(admin_router(self.live, paths), responses=answers)
         if self.disagreements is not None:
