@@ -29,6 +29,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from strangler.adapters.db.state_engine import state_engine
+
 __all__ = [
     "COMMANDS",
     "LEASES",
@@ -125,14 +127,8 @@ class StateStore:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        kwargs: dict[str, Any] = {}
-        if url.startswith("sqlite"):
-            # one writer at a time; wait for it rather than fail with "database is locked"
-            kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
-        self.engine = sa.create_engine(url, **kwargs)
-        if url.startswith("sqlite"):
-            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
-            sa.event.listen(self.engine, "begin", _sqlite_begin_immediate)
+        # SQLite: one writer at a time, queued rather than "database is locked"
+        self.engine = state_engine(url)
 
     def create(self) -> None:
         """Create the tables that are missing (safe to run from every replica)."""
@@ -194,16 +190,3 @@ _ROW = (
     OUTBOX.c.msg_key,
     OUTBOX.c.event,
 )
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    dbapi_connection.isolation_level = None  # transactions begin where SQLAlchemy says
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
-
-
-def _sqlite_begin_immediate(connection: sa.Connection) -> None:
-    # take the write lock at BEGIN, so two writers queue instead of deadlocking
-    connection.exec_driver_sql("BEGIN IMMEDIATE")

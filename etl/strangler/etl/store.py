@@ -30,6 +30,7 @@ from typing import Any, NamedTuple
 import orjson
 import sqlalchemy as sa
 
+from strangler.adapters.db.state_engine import state_engine
 from strangler.errors import NotFound
 from strangler.etl.lookup import latest_rows, rows_as_of
 from strangler.etl.stage import Stage
@@ -321,28 +322,5 @@ def _add_column(engine: sa.Engine, column: sa.Column[Any]) -> None:
 
 def make_engine(url: str) -> sa.Engine:
     """An engine for the store: UTC sessions on PostgreSQL; WAL and queued writers on
-    SQLite."""
-    parsed = sa.make_url(url)
-    backend = parsed.get_backend_name()
-    if backend == "postgresql":
-        return sa.create_engine(parsed, connect_args={"options": "-c timezone=UTC"})
-    if backend == "sqlite":
-        engine = sa.create_engine(parsed, connect_args={"timeout": 30, "check_same_thread": False})
-        sa.event.listen(engine, "connect", _sqlite_pragmas)
-        sa.event.listen(engine, "begin", _sqlite_begin)
-        return engine
-    return sa.create_engine(parsed)
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    dbapi_connection.isolation_level = None  # transactions begin where SQLAlchemy says
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
-
-
-def _sqlite_begin(connection: sa.Connection) -> None:
-    # writers take the lock at BEGIN, so two of them queue instead of deadlocking
-    reads = connection.get_execution_options().get("strangler_reads", False)
-    connection.exec_driver_sql("BEGIN" if reads else "BEGIN IMMEDIATE")
+    SQLite (:func:`~strangler.adapters.db.state_engine.state_engine`)."""
+    return state_engine(url)
