@@ -23,8 +23,9 @@ child process of its own, each into a fresh PostgreSQL database:
   table, streamed chunk by chunk: the least work any loader must do.
 
 Rows per second count from the loader's first query to its commit (interpreter
-start and imports excluded); peak memory is the child's ``ru_maxrss`` (from
-``wait4``). Every load is checked: row count and the sum of a column in the target.
+start and imports excluded); peak memory is the child's own peak resident set
+(``VmHWM``, read by the child as it ends). Every load is checked: row count and
+the sum of a column in the target.
 """
 
 from __future__ import annotations
@@ -308,7 +309,19 @@ def child(loader: str, source: str, where: str, target: str) -> None:
     began = time.perf_counter()
     rows = run(source, where, target)
     seconds = time.perf_counter() - began
-    print(json.dumps({"rows": rows, "seconds": seconds}), flush=True)
+    print(json.dumps({"rows": rows, "seconds": seconds, "peak_kb": peak_rss_kb()}), flush=True)
+
+
+def peak_rss_kb() -> int:
+    """This process's peak resident set since it started its program (``VmHWM``).
+
+    Not ``ru_maxrss``: Linux carries that over from the forked copy of the parent
+    across ``exec``, so a child of a large parent would report the parent's size.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 # --- the parent --------------------------------------------------------------------------
@@ -337,17 +350,14 @@ def load(loader: str, source: str, where: str, rows: int, tmp: Path) -> Load:
         cmd = [str(python), __file__, "--child", loader, source, where, target]
         log = (tmp / f"{loader}-{source}-{rows}.log").open("wb")
         with log:
-            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, env=env)
-            assert proc.stdout is not None
-            out = proc.stdout.read()
-            _, status, usage = os.wait4(proc.pid, 0)
-            proc.returncode = os.waitstatus_to_exitcode(status)
+            proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=log, env=env, check=False)
+            out = proc.stdout
         if proc.returncode != 0:
             tail = (tmp / log.name).read_text(errors="replace")[-3000:]
             raise RuntimeError(f"{loader} from {source} exited {proc.returncode}:\n{tail}")
         result = json.loads(out.decode().strip().splitlines()[-1])
         check(loader, target, rows)
-    return Load(loader, source, rows, result["seconds"], usage.ru_maxrss / 1024)
+    return Load(loader, source, rows, result["seconds"], result["peak_kb"] / 1024)
 
 
 def check(loader: str, target: str, rows: int) -> None:
@@ -403,8 +413,8 @@ def main() -> None:
                             f"peak RSS {done.rss_mb:7.1f} MB",
                             flush=True,
                         )
-                with contextlib.suppress(FileNotFoundError):
-                    Path(places.get("sqlite", "")).unlink()
+                if "sqlite" in places:
+                    Path(places["sqlite"]).unlink()
     if set(args.loaders) != set(LOADERS):
         return
     results = summarise(loads, sizes, args.sources)
