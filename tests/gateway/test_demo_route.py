@@ -114,3 +114,13 @@ def test_a_request_the_model_cannot_take_is_a_problem(demo: httpx.Client) -> Non
     unknown = demo.post("/api/reorder-advice", json=ask("C-1", sku="SKU-NONE"))
     assert unknown.status_code == 404, unknown.text
     assert unknown.headers["content-type"] == "application/problem+json"
+
+
+def test_the_route_is_documented_with_the_legacy_contract(demo: httpx.Client) -> None:
+    document = demo.get("/openapi.json").json()
+    operation = document["paths"]["/api/reorder-advice"]["post"]
+    assert operation["operationId"] == "reorderAdvice"
+    legacy = document["paths"]["/soap/inventory/GetReorderAdvice"]["post"]
+    assert operation["requestBody"]["content"] == legacy["requestBody"]["content"]
+    assert operation["responses"]["200"] == legacy["responses"]["200"]
+    assert "X-Strangler-Side" in operation["description"]

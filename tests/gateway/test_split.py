@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import httpx
 import pytest
@@ -244,3 +245,30 @@ def test_a_body_over_the_limit_is_refused_before_any_side(
         assert big.headers["content-type"] == "application/problem+json"
         assert "x-strangler-side" not in big.headers
         assert side(client.post("/api/echo", json={"text": "x" * 100})) == "legacy"
+
+
+def test_without_the_fast_lane_the_documented_route_answers(
+    services: dict[str, str], tmp_path: Path
+) -> None:
+    from contextlib import asynccontextmanager
+
+    from fastapi import FastAPI
+
+    from strangler.platform import build_platform
+    from strangler.spec import parse_spec
+    from tests.servers import run_app
+
+    spec = parse_spec(route_spec(services, weight=1.0), env={})
+    platform = build_platform(spec, cache_dir=tmp_path)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async with platform.running():
+            yield
+
+    app = FastAPI(lifespan=lifespan)
+    app.include_router(platform.component("gateway").router())  # type: ignore[attr-defined]
+    with run_app(app) as url:
+        answer = httpx.post(f"{url}/api/echo", json={"i": 1})
+    assert side(answer) == "modern"
+    assert answer.json()["got"] == {"i": 1}

@@ -101,6 +101,7 @@ OPERATIONS = [
     ),
     "POST /v2/repository/index",
     "POST /v2/repository/models/{name}/load",
+    "POST /api/reorder-advice",
     "GET /admin/routes",
     "GET /admin/routes/{route}",
     "PUT /admin/routes/{route}",

@@ -100,10 +100,12 @@ class Gateway:
 
         from strangler.gateway.admin import admin_router
         from strangler.gateway.disagreements import disagreements_router
+        from strangler.gateway.documented import document_route
         from strangler.rest.problems import problem_responses
 
-        router = APIRouter()  # the public paths again, for an app without the fast lane
-        router.routes.extend(self.fast_routes())
+        router = APIRouter()
+        for name, app in self.routes.items():  # documented (the fast lane answers them)
+            document_route(router, app, self.spec.items[name])
         answers = problem_responses(
             {404: "No such route.", 422: "The request does not fit (a mode, a weight...)."}
         )
