@@ -218,6 +218,7 @@ def test_a_redelivered_command_never_calls_the_legacy_system_twice(
     produce(broker.bootstrap, estate.command.topic, [done, midway])
     records = consume(broker.bootstrap, estate.command.topic, count=2)
     assert [r.value for r in records] == [done, midway]
+    origin = f"{records[0].topic}/{records[0].partition}/{records[0].offset}"
 
     async def body() -> None:
         async with estate.platform.running():
@@ -225,7 +226,7 @@ def test_a_redelivered_command_never_calls_the_legacy_system_twice(
             # the first replica: the whole first command but the publishing and the commit
             first = estate.processor()
             first.loop = asyncio.get_running_loop()
-            outcome = await asyncio.to_thread(first.handle, done, [])
+            outcome = await asyncio.to_thread(first.handle, done, [], origin)
             assert outcome.kind == "replied" and outcome.called
             # ... and the second command up to the legacy call, which happened
             taken = decode(midway, [], first.operation)
@@ -250,6 +251,36 @@ def test_a_redelivered_command_never_calls_the_legacy_system_twice(
         assert unknown["type"] == "strangler.inventory.AdjustStock.problem"
         assert unknown["data"]["type"] == OUTCOME_UNKNOWN
         assert unknown["data"]["status"] == 409
+
+    run(body)
+
+
+def test_a_command_sent_twice_is_answered_twice_with_one_call_and_one_event_id(
+    inventory: InventoryServer, broker: Broker, tmp_path: Path
+) -> None:
+    """The sender lost the reply and sends the same command (same id) as a new record:
+    the stored reply is published again under its event id; the legacy system is
+    called once."""
+    estate = Estate(inventory, broker, tmp_path)
+    sku = "SKU-4004"
+    twice = command("cmd-twice", {"sku": sku, "delta": 4, "reason": "r"}, subject=sku)
+
+    async def body() -> None:
+        consumer, relay = estate.replica()
+        async with estate.platform.running():
+            before = await estate.stock(sku)
+        produce(broker.bootstrap, estate.command.topic, [twice])
+        async with running(estate.platform, [consumer, relay]):
+            await estate.replies(1)
+            produce(broker.bootstrap, estate.command.topic, [twice])
+            replies = await estate.replies(2)
+            assert consumer.stats.again == 1
+            assert await estate.stock(sku) == before + 4
+        assert consumer.stats.calls == 1
+        first, second = (event_of(r) for r in replies)
+        assert first == second
+        assert first["correlationid"] == "cmd-twice"
+        assert first["data"]["AdjustStockResult"]["quantity"] == before + 4
 
     run(body)
 

@@ -21,7 +21,10 @@ Per command (:class:`CommandProcessor`):
    fields the operation does not know): to the dead-letter topic with the
    original value, key and headers and a ``strangler-reason`` header; the
    offset is committed, the partition goes on;
-2. key ``done``: not called again; its stored reply is queued again;
+2. key ``done``: not called again. The same record read again (a replica died
+   before committing its offset) needs nothing: its reply is in the outbox,
+   published or about to be. The command sent again (another record) has its
+   stored reply queued again, with the same event id;
 3. key new: ``started`` is committed, the operation is called, and in one state
    transaction the key becomes ``done`` with the reply and the reply event
    enters the outbox (stream ``command:<name>``, published by its relay);
@@ -223,8 +226,12 @@ class CommandProcessor:
         self.stream = reply_stream(name)
         self.loop: asyncio.AbstractEventLoop | None = None
 
-    def handle(self, value: bytes | None, headers: Headers) -> Outcome:
-        """Decode, take the key, call once, record the reply: see the module docstring."""
+    def handle(self, value: bytes | None, headers: Headers, origin: str | None = None) -> Outcome:
+        """Decode, take the key, call once, record the reply: see the module docstring.
+
+        ``origin`` is the record's ``topic/partition/offset``: it tells a redelivery
+        of the same record from the command sent again.
+        """
         try:
             command = decode(value, headers, self.operation)
         except Malformed as exc:
@@ -232,7 +239,8 @@ class CommandProcessor:
         state, stored = self.take(command)
         if state == "done":
             assert stored is not None
-            self.queue_again(stored)
+            if origin is None or orjson.loads(stored).get("origin") != origin:
+                self.queue_again(stored)
             return Outcome("again")
         if state == "started" and not self.operation.safe:
             data = {
@@ -243,10 +251,10 @@ class CommandProcessor:
                 "did not finish; it is not safe to call again",
                 "command": command.id,
             }
-            self.finish(command, data, problem=True)
+            self.finish(command, data, problem=True, origin=origin)
             return Outcome("replied")
         answer, problem = self.call(command)
-        self.finish(command, answer, problem=problem)
+        self.finish(command, answer, problem=problem, origin=origin)
         return Outcome("replied", called=True)
 
     # -- the key ------------------------------------------------------------
@@ -326,20 +334,24 @@ class CommandProcessor:
             "event": encode(event).decode(),
         }
 
-    def finish(self, command: Command, data: Any, *, problem: bool) -> None:
+    def finish(
+        self, command: Command, data: Any, *, problem: bool, origin: str | None = None
+    ) -> None:
         """In one state transaction: the key ``done`` with its reply, the reply queued."""
         row = self.reply_row(command, data, problem=problem)
+        stored = {**row, "origin": origin}
         with self.hub.store.transaction() as connection:
             connection.execute(
                 COMMANDS.update()
                 .where(COMMANDS.c.command_key == self._key(command))
-                .values(state="done", reply=orjson.dumps(row).decode())
+                .values(state="done", reply=orjson.dumps(stored).decode())
             )
             self.hub.store.append(connection, [row])
 
     def queue_again(self, stored: str) -> None:
         """A done command's reply, published again (same event id)."""
         row = orjson.loads(stored)
+        row.pop("origin", None)
         with self.hub.store.transaction() as connection:
             again = connection.execute(
                 OUTBOX.update().where(OUTBOX.c.event_id == row["event_id"]).values(sent_at=None)
@@ -496,7 +508,8 @@ class CommandConsumer:
                     break
 
     def _process(self, record: Any) -> None:
-        outcome = self.processor.handle(record.value, record.headers or [])
+        origin = f"{record.topic}/{record.partition}/{record.offset}"
+        outcome = self.processor.handle(record.value, record.headers or [], origin)
         if outcome.kind == "dead":
             assert outcome.reason is not None
             self._dead_letter(record, outcome.reason)
