@@ -20,6 +20,12 @@
           weight: 0.1                    # the modern share in canary mode
           sticky: {body: /customerId}    # {header: X-Customer} | {cookie: c} | {xpath: //c}
           shadow: {sample: 1.0, ignore: [/quantity, /reason, /ruleId]}
+          rollout:                       # the canary controller moves mode and weight
+            steps: [shadow, 0.05, 0.25, 1.0]   # 'shadow', then modern shares; 1.0 is 'modern'
+            bake_s: 60                   # at least this long on a step
+            min_samples: 200             # modern answers (comparisons in shadow) per analysis
+            thresholds: {error_rate: 0.01, p99_ms: 250, disagreement_rate: 0.02}
+            fairness: {segment: {body: /segment}, max_ratio: 1.5}
 
 A side's ``fields`` are keyed by the side's own field (a dotted path), each
 with the public name after ``as`` and an encoding of the mapping layer
@@ -27,6 +33,14 @@ with the public name after ``as`` and an encoding of the mapping layer
 side's shape, the answer decoded into the public one, and only mapped fields
 cross. ``{callable: module:function}`` maps with a Python function
 ``(payload: dict) -> dict`` instead.
+
+``rollout`` hands the route to the canary controller: from its first step it
+promotes while the modern side's error rate, p99 latency and disagreement rate
+stay under ``thresholds`` (and the segments' rates within ``fairness.max_ratio``
+of each other), and rolls back to ``legacy`` at once when one is crossed.
+Measurements come from every replica through the state database, from a
+Prometheus server (``routes.prometheus``), or from nginx's access log when
+nginx is the data plane (``routes.nginx``).
 
 The mode and weight given here seed the state database the first time a
 route is seen; from then on the database holds the live values (the admin API
@@ -55,16 +69,23 @@ from strangler.spec.common import Frozen
 
 __all__ = [
     "CallableMap",
+    "FairnessSpec",
     "FieldsMap",
     "Mode",
     "ModelTarget",
+    "NginxPlaneSpec",
     "OperationTarget",
+    "PrometheusSpec",
+    "RolloutSpec",
     "RouteSpec",
     "RoutesSpec",
+    "SegmentSpec",
     "ShadowSpec",
     "SideMaps",
+    "Step",
     "StickySpec",
     "Target",
+    "ThresholdsSpec",
     "UrlTarget",
 ]
 
@@ -221,6 +242,105 @@ class ShadowSpec(Frozen):
     keep: PositiveInt = Field(default=1000, description="Recent disagreements kept per route.")
 
 
+Step = Literal["shadow"] | Annotated[float, Field(gt=0, le=1)]
+"""A rollout step: ``shadow``, or the modern share of a canary (``1.0`` is mode ``modern``)."""
+
+
+class ThresholdsSpec(Frozen):
+    """Limits on the modern side over an analysis window; crossing one rolls back."""
+
+    error_rate: Annotated[float, Field(ge=0, le=1)] = Field(
+        default=0.01, description="Modern answers that are errors (5xx or a problem), at most."
+    )
+    p99_ms: PositiveFloat = Field(default=500.0, description="Modern p99 latency, at most (ms).")
+    disagreement_rate: Annotated[float, Field(ge=0, le=1)] = Field(
+        default=0.02, description="Compared answers that disagree with legacy, at most."
+    )
+
+
+class SegmentSpec(Frozen):
+    """Where a request's segment is read: a JSON pointer into the body, or a function."""
+
+    body: str | None = None
+    callable: str | None = Field(
+        default=None, description="'module:function' taking the JSON payload, giving a str."
+    )
+
+    @model_validator(mode="after")
+    def _one(self) -> SegmentSpec:
+        if (self.body is None) == (self.callable is None):
+            raise ValueError("give exactly one of body (a JSON pointer) or callable")
+        if self.body is not None and not self.body.startswith("/"):
+            raise ValueError(f"body: {self.body!r} is not a JSON pointer (it starts with '/')")
+        if self.callable is not None and not _CALLABLE.match(self.callable):
+            raise ValueError(f"{self.callable!r} is not 'module:function'")
+        return self
+
+
+class FairnessSpec(Frozen):
+    """Per segment, the error and disagreement rates stay within ``max_ratio`` of each other."""
+
+    segment: SegmentSpec
+    max_ratio: Annotated[float, Field(ge=1)] = 1.5
+    min_samples: PositiveInt = Field(
+        default=50, description="Segments with fewer samples in the window are not compared."
+    )
+    floor: Annotated[float, Field(ge=0, le=1)] = Field(
+        default=0.01, description="Rates below this count as this (no ratio of two near-zeros)."
+    )
+
+
+class RolloutSpec(Frozen):
+    """The canary controller's schedule and gates for one route."""
+
+    steps: tuple[Step, ...] = Field(min_length=1)
+    bake_s: Annotated[float, Field(ge=0)] = 60.0
+    min_samples: PositiveInt = 100
+    window_s: PositiveFloat = Field(
+        default=60.0, description="Each analysis looks at the samples of this long (on the step)."
+    )
+    interval_s: PositiveFloat = Field(default=5.0, description="How often the controller looks.")
+    thresholds: ThresholdsSpec = ThresholdsSpec()
+    fairness: FairnessSpec | None = None
+    queries: dict[Literal["error_rate", "p99_ms", "disagreement_rate", "samples"], str] = Field(
+        default_factory=dict,
+        description="PromQL per measure, '{route}' and '{window}' filled in; used when "
+        "routes.prometheus is set (absent: the built-in queries on strangler's metrics).",
+    )
+    auto: bool = Field(default=True, description="False: promote only when asked.")
+
+    @field_validator("steps")
+    @classmethod
+    def _rising(cls, value: tuple[Step, ...]) -> tuple[Step, ...]:
+        shares = [s for s in value if s != "shadow"]
+        if "shadow" in value and value.index("shadow") != 0:
+            raise ValueError("'shadow' can only be the first step")
+        if value.count("shadow") > 1 or shares != sorted(set(shares)):
+            raise ValueError("the shares of the steps rise, each once")
+        return value
+
+
+class PrometheusSpec(Frozen):
+    """A Prometheus server that scrapes every replica: the analysis asks it."""
+
+    url: str = Field(pattern=r"^https?://")
+    timeout_s: PositiveFloat = 5.0
+
+
+class NginxPlaneSpec(Frozen):
+    """nginx carries the split: the controller renders each step and reloads nginx."""
+
+    dir: str = Field(description="The nginx prefix the configuration is rendered into.")
+    listen: str = "127.0.0.1:8080"
+    legacy_url: str | None = Field(
+        default=None, description="Where nginx sends the legacy side (default: strangler's)."
+    )
+    modern_url: str | None = None
+    reload: Literal["signal", "command"] = Field(
+        default="signal", description="signal: SIGHUP to the pid in DIR/nginx.pid."
+    )
+
+
 class RouteSpec(Frozen):
     """One public path and the two sides behind it."""
 
@@ -235,6 +355,7 @@ class RouteSpec(Frozen):
         default=None, description="Absent: each request of a canary is split on its own."
     )
     shadow: ShadowSpec = ShadowSpec()
+    rollout: RolloutSpec | None = None
 
     @model_validator(mode="after")
     def _xml_maps(self) -> RouteSpec:
@@ -260,6 +381,12 @@ class RoutesSpec(Frozen):
         default=0.5, description="How often each replica reads the state database again."
     )
     items: dict[str, RouteSpec] = Field(default_factory=dict)
+    prometheus: PrometheusSpec | None = Field(
+        default=None, description="Rollout analyses ask this Prometheus instead of the database."
+    )
+    nginx: NginxPlaneSpec | None = Field(
+        default=None, description="nginx is the data plane: each step is rendered and reloaded."
+    )
 
     @field_validator("state", mode="before")
     @classmethod
