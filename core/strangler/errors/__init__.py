@@ -13,6 +13,7 @@ each class to an RFC 9457 problem.
     │   ├── RowNotFound            no row of a table has this key
     │   └── UnknownModel           no such model, or no such version of it
     ├── NotAllowed                 the spec does not allow this (a write to a read-only table)
+    ├── Conflict                   not now: the thing's present state does not allow it
     ├── InvalidInput               the caller's data does not fit the operation
     │   ├── BadQuery               a query string names an unknown field or a bad value
     │   ├── InputTooLarge          the caller's input is larger than the system accepts
@@ -43,6 +44,7 @@ __all__ = [
     "BadTensor",
     "BrokerError",
     "BrokerUnavailable",
+    "Conflict",
     "FaultInfo",
     "InputProblem",
     "InputTooLarge",
@@ -155,6 +157,10 @@ class NotAllowed(StranglerError):
     def __init__(self, message: str, *, allowed: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.allowed = allowed
+
+
+class Conflict(StranglerError):
+    """The thing's present state does not allow this now (promoting a finished rollout, say)."""
 
 
 @dataclass

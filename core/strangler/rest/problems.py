@@ -35,6 +35,7 @@ from starlette.responses import Response
 from strangler.errors import (
     BadQuery,
     BadTensor,
+    Conflict,
     InputTooLarge,
     InvalidInput,
     LegacyDataError,
@@ -92,6 +93,7 @@ PROBLEM_TYPES: dict[type[StranglerError], ProblemType] = {
     RowNotFound: ProblemType(404, "not-found", "No such row"),
     UnknownModel: ProblemType(404, "not-found", "No such model"),
     NotAllowed: ProblemType(405, "method-not-allowed", "Not allowed here"),
+    Conflict: ProblemType(409, "conflict", "Not allowed in the present state"),
     InvalidInput: ProblemType(422, "invalid-input", "The request does not fit the operation"),
     BadQuery: ProblemType(400, "bad-query", "The query is not valid"),
     InputTooLarge: ProblemType(413, "too-large", "The request is too large"),
