@@ -82,6 +82,13 @@ class SoapAdapter:
     def operations(self) -> Sequence[Operation[SoapTarget]]:
         return self._operations
 
+    def legacy_forms(
+        self,
+    ) -> list[tuple[Operation[SoapTarget], Operation[SoapTarget], OperationShape | None]]:
+        """Each operation as the WSDL has it, as it is served, and the shape between the
+        two (None when they are the same); the SOAP shim reads calls in the first form."""
+        return [(old, op, self._shapes.get(op)) for op, old in self._legacy.items()]
+
     @property
     def name(self) -> str:
         return self.system
