@@ -1,0 +1,178 @@
+"""Rollout measurements from a real Prometheus scraping a real strangler gateway.
+
+One Prometheus (Debian's) per module scrapes the app's ``/metrics`` every
+second; the route's modern side is a real HTTP service the test switches to
+answer 503. :class:`PrometheusSource` must count what the gateway answered,
+and fail loudly when Prometheus is gone or refuses a query.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from strangler.canary.model import Measurement
+from strangler.canary.prometheus import PrometheusError, PrometheusSource
+from strangler.rest.app import create_app
+from strangler.spec import parse_spec
+from strangler.spec.gateway import PrometheusSpec, RolloutSpec
+from tests.gateway.conftest import echo_service
+from tests.prometheus import Prometheus, run_prometheus
+from tests.servers import run_app, unused_address
+
+
+@dataclass
+class Switch:
+    """What the switchable modern side answers: a status (200 or an error)."""
+
+    status: int = 200
+
+
+def switchable_service(switch: Switch) -> Any:
+    """An ASGI service answering ``{"side": "modern"}`` with ``switch.status``."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                else:
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        more = True
+        while more:
+            more = (await receive()).get("more_body", False)
+        headers = [(b"content-type", b"application/json")]
+        await send({"type": "http.response.start", "status": switch.status, "headers": headers})
+        await send({"type": "http.response.body", "body": b'{"side": "modern"}'})
+
+    return app
+
+
+@dataclass
+class Estate:
+    """The gateway, its route, the modern side's switch and the Prometheus scraping it."""
+
+    url: str
+    route: str
+    switch: Switch
+    prometheus: Prometheus
+
+    def send(self, count: int) -> list[int]:
+        with httpx.Client(base_url=self.url, timeout=10) as client:
+            return [client.post("/api/prom", json={"n": n}).status_code for n in range(count)]
+
+    def scraped(self, side: str, total: int) -> None:
+        """Wait until Prometheus holds ``total`` answers of ``side`` for the route."""
+        self.prometheus.wait_for(
+            f'sum(strangler_gateway_requests_total{{route="{self.route}",side="{side}"}})',
+            lambda value: value >= total,
+        )
+
+
+@pytest.fixture(scope="module")
+def estate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Estate]:
+    tmp = tmp_path_factory.mktemp("prometheus")
+    switch = Switch()
+    route = f"prom_{uuid.uuid4().hex[:8]}"  # the metrics registry is the process's: unique
+    with run_app(echo_service("legacy")) as legacy, run_app(switchable_service(switch)) as modern:
+        text = f"""
+routes:
+  state: "sqlite:///{tmp / "state.db"}"
+  refresh_s: 0.1
+  items:
+    {route}:
+      path: /api/prom
+      legacy: {{url: "{legacy}/legacy"}}
+      modern: {{url: "{modern}/modern"}}
+      mode: modern
+"""
+        spec = parse_spec(text, filename="routes.yaml", base_dir=tmp, env={})
+        with run_app(create_app(spec, cache_dir=tmp)) as url:
+            target = url.removeprefix("http://")
+            with run_prometheus({"strangler": [target]}, tmp / "prometheus") as prometheus:
+                prometheus.wait_scraped("strangler")
+                yield Estate(url, route, switch, prometheus)
+
+
+def measure(source: PrometheusSource, route: str, since: dt.datetime) -> Measurement:
+    return asyncio.run(source.measure(route, since, dt.datetime.now(dt.UTC)))
+
+
+def rollout(**queries: str) -> RolloutSpec:
+    return RolloutSpec.model_validate({"steps": [0.5, 1.0], "queries": queries})
+
+
+def test_the_built_in_queries_count_the_modern_answers_and_errors(estate: Estate) -> None:
+    source = PrometheusSource(PrometheusSpec(url=estate.prometheus.url), {estate.route: rollout()})
+    since = dt.datetime.now(dt.UTC)
+    before = estate.prometheus.value(
+        f'sum(strangler_gateway_requests_total{{route="{estate.route}",side="modern"}})'
+    )
+    base = int(before or 0)
+    estate.switch.status = 200
+    assert estate.send(30) == [200] * 30
+    estate.scraped("modern", base + 30)
+    healthy = measure(source, estate.route, since)
+    assert (healthy.requests, healthy.errors, healthy.error_rate) == (30, 0, 0.0)
+    assert healthy.p99_s is not None and healthy.p99_s > 0
+    assert (healthy.compared, healthy.disagreements) == (0, 0)
+
+    estate.switch.status = 503
+    try:
+        assert estate.send(10) == [503] * 10
+    finally:
+        estate.switch.status = 200
+    estate.scraped("modern", base + 40)
+    broken = measure(source, estate.route, since)
+    assert (broken.requests, broken.errors) == (40, 10)
+    assert broken.error_rate == pytest.approx(0.25)
+
+
+def test_a_rollouts_own_queries_are_filled_in_and_used(estate: Estate) -> None:
+    route = estate.route
+    own = rollout(
+        samples='sum(increase(strangler_gateway_requests_total{route="{route}"}[{window}])) * 0'
+        " + 500",
+        error_rate="vector(0.1)",
+        p99_ms="vector(42)",
+        disagreement_rate="vector(0)",
+    )
+    source = PrometheusSource(PrometheusSpec(url=estate.prometheus.url), {route: own})
+    found = measure(source, route, dt.datetime.now(dt.UTC) - dt.timedelta(seconds=30))
+    assert (found.requests, found.errors, found.compared, found.disagreements) == (500, 50, 500, 0)
+    assert found.p99_s == pytest.approx(0.042)
+
+
+def test_a_query_prometheus_refuses_is_an_error_naming_it(estate: Estate) -> None:
+    source = PrometheusSource(
+        PrometheusSpec(url=estate.prometheus.url),
+        {estate.route: rollout(error_rate="sum(rate(strangler_gateway_errors_total[{window}])")},
+    )
+    with pytest.raises(PrometheusError, match="refused") as caught:
+        measure(source, estate.route, dt.datetime.now(dt.UTC) - dt.timedelta(seconds=10))
+    assert caught.value.query.startswith("sum(rate(strangler_gateway_errors_total[10s])")
+
+
+def test_a_query_of_many_series_is_an_error(estate: Estate) -> None:
+    source = PrometheusSource(
+        PrometheusSpec(url=estate.prometheus.url),
+        {estate.route: rollout(p99_ms="up or vector(1)")},
+    )
+    with pytest.raises(PrometheusError, match="series where one number is needed"):
+        measure(source, estate.route, dt.datetime.now(dt.UTC) - dt.timedelta(seconds=10))
+
+
+def test_a_prometheus_that_is_not_there_is_an_error(tmp_path: Path) -> None:
+    source = PrometheusSource(PrometheusSpec(url=unused_address(), timeout_s=2), {})
+    with pytest.raises(PrometheusError, match="cannot be asked"):
+        measure(source, "anything", dt.datetime.now(dt.UTC) - dt.timedelta(seconds=10))
