@@ -108,6 +108,8 @@ OPERATIONS = [
     "GET /admin/routes/{route}/disagreements",
     "GET /healthz",
     "GET /readyz",
+    # last: they change what the model answers (an unknown model is a 404 problem)
+    *(f"{verb} /admin/models/{{model}}/faults" for verb in ("GET", "PUT", "DELETE")),
 ]
 """Every fuzzed operation of the demo document."""
 

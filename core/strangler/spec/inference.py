@@ -140,6 +140,11 @@ class ModelsSpec(Frozen):
     )
     mlflow: MlflowSpec | None = None
     serve: dict[str, ModelServeSpec] = Field(default_factory=dict)
+    faults: bool = Field(
+        default=False,
+        description="Offer the fault switch (PUT /admin/models/{model}/faults) that makes a "
+        "model fail or slow on purpose, for game days and demos.",
+    )
 
     @field_validator("repository")
     @classmethod

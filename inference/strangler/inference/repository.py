@@ -31,6 +31,7 @@ import numpy.typing as npt
 
 from strangler.errors import BadTensor, StranglerError, UnknownModel
 from strangler.inference.batching import Batcher, Outputs
+from strangler.inference.faults import Faults
 from strangler.inference.metadata import METADATA_FILE, VersionMetadata, load_metadata
 from strangler.inference.metrics import VersionMetrics
 from strangler.inference.session import Signature, check_inputs, open_session
@@ -117,6 +118,7 @@ class ServedModel:
 
     __slots__ = (
         "batcher",
+        "faults",
         "found",
         "metadata",
         "metrics",
@@ -136,8 +138,10 @@ class ServedModel:
         session: Any,
         signature: Signature,
         settings: ModelServeSpec,
+        faults: Faults | None = None,
     ) -> None:
         self.found = found
+        self.faults = faults
         self.stamp = stamp
         self.name = found.model
         self.number = found.version
@@ -174,6 +178,8 @@ class ServedModel:
         except BadTensor:
             metrics.bad_input.inc()
             raise
+        if self.faults is not None and self.faults.active:  # the fault switch is on
+            await self.faults.inject(self.name, self.version)
         outputs = await self.batcher.infer(inputs, rows)
         metrics.latency.observe(perf_counter() - started)
         return outputs
@@ -203,6 +209,8 @@ class Repository:
     def __init__(self, spec: ModelsSpec, sources: Iterable[VersionSource] = ()) -> None:
         self.spec = spec
         self.sources: list[VersionSource] = [FolderSource(Path(spec.repository)), *sources]
+        self.faults = Faults()
+        """The fault switch of every model (see :mod:`strangler.inference.faults`)."""
         self.models: dict[str, ModelEntry] = {}
         self.failures: dict[str, str] = {}  # "model/version" -> why it is not served
         self.scanned = False
@@ -337,7 +345,7 @@ class Repository:
                 f"{METADATA_FILE} maps features to inputs the model does not have: "
                 f"{', '.join(sorted(unknown))}"
             )
-        return ServedModel(version, stamp, metadata, session, signature, settings)
+        return ServedModel(version, stamp, metadata, session, signature, settings, self.faults)
 
     async def close(self) -> None:
         """Answer what is queued, then stop every version's threads."""

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from strangler.inference.faults import Faults
 from strangler.inference.repository import ReloadReport, Repository, ServedModel, VersionSource
 from strangler.platform.build import BuildContext
 from strangler.platform.component import Component, Health
@@ -40,6 +41,12 @@ class ModelServer:
         self.spec = spec
         self.repository = Repository(spec, sources)
         self._poll: asyncio.Task[None] | None = None
+
+    @property
+    def faults(self) -> Faults:
+        """The fault switch of the served models (its admin routes only with
+        ``models.faults: true``; see :mod:`strangler.inference.faults`)."""
+        return self.repository.faults
 
     def add_source(self, source: VersionSource) -> None:
         """Serve the versions ``source`` offers too (add before the app starts)."""
@@ -161,10 +168,19 @@ class ModelServer:
         return Health("degraded" if self.repository.failures else "ok", detail)
 
     def router(self) -> APIRouter:
-        """The Open Inference Protocol v2 routes (:mod:`.v2`)."""
+        """The Open Inference Protocol v2 routes (:mod:`.v2`), and the fault switch's admin
+        routes when the spec offers them (:mod:`.faults`)."""
+        from fastapi import APIRouter
+
         from strangler.inference.v2 import v2_router
 
-        return v2_router(self)
+        router = APIRouter()
+        router.include_router(v2_router(self))
+        if self.spec.faults:
+            from strangler.inference.faults import faults_router
+
+            router.include_router(faults_router(self))
+        return router
 
     def fast_routes(self) -> list[Route]:
         """The ``infer`` routes, answered ahead of the app's routing (:mod:`.v2`)."""
