@@ -1,0 +1,339 @@
+"""An old client's envelope, read as data and never as instructions: safe XML on the way in.
+
+:func:`parse_envelope` reads one request body into an lxml element, or refuses it with
+:class:`EnvelopeRefused`, a client error whose ``rule`` names the limit or the rule broken
+(the shim answers it with a client Fault). In order:
+
+1. the body's size (``max_bytes``), before anything else looks at it;
+2. its encoding: UTF-8 (with or without a byte order mark), UTF-16 with a byte order
+   mark, US-ASCII or ISO-8859-1; a declared encoding (the XML declaration, the
+   ``charset`` of the Content-Type) must agree with the bytes. Anything else (UTF-7,
+   UTF-32, EBCDIC...) is refused: an exotic encoding is how a ``<!DOCTYPE`` hides from a
+   look at the bytes. The parser then reads UTF-8 only, whatever a declaration says;
+3. markup declarations: any ``<!`` other than a comment or a CDATA section (a DTD, an
+   entity declaration) is refused before a parser sees it. SOAP 1.1 (section 3) and
+   SOAP 1.2 (part 1, section 5) forbid a DTD in a message, so this costs no client;
+4. counts, when the bytes allow more than the limits (more ``<`` than ``max_elements``,
+   say): a parser that builds nothing counts elements, depth, attributes, names,
+   namespace declarations, attribute and text lengths, and stops at the first excess,
+   so a hostile body costs no tree;
+5. the tree, parsed with entities unresolved, no DTD loading, no network and libxml2's
+   own huge-tree guards on; then processing instructions (refused: SOAP forbids them),
+   XInclude elements (refused; lxml would never process them, but a client sending one
+   is told so) and whatever step 4 did not need to count.
+
+Nothing here opens a file or a connection: no DTD is read, no entity resolved, no
+XInclude processed.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from typing import Any, Final, cast
+
+from lxml import etree
+
+from strangler.errors import InvalidInput
+from strangler.spec.shim import ShimLimits
+
+__all__ = ["MAX_NAMESPACES", "EnvelopeRefused", "parse_envelope"]
+
+MAX_NAMESPACES: Final = 64
+"""Namespace declarations in one envelope (a real one declares a handful)."""
+
+_PARSER_OPTIONS: Final[dict[str, Any]] = {
+    "encoding": "utf-8",  # the bytes are UTF-8 by now: a declared encoding is not honoured
+    "resolve_entities": False,
+    "no_network": True,
+    "load_dtd": False,
+    "dtd_validation": False,
+    "attribute_defaults": False,
+    "huge_tree": False,
+    "remove_comments": True,
+    "remove_pis": False,  # kept, to be seen and refused
+    "collect_ids": False,
+}
+_SMALL: Final = 64 * 1024
+"""Bodies up to this size are parsed at once and their tree checked after: even the
+densest (``<a/>`` after ``<a/>``) makes a tree of a few megabytes at most."""
+_XINCLUDE: Final = ("http://www.w3.org/2001/XInclude", "http://www.w3.org/2003/XInclude")
+_DECLARATION: Final = re.compile(rb"""^<\?xml\b[^>]*?\bencoding\s*=\s*["']([^"']*)["']""")
+_MARKUP: Final = re.compile(rb"<!(?!--|\[CDATA\[)")
+_BOMS: Final = (
+    (codecs.BOM_UTF32_LE, "utf-32"),  # before UTF-16 LE: it starts with the same two bytes
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+_ACCEPTED: Final = {"utf-8": "utf-8", "utf-16": "utf-16", "ascii": "ascii", "latin-1": "latin-1"}
+
+
+class EnvelopeRefused(InvalidInput):
+    """An incoming envelope the shim will not read.
+
+    ``rule`` names what it broke: one of the limits (``max_bytes``, ``max_depth``,
+    ``max_elements``, ``max_attributes``, ``max_name_length``, ``max_attribute_length``,
+    ``max_text_length``, ``max_namespaces``) or a rule (``encoding``, ``dtd``,
+    ``processing_instruction``, ``xinclude``, ``not_xml``). Always the client's fault.
+    """
+
+    def __init__(self, message: str, *, rule: str) -> None:
+        super().__init__(message)
+        self.rule = rule
+
+
+def parse_envelope(
+    body: bytes, limits: ShimLimits, *, charset: str | None = None
+) -> etree._Element:
+    """The root element of ``body``, or :class:`EnvelopeRefused` saying why not.
+
+    ``charset`` is the Content-Type's ``charset`` parameter, when it has one.
+    """
+    if len(body) > limits.max_bytes:
+        raise EnvelopeRefused(
+            f"the request is larger than {limits.max_bytes} bytes", rule="max_bytes"
+        )
+    data = _as_utf8(body, charset)
+    if _MARKUP.search(data):
+        raise EnvelopeRefused(
+            "the request holds a DTD or a markup declaration (<!DOCTYPE, <!ENTITY...), "
+            "which SOAP forbids",
+            rule="dtd",
+        )
+    counted = len(data) > _SMALL and _may_exceed(data, limits)
+    if counted:
+        _count(data, limits)
+    try:
+        root = etree.fromstring(data, etree.XMLParser(**_PARSER_OPTIONS))
+    except etree.XMLSyntaxError as exc:
+        raise EnvelopeRefused(
+            f"the request is not well-formed XML: {exc}", rule="not_xml"
+        ) from None
+    _refuse_markup(root)
+    if not counted:
+        _check_tree(root, limits)
+    return root
+
+
+def _as_utf8(body: bytes, charset: str | None) -> bytes:
+    """The body as UTF-8, after checking its encoding (see the module, step 2)."""
+    found, start = "utf-8", 0
+    for bom, name in _BOMS:
+        if body.startswith(bom):
+            found, start = name, len(bom)
+            break
+    else:
+        if body[:2] in (b"\x00<", b"<\x00") or body[:4] in (b"\x00\x00\x00<", b"<\x00\x00\x00"):
+            raise EnvelopeRefused(
+                "the request looks like UTF-16 or UTF-32 without a byte order mark; "
+                "send UTF-8, or UTF-16 with its byte order mark",
+                rule="encoding",
+            )
+    if found == "utf-32":
+        raise EnvelopeRefused("the request is UTF-32; send UTF-8 or UTF-16", rule="encoding")
+    text: str | None = None
+    if found == "utf-16":
+        text = _decode(body, "utf-16")  # the codec reads and drops the mark
+        head = text[:200].encode("ascii", "replace")
+    else:
+        head = body[start : start + 200]
+    declared = _DECLARATION.match(head)
+    labels = {
+        "XML declaration": declared.group(1).decode("ascii", "replace") if declared else "",
+        "Content-Type charset": charset or "",
+    }
+    for source, label in labels.items():
+        if label:
+            _agree(label, found, source)
+    if text is not None:
+        return text.encode("utf-8")
+    if any(_codec(label) == "latin-1" for label in labels.values() if label):
+        return _decode(body[start:], "latin-1").encode("utf-8")
+    return body[start:] if start else body
+
+
+def _codec(label: str) -> str | None:
+    """The accepted codec a label names (``ISO-8859-1`` → ``latin-1``), or ``None``."""
+    try:
+        name = codecs.lookup(label.strip()).name
+    except LookupError:
+        return None
+    aliases = {"utf-16-le": "utf-16", "utf-16-be": "utf-16", "iso8859-1": "latin-1"}
+    return _ACCEPTED.get(aliases.get(name, name))
+
+
+def _agree(label: str, found: str, source: str) -> None:
+    codec = _codec(label)
+    if codec is None:
+        raise EnvelopeRefused(
+            f"the request's {source} names the encoding {label!r}; the service reads "
+            "UTF-8, UTF-16, US-ASCII and ISO-8859-1",
+            rule="encoding",
+        )
+    single_byte = codec in ("utf-8", "ascii", "latin-1")
+    if (found == "utf-16") == single_byte:
+        raise EnvelopeRefused(
+            f"the request's {source} names {label!r} but its bytes are {found.upper()}",
+            rule="encoding",
+        )
+
+
+def _decode(data: bytes, codec: str) -> str:
+    try:
+        return data.decode(codec)
+    except UnicodeDecodeError as exc:
+        raise EnvelopeRefused(
+            f"the request is not valid {codec.upper()}: {exc.reason} at byte {exc.start}",
+            rule="encoding",
+        ) from None
+
+
+def _may_exceed(data: bytes, limits: ShimLimits) -> bool:
+    """Whether the bytes leave room to break a count limit (so counting must come first).
+
+    Each bound is what the bytes can hold at most: no more elements (or nesting) than
+    ``<``, attributes than ``=``, namespace declarations than ``xmlns``, and no name or
+    value longer than the body.
+    """
+    length = len(data)
+    smallest_length = min(
+        limits.max_name_length, limits.max_attribute_length, limits.max_text_length
+    )
+    return (
+        length > smallest_length
+        or data.count(b"<") > min(limits.max_elements, limits.max_depth)
+        or data.count(b"=") > limits.max_attributes
+        or data.count(b"xmlns") > MAX_NAMESPACES
+    )
+
+
+class _Counter:
+    """A parser target that builds nothing: it checks every count and stops at an excess."""
+
+    def __init__(self, limits: ShimLimits) -> None:
+        self.limits = limits
+        self.elements = self.depth = self.namespaces = self.text = 0
+
+    def start(self, tag: str, attrib: Any, nsmap: Any = None) -> None:
+        limits = self.limits
+        self.elements += 1
+        self.depth += 1
+        self.text = 0
+        if self.elements > limits.max_elements:
+            _refuse("the request has more than {} elements", limits.max_elements, "max_elements")
+        if self.depth > limits.max_depth:
+            _refuse("the request nests elements deeper than {}", limits.max_depth, "max_depth")
+        if len(attrib) > limits.max_attributes:
+            _refuse(
+                "an element has more than {} attributes", limits.max_attributes, "max_attributes"
+            )
+        if nsmap:
+            self.namespaces += len(nsmap)
+            if self.namespaces > MAX_NAMESPACES:
+                _refuse(
+                    "the request declares more than {} namespaces", MAX_NAMESPACES, "max_namespaces"
+                )
+            for prefix, uri in nsmap.items():
+                _check_name(prefix or "", limits)
+                _check_value(uri, limits)
+        _check_name(tag, limits)
+        for name, value in attrib.items():
+            _check_name(name, limits)
+            _check_value(value, limits)
+
+    def end(self, tag: str) -> None:
+        self.depth -= 1
+        self.text = 0
+
+    def data(self, text: str) -> None:
+        self.text += len(text)  # one text node may come in several pieces
+        if self.text > self.limits.max_text_length:
+            _refuse(
+                "a text node is longer than {} characters",
+                self.limits.max_text_length,
+                "max_text_length",
+            )
+
+    def pi(self, target: str, data: str | None) -> None:
+        _refuse_pi()
+
+    def close(self) -> None:
+        return None
+
+
+def _count(data: bytes, limits: ShimLimits) -> None:
+    parser = etree.XMLParser(target=cast(Any, _Counter(limits)), **_PARSER_OPTIONS)
+    try:
+        etree.fromstring(data, parser)
+    except etree.XMLSyntaxError as exc:
+        raise EnvelopeRefused(
+            f"the request is not well-formed XML: {exc}", rule="not_xml"
+        ) from None
+
+
+def _check_tree(root: etree._Element, limits: ShimLimits) -> None:
+    """Every count of :class:`_Counter`, on a small tree already built."""
+    counter = _Counter(limits)
+    stack: list[etree._Element] = []
+    for event, element in etree.iterwalk(root, events=("start", "end")):
+        if event == "end":
+            counter.end("")
+            if element.tail:
+                counter.data(element.tail)
+                counter.text = 0
+            stack.pop()
+            continue
+        parent = stack[-1] if stack else None
+        own = element.nsmap if parent is None else _own_namespaces(element, parent)
+        counter.start(cast(str, element.tag), element.attrib, own)
+        if element.text:
+            counter.data(element.text)
+        stack.append(element)
+
+
+def _own_namespaces(element: etree._Element, parent: etree._Element) -> dict[str | None, str]:
+    mine, theirs = element.nsmap, parent.nsmap
+    if mine is theirs or mine == theirs:
+        return {}
+    return {p: u for p, u in mine.items() if theirs.get(p) != u}
+
+
+def _check_name(qname: str, limits: ShimLimits) -> None:
+    local = qname.rpartition("}")[2]
+    if len(local) > limits.max_name_length:
+        _refuse("a name is longer than {} characters", limits.max_name_length, "max_name_length")
+
+
+def _check_value(value: str, limits: ShimLimits) -> None:
+    if len(value) > limits.max_attribute_length:
+        _refuse(
+            "an attribute value is longer than {} characters",
+            limits.max_attribute_length,
+            "max_attribute_length",
+        )
+
+
+def _refuse(message: str, limit: int, rule: str) -> None:
+    raise EnvelopeRefused(message.format(limit) + f" (limit {rule})", rule=rule)
+
+
+def _refuse_pi() -> None:
+    raise EnvelopeRefused(
+        "the request holds a processing instruction, which SOAP forbids",
+        rule="processing_instruction",
+    )
+
+
+def _refuse_markup(root: etree._Element) -> None:
+    """Processing instructions (around the root or in it) and XInclude elements."""
+    around = (*root.itersiblings(etree.PI, preceding=True), *root.itersiblings(etree.PI))
+    if around or next(root.iter(etree.PI), None) is not None:
+        _refuse_pi()
+    for namespace in _XINCLUDE:
+        if root.xpath("boolean(//*[namespace-uri() = $ns])", ns=namespace):
+            raise EnvelopeRefused(
+                "the request holds an XInclude element, which the service does not process",
+                rule="xinclude",
+            )
