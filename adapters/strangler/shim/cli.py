@@ -15,9 +15,15 @@ A thin layer over :func:`strangler.shim.record.run_recorder` and
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.live import Live
+
+    from strangler.shim.record import Exchange
 
 __all__ = ["register_cli"]
 
@@ -41,15 +47,34 @@ def register_cli(app: typer.Typer) -> None:
             int | None, typer.Option(help="Stop after recording this many exchanges.")
         ] = None,
     ) -> None:
-        """Record SOAP traffic: a proxy in front of the legacy system, one file set per call."""
-        from strangler.cli import fail
+        """Record SOAP traffic: a proxy in front of the legacy system, one file set per call.
+
+        Prints one line with the proxy's URL once it listens, then a progress line;
+        stops on Ctrl-C or SIGTERM (or after --count exchanges).
+        """
+        from strangler.cli import fail, stderr
         from strangler.shim.record import RecordError, run_recorder
 
         host, port = _listen(listen)
+        line = _RecordLine(stderr)
         try:
-            run_recorder(folder, to, host=host, port=port, timeout_s=timeout, limit=count)
+            recorded = run_recorder(
+                folder,
+                to,
+                host=host,
+                port=port,
+                timeout_s=timeout,
+                limit=count,
+                on_ready=lambda url: print(
+                    f"recording on {url} for {to} into {folder}", flush=True
+                ),
+                on_exchange=line.show,
+            )
         except RecordError as exc:
             raise fail(exc, USAGE_ERROR) from None
+        finally:
+            line.close()
+        print(f"recorded {recorded} exchanges into {folder}", flush=True)
 
     @app.command()
     def replay(
@@ -111,6 +136,38 @@ def register_cli(app: typer.Typer) -> None:
         except ReplayError as exc:
             raise fail(exc, USAGE_ERROR) from None
         raise typer.Exit(code)
+
+
+class _RecordLine:
+    """The progress line: redrawn in place on a terminal, one line per exchange otherwise."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.count = 0
+        self.by_operation: dict[str, int] = {}
+        self.live: Live | None = None
+        if console.is_terminal:
+            from rich.live import Live
+
+            self.live = Live("waiting for the first request…", console=console, transient=False)
+            self.live.start()
+
+    def show(self, exchange: Exchange) -> None:
+        from rich.markup import escape
+
+        self.count += 1
+        name = exchange.operation or exchange.path
+        self.by_operation[name] = self.by_operation.get(name, 0) + 1
+        last = f"#{exchange.index} {name} → {exchange.status} in {exchange.elapsed_ms:.1f} ms"
+        if self.live is None:
+            self.console.print(f"recorded {escape(last)}", highlight=False, soft_wrap=True)
+            return
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(self.by_operation.items()))
+        self.live.update(f"{self.count} recorded ({escape(counts)}); last {escape(last)}")
+
+    def close(self) -> None:
+        if self.live is not None:
+            self.live.stop()
 
 
 def _listen(value: str) -> tuple[str, int]:
