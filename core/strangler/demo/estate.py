@@ -15,6 +15,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from strangler.errors import StranglerError
 from strangler.spec import Spec, load_spec
 
 __all__ = ["DEMO_SPEC", "Estate", "run_demo", "running_estate"]
@@ -116,6 +117,8 @@ def run_demo(host: str = "127.0.0.1", port: int = 8000, console: Console | None 
     from strangler.demo.features import feature_lines, load_features
     from strangler.demo.predictions import prediction_lines
     from strangler.demo.reorder_route import route_lines
+    from strangler.demo.rollout import rollout_lines
+    from strangler.demo.traffic import ReorderTraffic, reorder_skus
 
     with running_estate() as estate:
         with console.status("loading the feature tables from the legacy systems"):
@@ -163,6 +166,21 @@ def run_demo(host: str = "127.0.0.1", port: int = 8000, console: Console | None 
         )
         for line in route_lines(api):
             console.print(f"    {line}", highlight=False, soft_wrap=True)
+        console.print(
+            "  the rollout: demo customers keep asking the route, and the canary controller "
+            "moves GetReorderAdvice from the rules to the model step by step (shadow, 10%, "
+            "50%, 100%), rolling back by itself when the model fails:",
+            highlight=False,
+        )
+        for line in rollout_lines(api):
+            console.print(f"    {line}", highlight=False, soft_wrap=True)
         console.print("  Ctrl-C stops everything.", highlight=False)
-        with LegacyActivity(estate.erp_path):
+        local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        try:
+            skus = reorder_skus(estate.env["DEMO_FEATURES_URL"])
+        except StranglerError as exc:
+            console.print(f"  [red]no demo traffic[/red]: {exc}", highlight=False)
+            skus = []
+        traffic = ReorderTraffic(f"http://{local}:{port}", skus) if skus else None
+        with LegacyActivity(estate.erp_path), traffic or contextlib.nullcontext():
             run(estate.spec, host=host, port=port, app=app)
