@@ -10,8 +10,8 @@
    ``charset`` of the Content-Type) must agree with the bytes. Anything else (UTF-7,
    UTF-32, EBCDIC...) is refused: an exotic encoding is how a ``<!DOCTYPE`` hides from a
    look at the bytes. The parser then reads UTF-8 only, whatever a declaration says;
-3. markup declarations: any ``<!`` other than a comment or a CDATA section (a DTD, an
-   entity declaration) is refused before a parser sees it. SOAP 1.1 (section 3) and
+3. a DTD: a ``<!DOCTYPE`` (or any ``<!`` that opens no comment) before the root element
+   is refused before a parser sees it, and entity declarations with it. SOAP 1.1 (section 3) and
    SOAP 1.2 (part 1, section 5) forbid a DTD in a message, so this costs no client;
 4. counts, when the bytes allow more than the limits (more ``<`` than ``max_elements``,
    say): a parser that builds nothing counts elements, depth, attributes, names,
@@ -59,7 +59,7 @@ _SMALL: Final = 64 * 1024
 densest (``<a/>`` after ``<a/>``) makes a tree of a few megabytes at most."""
 _XINCLUDE: Final = ("http://www.w3.org/2001/XInclude", "http://www.w3.org/2003/XInclude")
 _DECLARATION: Final = re.compile(rb"""^<\?xml\b[^>]*?\bencoding\s*=\s*["']([^"']*)["']""")
-_MARKUP: Final = re.compile(rb"<!(?!--|\[CDATA\[)")
+_SPACE: Final = re.compile(rb"[ \t\r\n]*")
 _BOMS: Final = (
     (codecs.BOM_UTF32_LE, "utf-32"),  # before UTF-16 LE: it starts with the same two bytes
     (codecs.BOM_UTF32_BE, "utf-32"),
@@ -96,7 +96,7 @@ def parse_envelope(
             f"the request is larger than {limits.max_bytes} bytes", rule="max_bytes"
         )
     data = _as_utf8(body, charset)
-    if _MARKUP.search(data):
+    if _declares_dtd(data):
         raise EnvelopeRefused(
             "the request holds a DTD or a markup declaration (<!DOCTYPE, <!ENTITY...), "
             "which SOAP forbids",
@@ -119,23 +119,15 @@ def parse_envelope(
 
 def _as_utf8(body: bytes, charset: str | None) -> bytes:
     """The body as UTF-8, after checking its encoding (see the module, step 2)."""
-    found, start = "utf-8", 0
-    for bom, name in _BOMS:
-        if body.startswith(bom):
-            found, start = name, len(bom)
-            break
-    else:
-        if body[:2] in (b"\x00<", b"<\x00") or body[:4] in (b"\x00\x00\x00<", b"<\x00\x00\x00"):
-            raise EnvelopeRefused(
-                "the request looks like UTF-16 or UTF-32 without a byte order mark; "
-                "send UTF-8, or UTF-16 with its byte order mark",
-                rule="encoding",
-            )
-    if found == "utf-32":
-        raise EnvelopeRefused("the request is UTF-32; send UTF-8 or UTF-16", rule="encoding")
+    found, start = _sniff(body)
     text: str | None = None
     if found == "utf-16":
         text = _decode(body, "utf-16")  # the codec reads and drops the mark
+        if not text.lstrip().startswith("<"):
+            raise EnvelopeRefused(
+                "the request starts with a UTF-16 byte order mark but is no UTF-16 XML",
+                rule="encoding",
+            )
         head = text[:200].encode("ascii", "replace")
     else:
         head = body[start : start + 200]
@@ -147,11 +139,54 @@ def _as_utf8(body: bytes, charset: str | None) -> bytes:
     for source, label in labels.items():
         if label:
             _agree(label, found, source)
+    if text is None and any(_codec(label) == "latin-1" for label in labels.values() if label):
+        text = _decode(body[start:], "latin-1")
     if text is not None:
         return text.encode("utf-8")
-    if any(_codec(label) == "latin-1" for label in labels.values() if label):
-        return _decode(body[start:], "latin-1").encode("utf-8")
-    return body[start:] if start else body
+    data = body[start:] if start else body
+    _decode(data, "utf-8")  # refused here, by name, rather than by the parser
+    return data
+
+
+def _sniff(body: bytes) -> tuple[str, int]:
+    """The encoding the first bytes show (a byte order mark, or ``<`` encoded), and where
+    the text starts; refuses UTF-32, EBCDIC and UTF-16 without a byte order mark."""
+    for bom, name in _BOMS:
+        if body.startswith(bom):
+            if name == "utf-32":
+                raise EnvelopeRefused(
+                    "the request is UTF-32; send UTF-8 or UTF-16", rule="encoding"
+                )
+            return name, len(bom)
+    if body[:2] in (b"\x00<", b"<\x00"):
+        raise EnvelopeRefused(
+            "the request looks like UTF-16 or UTF-32 without a byte order mark; "
+            "send UTF-8, or UTF-16 with its byte order mark",
+            rule="encoding",
+        )
+    if body[:4] == b"\x4c\x6f\xa7\x94":  # "<?xm" in EBCDIC (XML 1.0, appendix F)
+        raise EnvelopeRefused("the request is EBCDIC; send UTF-8 or UTF-16", rule="encoding")
+    return "utf-8", 0
+
+
+def _declares_dtd(data: bytes) -> bool:
+    """Whether a markup declaration (``<!`` that opens no comment) comes before the root.
+
+    Only the prolog is looked at: a DTD can stand nowhere else, and ``<!DOCTYPE`` inside
+    a CDATA section (an HTML page sent as text, say) is data.
+    """
+    at = 0
+    while True:
+        at = _SPACE.match(data, at).end()  # type: ignore[union-attr]  # always matches
+        if data.startswith(b"<?", at):
+            end = data.find(b"?>", at + 2)
+        elif data.startswith(b"<!--", at):
+            end = data.find(b"-->", at + 4)
+        else:
+            return data.startswith(b"<!", at)
+        if end < 0:
+            return False  # unterminated: the parser says so
+        at = end + 2 if data[end] == ord("?") else end + 3
 
 
 def _codec(label: str) -> str | None:
@@ -216,7 +251,17 @@ class _Counter:
         self.limits = limits
         self.elements = self.depth = self.namespaces = self.text = 0
 
-    def start(self, tag: str, attrib: Any, nsmap: Any = None) -> None:
+    def start_ns(self, prefix: str | None, uri: str) -> None:
+        limits = self.limits
+        self.namespaces += 1
+        if self.namespaces > MAX_NAMESPACES:
+            _refuse(
+                "the request declares more than {} namespaces", MAX_NAMESPACES, "max_namespaces"
+            )
+        _check_name(prefix or "", limits)
+        _check_value(uri, limits)
+
+    def start(self, tag: str, attrib: Any) -> None:
         limits = self.limits
         self.elements += 1
         self.depth += 1
@@ -229,15 +274,6 @@ class _Counter:
             _refuse(
                 "an element has more than {} attributes", limits.max_attributes, "max_attributes"
             )
-        if nsmap:
-            self.namespaces += len(nsmap)
-            if self.namespaces > MAX_NAMESPACES:
-                _refuse(
-                    "the request declares more than {} namespaces", MAX_NAMESPACES, "max_namespaces"
-                )
-            for prefix, uri in nsmap.items():
-                _check_name(prefix or "", limits)
-                _check_value(uri, limits)
         _check_name(tag, limits)
         for name, value in attrib.items():
             _check_name(name, limits)
@@ -287,7 +323,9 @@ def _check_tree(root: etree._Element, limits: ShimLimits) -> None:
             continue
         parent = stack[-1] if stack else None
         own = element.nsmap if parent is None else _own_namespaces(element, parent)
-        counter.start(cast(str, element.tag), element.attrib, own)
+        for prefix, uri in own.items():
+            counter.start_ns(prefix, uri)
+        counter.start(cast(str, element.tag), element.attrib)
         if element.text:
             counter.data(element.text)
         stack.append(element)
@@ -327,7 +365,11 @@ def _refuse_pi() -> None:
 
 
 def _refuse_markup(root: etree._Element) -> None:
-    """Processing instructions (around the root or in it) and XInclude elements."""
+    """A DTD the prolog check missed, processing instructions (around the root or in
+    it) and XInclude elements."""
+    info: Any = root.getroottree().docinfo  # lxml-stubs lack DocInfo.doctype
+    if info.doctype or info.internalDTD is not None or info.externalDTD is not None:
+        raise EnvelopeRefused("the request holds a DTD, which SOAP forbids", rule="dtd")
     around = (*root.itersiblings(etree.PI, preceding=True), *root.itersiblings(etree.PI))
     if around or next(root.iter(etree.PI), None) is not None:
         _refuse_pi()
