@@ -16,17 +16,27 @@ Per route, in the server context (``strangler-locations.conf``): an exact
 ``nginx.conf`` is a complete configuration around the two: ``daemon off``, logs
 to stderr, pid and temporary files relative to the prefix (``nginx -p DIR -c
 nginx.conf -e stderr`` keeps every path under ``DIR``).
+
+When the canary controller drives nginx (:mod:`strangler.canary.nginx`) it
+passes :class:`CanaryOptions`: every route answer and ``GET /_strangler/nginx``
+carry ``X-Strangler-Config: VERSION`` (so a reload can be seen to be live),
+and each route's requests are logged as one JSON object a line
+(``log_format strangler_canary``: ``ts`` seconds since the epoch, ``route``,
+``side``, ``status``, ``request_time``, ``upstream_time``), with the request
+body (``body``) for the routes named in ``log_bodies`` (a fairness segment is
+read from it; bodies up to ``client_body_buffer_size``, 64 KiB, are logged).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 
 from strangler.errors import SpecError, SpecProblem
 from strangler.gateway.render import RoutePlan, Upstream
 
-__all__ = ["render_nginx"]
+__all__ = ["CanaryOptions", "render_nginx"]
 
 _HEADER = re.compile(r"^[A-Za-z0-9_-]+$")
 _SIMPLE_COOKIE = re.compile(r"^[A-Za-z0-9_]+$")
@@ -35,8 +45,40 @@ _PATH = re.compile(r"^/[A-Za-z0-9/_.~-]*$")
 _HOST = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)$")
 
 
+@dataclass(frozen=True)
+class CanaryOptions:
+    """What the canary controller adds: a version to see, an access log to read.
+
+    ``access_log`` is relative to the nginx prefix; ``log_bodies`` names the
+    routes whose request bodies are logged too.
+    """
+
+    version: str
+    access_log: str
+    log_bodies: Collection[str] = ()
+
+
+_LOG_FIELDS = (
+    '{"ts":$msec,"route":"$strangler_route","side":"$strangler_side","status":$status,'
+    '"request_time":$request_time,"upstream_time":"$upstream_response_time"'
+)
+
+
+def _log_formats() -> str:
+    return (
+        "# one JSON object per route request, read by the canary controller\n"
+        f"log_format strangler_canary escape=json '{_LOG_FIELDS}}}';\n"
+        f"log_format strangler_canary_body escape=json '{_LOG_FIELDS},"
+        '"body":"$request_body"}\';\n'
+    )
+
+
 def render_nginx(
-    plans: Sequence[RoutePlan], *, listen: str = "127.0.0.1:8080", source: str = "<spec>"
+    plans: Sequence[RoutePlan],
+    *,
+    listen: str = "127.0.0.1:8080",
+    source: str = "<spec>",
+    canary: CanaryOptions | None = None,
 ) -> dict[str, str]:
     """``{file name: text}`` for the routes (file names below ``nginx/``)."""
     _check(plans, source)
@@ -44,9 +86,12 @@ def render_nginx(
     http = [header]
     locations = [header]
     underscores = False
+    if canary is not None:
+        http.append(_log_formats())
+        locations.append(_version_location(canary.version))
     for plan in plans:
         http.append(_http_part(plan))
-        locations.append(_location(plan))
+        locations.append(_location(plan, canary))
         underscores |= plan.sticky == "header" and "_" in (plan.sticky_name or "")
     server_extra = "        underscores_in_headers on;\n" if underscores else ""
     return {
@@ -151,7 +196,35 @@ def _upstream(plan: RoutePlan, side: str, upstream: Upstream) -> str:
     )
 
 
-def _location(plan: RoutePlan) -> str:
+def _version_location(version: str) -> str:
+    return (
+        "# the configuration's version: live once this answers it\n"
+        "location = /_strangler/nginx {\n"
+        f'    add_header X-Strangler-Config "{version}" always;\n'
+        f'    return 200 "{version}\\n";\n'
+        "}\n"
+    )
+
+
+def _canary_lines(plan: RoutePlan, canary: CanaryOptions | None) -> str:
+    if canary is None:
+        return ""
+    v = _var(plan)
+    body = plan.name in canary.log_bodies
+    return (
+        f'    set $strangler_route "{plan.name}";\n'
+        f"    set $strangler_side $strangler_side_{v};\n"
+        f'    add_header X-Strangler-Config "{canary.version}" always;\n'
+        + (
+            "    client_body_buffer_size 64k;\n    client_body_in_single_buffer on;\n"
+            if body
+            else ""
+        )
+        + f"    access_log {canary.access_log} strangler_canary{'_body' if body else ''};\n"
+    )
+
+
+def _location(plan: RoutePlan, canary: CanaryOptions | None = None) -> str:
     v = _var(plan)
     tls = (
         f"    proxy_ssl_server_name on;\n    proxy_ssl_name $strangler_sni_{v};\n"
@@ -167,6 +240,7 @@ def _location(plan: RoutePlan) -> str:
         f"    proxy_set_header Host $strangler_host_{v};\n"
         f"{tls}"
         f"    add_header X-Strangler-Side $strangler_side_{v} always;\n"
+        f"{_canary_lines(plan, canary)}"
         "}\n"
     )
 

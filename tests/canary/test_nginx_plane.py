@@ -1,0 +1,213 @@
+"""nginx as the data plane: a real nginx (Debian's) in front of two real HTTP sides.
+
+:class:`NginxPlane` renders each route state, checks it with ``nginx -t``, swaps
+it in and reloads nginx; the split is counted from ``X-Strangler-Side`` over a
+population of sticky keys while client threads keep sending requests, and not
+one of those may fail across the reloads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from strangler.canary.nginx import NginxError, NginxPlane
+from strangler.gateway.state import RouteState
+from strangler.spec.gateway import NginxPlaneSpec, RoutesSpec
+from tests.gateway.conftest import echo_service
+from tests.gateway.nginx import run_nginx
+from tests.servers import free_port, run_app
+
+ROUTE = "quote"
+KEYS = [f"customer-{n}" for n in range(400)]
+
+
+def routes_spec(services: dict[str, str], fairness: bool = False) -> RoutesSpec:
+    rollout = (
+        {"steps": [0.05, 0.25, 1.0], "fairness": {"segment": {"body": "/segment"}}}
+        if fairness
+        else {"steps": [0.05, 0.25, 1.0]}
+    )
+    return RoutesSpec.model_validate(
+        {
+            "items": {
+                ROUTE: {
+                    "path": "/api/quote",
+                    "legacy": {"url": f"{services['legacy']}/legacy"},
+                    "modern": {"url": f"{services['modern']}/modern"},
+                    "mode": "legacy",
+                    "sticky": {"header": "X-Customer"},
+                    "rollout": rollout,
+                }
+            }
+        }
+    )
+
+
+@dataclass
+class Traffic:
+    """Client threads sending requests until stopped, each on a fresh or a kept connection.
+
+    A kept connection that nginx closed as idle (its old workers do at a reload,
+    as any nginx does at ``keepalive_timeout``) while the next request was on its
+    way is answered by nothing: the client sends that request again on a new
+    connection, as browsers do, and the retry is counted. A request that gets an
+    answer other than 200, or none on a fresh connection, is a failure.
+    """
+
+    url: str
+    sent: int = 0
+    retried: int = 0
+    failures: list[str] = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def run(self, keep_alive: bool) -> None:
+        limits = httpx.Limits(max_keepalive_connections=4 if keep_alive else 0)
+        with httpx.Client(base_url=self.url, timeout=10, limits=limits) as client:
+            n = 0
+            while not self.stop.is_set():
+                n += 1
+                failure, retried = self._send(client, KEYS[n % len(KEYS)], n, keep_alive)
+                with self.lock:
+                    self.sent += 1
+                    self.retried += retried
+                    if failure:
+                        self.failures.append(failure)
+
+    def _send(self, client: httpx.Client, key: str, n: int, keep_alive: bool) -> tuple[str, int]:
+        for attempt in range(2 if keep_alive else 1):
+            try:
+                answer = client.post("/api/quote", json={"n": n}, headers={"X-Customer": key})
+            except httpx.RemoteProtocolError as exc:
+                if attempt == 0 and keep_alive and "without sending a response" in str(exc):
+                    continue  # the idle connection was closed under the request: send again
+                return repr(exc), attempt
+            except httpx.HTTPError as exc:
+                return repr(exc), attempt
+            return ("" if answer.status_code == 200 else f"HTTP {answer.status_code}"), attempt
+        return "closed twice", 1
+
+
+@dataclass
+class Estate:
+    services: dict[str, str]
+    plane: NginxPlane
+    url: str
+
+
+@pytest.fixture(scope="module")
+def estate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Estate]:
+    prefix = tmp_path_factory.mktemp("nginx-plane")
+    port = free_port()
+    with run_app(echo_service("legacy")) as legacy, run_app(echo_service("modern")) as modern:
+        services = {"legacy": legacy, "modern": modern}
+        spec = NginxPlaneSpec(dir=str(prefix), listen=f"127.0.0.1:{port}")
+        plane = NginxPlane(spec, routes_spec(services))
+        asyncio.run(plane.apply({ROUTE: RouteState("legacy", 0.0)}))  # no nginx yet: written
+        with run_nginx(plane.conf_path, plane.dir, port) as url:
+            yield Estate(services, plane, url)
+
+
+def split(url: str) -> dict[str, str]:
+    """The side each sticky key is answered by (a fresh connection per request)."""
+    sides: dict[str, str] = {}
+    limits = httpx.Limits(max_keepalive_connections=0)
+    with httpx.Client(base_url=url, timeout=10, limits=limits) as client:
+        for key in KEYS:
+            answer = client.post("/api/quote", json={}, headers={"X-Customer": key})
+            assert answer.status_code == 200
+            side = answer.headers["x-strangler-side"]
+            assert answer.json()["side"] == side
+            sides[key] = side
+    return sides
+
+
+def assert_share(sides: dict[str, str], weight: float) -> None:
+    """The modern count is the weight's share of the keys, within five binomial deviations."""
+    modern = Counter(sides.values())["modern"]
+    expected = weight * len(sides)
+    spread = 5 * math.sqrt(len(sides) * weight * (1 - weight)) + 1
+    assert abs(modern - expected) <= spread, (modern, expected)
+
+
+def apply(plane: NginxPlane, mode: str, weight: float) -> None:
+    asyncio.run(plane.apply({ROUTE: RouteState(mode, weight)}))  # type: ignore[arg-type]
+
+
+def test_each_step_moves_nginxs_split_and_no_request_fails(estate: Estate) -> None:
+    traffic = Traffic(estate.url)
+    threads = [
+        threading.Thread(target=traffic.run, args=(keep_alive,), daemon=True)
+        for keep_alive in (False, True)
+    ]
+    for thread in threads:
+        thread.start()
+    reloads = estate.plane.reloads
+    try:
+        apply(estate.plane, "legacy", 0.0)  # what nginx already carries: no reload
+        assert estate.plane.reloads == reloads
+        assert set(split(estate.url).values()) == {"legacy"}
+        modern_before: set[str] = set()
+        for weight in (0.05, 0.25):
+            apply(estate.plane, "canary", weight)
+            sides = split(estate.url)
+            assert_share(sides, weight)
+            modern = {key for key, side in sides.items() if side == "modern"}
+            assert modern_before <= modern  # a key on the modern side stays there
+            modern_before = modern
+        apply(estate.plane, "modern", 1.0)
+        assert set(split(estate.url).values()) == {"modern"}
+        apply(estate.plane, "legacy", 0.0)  # the rollback
+        assert set(split(estate.url).values()) == {"legacy"}
+        assert estate.plane.reloads == reloads + 4
+    finally:
+        traffic.stop.set()
+        for thread in threads:
+            thread.join(30)
+    assert traffic.sent > 0
+    assert traffic.failures == []
+    print(f"{traffic.sent} requests across the reloads, {traffic.retried} sent again")
+
+
+def test_a_configuration_nginx_refuses_leaves_the_running_one(estate: Estate) -> None:
+    apply(estate.plane, "canary", 0.25)
+    live = estate.plane.version
+    bad_spec = estate.plane.spec.model_copy(
+        update={"modern_url": f"http://no-such-host-{uuid.uuid4().hex[:6]}.invalid/modern"}
+    )
+    bad = NginxPlane(bad_spec, estate.plane.routes)
+    with pytest.raises(NginxError, match="host not found"):
+        apply(bad, "canary", 0.5)
+    answer = httpx.get(f"{estate.url}/_strangler/nginx")
+    assert answer.text.strip() == live == answer.headers["x-strangler-config"]
+    assert_share(split(estate.url), 0.25)
+
+
+def test_a_side_nginx_cannot_call_is_named(tmp_path: Path, estate: Estate) -> None:
+    routes = routes_spec(estate.services).model_dump()
+    routes["items"][ROUTE]["legacy"] = {"operation": "inventory.GetReorderAdvice"}
+    spec = NginxPlaneSpec(dir=str(tmp_path))
+    with pytest.raises(Exception, match="legacy side"):
+        NginxPlane(spec, RoutesSpec.model_validate(routes))
+    given = spec.model_copy(update={"legacy_url": "http://127.0.0.1:9/sides/{route}{path}"})
+    plane = NginxPlane(given, RoutesSpec.model_validate(routes))
+    assert plane.upstreams[f"{ROUTE}.legacy"] == f"http://127.0.0.1:9/sides/{ROUTE}/api/quote"
+
+
+def test_the_command_reload_is_live_too(estate: Estate) -> None:
+    by_command = NginxPlane(
+        estate.plane.spec.model_copy(update={"reload": "command"}), estate.plane.routes
+    )
+    apply(by_command, "canary", 0.05)
+    assert_share(split(estate.url), 0.05)
+    assert httpx.get(f"{estate.url}/_strangler/nginx").text.strip() == by_command.version
