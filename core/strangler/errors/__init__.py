@@ -13,6 +13,10 @@ each class to an RFC 9457 problem.
     │   ├── RowNotFound            no row of a table has this key
     │   └── UnknownModel           no such model, or no such version of it
     ├── NotAllowed                 the spec does not allow this (a write to a read-only table)
+    ├── AccessDenied               the caller may not do this
+    │   ├── Unauthenticated        no credentials, or credentials that are not valid
+    │   └── Forbidden              valid credentials that do not grant the scope needed
+    ├── RateLimited                the caller or the route is over its rate limit: try later
     ├── Conflict                   not now: the thing's present state does not allow it
     ├── InvalidInput               the caller's data does not fit the operation
     │   ├── BadQuery               a query string names an unknown field or a bad value
@@ -40,12 +44,14 @@ from typing import Any
 from strangler.errors.redact import mask_urls
 
 __all__ = [
+    "AccessDenied",
     "BadQuery",
     "BadTensor",
     "BrokerError",
     "BrokerUnavailable",
     "Conflict",
     "FaultInfo",
+    "Forbidden",
     "InputProblem",
     "InputTooLarge",
     "InvalidInput",
@@ -59,11 +65,13 @@ __all__ = [
     "ModelOverloaded",
     "NotAllowed",
     "NotFound",
+    "RateLimited",
     "RowNotFound",
     "SpecError",
     "SpecProblem",
     "StranglerError",
     "SystemLoadError",
+    "Unauthenticated",
     "UnknownModel",
     "UnknownOperation",
     "UpstreamError",
@@ -157,6 +165,38 @@ class NotAllowed(StranglerError):
     def __init__(self, message: str, *, allowed: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.allowed = allowed
+
+
+class AccessDenied(StranglerError):
+    """The caller may not do this; the message says why, never echoing a credential."""
+
+
+class Unauthenticated(AccessDenied):
+    """No credentials, or credentials that are not valid (unknown key, bad token).
+
+    ``invalid`` is true when credentials were sent but refused (RFC 6750's
+    ``invalid_token``), false when none were sent.
+    """
+
+    def __init__(self, message: str, *, invalid: bool = False) -> None:
+        super().__init__(message)
+        self.invalid = invalid
+
+
+class Forbidden(AccessDenied):
+    """Valid credentials that do not grant ``required_scope``."""
+
+    def __init__(self, message: str, *, required_scope: str) -> None:
+        super().__init__(message)
+        self.required_scope = required_scope
+
+
+class RateLimited(StranglerError):
+    """Over a rate limit (``limit``: ``client`` or ``route``); try after ``retry_after_s``."""
+
+    def __init__(self, message: str, *, limit: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.limit, self.retry_after_s = limit, retry_after_s
 
 
 class Conflict(StranglerError):

@@ -11,7 +11,7 @@
 """
 
 from strangler.platform.build import BuildContext, build_platform
-from strangler.platform.component import Component, FastRoutes, Health, RouteSource
+from strangler.platform.component import Component, FastRoutes, Guard, Health, RouteSource
 from strangler.platform.core import Platform
 from strangler.platform.operations import Operation, OperationSource
 from strangler.platform.registry import Kind, Part, register_kind, register_part
@@ -20,6 +20,7 @@ __all__ = [
     "BuildContext",
     "Component",
     "FastRoutes",
+    "Guard",
     "Health",
     "Kind",
     "Operation",

@@ -18,6 +18,8 @@ that the app checks with ``isinstance``:
 * :class:`FastRoutes`: a few hot routes answered ahead of the framework's
   routing (after the request limits), where its per-request work would cost
   more than the route's own.
+* :class:`Guard`: stands in front of every route (authentication, scopes,
+  rate limits), and declares what it asks for in the OpenAPI document.
 """
 
 from __future__ import annotations
@@ -30,8 +32,9 @@ if TYPE_CHECKING:
 
     from fastapi import APIRouter
     from starlette.routing import Route
+    from starlette.types import ASGIApp
 
-__all__ = ["Component", "FastRoutes", "Health", "RouteSource", "Status"]
+__all__ = ["Component", "FastRoutes", "Guard", "Health", "RouteSource", "Status"]
 
 Status = Literal["ok", "degraded", "down"]
 
@@ -105,4 +108,19 @@ class FastRoutes(Protocol):
 
     def fast_routes(self) -> Sequence[Route]:
         """The routes; few, and matched by a cheap path test."""
+        ...
+
+
+@runtime_checkable
+class Guard(Protocol):
+    """A component in front of every route, inside the request limits and before
+    the fast lane and the routing (authentication, scopes, rate limits)."""
+
+    def wrap(self, app: ASGIApp) -> ASGIApp:
+        """``app`` behind the guard (added as the app's middleware)."""
+        ...
+
+    def document(self, openapi: dict[str, Any]) -> None:
+        """Learn the operations from the finished OpenAPI document and declare in it
+        what the guard asks of each (security schemes, scopes, its refusals)."""
         ...

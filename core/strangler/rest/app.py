@@ -31,7 +31,7 @@ from pydantic import BaseModel
 from starlette.responses import Response
 
 from strangler.platform.build import build_platform
-from strangler.platform.component import Component, FastRoutes, RouteSource
+from strangler.platform.component import Component, FastRoutes, Guard, RouteSource
 from strangler.platform.core import Platform, components_of
 from strangler.platform.invocations import invoke
 from strangler.platform.operations import Operation, OperationSource
@@ -74,6 +74,9 @@ def build_app(
     fast = [r for c in platform if isinstance(c, FastRoutes) for r in c.fast_routes()]
     if fast:  # added first: inside the limits below
         app.add_middleware(FastLane, routes=fast)
+    guards = [c for c in platform if isinstance(c, Guard)]
+    for guard in guards:  # before the fast lane, inside the limits
+        app.add_middleware(guard.wrap)
     app.add_middleware(BodyLimit, max_bytes=int(limits.max_body_bytes))
     app.add_middleware(UrlLimit, max_params=limits.max_query_params)
     registered = kinds()
@@ -90,7 +93,7 @@ def build_app(
         if isinstance(component, RouteSource):
             app.include_router(component.router(), prefix=component.prefix)
 
-    _problem_media_type(app)
+    _problem_media_type(app, guards)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
@@ -174,10 +177,11 @@ _EDGE_ANSWERS = {
 """Statuses the edge itself may answer to any operation (413: those with a body)."""
 
 
-def _problem_media_type(app: FastAPI) -> None:
+def _problem_media_type(app: FastAPI, guards: Sequence[Guard] = ()) -> None:
     """Document error answers as they are sent: ``application/problem+json``, and every
     status the edge itself may answer (:data:`_EDGE_ANSWERS`) on every operation; give
-    operations and components their short names (:mod:`.naming`)."""
+    operations and components their short names (:mod:`.naming`); let each guard
+    declare what it asks for."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -197,6 +201,8 @@ def _problem_media_type(app: FastAPI) -> None:
                         if status[:1] in "45" and "application/json" in content:
                             content[PROBLEM_MEDIA_TYPE] = content.pop("application/json")
             name_document(document)
+            for guard in guards:
+                guard.document(document)
             app.openapi_schema = document
         return app.openapi_schema
 

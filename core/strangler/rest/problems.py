@@ -36,6 +36,7 @@ from strangler.errors import (
     BadQuery,
     BadTensor,
     Conflict,
+    Forbidden,
     InputTooLarge,
     InvalidInput,
     LegacyDataError,
@@ -48,8 +49,10 @@ from strangler.errors import (
     ModelOverloaded,
     NotAllowed,
     NotFound,
+    RateLimited,
     RowNotFound,
     StranglerError,
+    Unauthenticated,
     UnknownModel,
     UnknownOperation,
     UpstreamError,
@@ -93,6 +96,9 @@ PROBLEM_TYPES: dict[type[StranglerError], ProblemType] = {
     RowNotFound: ProblemType(404, "not-found", "No such row"),
     UnknownModel: ProblemType(404, "not-found", "No such model"),
     NotAllowed: ProblemType(405, "method-not-allowed", "Not allowed here"),
+    Unauthenticated: ProblemType(401, "unauthenticated", "Credentials are missing or not valid"),
+    Forbidden: ProblemType(403, "forbidden", "The credentials do not grant this"),
+    RateLimited: ProblemType(429, "rate-limited", "Too many requests"),
     Conflict: ProblemType(409, "conflict", "Not allowed in the present state"),
     InvalidInput: ProblemType(422, "invalid-input", "The request does not fit the operation"),
     BadQuery: ProblemType(400, "bad-query", "The query is not valid"),
@@ -194,6 +200,10 @@ def _extensions(exc: StranglerError) -> dict[str, Any]:
         return {"model": exc.model, "version": exc.version, "retry_after_s": exc.retry_after_s}
     if isinstance(exc, ModelError | UnknownModel):
         return {"model": exc.model, "version": exc.version}
+    if isinstance(exc, Forbidden):
+        return {"required_scope": exc.required_scope}
+    if isinstance(exc, RateLimited):
+        return {"limit": exc.limit, "retry_after_s": exc.retry_after_s}
     if isinstance(exc, InvalidInput):
         return {"errors": [{"path": p.path, "message": p.message} for p in exc.problems] or None}
     if not isinstance(exc, LegacyError):

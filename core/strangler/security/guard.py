@@ -1,0 +1,343 @@
+"""The guard in front of every route: who calls, may they, how often, and the audit.
+
+Per request, before the route reads its body:
+
+1. a ``public`` path (health) passes;
+2. the caller is identified by an API key (``X-API-Key``) or a bearer JWT;
+   none, or one that is refused, is 401 with ``WWW-Authenticate``;
+3. the operation's scope (:mod:`.scopes`) must be granted, else 403;
+4. the caller's bucket and the route's buckets (:mod:`.ratelimit`) must have a
+   token, else 429 with ``Retry-After``; refused credentials take from the
+   caller's address's bucket, so guessing keys is limited too;
+5. a request that writes is recorded in the audit trail with its actor and
+   answer (:mod:`.audit`).
+
+The verified caller is put in the request's state as ``principal``
+(:class:`Principal`) for the routes that want the actor. Refusals are
+problem+json and never echo a credential.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from strangler.errors import Forbidden, RateLimited, StranglerError, Unauthenticated
+from strangler.platform.component import Health
+from strangler.platform.operations import OperationSource
+from strangler.rest.problems import MEDIA_TYPE, Problem, problem_body, problem_json
+from strangler.security.audit import AuditRecord, AuditTrail
+from strangler.security.keys import KeyRing
+from strangler.security.ratelimit import Buckets, MemoryBuckets, RedisBuckets
+from strangler.security.scopes import RouteRule, ScopeTable, grants, route_rules
+from strangler.security.tokens import BadToken, TokenVerifier
+from strangler.spec.security import SecuritySpec
+
+__all__ = ["Principal", "SecurityGuard"]
+
+log = logging.getLogger("strangler.security")
+
+REALM = 'realm="strangler"'
+
+
+@dataclass(frozen=True)
+class Principal:
+    """A verified caller: ``actor`` is ``key:NAME`` or ``jwt:SUBJECT``."""
+
+    actor: str
+    method: str
+    scopes: frozenset[str] = field(default_factory=frozenset)
+
+
+class SecurityGuard:
+    """The ``security`` component: authentication, scopes, rate limits, audit."""
+
+    name = "security"
+    kind = "security"
+
+    def __init__(
+        self,
+        spec: SecuritySpec,
+        *,
+        sources: Iterable[tuple[str, str, OperationSource]] = (),
+        gateway: Mapping[str, str] | None = None,
+        audit_url: str | None = None,
+    ) -> None:
+        self.spec = spec
+        self.sources = list(sources)
+        self.gateway = dict(gateway or {})
+        self.public = frozenset(spec.public)
+        self.keys = KeyRing({n: k.hash.get_secret_value() for n, k in spec.keys.items()})
+        self._key_scopes = {n: frozenset(k.scopes) for n, k in spec.keys.items()}
+        self._slow_keys = any(
+            k.hash.get_secret_value().startswith("scrypt:") for k in spec.keys.values()
+        )
+        self.tokens = TokenVerifier(spec.jwt) if spec.jwt is not None else None
+        limits = spec.rate_limits
+        self.buckets: Buckets = (
+            RedisBuckets(limits.redis.get_secret_value(), limits.prefix)
+            if limits.redis is not None
+            else MemoryBuckets()
+        )
+        self.audit = AuditTrail(audit_url, spec.audit.table) if audit_url else None
+        self.table: ScopeTable | None = None
+
+    # -- the component ------------------------------------------------------
+
+    async def start(self) -> None:
+        if self.audit is not None:
+            await self.audit.start()
+            self.audit.record(AuditRecord("security.loaded", "spec", detail=self.fingerprint()))
+
+    async def close(self) -> None:
+        await self.buckets.close()
+        if self.audit is not None:
+            await self.audit.close()
+
+    async def health(self) -> Health:
+        detail: dict[str, Any] = {"kind": self.kind, "keys": len(self.keys)}
+        if self.tokens is not None:
+            detail.update(self.tokens.jwks.health())
+        failing = isinstance(self.buckets, RedisBuckets) and self.buckets.failing
+        if failing:
+            detail["rate_limits"] = "redis failing: limited in this process"
+        return Health("degraded" if failing else "ok", detail)
+
+    def fingerprint(self) -> str:
+        """Key names and a hash of their hashes and scopes: shows a change, reveals nothing."""
+        digest = hashlib.sha256()
+        for name in sorted(self.spec.keys):
+            key = self.spec.keys[name]
+            digest.update(f"{name}\0{key.hash.get_secret_value()}\0{sorted(key.scopes)}\n".encode())
+        names = ",".join(sorted(self.spec.keys)) or "-"
+        return f"keys={names} sha256={digest.hexdigest()[:16]} jwt={self.tokens is not None}"
+
+    # -- the faces the edge uses -------------------------------------------
+
+    def wrap(self, app: ASGIApp) -> ASGIApp:
+        """The app behind this guard (the edge adds it as a middleware)."""
+        return _Guarded(app, self)
+
+    def document(self, openapi: dict[str, Any]) -> None:
+        """Learn each operation's scope from the document; declare schemes and scopes in it."""
+        rules = route_rules(
+            openapi,
+            self.sources,
+            public=self.public,
+            overrides=self.spec.scopes,
+            gateway=self.gateway,
+        )
+        self.table = ScopeTable(rules)
+        _declare(openapi, self, rules)
+
+    # -- per request --------------------------------------------------------
+
+    async def authenticate(self, headers: Mapping[str, str]) -> Principal:
+        """The caller the headers prove; :class:`Unauthenticated` otherwise."""
+        key = headers.get(self.spec.api_key_header.lower())
+        if key is not None:
+            name = (
+                await asyncio.to_thread(self.keys.match, key)
+                if self._slow_keys
+                else self.keys.match(key)
+            )
+            if name is None:
+                raise Unauthenticated("the API key is not valid", invalid=True)
+            return Principal(f"key:{name}", "api-key", self._key_scopes[name])
+        authorization = headers.get("authorization")
+        if authorization is None:
+            raise Unauthenticated(
+                f"credentials are needed: an API key in {self.spec.api_key_header}"
+                + (" or a bearer token" if self.tokens else "")
+            )
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or self.tokens is None:
+            raise Unauthenticated(
+                f"the {scheme[:20]!r} authorization scheme is not accepted here", invalid=True
+            )
+        try:
+            verified = await self.tokens.verify(token.strip())
+        except BadToken as exc:
+            raise Unauthenticated(str(exc), invalid=True) from None
+        return Principal(f"jwt:{verified.subject}", "jwt", verified.scopes)
+
+    async def limit(self, caller: str, required: str | None) -> None:
+        """Take a token from the caller's bucket and the route's; :class:`RateLimited`."""
+        limits = self.spec.rate_limits
+        if limits.client is not None:
+            rate = limits.client
+            taken = await self.buckets.take(f"c:{caller}", rate.capacity, rate.refill_per_s)
+            if not taken.allowed:
+                raise RateLimited(
+                    f"{caller} is over its rate limit ({rate.rate:g} per {rate.per_s:g} s)",
+                    limit="client",
+                    retry_after_s=taken.retry_after_s,
+                )
+        if required is None:
+            return
+        for pattern, rate in limits.routes.items():
+            if grants([pattern], required):
+                key = f"r:{pattern}:{required}"
+                taken = await self.buckets.take(key, rate.capacity, rate.refill_per_s)
+                if not taken.allowed:
+                    raise RateLimited(
+                        f"{required} is over its rate limit ({rate.rate:g} per {rate.per_s:g} s)",
+                        limit="route",
+                        retry_after_s=taken.retry_after_s,
+                    )
+
+    def challenge(self, exc: Unauthenticated | Forbidden) -> str:
+        """``WWW-Authenticate`` for a 401 or 403 (RFC 6750 for bearer tokens)."""
+        challenges = []
+        if self.tokens is not None:
+            if isinstance(exc, Forbidden):
+                challenges.append(
+                    f'Bearer {REALM}, error="insufficient_scope", scope="{exc.required_scope}"'
+                )
+            elif exc.invalid:
+                challenges.append(f'Bearer {REALM}, error="invalid_token"')
+            else:
+                challenges.append(f"Bearer {REALM}")
+        challenges.append(f'ApiKey {REALM}, header="{self.spec.api_key_header}"')
+        return ", ".join(challenges)
+
+
+class _Guarded:
+    """The ASGI middleware of one :class:`SecurityGuard`."""
+
+    def __init__(self, app: ASGIApp, guard: SecurityGuard) -> None:
+        self.app, self.guard = app, guard
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self.guard.public:
+            await self.app(scope, receive, send)
+            return
+        guard = self.guard
+        if guard.table is None:
+            scope["app"].openapi()  # documents the routes: the guard learns their scopes
+        assert guard.table is not None
+        rule, params = guard.table.find(scope["method"], scope["path"])
+        if rule is not None and rule.scope is None:
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        client = scope.get("client")
+        address = client[0] if client else "unknown"
+        required = rule.required(params) if rule is not None else None
+        try:
+            try:
+                principal = await guard.authenticate(headers)
+            except Unauthenticated:
+                await guard.limit(f"ip:{address}", None)
+                raise
+            if required and not grants(principal.scopes, required):
+                _audit(guard, rule, principal.actor, scope, required, 403, address)
+                raise Forbidden(
+                    f"{principal.actor} lacks scope {required}", required_scope=required
+                )
+            await guard.limit(principal.actor, required)
+        except StranglerError as exc:
+            await self._refuse(exc, scope, receive, send)
+            return
+        scope.setdefault("state", {})["principal"] = principal
+        status = 500
+
+        async def watched(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        finally:
+            _audit(guard, rule, principal.actor, scope, required, status, address)
+
+    async def _refuse(
+        self, exc: StranglerError, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        headers = {}
+        if isinstance(exc, Unauthenticated | Forbidden):
+            headers["WWW-Authenticate"] = self.guard.challenge(exc)
+        log.info(
+            "refused %s %s: %s",
+            scope["method"],
+            scope["path"],
+            exc.message,
+        )
+        await problem_json(problem_body(exc, scope["path"]), headers)(scope, receive, send)
+
+
+def _audit(
+    guard: SecurityGuard,
+    rule: RouteRule | None,
+    actor: str,
+    scope: Scope,
+    required: str | None,
+    status: int,
+    address: str,
+) -> None:
+    if guard.audit is None or rule is None or not rule.write:
+        return
+    action = "config.change" if required == "admin" else "write"
+    guard.audit.record(
+        AuditRecord(action, actor, scope["method"], scope["path"], required or "", status, address)
+    )
+
+
+_RESPONSES = {
+    "401": "No credentials, or credentials that are not valid (see WWW-Authenticate).",
+    "403": "The credentials do not grant the scope this operation needs.",
+    "429": "Over a rate limit; Retry-After says when to try again.",
+}
+
+
+def _declare(document: dict[str, Any], guard: SecurityGuard, rules: list[RouteRule]) -> None:
+    """Security schemes, each operation's scopes and its 401/403/429 answers."""
+    components = document.setdefault("components", {})
+    schemes = components.setdefault("securitySchemes", {})
+    names = ["ApiKey"]
+    schemes["ApiKey"] = {
+        "type": "apiKey",
+        "in": "header",
+        "name": guard.spec.api_key_header,
+        "description": "An API key; its scopes are in the server's spec (security.keys).",
+    }
+    if guard.tokens is not None:
+        names.append("Bearer")
+        schemes["Bearer"] = {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": (
+                f"A JWT from {guard.spec.jwt.issuer if guard.spec.jwt else ''}; "
+                "its scopes in the 'scope' claim."
+            ),
+        }
+    components.setdefault("schemas", {}).setdefault("Problem", Problem.model_json_schema())
+    problem = {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    limited = guard.spec.rate_limits.client is not None or bool(guard.spec.rate_limits.routes)
+    by_key = {(r.method, r.template): r for r in rules}
+    for template, item in document.get("paths", {}).items():
+        for method, operation in item.items():
+            rule = by_key.get((method.upper(), template))
+            if rule is None or not isinstance(operation, dict):
+                continue
+            if rule.scope is None:
+                operation["security"] = []
+                continue
+            scopes = [rule.scope]
+            operation["security"] = [{name: scopes} for name in names]
+            operation["x-required-scope"] = rule.scope
+            responses = operation.setdefault("responses", {})
+            wanted = ["401", "403"] + (["429"] if limited else [])
+            for status in wanted:
+                responses.setdefault(
+                    status, {"description": _RESPONSES[status], "content": dict(problem)}
+                )

@@ -1,0 +1,52 @@
+"""Security registers itself as a part: spec section ``security:``.
+
+Named by the ``strangler.parts`` entry point ``security`` in ``pyproject.toml``.
+It builds last, so the operations of every adapter are known when scopes are
+named; without the section (or with ``enabled: false``) nothing is built and
+the app is open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from strangler.platform.build import BuildContext
+from strangler.platform.component import Component
+from strangler.platform.operations import OperationSource
+from strangler.platform.registry import Part
+from strangler.spec.models import Spec
+
+__all__ = ["SECURITY", "build"]
+
+
+def build(spec: Spec, context: BuildContext) -> Sequence[Component]:
+    """The guard of the ``security:`` section (see :mod:`strangler.security.guard`)."""
+    from strangler.paths import default_cache_dir
+    from strangler.security.guard import SecurityGuard
+    from strangler.spec.security import SecuritySpec
+
+    section: SecuritySpec | None = spec.section("security")
+    if section is None or not section.enabled:
+        return []
+    sources = [(c.kind, c.name, c) for c in context.components if isinstance(c, OperationSource)]
+    routes = spec.section("routes")
+    gateway = {item.path: name for name, item in (getattr(routes, "items", None) or {}).items()}
+    if section.audit.database is not None:
+        audit_url = section.audit.database.get_secret_value()
+    else:
+        folder = Path(context.cache_dir or default_cache_dir())
+        folder.mkdir(parents=True, exist_ok=True)
+        audit_url = f"sqlite:///{folder / 'audit.sqlite'}"
+    return [SecurityGuard(section, sources=sources, gateway=gateway, audit_url=audit_url)]
+
+
+SECURITY = Part(
+    name="security",
+    section="security",
+    spec="strangler.spec.security:SecuritySpec",
+    build="strangler.security.registration:build",
+    cli="strangler.security.cli:register_cli",
+    extra="security",
+    order=1000,
+)
