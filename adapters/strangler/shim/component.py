@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from starlette.routing import Route
 
     from strangler.platform.build import BuildContext
+    from strangler.shim.dispatch import RouteCall
     from strangler.shim.service import ShimService
     from strangler.spec.models import Spec
 
@@ -61,14 +62,19 @@ class Shim:
 
 def build_shim(spec: Spec, context: BuildContext) -> list[Shim]:
     """The shim of ``spec``'s ``shim:`` section (see the module)."""
+    from strangler.gateway.table import Gateway
+    from strangler.shim.dispatch import RouteCall
     from strangler.shim.service import build_service
 
     section = spec.section("shim")
     platform = context.platform()
-    routes: dict[str, Any] = {}
+    routes: dict[str, RouteCall] = {}
     for component in platform:
-        if component.kind == "gateway":
-            routes = dict(getattr(component, "routes", {}))
+        if isinstance(component, Gateway):
+            routes = {
+                name: RouteCall(app, component.spec.items[name].path)
+                for name, app in component.routes.items()
+            }
     services: dict[str, ShimService] = {}
     for name, service in section.services.items():
         where = f"shim.services.{name}"

@@ -1,0 +1,145 @@
+"""Where a shimmed call goes: a gateway route (in-process ASGI) or the legacy operation.
+
+Both sides take and give the operation's modern shape (the adapter's served
+form, the route's public one): the legacy request is turned modern with the
+mapping layer on the way in, and the modern answer back into the legacy
+shape on the way out (:func:`to_modern`, :func:`to_legacy`).
+
+A route is called as the REST edge would call it: ``POST`` of its public JSON
+to its ``RouteApp``, with the caller's HTTP headers (a sticky header or
+cookie keeps working), so the route's state, canary split, shadow calls and
+metrics all apply. Its problem answers come back as :class:`RouteProblem`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, ValidationError
+
+from strangler.errors import InvalidInput, LegacyDataError, LegacyProtocolError, StranglerError
+from strangler.shim.catalog import ShimOperation
+
+__all__ = ["RouteCall", "RouteProblem", "call_route", "to_legacy", "to_modern"]
+
+_DROPPED = frozenset({b"content-type", b"content-length", b"soapaction", b"transfer-encoding"})
+
+
+@dataclass(frozen=True)
+class RouteCall:
+    """A gateway route: its ASGI app and its public path."""
+
+    app: Any
+    path: str
+
+
+class RouteProblem(Exception):
+    """A route answered with a problem (``side``: who answered, when it said)."""
+
+    def __init__(self, problem: dict[str, Any], side: str | None) -> None:
+        super().__init__(problem.get("detail") or problem.get("title"))
+        self.problem = problem
+        self.side = side
+
+
+def to_modern(op: ShimOperation, request: BaseModel) -> BaseModel:
+    """The legacy request as the served operation's input (the route's public shape)."""
+    if op.shape is None:
+        return request
+    legacy = request.model_dump(by_alias=True, exclude_unset=True)
+    try:
+        modern = op.shape.request.decode(legacy, (op.legacy.system, op.name))[0]
+    except LegacyDataError as exc:
+        raise InvalidInput(f"{op.name}: {exc.message}") from exc
+    try:
+        return op.served.input_model.model_validate(modern)
+    except ValidationError as exc:
+        raise InvalidInput(f"{op.name}: the request does not fit its modern shape: {exc}") from exc
+
+
+def to_legacy(op: ShimOperation, answer: Any) -> Any:
+    """A modern answer (JSON-ready) in the legacy shape the WSDL describes."""
+    if op.shape is None:
+        return answer
+    try:
+        modern = op.served.output_model.model_validate(answer)
+    except ValidationError as exc:
+        raise LegacyProtocolError(
+            f"the answer to {op.name} does not fit its modern shape: {_first(exc)}",
+            system=op.legacy.system,
+            operation=op.name,
+        ) from None
+    data = modern.model_dump(by_alias=True, exclude_unset=True)
+    try:
+        return op.shape.answer.encode(data, "")
+    except ValueError as exc:
+        raise LegacyProtocolError(
+            f"the answer to {op.name} cannot be put in its legacy shape: {exc}",
+            system=op.legacy.system,
+            operation=op.name,
+        ) from exc
+
+
+def _first(exc: ValidationError) -> str:
+    err = exc.errors(include_url=False)[0]
+    return f"{'/'.join(str(p) for p in err['loc']) or '(the answer)'}: {err['msg']}"
+
+
+async def call_route(
+    route: RouteCall, payload: BaseModel, headers: list[tuple[bytes, bytes]]
+) -> tuple[Any, str | None]:
+    """POST ``payload`` to the route in-process: its JSON answer and the side that gave it."""
+    body = payload.model_dump_json(by_alias=True, exclude_unset=True).encode()
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": route.path,
+        "raw_path": route.path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            *((k, v) for k, v in headers if k not in _DROPPED),
+        ],
+        "client": None,
+        "server": None,
+    }
+    sent = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    status = 500
+    answer_headers: list[tuple[bytes, bytes]] = []
+    chunks: list[bytes] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status, answer_headers
+        if message["type"] == "http.response.start":
+            status = message["status"]
+            answer_headers = list(message.get("headers", []))
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+
+    await route.app(scope, receive, send)
+    side = next((v.decode() for k, v in answer_headers if k == b"x-strangler-side"), None)
+    raw = b"".join(chunks)
+    try:
+        document = orjson.loads(raw) if raw else None
+    except orjson.JSONDecodeError as exc:
+        raise StranglerError(f"the route answered HTTP {status} with no readable JSON") from exc
+    if status >= 400:
+        problem = document if isinstance(document, dict) else {"status": status}
+        problem.setdefault("status", status)
+        raise RouteProblem(problem, side)
+    return document, side

@@ -1,0 +1,147 @@
+"""A request's envelope read into the legacy shape, an answer written back into one.
+
+Both directions use zeep's own message classes for the binding's operation,
+as the SOAP adapter does for its calls, so what is read and written is what
+the WSDL describes: document/literal wrapped and bare, rpc/literal and
+rpc/encoded (with the type information SOAP encoding asks for), headers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lxml import etree
+from pydantic import BaseModel, ValidationError
+from zeep.exceptions import Error as ZeepError
+
+from strangler.adapters.soap import zeep_api
+from strangler.adapters.soap.catalog import HEADER_FIELD
+from strangler.adapters.soap.encoded import (
+    add_type_information,
+    complete_envelope,
+    encoded_parts,
+    order_struct_members,
+)
+from strangler.adapters.soap.exchange import to_json_ready
+from strangler.errors import InputProblem, InvalidInput, LegacyProtocolError
+from strangler.shim.catalog import ShimOperation
+
+__all__ = ["legacy_answer", "read_request", "write_answer"]
+
+_XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
+
+
+def read_request(op: ShimOperation, body: Any, header: Any) -> BaseModel:
+    """The request's Body (and Header) as the legacy operation's input model.
+
+    ``InvalidInput`` when the envelope does not fit the WSDL: an element the
+    schema does not allow, a value of the wrong type or facet, a missing one.
+    """
+    target = op.legacy.target
+    message = op.binding_operation.input
+    try:
+        with zeep_api.adapter_parsing():
+            if target.encoded and message.body is not None:
+                zeep_api.resolve_multiref(body)
+                order_struct_members(body, message.body)
+            value = zeep_api.deserialize_body(message, body) if message.body is not None else None
+            headers = zeep_api.deserialize_header(message, header) if target.has_header else None
+    except (ZeepError, ValueError, TypeError, LookupError) as exc:
+        raise InvalidInput(f"{op.name}: the request does not fit the WSDL: {exc}") from exc
+    except RecursionError as exc:
+        raise InvalidInput(f"{op.name}: elements nest too deeply to read") from exc
+    data = to_json_ready(value, target.simple_body)
+    if target.simple_body is not None and _nil_first(body):
+        data = {target.simple_body: None}
+    if headers is not None:
+        data[HEADER_FIELD] = to_json_ready(headers)
+    return _validated(op.legacy.input_model, data, op.name)
+
+
+def _nil_first(body: Any) -> bool:
+    first = next((c for c in body if isinstance(c.tag, str)), None)
+    return first is not None and first.get(_XSI_NIL) in ("true", "1")
+
+
+def _validated(model: type[BaseModel], data: Any, operation: str) -> BaseModel:
+    """``data`` as ``model``; zeep reads an absent optional element as None, so a value
+    the model refuses is tried again with the Nones left out."""
+    try:
+        return model.model_validate(data)
+    except ValidationError:
+        pass
+    try:
+        return model.model_validate(_without_none(data))
+    except ValidationError as exc:
+        problems = [
+            InputProblem("/".join(str(p) for p in err["loc"]) or "/", err["msg"])
+            for err in exc.errors(include_url=False)
+        ]
+        listed = "; ".join(f"{p.path}: {p.message}" for p in problems[:5])
+        raise InvalidInput(f"{operation}: {listed}", problems) from None
+
+
+def _without_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_none(v) for v in value]
+    return value
+
+
+def legacy_answer(op: ShimOperation, data: Any) -> dict[str, Any]:
+    """An answer in the legacy shape checked against the WSDL's output (python values).
+
+    A value the schema does not allow is a ``LegacyProtocolError`` naming it:
+    the side that answered broke the contract, not the caller.
+    """
+    try:
+        model = op.legacy.output_model.model_validate(data)
+    except ValidationError as exc:
+        problems = [
+            f"{'/'.join(str(p) for p in err['loc']) or '(the answer)'}: {err['msg']}"
+            for err in exc.errors(include_url=False)[:3]
+        ]
+        raise LegacyProtocolError(
+            f"the answer to {op.name} does not fit the WSDL: " + "; ".join(problems),
+            system=op.legacy.system,
+            operation=op.name,
+        ) from None
+    return model.model_dump(by_alias=True, exclude_none=True)
+
+
+def write_answer(op: ShimOperation, answer: dict[str, Any]) -> tuple[bytes, Any]:
+    """The reply envelope (bytes) for a legacy-shaped ``answer``, and its root element."""
+    target = op.legacy.target
+    message = op.binding_operation.output
+    kwargs = dict(answer)
+    args: tuple[Any, ...] = ()
+    nil_body = False
+    if target.simple_reply is not None:
+        args = (kwargs.pop(target.simple_reply, None),)
+        nil_body = args[0] is None
+    encoded = None
+    if target.encoded and message.body is not None:
+        encoded = encoded_parts(message, kwargs)
+        kwargs = encoded.values
+    try:
+        envelope = message.serialize(*args, **kwargs).content
+    except (TypeError, ValueError, ZeepError) as exc:
+        raise LegacyProtocolError(
+            f"the answer to {op.name} cannot be written as the WSDL says: {exc}",
+            system=op.legacy.system,
+            operation=op.name,
+        ) from exc
+    if nil_body:
+        _nil_body(envelope)
+    if encoded is not None:
+        complete_envelope(envelope, encoded)
+        envelope = add_type_information(envelope, message)
+    return etree.tostring(envelope, encoding="utf-8", xml_declaration=True), envelope
+
+
+def _nil_body(envelope: Any) -> None:
+    body = next(c for c in envelope if isinstance(c.tag, str) and c.tag.endswith("}Body"))
+    for part in body:
+        part.text = None
+        part.set(_XSI_NIL, "true")
