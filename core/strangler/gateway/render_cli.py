@@ -1,5 +1,7 @@
 """``strangler render nginx|kong SPEC``: the routes' split written for a real gateway.
 
+(The gateway's commands also include ``strangler canary``: :mod:`strangler.canary.cli`.)
+
 A thin layer over :func:`~strangler.gateway.render.plan_routes`,
 :func:`~strangler.gateway.nginx_conf.render_nginx` and
 :func:`~strangler.gateway.kong_conf.render_kong`; it prints the files written
@@ -49,9 +51,12 @@ DEFAULT_OUT = Path("gateway_config/generated")
 
 
 def register_cli(app: typer.Typer) -> None:
-    """Add ``strangler render nginx`` and ``strangler render kong`` to ``app``."""
+    """Add ``strangler render nginx|kong`` and ``strangler canary ...`` to ``app``."""
+    from strangler.canary.cli import register_cli as register_canary
     from strangler.cli import fail, stdout
     from strangler.errors import StranglerError
+
+    register_canary(app)
 
     render = typer.Typer(help="Write the routes' split for nginx or Kong.", no_args_is_help=True)
     app.add_typer(render, name="render")

@@ -14,7 +14,10 @@ they take). Per request it reads the route's live state from memory
 Every answer carries ``X-Strangler-Side: legacy|modern`` and is counted per
 route and side; an error is answered as problem+json (its type counted). A
 request refused before a side is chosen (an unreadable body where the sticky
-key lives) has no side header and counts as ``side="none"``.
+key lives) has no side header and counts as ``side="none"``. A route with a
+rollout also counts each answer (side, error or not, latency, segment) in the
+canary's :class:`~strangler.canary.samples.SampleRecorder`, and in shadow mode
+the modern side's answers to the shadow calls.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from strangler.gateway.split import StickyKey, point
 from strangler.rest.problems import problem_for, problem_type
 
 if TYPE_CHECKING:
+    from strangler.canary.samples import SampleRecorder
     from strangler.gateway.shadow import ShadowRunner
     from strangler.gateway.state import LiveState
 
@@ -53,8 +57,10 @@ class RouteApp:
         live: LiveState,
         sticky: StickyKey,
         shadow: ShadowRunner | None = None,
+        samples: SampleRecorder | None = None,
     ) -> None:
         self.name = name
+        self.samples = samples
         self.sides: dict[SideName, Side] = {"legacy": legacy, "modern": modern}
         self.live = live
         self.sticky = sticky
@@ -90,10 +96,11 @@ class RouteApp:
             answer = await self.sides[side].call(request)
         except StranglerError as exc:
             await self._problem(exc, side, scope, receive, send)
-            self.metrics[side].answered(time.perf_counter() - started)
+            self._answered(side, started, request, error=True)
             return
         except Exception:
             self.metrics[side].failed("internal")
+            self._answered(side, started, request, error=True)
             raise
         if answer.status >= 500:
             self.metrics[side].failed(f"status-{answer.status}")
@@ -109,18 +116,35 @@ class RouteApp:
             }
         )
         await send({"type": "http.response.body", "body": answer.body})
-        self.metrics[side].answered(time.perf_counter() - started)
+        self._answered(side, started, request, error=answer.status >= 500)
         if self.shadow is not None and self.live.routes[self.name].mode == "shadow":
             self._shadow(request, answer)
+
+    def _answered(self, side: SideName, started: float, request: Incoming, *, error: bool) -> None:
+        seconds = time.perf_counter() - started
+        self.metrics[side].answered(seconds)
+        if self.samples is not None:
+            self.samples.answered(self.name, side, seconds, error, lambda: request.document)
 
     def _shadow(self, request: Incoming, answer: Answer) -> None:
         assert self.shadow is not None
         if answer.status >= 400:
             return  # an error of the authoritative side is no answer to compare with
         legacy, modern = self.sides["legacy"], self.sides["modern"]
+        samples, name = self.samples, self.name
 
         async def ask_modern() -> Any:
-            return (await modern.call(request)).value
+            if samples is None:
+                return (await modern.call(request)).value
+            started = time.perf_counter()
+            error = True  # unless it answers (a raise, a timeout: no answer)
+            try:
+                answer = await modern.call(request)
+                error = answer.status >= 500
+                return answer.value
+            finally:
+                seconds = time.perf_counter() - started
+                samples.answered(name, "modern", seconds, error, lambda: request.document)
 
         async def ask_legacy() -> Any:
             return (await legacy.call(request)).value

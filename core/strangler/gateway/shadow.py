@@ -24,7 +24,8 @@ A legacy operation is never called twice for one request unless it is safe
 the legacy side again only then. Finished shadow calls are counted in
 ``strangler_gateway_shadow_calls_total`` by outcome (``agreed``, ``disagreed``,
 ``failed`` when the other side raised, ``unreadable`` when an answer cannot be
-compared).
+compared). Given a :class:`Comparisons` recorder (the canary's samples), each
+agreed or disagreed call is also told to it with the request.
 """
 
 from __future__ import annotations
@@ -48,7 +49,15 @@ from strangler.gateway.paths import PathPatterns
 from strangler.platform.operations import Operation
 from strangler.spec.gateway import ShadowSpec
 
-__all__ = ["SHADOW_CALLS", "SHADOW_SHED", "Recorder", "ShadowRoute", "ShadowRunner", "Side"]
+__all__ = [
+    "SHADOW_CALLS",
+    "SHADOW_SHED",
+    "Comparisons",
+    "Recorder",
+    "ShadowRoute",
+    "ShadowRunner",
+    "Side",
+]
 
 log = logging.getLogger("strangler.gateway.shadow")
 
@@ -73,6 +82,12 @@ class Recorder(Protocol):
     async def record(self, disagreement: Disagreement) -> None: ...
 
     async def close(self) -> None: ...
+
+
+class Comparisons(Protocol):
+    """Where each finished comparison is counted (the canary's sample recorder)."""
+
+    def compared(self, route: str, payload: Any, agreed: bool) -> None: ...
 
 
 @dataclass
@@ -128,7 +143,8 @@ class ShadowRunner:
 
     ``routes``: the shadowed routes by name (a route not there is not
     shadowed: :meth:`submit` returns ``False``). ``recorder``: where
-    disagreements go (none: only counted). ``queue_size`` bounds the jobs
+    disagreements go (none: only counted); ``comparisons``: where each
+    comparison is counted besides. ``queue_size`` bounds the jobs
     waiting, ``tasks`` how many run at once over all routes. The tasks start on
     the first :meth:`submit` (or :meth:`start`) inside a running loop;
     :meth:`close` stops them.
@@ -139,11 +155,13 @@ class ShadowRunner:
         routes: Mapping[str, ShadowRoute] | None = None,
         recorder: Recorder | None = None,
         *,
+        comparisons: Comparisons | None = None,
         queue_size: int = 1024,
         tasks: int = 64,
     ) -> None:
         self.routes: dict[str, ShadowRoute] = dict(routes or {})
         self.recorder = recorder
+        self.comparisons = comparisons
         if isinstance(recorder, DisagreementStore):
             recorder.noise = self.noise_paths
         self._queue_size = queue_size
@@ -283,6 +301,8 @@ class ShadowRunner:
             log.warning("shadow answers of route %s cannot be compared: %s", route.name, exc)
             return
         kept = [d for d in differences if not route.noise.covers(d.path)]
+        if self.comparisons is not None:
+            self.comparisons.compared(route.name, job.request, not kept)
         if not kept:
             self._outcome(route, "agreed")
             return

@@ -6,7 +6,10 @@ component, a URL as a pooled client), so a route naming something that does
 not exist fails the build with a spec error. :class:`Gateway` opens the state
 database and the shadow runner in the app's lifespan and serves every route's
 public path (in the app's fast lane, ahead of its routing), the admin API and
-the disagreements of shadowed routes.
+the disagreements of shadowed routes. When a route has a ``rollout:``, the
+canary :class:`~strangler.canary.controller.Controller` is built beside it
+(a component of its own, started after the gateway) and its admin API is
+served with the gateway's.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from strangler.canary.build import build_controller, recorder_for
 from strangler.errors import NotFound, SpecError, SpecProblem
 from strangler.gateway.routing import RouteApp
 from strangler.gateway.shapes import answer_shape, request_shape
@@ -30,6 +34,7 @@ if TYPE_CHECKING:
     from fastapi.routing import APIRoute
     from starlette.routing import Route
 
+    from strangler.canary.controller import Controller
     from strangler.gateway.disagreements import DisagreementStore
     from strangler.gateway.shadow import ShadowRunner
     from strangler.platform.build import BuildContext
@@ -53,8 +58,10 @@ class Gateway:
         upstreams: list[Upstream],
         shadow: ShadowRunner | None,
         disagreements: DisagreementStore | None,
+        controller: Controller | None = None,
     ) -> None:
         self.spec = spec
+        self.controller = controller
         self.routes = routes
         self.live = live
         self.upstreams = upstreams
@@ -117,6 +124,17 @@ class Gateway:
                 responses=answers,
                 generate_unique_id_function=_camel_id,
             )
+        if self.controller is not None:
+            from strangler.canary.admin import canary_router
+
+            conflict = problem_responses(
+                {
+                    404: "No such route, or it has no rollout.",
+                    409: "The rollout's present status does not allow it.",
+                    422: "The request does not fit.",
+                }
+            )
+            router.include_router(canary_router(self.controller), responses=conflict)
         return router
 
 
@@ -126,7 +144,7 @@ def _camel_id(route: APIRoute) -> str:
     return head + "".join(word.title() for word in rest)
 
 
-def build_gateway(spec: Spec, context: BuildContext) -> list[Gateway]:
+def build_gateway(spec: Spec, context: BuildContext) -> list[Gateway | Controller]:
     """The gateway of ``spec``'s ``routes:`` section (see the module)."""
     section: RoutesSpec = spec.section("routes")
     platform = context.platform()
@@ -139,11 +157,20 @@ def build_gateway(spec: Spec, context: BuildContext) -> list[Gateway]:
     apps: dict[str, RouteApp] = {}
     shadowed = {name: route for name, route in section.items.items()}
     runner, disagreements = _shadow(store, shadowed, platform) if shadowed else (None, None)
+    samples = recorder_for(section)
+    if runner is not None:
+        runner.comparisons = samples
     for name, route in section.items.items():
         legacy = _side(platform, name, route, "legacy", upstreams)
         modern = _side(platform, name, route, "modern", upstreams)
-        apps[name] = RouteApp(name, legacy, modern, live, StickyKey(route.sticky), runner)
-    return [Gateway(section, apps, live, upstreams, runner, disagreements)]
+        apps[name] = RouteApp(
+            name, legacy, modern, live, StickyKey(route.sticky), runner,
+            samples if route.rollout is not None else None,
+        )  # fmt: skip
+    if samples is None:
+        return [Gateway(section, apps, live, upstreams, runner, disagreements)]
+    controller = build_controller(section, live, store.engine, samples)
+    return [Gateway(section, apps, live, upstreams, runner, disagreements, controller), controller]
 
 
 def _side(
