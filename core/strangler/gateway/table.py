@@ -135,6 +135,9 @@ class Gateway:
                 }
             )
             router.include_router(canary_router(self.controller), responses=conflict)
+            from strangler.canary.dashboard import dashboard_router
+
+            router.include_router(dashboard_router())  # /_strangler/, not in the document
         return router
 
 
