@@ -1,0 +1,304 @@
+"""Incoming envelopes are read safely: every hostile file refused for its reason, within
+bounds, touching no file and no network; ordinary envelopes read as they are.
+
+Bounds stated here (structural, not timings):
+
+* Python memory: tracemalloc's peak while refusing a file stays under
+  ``4 * its size + 1 MiB`` (a UTF-16 body is decoded once and re-encoded once; nothing
+  grows with what the file *describes*: a billion laughs costs what its bytes cost);
+* all memory, libxml2's included: a child process refusing the whole corpus ten times
+  grows its peak resident size by less than 48 MiB;
+* a hang guard of 60 s per file (pytest-timeout), far above the milliseconds a refusal
+  takes: a parser that expands or fetches would hit it, a slow machine would not.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import subprocess
+import sys
+import tracemalloc
+import xml.sax
+import xml.sax.handler
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from strangler.errors import InvalidInput
+from strangler.shim.hardening import EnvelopeRefused, parse_envelope, safe_parser
+from strangler.spec.shim import ShimLimits
+from tests.shim.traps import FileTrap, HttpTrap, armed, file_trap, http_trap
+
+HOSTILE = Path(__file__).parent / "hostile"
+ROOT = Path(__file__).parents[2]
+LIMITS = ShimLimits()
+MiB = 1024 * 1024
+
+
+def corpus() -> dict[str, str]:
+    """File name → the rule it must be refused for, from the table in SOURCES.md."""
+    rules: dict[str, str] = {}
+    for line in (HOSTILE / "SOURCES.md").read_text(encoding="utf-8").splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and (HOSTILE / cells[0]).is_file():
+            rules[cells[0]] = cells[2]
+    return rules
+
+
+RULES = corpus()
+
+
+@pytest.fixture(scope="module")
+def http() -> Iterator[HttpTrap]:
+    with http_trap() as trap:
+        yield trap
+
+
+@pytest.fixture(scope="module")
+def secret(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FileTrap]:
+    with file_trap(tmp_path_factory.mktemp("trap")) as trap:
+        yield trap
+
+
+def test_every_file_is_listed_with_its_source_and_rule() -> None:
+    files = {p.name for p in HOSTILE.iterdir() if p.name != "SOURCES.md"}
+    assert files == set(RULES), "each corpus file has one row in SOURCES.md, and each row a file"
+    assert len(RULES) >= 40
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("name", sorted(RULES))
+def test_hostile_file_is_refused_for_its_reason(
+    name: str, http: HttpTrap, secret: FileTrap
+) -> None:
+    body = armed((HOSTILE / name).read_bytes(), http, secret)
+    tracemalloc.start()
+    try:
+        with pytest.raises(EnvelopeRefused) as refused:
+            parse_envelope(body, LIMITS)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert refused.value.rule == RULES[name], refused.value.message
+    assert peak < 4 * len(body) + MiB, f"{peak} bytes traced for a {len(body)}-byte body"
+    assert http.connections == 0
+    assert secret.opened == 0
+    assert b"secret" not in refused.value.message.encode()
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("name", sorted(RULES))
+def test_the_parser_alone_loads_nothing(name: str, http: HttpTrap, secret: FileTrap) -> None:
+    """Behind the checks before parsing, the parser itself fetches and opens nothing,
+    even for a DTD handed to it directly."""
+    body = armed((HOSTILE / name).read_bytes(), http, secret)
+    with contextlib.suppress(etree.XMLSyntaxError, EnvelopeRefused):
+        etree.fromstring(body, safe_parser(None))  # refusing is fine; reaching out is not
+    assert http.connections == 0
+    assert secret.opened == 0
+
+
+def test_a_body_over_max_bytes_is_refused_before_it_is_read() -> None:
+    body = b"<a>" + b"x" * (2 * MiB) + b"</a>"
+    with pytest.raises(EnvelopeRefused) as refused:
+        parse_envelope(body, LIMITS)
+    assert refused.value.rule == "max_bytes"
+    assert "1048576 bytes" in refused.value.message
+
+
+_PEAK = """
+import json, resource, sys
+from pathlib import Path
+from strangler.errors import InvalidInput
+from strangler.shim.hardening import EnvelopeRefused, parse_envelope
+from strangler.spec.shim import ShimLimits
+
+def peak_kib():
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+
+bodies = [
+    p.read_bytes().replace(b"@HTTP@", b"http://127.0.0.1:9").replace(b"@FILE@", b"/nonexistent")
+    for p in sorted(Path(sys.argv[1]).iterdir()) if p.name != "SOURCES.md"
+]
+limits = ShimLimits()
+try:
+    parse_envelope(b"<warm-up/>", limits)
+except EnvelopeRefused:
+    pass
+before = peak_kib()
+refused = 0
+for _ in range(10):
+    for body in bodies:
+        try:
+            parse_envelope(body, limits)
+        except EnvelopeRefused:
+            refused += 1
+print(json.dumps({"before": before, "after": peak_kib(), "refused": refused}))
+"""
+
+
+@pytest.mark.timeout(600)
+def test_refusing_the_corpus_grows_no_process_memory() -> None:
+    """libxml2 allocates outside tracemalloc's sight: the whole process is measured."""
+    result = subprocess.run(
+        [sys.executable, "-c", _PEAK, str(HOSTILE)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+        check=True,
+    )
+    figures = json.loads(result.stdout)
+    assert figures["refused"] == 10 * len(RULES)
+    assert (figures["after"] - figures["before"]) * 1024 < 48 * MiB, figures
+
+
+SOAP11 = (
+    b'<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" '
+    b'xmlns:inv="urn:strangler:demo:inventory"><soapenv:Header/><soapenv:Body>'
+    b"<inv:GetStock><inv:sku>SKU-1</inv:sku></inv:GetStock></soapenv:Body></soapenv:Envelope>"
+)
+SOAP12 = SOAP11.replace(
+    b"http://schemas.xmlsoap.org/soap/envelope/", b"http://www.w3.org/2003/05/soap-envelope"
+)
+
+
+def _sku(root: etree._Element) -> str | None:
+    return root.findtext(".//{urn:strangler:demo:inventory}sku")
+
+
+@pytest.mark.parametrize(
+    ("body", "charset", "sku"),
+    [
+        (SOAP11, None, "SKU-1"),
+        (SOAP12, None, "SKU-1"),
+        (b'<?xml version="1.0" encoding="utf-8"?>\n' + SOAP11, "utf-8", "SKU-1"),
+        (b"\xef\xbb\xbf" + SOAP11, None, "SKU-1"),  # a UTF-8 byte order mark
+        (("\ufeff" + SOAP11.decode()).encode("utf-16-le"), None, "SKU-1"),
+        (
+            ('<?xml version="1.0" encoding="UTF-16"?>' + SOAP11.decode()).encode("utf-16"),
+            None,
+            "SKU-1",
+        ),
+        (
+            b'<?xml version="1.0" encoding="ISO-8859-1"?>'
+            + SOAP11.replace(b"SKU-1", "Größe".encode("latin-1")),
+            None,
+            "Größe",
+        ),
+        (SOAP11.replace(b"SKU-1", "Größe".encode("latin-1")), "iso-8859-1", "Größe"),
+        (
+            SOAP11.replace(b"SKU-1", b"<![CDATA[<!DOCTYPE html><p>x</p>]]>"),
+            None,
+            "<!DOCTYPE html><p>x</p>",
+        ),
+        (b"<!-- <!DOCTYPE x> in a comment -->\n" + SOAP11, None, "SKU-1"),
+        (SOAP11.replace(b"SKU-1", b"SKU&#x2D;1 &amp; &lt;more&gt;"), None, "SKU-1 & <more>"),
+    ],
+    ids=[
+        "soap11",
+        "soap12",
+        "declared-utf8",
+        "utf8-bom",
+        "utf16le-bom",
+        "utf16-declared",
+        "latin1-declared",
+        "latin1-charset",
+        "doctype-in-cdata",
+        "comment-before-root",
+        "character-references",
+    ],
+)
+def test_ordinary_envelopes_are_read(body: bytes, charset: str | None, sku: str) -> None:
+    assert _sku(parse_envelope(body, LIMITS, charset=charset)) == sku
+
+
+def test_a_charset_that_contradicts_the_bytes_is_refused() -> None:
+    with pytest.raises(EnvelopeRefused) as refused:
+        parse_envelope(SOAP11, LIMITS, charset="utf-16")
+    assert refused.value.rule == "encoding"
+    assert "charset" in refused.value.message
+
+
+TIGHT = ShimLimits(
+    max_bytes=512 * 1024,
+    max_depth=8,
+    max_elements=50,
+    max_attributes=4,
+    max_name_length=16,
+    max_attribute_length=32,
+    max_text_length=64,
+)
+_PAD = "<!--" + "p" * (70 * 1024) + "-->"
+"""A comment that makes a body large enough to be counted before its tree is built."""
+
+
+def _inside(xml: str) -> str:
+    return f'<e:Envelope xmlns:e="urn:e"><e:Body>{xml}</e:Body></e:Envelope>'
+
+
+@pytest.mark.parametrize("padded", [False, True], ids=["tree-checked", "counted-first"])
+@pytest.mark.parametrize(
+    ("xml", "rule"),
+    [
+        ("<a>" * 8 + "</a>" * 8, "max_depth"),
+        ("<a/>" * 60, "max_elements"),
+        ('<a b="1" c="2" d="3" e="4" f="5"/>', "max_attributes"),
+        ("<" + "n" * 17 + "/>", "max_name_length"),
+        ("<a " + "n" * 17 + '="1"/>', "max_name_length"),
+        ("<a xmlns:" + "p" * 17 + '="urn:x"/>', "max_name_length"),
+        ('<a b="' + "v" * 33 + '"/>', "max_attribute_length"),
+        ('<a xmlns:p="urn:' + "u" * 33 + '"/>', "max_attribute_length"),
+        ("<a>" + "t" * 65 + "</a>", "max_text_length"),
+        ("<a><b/>" + "t" * 65 + "</a>", "max_text_length"),  # a tail
+        ("<a>" + "t" * 40 + "<![CDATA[" + "c" * 40 + "]]></a>", "max_text_length"),
+        ("<a " + " ".join(f'xmlns:p{i}="urn:{i}"' for i in range(65)) + "/>", "max_namespaces"),
+    ],
+)
+def test_each_limit_is_named_when_broken(xml: str, rule: str, padded: bool) -> None:
+    body = _inside(xml)
+    if padded:
+        body = _PAD + body
+    with pytest.raises(EnvelopeRefused) as refused:
+        parse_envelope(body.encode(), TIGHT)
+    assert refused.value.rule == rule
+    assert rule in refused.value.message
+
+
+@pytest.mark.parametrize("padded", [False, True], ids=["tree-checked", "counted-first"])
+def test_a_body_just_within_the_limits_is_read(padded: bool) -> None:
+    xml = "<a>" * 5 + "</a>" * 5 + '<b w="1" x="2" y="3" z="' + "v" * 32 + '">' + "t" * 64 + "</b>"
+    body = _inside(xml)
+    if padded:
+        body = _PAD + body
+    root = parse_envelope(body.encode(), TIGHT)
+    assert root.tag == "{urn:e}Envelope"
+
+
+def test_a_refusal_is_a_client_error() -> None:
+    with pytest.raises(InvalidInput):
+        parse_envelope(b"<a>&x;</a>", LIMITS)
+
+
+@pytest.mark.timeout(60)
+def test_the_traps_catch_a_careless_parser(tmp_path: Path) -> None:
+    """The traps are live: lxml resolving entities opens the file; Python's SAX parser
+    with external entities on fetches the DTD (libxml2 2.14 has no HTTP client left)."""
+    with http_trap() as http, file_trap(tmp_path) as secret:
+        body = armed((HOSTILE / "xxe-file.xml").read_bytes(), http, secret)
+        with contextlib.suppress(etree.XMLSyntaxError):
+            etree.fromstring(body, etree.XMLParser(resolve_entities=True, load_dtd=True))
+        assert secret.opened >= 1
+
+        sax = xml.sax.make_parser()
+        sax.setFeature(xml.sax.handler.feature_external_ges, True)
+        body = armed((HOSTILE / "external-dtd.xml").read_bytes(), http, secret)
+        with contextlib.suppress(xml.sax.SAXException):
+            sax.parse(io.BytesIO(body))
+        assert http.connections >= 1
