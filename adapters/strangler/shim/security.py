@@ -63,6 +63,7 @@ __all__ = [
     "NonceStore",
     "NoncesFull",
     "password_digest",
+    "remove_security_header",
 ]
 
 WSSE: Final = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
@@ -306,6 +307,18 @@ class Authenticator:
             if not self.nonces.add(key, expires):
                 raise AuthenticationFailed("FailedAuthentication")
         return user
+
+
+def remove_security_header(header: etree._Element | None) -> None:
+    """Take the ``wsse:Security`` blocks out of the SOAP ``header``, once they are checked.
+
+    They are addressed to the shim, which consumed them: the operation's own header
+    parts are what is left (WS-Security 1.1, section 6.2, lets the recipient remove them).
+    """
+    if header is None:
+        return
+    for security in header.findall(f"{{{WSSE}}}Security"):
+        header.remove(security)
 
 
 def _username_token(header: etree._Element | None) -> etree._Element | None:
