@@ -60,7 +60,7 @@ _QNAME_ATTRIBUTES = frozenset({_XSI_TYPE, _ARRAY_TYPE})
 _QNAME_TEXT = frozenset({"faultcode", f"{{{SOAP12}}}Value"})
 
 ValueKind = Literal["integer", "decimal", "float", "boolean", "string", "token"]
-Kind = Literal["missing", "unexpected", "value", "attribute", "name"]
+Kind = Literal["missing", "unexpected", "value", "attribute", "name", "order"]
 
 _PARSER = etree.XMLParser(
     resolve_entities=False,
@@ -183,6 +183,8 @@ class Difference:
             return f"{self.path}: missing (expected {self.expected})"
         if self.kind == "unexpected":
             return f"{self.path}: unexpected ({self.actual})"
+        if self.kind == "order":
+            return f"{self.path}: moved from child {self.expected} to child {self.actual}"
         return f"{self.path}: {self.kind} {self.expected!r} became {self.actual!r}"
 
 
@@ -299,18 +301,37 @@ class _Comparer:
         shown: str,
         indexed: str,
     ) -> None:
+        """Aligned by name; what is left over pairs up as moved (same name) or renamed
+        (same local name, another namespace), the rest is missing or unexpected."""
         lnames, rnames = [str(c.tag) for c in lkids], [str(c.tag) for c in rkids]
         lpos, rpos = _positions(lkids), _positions(rkids)
         matcher = difflib.SequenceMatcher(a=lnames, b=rnames, autojunk=False)
+        missing: list[int] = []
+        unexpected: list[int] = []
         for op, i1, i2, j1, j2 in matcher.get_opcodes():
             if op == "equal":
                 for i, j in zip(range(i1, i2), range(j1, j2), strict=True):
                     self._pair(lkids[i], rkids[j], shown, indexed, lpos[i])
-                continue
-            for i in range(i1, i2):
-                self._missing(lkids[i], shown, indexed, lpos[i])
-            for j in range(j1, j2):
-                self._unexpected(rkids[j], shown, indexed, rpos[j])
+            else:
+                missing.extend(range(i1, i2))
+                unexpected.extend(range(j1, j2))
+        for key in (lambda tag: tag, _local):
+            for i in list(missing):
+                found = [j for j in unexpected if key(rnames[j]) == key(lnames[i])]
+                if not found:
+                    continue
+                j = found[0]
+                missing.remove(i)
+                unexpected.remove(j)
+                if lnames[i] == rnames[j]:
+                    path, here = _paths(lkids[i], shown, indexed, lpos[i])
+                    if not self._ignored(here):
+                        self.out.append(Difference(path, "order", f"#{i + 1}", f"#{j + 1}"))
+                self._pair(lkids[i], rkids[j], shown, indexed, lpos[i])
+        for i in missing:
+            self._missing(lkids[i], shown, indexed, lpos[i])
+        for j in unexpected:
+            self._unexpected(rkids[j], shown, indexed, rpos[j])
 
     def unordered_children(
         self,

@@ -26,12 +26,13 @@ def schema_rules(source: str, base: Rules, cache_dir: Path | None = None) -> Rul
 
     Raises :class:`~strangler.errors.SystemLoadError` when the WSDL cannot be read.
     """
-    from strangler.adapters.soap.loading import open_wsdl
+    from strangler.adapters.soap.loading import load_errors, open_wsdl
     from strangler.spec.soap import SoapSystem
 
     location = source if "://" in source else str(Path(source).resolve())
     system = SoapSystem.model_validate({"kind": "soap", "wsdl": location})
-    client, _, _ = open_wsdl(system, cache_dir)
+    with load_errors("replay", location):
+        client, _, _ = open_wsdl(system, cache_dir)
     walker = _Walker()
     walker.document(client.wsdl)
     return Rules(
