@@ -5,7 +5,8 @@ segments of a fairness gate still from the database's samples), else from
 nginx's access log when nginx is the data plane (``routes.nginx``), else from
 the samples every replica writes to the state database. nginx, when set, is a
 data plane beside strangler's own gateway (which follows the state database by
-itself). The classes are imported only when the spec names them.
+itself). The classes are imported only when the spec names them. Samples are
+flushed every second, or every ``interval_s`` when a rollout looks more often.
 """
 
 from __future__ import annotations
@@ -62,4 +63,5 @@ def build_controller(
     if section.nginx is not None:
         planes.append(load(NGINX, what="the nginx data plane")(section.nginx, section))
     sources: dict[str, MetricsSource] = dict.fromkeys(rollouts, source)
-    return Controller(section, live, engine, recorder, sources, planes)
+    flush_s = min([1.0] + [r.interval_s for r in rollouts.values()])
+    return Controller(section, live, engine, recorder, sources, planes, flush_s=flush_s)
