@@ -1,0 +1,391 @@
+"""Who may call a shimmed service: UsernameToken (digest and text) and HTTP basic.
+
+Tokens come from zeep's own ``UsernameToken`` (a real client's) where it can make them,
+and are written by hand where a test needs a given nonce or created time. The nonce
+store is tested in memory, in SQLite and in PostgreSQL (the shared one: two
+authenticators over one database stand for two replicas).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from lxml import etree
+from zeep.wsse.username import UsernameToken
+
+from strangler.shim.security import (
+    WSSE,
+    WSU,
+    AuthenticationFailed,
+    Authenticator,
+    DatabaseNonces,
+    MemoryNonces,
+    NoncesFull,
+    password_digest,
+    remove_security_header,
+)
+from strangler.spec.shim import ShimSecuritySpec
+
+SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
+PROFILE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0"
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+SPEC = ShimSecuritySpec.model_validate(
+    {
+        "username_token": {
+            "users": {"clerk": "c1erk-pass", "auditor": "äudit-pass"},
+            "digest": True,
+            "text": True,
+            "max_age_s": 300,
+        },
+        "basic": {"users": {"batch": "b4tch:pass"}},
+    }
+)
+DIGEST_ONLY = ShimSecuritySpec.model_validate(
+    {"username_token": {"users": {"clerk": "c1erk-pass"}}}
+)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def stamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def zeep_header(user: str, password: str, *, digest: bool = True) -> etree._Element:
+    """The SOAP header zeep's ``UsernameToken`` writes into a real request."""
+    envelope = etree.fromstring(
+        f'<soap:Envelope xmlns:soap="{SOAP11}"><soap:Header/><soap:Body/></soap:Envelope>'
+    )
+    token = UsernameToken(user, password, use_digest=digest)  # type: ignore[no-untyped-call]
+    token.apply(envelope, {})  # type: ignore[no-untyped-call]
+    header = envelope.find(f"{{{SOAP11}}}Header")
+    assert header is not None
+    return header
+
+
+def token_header(
+    user: str,
+    password: str | None,
+    *,
+    kind: str | None = "PasswordDigest",
+    nonce: bytes | None = None,
+    created: str | None = None,
+    with_nonce: bool = True,
+    with_created: bool = True,
+) -> etree._Element:
+    """A header with a UsernameToken written by hand (for pinned nonces and times)."""
+    nonce = os.urandom(16) if nonce is None else nonce
+    created = stamp(now()) if created is None else created
+    value = password or ""
+    if kind == "PasswordDigest" and password is not None:
+        value = password_digest(nonce, created, password)
+    type_attr = f' Type="{PROFILE}#{kind}"' if kind else ""
+    parts = [f"<wsse:Username>{user}</wsse:Username>"] if user else []
+    if password is not None:
+        parts.append(f"<wsse:Password{type_attr}>{value}</wsse:Password>")
+    if with_nonce:
+        parts.append(f"<wsse:Nonce>{base64.b64encode(nonce).decode()}</wsse:Nonce>")
+    if with_created:
+        parts.append(f"<wsu:Created>{created}</wsu:Created>")
+    return etree.fromstring(
+        f'<soap:Header xmlns:soap="{SOAP11}" xmlns:wsse="{WSSE}" xmlns:wsu="{WSU}">'
+        f"<wsse:Security><wsse:UsernameToken>{''.join(parts)}</wsse:UsernameToken>"
+        "</wsse:Security></soap:Header>"
+    )
+
+
+def basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def refused(call: Callable[..., object], *args: object) -> AuthenticationFailed:
+    with pytest.raises(AuthenticationFailed) as caught:
+        call(*args)
+    return caught.value
+
+
+# -- UsernameToken ------------------------------------------------------------
+
+
+def test_zeep_digest_token_is_accepted() -> None:
+    assert Authenticator(SPEC).authenticate(None, zeep_header("clerk", "c1erk-pass")) == "clerk"
+
+
+def test_zeep_text_token_is_accepted_when_text_is() -> None:
+    header = zeep_header("clerk", "c1erk-pass", digest=False)
+    assert Authenticator(SPEC).authenticate(None, header) == "clerk"
+
+
+def test_a_non_ascii_password_digests_as_utf8() -> None:
+    assert Authenticator(SPEC).authenticate(None, zeep_header("auditor", "äudit-pass")) == "auditor"
+
+
+def test_text_is_refused_when_only_digest_is_accepted() -> None:
+    header = zeep_header("clerk", "c1erk-pass", digest=False)
+    failure = refused(Authenticator(DIGEST_ONLY).authenticate, None, header)
+    assert failure.code == f"{{{WSSE}}}UnsupportedSecurityToken"
+
+
+def test_a_missing_type_means_text() -> None:
+    """The profile: a Password without Type is PasswordText."""
+    header = token_header("clerk", "c1erk-pass", kind=None)
+    assert Authenticator(SPEC).authenticate(None, header) == "clerk"
+    failure = refused(
+        Authenticator(DIGEST_ONLY).authenticate,
+        None,
+        token_header("clerk", "c1erk-pass", kind=None),
+    )
+    assert failure.local == "UnsupportedSecurityToken"
+
+
+@pytest.mark.parametrize("digest", [True, False], ids=["digest", "text"])
+def test_wrong_password_and_unknown_user_get_one_answer(digest: bool) -> None:
+    """Neither the code nor the message tells which part was wrong."""
+    authenticator = Authenticator(SPEC)
+    wrong = refused(authenticator.authenticate, None, zeep_header("clerk", "nope", digest=digest))
+    unknown = refused(
+        authenticator.authenticate, None, zeep_header("nobody", "c1erk-pass", digest=digest)
+    )
+    assert wrong.code == unknown.code == f"{{{WSSE}}}FailedAuthentication"
+    assert (
+        wrong.message
+        == unknown.message
+        == ("The security token could not be authenticated or authorized")
+    )
+    assert wrong.challenge == unknown.challenge
+
+
+def test_a_replayed_nonce_is_refused_like_a_wrong_password() -> None:
+    authenticator = Authenticator(SPEC)
+    header = zeep_header("clerk", "c1erk-pass")
+    assert authenticator.authenticate(None, header) == "clerk"
+    again = refused(authenticator.authenticate, None, header)
+    assert again.local == "FailedAuthentication"
+    assert again.message == "The security token could not be authenticated or authorized"
+
+
+def test_the_same_nonce_from_two_users_is_no_replay() -> None:
+    authenticator = Authenticator(SPEC)
+    nonce, created = os.urandom(16), stamp(now())
+    for user, password in (("clerk", "c1erk-pass"), ("auditor", "äudit-pass")):
+        header = token_header(user, password, nonce=nonce, created=created)
+        assert authenticator.authenticate(None, header) == user
+
+
+def test_a_refused_token_does_not_spend_its_nonce() -> None:
+    """Only accepted tokens are remembered: a wrong guess cannot block the real call."""
+    authenticator = Authenticator(SPEC)
+    nonce, created = os.urandom(16), stamp(now())
+    wrong = token_header("clerk", "nope", nonce=nonce, created=created)
+    refused(authenticator.authenticate, None, wrong)
+    right = token_header("clerk", "c1erk-pass", nonce=nonce, created=created)
+    assert authenticator.authenticate(None, right) == "clerk"
+
+
+@pytest.mark.parametrize("offset_s", [-301, 301, -3600 * 24], ids=["stale", "future", "a-day"])
+def test_created_outside_the_window_has_expired(offset_s: int) -> None:
+    header = token_header("clerk", "c1erk-pass", created=stamp(now() + timedelta(seconds=offset_s)))
+    failure = refused(Authenticator(SPEC).authenticate, None, header)
+    assert failure.code == f"{{{WSU}}}MessageExpired"
+
+
+@pytest.mark.parametrize(
+    "created",
+    ["2026-12-04T16:30:00.123Z", "2026-12-04T17:30:00+01:00", "2026-12-04T16:30:00"],
+    ids=["fraction", "offset", "no-zone-is-utc"],
+)
+def test_created_in_any_xsd_datetime_form(created: str) -> None:
+    moment = datetime.fromisoformat(created)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    clock = moment.timestamp
+    header = token_header("clerk", "c1erk-pass", created=created)
+    assert Authenticator(SPEC, clock=clock).authenticate(None, header) == "clerk"
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        pytest.param(lambda: token_header("", "c1erk-pass"), id="no-username"),
+        pytest.param(lambda: token_header("clerk", None), id="no-password"),
+        pytest.param(
+            lambda: token_header("clerk", "c1erk-pass", with_nonce=False), id="digest-no-nonce"
+        ),
+        pytest.param(
+            lambda: token_header("clerk", "c1erk-pass", with_created=False), id="digest-no-created"
+        ),
+        pytest.param(
+            lambda: token_header("clerk", "c1erk-pass", created="yesterday"), id="bad-created"
+        ),
+        pytest.param(lambda: token_header("clerk", "c1erk-pass", nonce=b"short"), id="short-nonce"),
+    ],
+)
+def test_a_token_that_cannot_be_read_is_invalid(header: Callable[[], etree._Element]) -> None:
+    failure = refused(Authenticator(SPEC).authenticate, None, header())
+    assert failure.local == "InvalidSecurityToken"
+
+
+def test_an_unknown_password_type_is_unsupported() -> None:
+    header = token_header("clerk", "c1erk-pass", kind="PasswordSHA256")
+    assert (
+        refused(Authenticator(SPEC).authenticate, None, header).local == "UnsupportedSecurityToken"
+    )
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        None,
+        etree.fromstring(f'<soap:Header xmlns:soap="{SOAP11}"/>'),
+        etree.fromstring(
+            f'<soap:Header xmlns:soap="{SOAP11}" xmlns:wsse="{WSSE}"><wsse:Security/></soap:Header>'
+        ),
+    ],
+    ids=["no-header", "empty-header", "empty-security"],
+)
+def test_no_credentials_is_invalid_security(header: etree._Element | None) -> None:
+    failure = refused(Authenticator(SPEC).authenticate, None, header)
+    assert failure.code == f"{{{WSSE}}}InvalidSecurity"
+    assert failure.challenge == 'Basic realm="strangler", charset="UTF-8"'
+    assert refused(Authenticator(DIGEST_ONLY).authenticate, None, header).challenge is None
+
+
+def test_the_consumed_security_header_is_removed() -> None:
+    header = zeep_header("clerk", "c1erk-pass")
+    etree.SubElement(header, "{urn:strangler:demo:inventory}RequestContext")
+    remove_security_header(header)
+    assert [child.tag for child in header] == ["{urn:strangler:demo:inventory}RequestContext"]
+    remove_security_header(None)
+
+
+# -- HTTP basic ---------------------------------------------------------------
+
+
+def test_basic_credentials_are_accepted_and_decide_alone() -> None:
+    """A colon in the password is the password's (only the first one splits)."""
+    authenticator = Authenticator(SPEC)
+    assert authenticator.authenticate(basic("batch", "b4tch:pass"), None) == "batch"
+    assert authenticator.authenticate("basic " + basic("batch", "b4tch:pass")[6:], None) == "batch"
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        basic("batch", "wrong"),
+        basic("nobody", "b4tch:pass"),
+        basic("clerk", "c1erk-pass"),  # a UsernameToken user is no basic user
+        "Basic " + base64.b64encode(b"no-colon").decode(),
+        "Basic ***not-base64***",
+        "Basic " + base64.b64encode(b"\xff\xfe:x").decode(),
+    ],
+    ids=[
+        "wrong-password",
+        "unknown-user",
+        "other-scheme-user",
+        "no-colon",
+        "not-base64",
+        "not-utf8",
+    ],
+)
+def test_wrong_basic_credentials_fail_with_a_challenge(authorization: str) -> None:
+    failure = refused(Authenticator(SPEC).authenticate, authorization, None)
+    assert failure.local == "FailedAuthentication"
+    assert failure.challenge == 'Basic realm="strangler", charset="UTF-8"'
+
+
+def test_another_scheme_falls_back_to_the_token() -> None:
+    authenticator = Authenticator(SPEC)
+    assert authenticator.authenticate("Bearer abc", zeep_header("clerk", "c1erk-pass")) == "clerk"
+    assert refused(authenticator.authenticate, "Bearer abc", None).local == "InvalidSecurity"
+
+
+def test_basic_is_not_taken_when_the_spec_has_none() -> None:
+    failure = refused(Authenticator(DIGEST_ONLY).authenticate, basic("batch", "b4tch:pass"), None)
+    assert failure.local == "InvalidSecurity"
+
+
+# -- the nonce stores ----------------------------------------------------------
+
+
+def test_the_memory_store_is_bounded_and_forgets_what_expired() -> None:
+    clock = [1000.0]
+    store = MemoryNonces(capacity=3, clock=lambda: clock[0])
+    for key in "abc":
+        assert store.add(key, expires_at=1010.0)
+    assert not store.add("a", expires_at=1010.0)
+    with pytest.raises(NoncesFull):
+        store.add("d", expires_at=1010.0)
+    clock[0] = 1011.0  # a, b and c have left the window
+    assert store.add("d", expires_at=1020.0)
+    assert len(store) == 1
+
+
+def test_a_full_store_refuses_as_the_server() -> None:
+    """A full store is no client's fault: it is not an AuthenticationFailed."""
+    authenticator = Authenticator(SPEC, nonces=MemoryNonces(capacity=1))
+    authenticator.authenticate(None, zeep_header("clerk", "c1erk-pass"))
+    with pytest.raises(NoncesFull):
+        authenticator.authenticate(None, zeep_header("clerk", "c1erk-pass"))
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'nonces.db'}"
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A database of its own on the machine's PostgreSQL, dropped afterwards."""
+    name = f"shim_nonces_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_replicas_share_the_nonces_through_the_state_database(
+    backend: str, request: pytest.FixtureRequest
+) -> None:
+    url = request.getfixturevalue(f"{backend}_url")
+    spec = SPEC.model_copy(update={"state": url})
+    first, second = Authenticator(spec), Authenticator(spec)
+    try:
+        assert first.blocking and second.blocking
+        header = zeep_header("clerk", "c1erk-pass")
+        assert first.authenticate(None, header) == "clerk"
+        assert refused(second.authenticate, None, header).local == "FailedAuthentication"
+        assert refused(first.authenticate, None, header).local == "FailedAuthentication"
+        assert second.authenticate(None, zeep_header("clerk", "c1erk-pass")) == "clerk"
+    finally:
+        first.close()
+        second.close()
+
+
+def test_the_database_store_prunes_what_expired(sqlite_url: str) -> None:
+    clock = [1000.0]
+    store = DatabaseNonces(sqlite_url, prune_every=2, clock=lambda: clock[0])
+    try:
+        assert store.add("old", expires_at=1005.0)
+        clock[0] = 1010.0
+        assert store.add("new", expires_at=1020.0)  # the second addition prunes
+        with store.engine.connect() as connection:
+            keys = connection.execute(sa.select(store.table.c.key)).scalars().all()
+        assert keys == ["new"]
+        assert not store.add("new", expires_at=1020.0)
+    finally:
+        store.close()
