@@ -9,20 +9,26 @@ one of those may fail across the reloads.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import math
+import os
+import signal
 import threading
+import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
 
+from strangler.canary.access_log import AccessLogSource
+from strangler.canary.model import Measurement, SegmentCounts
 from strangler.canary.nginx import NginxError, NginxPlane
 from strangler.gateway.state import RouteState
-from strangler.spec.gateway import NginxPlaneSpec, RoutesSpec
+from strangler.spec.gateway import NginxPlaneSpec, RolloutSpec, RoutesSpec
 from tests.gateway.conftest import echo_service
 from tests.gateway.nginx import run_nginx
 from tests.servers import free_port, run_app
@@ -112,7 +118,7 @@ def estate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Estate]:
     with run_app(echo_service("legacy")) as legacy, run_app(echo_service("modern")) as modern:
         services = {"legacy": legacy, "modern": modern}
         spec = NginxPlaneSpec(dir=str(prefix), listen=f"127.0.0.1:{port}")
-        plane = NginxPlane(spec, routes_spec(services))
+        plane = NginxPlane(spec, routes_spec(services, fairness=True))
         asyncio.run(plane.apply({ROUTE: RouteState("legacy", 0.0)}))  # no nginx yet: written
         with run_nginx(plane.conf_path, plane.dir, port) as url:
             yield Estate(services, plane, url)
@@ -211,3 +217,75 @@ def test_the_command_reload_is_live_too(estate: Estate) -> None:
     apply(by_command, "canary", 0.05)
     assert_share(split(estate.url), 0.05)
     assert httpx.get(f"{estate.url}/_strangler/nginx").text.strip() == by_command.version
+
+
+def send(url: str, bodies: Sequence[Mapping[str, object]]) -> list[int]:
+    with httpx.Client(base_url=url, timeout=10) as client:
+        return [
+            client.post("/api/quote", json=body, headers={"X-Customer": f"c{n}"}).status_code
+            for n, body in enumerate(bodies)
+        ]
+
+
+def measured(
+    source: AccessLogSource, since: dt.datetime, accept: Callable[[Measurement], bool]
+) -> Measurement:
+    """Measure until ``accept`` takes it (nginx logs a request just after answering it)."""
+    deadline = time.monotonic() + 10
+    while True:
+        until = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
+        found = asyncio.run(source.measure(ROUTE, since, until))
+        if accept(found) or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
+
+
+def test_the_access_log_gives_the_modern_answers_errors_and_segments(estate: Estate) -> None:
+    source = AccessLogSource(estate.plane.spec, rollouts(estate.plane))
+    apply(estate.plane, "modern", 1.0)
+    since = dt.datetime.now(dt.UTC)
+    bodies: list[Mapping[str, object]] = [
+        *[{"segment": "a"}] * 40,
+        *[{"segment": "b"}] * 30,
+        *[{"segment": "b", "status": 503}] * 10,
+        *[{"no": "segment"}] * 5,
+    ]
+    assert sorted(set(send(estate.url, bodies))) == [200, 503]
+    found = measured(source, since, lambda m: m.requests >= 85)
+    assert (found.requests, found.errors) == (85, 10)
+    assert found.p99_s is not None and found.p99_s >= 0
+    assert found.segments == {
+        "a": SegmentCounts(40, 0),
+        "b": SegmentCounts(40, 10),
+        "none": SegmentCounts(5, 0),
+    }
+    assert (found.compared, found.disagreements) == (0, 0)
+    hours_ago = since - dt.timedelta(hours=2)
+    before = asyncio.run(source.measure(ROUTE, hours_ago, hours_ago + dt.timedelta(hours=1)))
+    assert before == Measurement()
+
+
+def test_the_access_log_is_followed_across_rotation(estate: Estate) -> None:
+    apply(estate.plane, "modern", 1.0)
+    source = AccessLogSource(estate.plane.spec, rollouts(estate.plane))
+    since = dt.datetime.now(dt.UTC)
+    assert send(estate.url, [{}] * 10) == [200] * 10
+    assert measured(source, since, lambda m: m.requests >= 10).requests == 10
+    log = estate.plane.access_log
+    log.rename(log.with_suffix(".1"))  # as logrotate does, then asks nginx to reopen
+    assert send(estate.url, [{}] * 7) == [200] * 7  # still into the renamed file
+    pid = int(estate.plane.pid_path.read_text())
+    os.kill(pid, signal.SIGUSR1)
+    deadline = time.monotonic() + 10
+    while not log.exists():
+        assert time.monotonic() < deadline, "nginx did not reopen its log"
+        time.sleep(0.02)
+    assert send(estate.url, [{}] * 5) == [200] * 5
+    assert measured(source, since, lambda m: m.requests >= 22).requests == 22
+    log.write_bytes(b"")  # truncated in place
+    assert send(estate.url, [{}] * 3) == [200] * 3
+    assert measured(source, since, lambda m: m.requests >= 25).requests == 25
+
+
+def rollouts(plane: NginxPlane) -> dict[str, RolloutSpec]:
+    return {name: r.rollout for name, r in plane.routes.items.items() if r.rollout is not None}
