@@ -25,12 +25,15 @@ import xml.sax.handler
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from lxml import etree
 
+from strangler.demo.inventory import InventoryServer
 from strangler.errors import InvalidInput
 from strangler.shim.hardening import EnvelopeRefused, parse_envelope, safe_parser
 from strangler.spec.shim import ShimLimits
+from tests.shim.secured import running_shim
 from tests.shim.traps import FileTrap, HttpTrap, armed, file_trap, http_trap
 
 HOSTILE = Path(__file__).parent / "hostile"
@@ -302,3 +305,58 @@ def test_the_traps_catch_a_careless_parser(tmp_path: Path) -> None:
         with contextlib.suppress(xml.sax.SAXException):
             sax.parse(io.BytesIO(body))
         assert http.connections >= 1
+
+
+# -- the running shim ---------------------------------------------------------
+
+SOAP_VERSIONS = {
+    # version: (content type, status of a client Fault, its code's namespace and local name)
+    "1.1": ("text/xml; charset=utf-8", 500, "http://schemas.xmlsoap.org/soap/envelope/"),
+    "1.2": ("application/soap+xml; charset=utf-8", 400, "http://www.w3.org/2003/05/soap-envelope"),
+}
+
+
+@pytest.fixture(scope="module")
+def shim(inventory: InventoryServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with running_shim(inventory, tmp_path_factory.mktemp("shim-hardening")) as url:
+        yield url
+
+
+def client_fault_code(body: bytes, version: str) -> str:
+    """The Fault's code as ``local`` (1.1: faultcode's local part; 1.2: Code/Value's)."""
+    root = etree.fromstring(body, safe_parser(None))
+    namespace = SOAP_VERSIONS[version][2]
+    assert root.tag == f"{{{namespace}}}Envelope"
+    fault = root.find(f"{{{namespace}}}Body/{{{namespace}}}Fault")
+    assert fault is not None, body[:300]
+    if version == "1.1":
+        code = fault.findtext("faultcode") or ""
+    else:
+        code = fault.findtext(f"{{{namespace}}}Code/{{{namespace}}}Value") or ""
+    return code.rpartition(":")[2]
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("version", sorted(SOAP_VERSIONS))
+@pytest.mark.parametrize("path", ["/InventoryService", "/SecuredInventory"])
+def test_the_running_shim_answers_every_hostile_file_with_a_client_fault(
+    shim: str, version: str, path: str, http: HttpTrap, secret: FileTrap
+) -> None:
+    """Each file POSTed as it is; each answer a client Fault of the request's SOAP version
+    (1.1: HTTP 500 and ``Client``; 1.2: HTTP 400 and ``Sender``), never an error page."""
+    content_type, status, _ = SOAP_VERSIONS[version]
+    headers = {"content-type": content_type}
+    if version == "1.1":
+        headers["soapaction"] = '"urn:strangler:demo:inventory/GetStock"'
+    bodies = {name: armed((HOSTILE / name).read_bytes(), http, secret) for name in RULES}
+    bodies["over-max-bytes"] = b"<a>" + b"x" * (2 * MiB) + b"</a>"
+    with httpx.Client(base_url=shim, timeout=60) as client:
+        for name, body in bodies.items():
+            reply = client.post(path, content=body, headers=headers)
+            assert reply.status_code == status, (name, reply.status_code, reply.text[:300])
+            assert reply.headers["content-type"].startswith(content_type.partition(";")[0])
+            expected = "Client" if version == "1.1" else "Sender"
+            assert client_fault_code(reply.content, version) == expected, name
+            assert b"root:x:0:0" not in reply.content
+    assert http.connections == 0
+    assert secret.opened == 0
