@@ -50,7 +50,8 @@ def running_shim(
     inventory: InventoryServer, folder: Path, *, state: str | None = None
 ) -> Iterator[str]:
     """The app's base URL while it runs."""
-    text = _SPEC.format(wsdl=WSDL, address=inventory.url("/soap11"))
+    folder.mkdir(parents=True, exist_ok=True)
+    text = _SPEC.format(wsdl=WSDL, address=inventory.base_url)
     env = {**ENV, **({"NONCE_STATE": state} if state else {})}
     spec = parse_spec(text, filename="shim.yaml", base_dir=folder, env=env)
     with run_app(create_app(spec, cache_dir=folder)) as url:

@@ -14,12 +14,19 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
+import requests
 import sqlalchemy as sa
+import zeep
 from lxml import etree
+from zeep.helpers import serialize_object
+from zeep.transports import Transport
 from zeep.wsse.username import UsernameToken
 
+from strangler.demo.inventory import InventoryServer
 from strangler.shim.security import (
     WSSE,
     WSU,
@@ -32,6 +39,7 @@ from strangler.shim.security import (
     remove_security_header,
 )
 from strangler.spec.shim import ShimSecuritySpec
+from tests.shim.secured import BASIC, CLERK, WSDL, running_shim
 
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
 PROFILE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0"
@@ -389,3 +397,167 @@ def test_the_database_store_prunes_what_expired(sqlite_url: str) -> None:
         assert not store.add("new", expires_at=1020.0)
     finally:
         store.close()
+
+
+# -- the running shim ---------------------------------------------------------
+
+TNS = "urn:strangler:demo:inventory"
+CONTEXT = {"RequestContext": {"tenant": "north", "correlationId": "corr-7"}}
+SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
+CLIENT_STATUS = {"1.1": 500, "1.2": 400}
+"""The HTTP status of a client Fault (SOAP 1.1's HTTP binding; SOAP 1.2 part 2, 7.5.2.2)."""
+
+
+@pytest.fixture(scope="module")
+def shim(inventory: InventoryServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with running_shim(inventory, tmp_path_factory.mktemp("shim-security")) as url:
+        yield url
+
+
+def shim_client(shim: str, **options: Any) -> Any:
+    """zeep built from the shim's own WSDL, calling the secured service."""
+    client = zeep.Client(f"{shim}/SecuredInventory?wsdl", **options)  # type: ignore[no-untyped-call]
+    binding = f"{{{TNS}}}InventorySoap11Binding"
+    return client.create_service(binding, f"{shim}/SecuredInventory")  # type: ignore[no-untyped-call]
+
+
+def legacy_stock(inventory: InventoryServer, sku: str) -> Any:
+    client = zeep.Client(str(WSDL))  # type: ignore[no-untyped-call]
+    binding = f"{{{TNS}}}InventorySoap11Binding"
+    service = client.create_service(binding, inventory.url("/soap11"))  # type: ignore[no-untyped-call]
+    return serialize_object(service.GetStock(sku, _soapheaders=CONTEXT))  # type: ignore[no-untyped-call]
+
+
+def envelope(header: etree._Element, version: str = "1.1") -> bytes:
+    """A GetStock call carrying ``header``'s children and the demo's RequestContext."""
+    namespace = SOAP11 if version == "1.1" else SOAP12
+    root = etree.fromstring(
+        f'<s:Envelope xmlns:s="{namespace}" xmlns:inv="{TNS}"><s:Header>'
+        "<inv:RequestContext><inv:tenant>north</inv:tenant>"
+        "<inv:correlationId>corr-7</inv:correlationId></inv:RequestContext></s:Header>"
+        "<s:Body><inv:GetStock><inv:sku>SKU-1002</inv:sku></inv:GetStock></s:Body></s:Envelope>"
+    )
+    soap_header = root[0]
+    for child in header:
+        soap_header.append(child)
+    return etree.tostring(root)
+
+
+def post(url: str, body: bytes, version: str = "1.1", **headers: str) -> httpx.Response:
+    if version == "1.1":
+        headers |= {"content-type": "text/xml; charset=utf-8", "soapaction": f'"{TNS}/GetStock"'}
+    else:
+        headers |= {"content-type": f'application/soap+xml; charset=utf-8; action="{TNS}/GetStock"'}
+    return httpx.post(f"{url}/SecuredInventory", content=body, headers=headers, timeout=30)
+
+
+def fault_code(reply: httpx.Response) -> str:
+    """The WS-Security code as ``{namespace}local``: 1.1's faultcode, 1.2's Subcode."""
+    root = etree.fromstring(reply.content)
+    if root.tag == f"{{{SOAP11}}}Envelope":
+        element = root.find(f"{{{SOAP11}}}Body/{{{SOAP11}}}Fault/faultcode")
+    else:
+        element = root.find(f".//{{{SOAP12}}}Subcode/{{{SOAP12}}}Value")
+        code = root.findtext(f".//{{{SOAP12}}}Code/{{{SOAP12}}}Value") or ""
+        assert code.endswith(":Sender")
+    assert element is not None and element.text, reply.text[:400]
+    prefix, _, local = element.text.strip().rpartition(":")
+    return f"{{{element.nsmap[prefix or None]}}}{local}"
+
+
+def test_zeep_with_a_digest_token_gets_the_legacy_answer(
+    shim: str, inventory: InventoryServer
+) -> None:
+    token = UsernameToken(*CLERK, use_digest=True)  # type: ignore[no-untyped-call]
+    answer = shim_client(shim, wsse=token).GetStock("SKU-1001", _soapheaders=CONTEXT)
+    assert serialize_object(answer) == legacy_stock(inventory, "SKU-1001")  # type: ignore[no-untyped-call]
+
+
+def test_zeep_with_a_text_token_gets_through(shim: str) -> None:
+    token = UsernameToken(*CLERK)  # type: ignore[no-untyped-call]
+    assert (
+        shim_client(shim, wsse=token).GetStock("SKU-1001", _soapheaders=CONTEXT).sku == "SKU-1001"
+    )
+
+
+def test_zeep_with_basic_auth_gets_through(shim: str) -> None:
+    session = requests.Session()
+    session.auth = BASIC
+    transport = Transport(session=session)  # type: ignore[no-untyped-call]
+    service = shim_client(shim, transport=transport)
+    assert service.GetStock("SKU-1001", _soapheaders=CONTEXT).sku == "SKU-1001"
+
+
+def test_zeep_with_a_wrong_password_gets_failed_authentication(shim: str) -> None:
+    token = UsernameToken(CLERK[0], "wrong", use_digest=True)  # type: ignore[no-untyped-call]
+    with pytest.raises(zeep.exceptions.Fault) as fault:
+        shim_client(shim, wsse=token).GetStock("SKU-1001", _soapheaders=CONTEXT)
+    assert fault.value.message == "The security token could not be authenticated or authorized"
+
+
+@pytest.mark.parametrize("version", ["1.1", "1.2"])
+def test_wrong_password_and_unknown_user_look_the_same_on_the_wire(shim: str, version: str) -> None:
+    wrong = post(shim, envelope(token_header(CLERK[0], "wrong"), version), version)
+    unknown = post(shim, envelope(token_header("nobody", CLERK[1]), version), version)
+    # a token refused is a client Fault of the SOAP version; no HTTP challenge for a token
+    assert wrong.status_code == unknown.status_code == CLIENT_STATUS[version]
+    assert "www-authenticate" not in wrong.headers
+    assert fault_code(wrong) == fault_code(unknown) == f"{{{WSSE}}}FailedAuthentication"
+    assert wrong.content.replace(b"corr-7", b"") == unknown.content.replace(b"corr-7", b"")
+
+
+@pytest.mark.parametrize("version", ["1.1", "1.2"])
+def test_a_replayed_envelope_is_refused(shim: str, version: str) -> None:
+    body = envelope(token_header(*CLERK), version)
+    first = post(shim, body, version)
+    assert first.status_code == 200, first.text[:400]
+    again = post(shim, body, version)
+    assert again.status_code == CLIENT_STATUS[version]
+    assert fault_code(again) == f"{{{WSSE}}}FailedAuthentication"
+
+
+def test_a_stale_token_has_expired(shim: str) -> None:
+    stale = stamp(now() - timedelta(minutes=10))
+    reply = post(shim, envelope(token_header(*CLERK, created=stale)))
+    assert fault_code(reply) == f"{{{WSU}}}MessageExpired"
+
+
+@pytest.mark.parametrize("version", ["1.1", "1.2"])
+def test_no_credentials_is_a_401_challenge_with_a_fault(shim: str, version: str) -> None:
+    empty = etree.fromstring(f'<h xmlns="{SOAP11}"/>')
+    reply = post(shim, envelope(empty, version), version)
+    assert reply.status_code == 401
+    assert reply.headers["www-authenticate"].startswith("Basic ")
+    assert fault_code(reply) == f"{{{WSSE}}}InvalidSecurity"
+
+
+def test_wrong_basic_credentials_are_a_challenge_and_a_fault(shim: str) -> None:
+    empty = etree.fromstring(f'<h xmlns="{SOAP11}"/>')
+    reply = post(shim, envelope(empty), authorization=basic(BASIC[0], "wrong"))
+    assert reply.status_code == 401
+    assert fault_code(reply) == f"{{{WSSE}}}FailedAuthentication"
+
+
+def test_the_open_service_asks_for_nothing(shim: str) -> None:
+    reply = httpx.post(
+        f"{shim}/InventoryService",
+        content=envelope(etree.fromstring(f'<h xmlns="{SOAP11}"/>')),
+        headers={"content-type": "text/xml; charset=utf-8", "soapaction": f'"{TNS}/GetStock"'},
+        timeout=30,
+    )
+    assert reply.status_code == 200, reply.text[:400]
+
+
+def test_two_replicas_over_one_database_refuse_each_others_replays(
+    inventory: InventoryServer, postgres_url: str, tmp_path: Path
+) -> None:
+    with (
+        running_shim(inventory, tmp_path / "a", state=postgres_url) as first,
+        running_shim(inventory, tmp_path / "b", state=postgres_url) as second,
+    ):
+        body = envelope(token_header(*CLERK))
+        assert post(first, body).status_code == 200
+        replayed = post(second, body)
+        assert replayed.status_code == CLIENT_STATUS["1.1"]
+        assert fault_code(replayed) == f"{{{WSSE}}}FailedAuthentication"
+        assert post(second, envelope(token_header(*CLERK))).status_code == 200
