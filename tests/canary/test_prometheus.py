@@ -18,15 +18,25 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 
 from strangler.canary.model import Measurement
 from strangler.canary.prometheus import PrometheusError, PrometheusSource
 from strangler.rest.app import create_app
 from strangler.spec import parse_spec
 from strangler.spec.gateway import PrometheusSpec, RolloutSpec
+from tests.canary.conftest import (
+    Faults,
+    advice_service,
+    analyses,
+    audit,
+    status,
+    traffic,
+    wait_for,
+)
 from tests.gateway.conftest import echo_service
 from tests.prometheus import Prometheus, run_prometheus
-from tests.servers import run_app, unused_address
+from tests.servers import free_port, run_app, run_config, unused_address
 
 
 @dataclass
@@ -66,6 +76,7 @@ class Estate:
     route: str
     switch: Switch
     prometheus: Prometheus
+    gateway_port: int  # scraped as job "gateway": where a test's own app may listen
 
     def send(self, count: int) -> list[int]:
         with httpx.Client(base_url=self.url, timeout=10) as client:
@@ -98,10 +109,11 @@ routes:
 """
         spec = parse_spec(text, filename="routes.yaml", base_dir=tmp, env={})
         with run_app(create_app(spec, cache_dir=tmp)) as url:
-            target = url.removeprefix("http://")
-            with run_prometheus({"strangler": [target]}, tmp / "prometheus") as prometheus:
+            later = free_port()
+            jobs = {"strangler": [url.removeprefix("http://")], "gateway": [f"127.0.0.1:{later}"]}
+            with run_prometheus(jobs, tmp / "prometheus") as prometheus:
                 prometheus.wait_scraped("strangler")
-                yield Estate(url, route, switch, prometheus)
+                yield Estate(url, route, switch, prometheus, later)
 
 
 def measure(source: PrometheusSource, route: str, since: dt.datetime) -> Measurement:
@@ -176,3 +188,91 @@ def test_a_prometheus_that_is_not_there_is_an_error(tmp_path: Path) -> None:
     source = PrometheusSource(PrometheusSpec(url=unused_address(), timeout_s=2), {})
     with pytest.raises(PrometheusError, match="cannot be asked"):
         measure(source, "anything", dt.datetime.now(dt.UTC) - dt.timedelta(seconds=10))
+
+
+def rollout_app(tmp: Path, route: str, prometheus_url: str, modern: str, legacy: str) -> Any:
+    """The gateway app of one route whose rollout is measured by the Prometheus at the URL."""
+    modern_side = 'route="{route}",side="modern"'  # the rollout's own PromQL fills {route} in
+    text = f"""
+routes:
+  state: "sqlite:///{tmp / "state.db"}"
+  refresh_s: 0.1
+  prometheus: {{url: "{prometheus_url}", timeout_s: 2}}
+  items:
+    {route}:
+      path: /api/advice
+      legacy: {{url: "{legacy}/advice"}}
+      modern: {{url: "{modern}/advice"}}
+      mode: legacy
+      rollout:
+        steps: [0.5, 1.0]
+        bake_s: 600         # a healthy step is held: only a crossed threshold moves it
+        min_samples: 20
+        window_s: 10
+        interval_s: 0.5
+        thresholds: {{error_rate: 0.05, p99_ms: 2000}}
+        queries:
+          error_rate: >-
+            sum(rate(strangler_gateway_errors_total{{{modern_side}}}[{{window}}]))
+            / sum(rate(strangler_gateway_requests_total{{{modern_side}}}[{{window}}]))
+"""
+    spec = parse_spec(text, filename="routes.yaml", base_dir=tmp, env={})
+    return create_app(spec, cache_dir=tmp)
+
+
+def test_a_rollout_measured_by_prometheus_rolls_back_when_the_errors_show_there(
+    tmp_path: Path, estate: Estate
+) -> None:
+    route = f"promroll_{uuid.uuid4().hex[:8]}"
+    faults = Faults()
+    prom = estate.prometheus  # it scrapes the port the app is given, before it listens there
+    with (
+        run_app(advice_service("legacy", Faults())) as legacy,
+        run_app(advice_service("modern", faults)) as modern,
+    ):
+        app = rollout_app(tmp_path, route, prom.url, modern, legacy)
+        port = estate.gateway_port
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+        with run_config(config) as url, traffic(url, threads=2) as seen:
+            prom.wait_scraped("gateway")
+            healthy = wait_for(
+                lambda: [a for a in analyses(url, route) if a["samples"] >= 20],
+                "an analysis of 20 modern answers from Prometheus",
+            )
+            assert healthy[-1]["verdict"] == "wait" and healthy[-1]["error_rate"] == 0.0
+            assert status(url, route)["status"] == "running"
+            faults.errors = 1.0
+            final = wait_for(
+                lambda: (s := status(url, route))["status"] == "rolled_back" and s,
+                "rollback on the errors Prometheus saw",
+                60,
+            )
+            errors = prom.value(
+                f'sum(strangler_gateway_errors_total{{route="{route}",side="modern"}})'
+            )
+            rollback = audit(url, route)[-1]
+        assert (final["mode"], final["weight"]) == ("legacy", 0.0)
+        assert rollback["action"] == "rollback" and "error rate" in rollback["reason"]
+        assert rollback["figures"]["error_rate"] > 0.05
+        assert errors is not None and errors > 0
+        assert seen.statuses.get(503, 0) > 0
+
+
+def test_a_rollout_whose_prometheus_is_away_never_passes(tmp_path: Path) -> None:
+    route = f"promaway_{uuid.uuid4().hex[:8]}"
+    with (
+        run_app(advice_service("legacy", Faults())) as legacy,
+        run_app(advice_service("modern", Faults())) as modern,
+    ):
+        app = rollout_app(tmp_path, route, unused_address(), modern, legacy)
+        with run_app(app) as url, traffic(url) as seen:
+            rows = wait_for(
+                lambda: len(found := analyses(url, route)) >= 3 and found, "three analyses"
+            )
+            wait_for(lambda: seen.sides.get("modern", 0) >= 20, "modern answers")
+            rows = analyses(url, route)
+            now = status(url, route)
+        assert {row["verdict"] for row in rows} == {"wait"}
+        assert all("PrometheusError" in row["reasons"][0] for row in rows)
+        assert "cannot be asked" in rows[-1]["reasons"][0]
+        assert (now["status"], now["step"]) == ("running", 0)
