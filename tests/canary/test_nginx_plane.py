@@ -9,6 +9,7 @@ one of those may fail across the reloads.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import math
 import os
@@ -28,7 +29,10 @@ from strangler.canary.access_log import AccessLogSource
 from strangler.canary.model import Measurement, SegmentCounts
 from strangler.canary.nginx import NginxError, NginxPlane
 from strangler.gateway.state import RouteState
+from strangler.rest.app import create_app
+from strangler.spec import parse_spec
 from strangler.spec.gateway import NginxPlaneSpec, RolloutSpec, RoutesSpec
+from tests.canary.conftest import Faults, advice_service, audit, status, wait_for
 from tests.gateway.conftest import echo_service
 from tests.gateway.nginx import run_nginx
 from tests.servers import free_port, run_app
@@ -67,41 +71,74 @@ class Traffic:
     as any nginx does at ``keepalive_timeout``) while the next request was on its
     way is answered by nothing: the client sends that request again on a new
     connection, as browsers do, and the retry is counted. A request that gets an
-    answer other than 200, or none on a fresh connection, is a failure.
+    answer other than 200, or none on a fresh connection, is a failure. Each
+    answer's configuration version, sticky key and side are kept.
     """
 
     url: str
+    path: str = "/api/quote"
     sent: int = 0
     retried: int = 0
     failures: list[str] = field(default_factory=list)
+    answers: list[tuple[str, str, str]] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def run(self, keep_alive: bool) -> None:
+    def run(self, keep_alive: bool, offset: int) -> None:
         limits = httpx.Limits(max_keepalive_connections=4 if keep_alive else 0)
         with httpx.Client(base_url=self.url, timeout=10, limits=limits) as client:
-            n = 0
+            n = offset
             while not self.stop.is_set():
                 n += 1
-                failure, retried = self._send(client, KEYS[n % len(KEYS)], n, keep_alive)
+                key = KEYS[n % len(KEYS)]
+                failure, retried, answer = self._send(client, key, n, keep_alive)
                 with self.lock:
                     self.sent += 1
                     self.retried += retried
                     if failure:
                         self.failures.append(failure)
+                    elif answer is not None:
+                        version = answer.headers.get("x-strangler-config", "")
+                        self.answers.append((version, key, answer.headers["x-strangler-side"]))
 
-    def _send(self, client: httpx.Client, key: str, n: int, keep_alive: bool) -> tuple[str, int]:
+    def _send(
+        self, client: httpx.Client, key: str, n: int, keep_alive: bool
+    ) -> tuple[str, int, httpx.Response | None]:
+        body = {"customer": key, "n": n}
         for attempt in range(2 if keep_alive else 1):
             try:
-                answer = client.post("/api/quote", json={"n": n}, headers={"X-Customer": key})
+                answer = client.post(self.path, json=body, headers={"X-Customer": key})
             except httpx.RemoteProtocolError as exc:
                 if attempt == 0 and keep_alive and "without sending a response" in str(exc):
                     continue  # the idle connection was closed under the request: send again
-                return repr(exc), attempt
+                return repr(exc), attempt, None
             except httpx.HTTPError as exc:
-                return repr(exc), attempt
-            return ("" if answer.status_code == 200 else f"HTTP {answer.status_code}"), attempt
-        return "closed twice", 1
+                return repr(exc), attempt, None
+            failure = "" if answer.status_code == 200 else f"HTTP {answer.status_code}"
+            return failure, attempt, answer
+        return "closed twice", 1, None
+
+    def count(self, version: str) -> int:
+        with self.lock:
+            return sum(1 for seen, _, _ in self.answers if seen == version)
+
+
+@contextlib.contextmanager
+def sending(url: str, path: str = "/api/quote", pairs: int = 1) -> Iterator[Traffic]:
+    """``pairs`` clients on fresh connections and as many on kept ones, until the block ends."""
+    traffic = Traffic(url, path)
+    threads = [
+        threading.Thread(target=traffic.run, args=(n % 2 == 1, n * 101), daemon=True)
+        for n in range(2 * pairs)
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        yield traffic
+    finally:
+        traffic.stop.set()
+        for thread in threads:
+            thread.join(30)
 
 
 @dataclass
@@ -151,15 +188,8 @@ def apply(plane: NginxPlane, mode: str, weight: float) -> None:
 
 
 def test_each_step_moves_nginxs_split_and_no_request_fails(estate: Estate) -> None:
-    traffic = Traffic(estate.url)
-    threads = [
-        threading.Thread(target=traffic.run, args=(keep_alive,), daemon=True)
-        for keep_alive in (False, True)
-    ]
-    for thread in threads:
-        thread.start()
     reloads = estate.plane.reloads
-    try:
+    with sending(estate.url) as traffic:
         apply(estate.plane, "legacy", 0.0)  # what nginx already carries: no reload
         assert estate.plane.reloads == reloads
         assert set(split(estate.url).values()) == {"legacy"}
@@ -176,10 +206,6 @@ def test_each_step_moves_nginxs_split_and_no_request_fails(estate: Estate) -> No
         apply(estate.plane, "legacy", 0.0)  # the rollback
         assert set(split(estate.url).values()) == {"legacy"}
         assert estate.plane.reloads == reloads + 4
-    finally:
-        traffic.stop.set()
-        for thread in threads:
-            thread.join(30)
     assert traffic.sent > 0
     assert traffic.failures == []
     print(f"{traffic.sent} requests across the reloads, {traffic.retried} sent again")
@@ -289,3 +315,81 @@ def test_the_access_log_is_followed_across_rotation(estate: Estate) -> None:
 
 def rollouts(plane: NginxPlane) -> dict[str, RolloutSpec]:
     return {name: r.rollout for name, r in plane.routes.items.items() if r.rollout is not None}
+
+
+def controlled_spec(tmp: Path, route: str, legacy: str, modern: str, listen: str) -> str:
+    """A route carried by nginx, its rollout measured from nginx's access log."""
+    return f"""
+routes:
+  state: "sqlite:///{tmp / "state.db"}"
+  refresh_s: 0.1
+  nginx: {{dir: "{tmp / "nginx"}", listen: "{listen}"}}
+  items:
+    {route}:
+      path: /api/advice
+      legacy: {{url: "{legacy}/advice"}}
+      modern: {{url: "{modern}/advice"}}
+      mode: legacy
+      sticky: {{header: X-Customer}}
+      rollout:
+        steps: [0.1, 0.5, 1.0]
+        bake_s: 2
+        min_samples: 20
+        window_s: 5
+        interval_s: 0.3
+        thresholds: {{p99_ms: 250}}
+"""
+
+
+def test_the_controller_moves_nginxs_split_and_rolls_it_back_without_a_failed_request(
+    tmp_path: Path,
+) -> None:
+    route = f"nginx_{uuid.uuid4().hex[:8]}"
+    faults = Faults()
+    port = free_port()
+    with (
+        run_app(advice_service("legacy", Faults())) as legacy,
+        run_app(advice_service("modern", faults)) as modern,
+    ):
+        text = controlled_spec(tmp_path, route, legacy, modern, f"127.0.0.1:{port}")
+        spec = parse_spec(text, filename="routes.yaml", base_dir=tmp_path, env={})
+        routes: RoutesSpec = spec.section("routes")
+        assert routes.nginx is not None
+        plane = NginxPlane(routes.nginx, routes)  # what nginx starts on: all legacy
+
+        def version(mode: str, weight: float) -> str:
+            state = RouteState(mode, weight)  # type: ignore[arg-type]
+            return plane.render({route: state})[0]
+
+        asyncio.run(plane.apply({route: RouteState("legacy", 0.0)}))
+        with (
+            run_nginx(plane.conf_path, plane.dir, port) as nginx,
+            sending(nginx, "/api/advice", pairs=2) as traffic,
+            run_app(create_app(spec, cache_dir=tmp_path)) as url,
+        ):
+            wait_for(lambda: status(url, route)["step"] >= 1, "the 50% step", 60)
+            faults.delay_s = 0.4  # slow, never failing: every request must still be answered
+            final = wait_for(
+                lambda: (s := status(url, route))["status"] == "rolled_back" and s,
+                "the rollback on nginx's p99",
+                60,
+            )
+            rolled_back = version("legacy", 0.0)
+            wait_for(lambda: traffic.count(rolled_back) > 200, "answers after the rollback")
+            rows = audit(url, route)
+    assert traffic.failures == []
+    assert (final["mode"], final["weight"]) == ("legacy", 0.0)
+    assert [(r["action"], r["from"], r["to"]) for r in rows] == [
+        ("start", "", "10%"),
+        ("promote", "10%", "50%"),
+        ("rollback", "50%", "legacy"),
+    ]
+    assert "p99" in rows[-1]["reason"]
+    by_version: dict[str, dict[str, set[str]]] = {}
+    for seen, key, side in traffic.answers:
+        by_version.setdefault(seen, {}).setdefault(key, set()).add(side)
+    for mode, weight in (("canary", 0.1), ("canary", 0.5), ("legacy", 0.0)):
+        keys = by_version[version(mode, weight)]
+        assert all(len(sides) == 1 for sides in keys.values())  # each key sticks to a side
+        assert_share({key: next(iter(sides)) for key, sides in keys.items()}, weight)
+    print(f"{traffic.sent} requests, {traffic.retried} sent again, versions {len(by_version)}")
