@@ -7,8 +7,10 @@ it imports or includes (``wsdl:import``, ``xs:import``, ``xs:include``,
 ``xs:redefine``) are served too, each at ``?xsd=N`` (schemas) or ``?wsdl=N``
 (WSDLs), numbered in the order they are first referenced, and the references
 are rewritten to those URLs; ``?xsd=name`` (the file's name) and ``?xsd=xsdN``
-(.NET's spelling) find the same schema. References to other origins (the
-well-known SOAP encoding schema, say) stay as they are.
+(.NET's spelling) find the same schema. References to other origins stay as
+they are, except the well-known SOAP encoding schemas: those are served from
+strangler's own copies (and imported where a schema uses their namespace
+without importing it), so an air-gapped client loads the WSDL too.
 
 ``?singleWsdl`` is one document: the schemas of every import and include
 inlined into ``wsdl:types`` (an include's content merged into the including
@@ -25,6 +27,8 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from lxml import etree
+
+from strangler.adapters.soap.wellknown import WELL_KNOWN_NAMESPACES
 
 __all__ = ["Documents", "UnknownDocument"]
 
@@ -89,8 +93,11 @@ class Documents:
         doc = _Doc(kind, len(self._docs), location, root)
         self._docs.append(doc)
         self._by_location[location] = doc
+        _import_well_known(root)
         for element, attribute in _references(root):
             target = self._resolve(location, element.get(attribute))
+            if target is None and element.tag == f"{{{XS}}}import":
+                target = WELL_KNOWN_NAMESPACES.get(element.get("namespace", ""))
             if target is None:
                 continue
             child = self._read(target, "xsd" if element.tag in _SCHEMA_REFS else "wsdl")
@@ -233,9 +240,24 @@ def _references(root: Any) -> list[tuple[Any, str]]:
     found: list[tuple[Any, str]] = []
     for element in root.iter(f"{{{WSDL}}}import", *_SCHEMA_REFS):
         attribute = "location" if element.tag == f"{{{WSDL}}}import" else "schemaLocation"
-        if element.get(attribute):
+        if element.get(attribute) or element.get("namespace") in WELL_KNOWN_NAMESPACES:
             found.append((element, attribute))
     return found
+
+
+def _import_well_known(root: Any) -> None:
+    """Each schema that names a well-known namespace (SOAP encoding) imports it.
+
+    Many rpc/encoded WSDLs refer to ``SOAP-ENC:Array`` with no import (or one
+    without a location), and clients then fetch the schema from the internet;
+    served with a location on the shim, an air-gapped client finds it too.
+    """
+    for schema in root.iter(f"{{{XS}}}schema"):
+        imported = {i.get("namespace") for i in schema.iterchildren(f"{{{XS}}}import")}
+        used = set(schema.nsmap.values())
+        for namespace in WELL_KNOWN_NAMESPACES:
+            if namespace in used and namespace not in imported:
+                schema.insert(0, etree.Element(f"{{{XS}}}import", namespace=namespace))
 
 
 def _origin(url: str) -> str:

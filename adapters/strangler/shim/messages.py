@@ -29,6 +29,8 @@ from strangler.shim.catalog import ShimOperation
 __all__ = ["legacy_answer", "read_request", "write_answer"]
 
 _XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
+_XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
+_SOAP_ENC = "http://schemas.xmlsoap.org/soap/encoding/"
 
 
 def read_request(op: ShimOperation, body: Any, header: Any) -> BaseModel:
@@ -39,6 +41,8 @@ def read_request(op: ShimOperation, body: Any, header: Any) -> BaseModel:
     """
     target = op.legacy.target
     message = op.binding_operation.input
+    if target.simple_body is not None and _nil_first(body):  # zeep cannot read a nil part
+        return _validated(op.legacy.input_model, {target.simple_body: None}, op.name)
     try:
         with zeep_api.adapter_parsing():
             if target.encoded and message.body is not None:
@@ -46,13 +50,12 @@ def read_request(op: ShimOperation, body: Any, header: Any) -> BaseModel:
                 order_struct_members(body, message.body)
             value = zeep_api.deserialize_body(message, body) if message.body is not None else None
             headers = zeep_api.deserialize_header(message, header) if target.has_header else None
-    except (ZeepError, ValueError, TypeError, LookupError) as exc:
-        raise InvalidInput(f"{op.name}: the request does not fit the WSDL: {exc}") from exc
+    except (ZeepError, ValueError, TypeError, LookupError, ArithmeticError) as exc:
+        reason = str(exc) or type(exc).__name__
+        raise InvalidInput(f"{op.name}: the request does not fit the WSDL: {reason}") from exc
     except RecursionError as exc:
         raise InvalidInput(f"{op.name}: elements nest too deeply to read") from exc
     data = to_json_ready(value, target.simple_body)
-    if target.simple_body is not None and _nil_first(body):
-        data = {target.simple_body: None}
     if headers is not None:
         data[HEADER_FIELD] = to_json_ready(headers)
     return _validated(op.legacy.input_model, data, op.name)
@@ -121,9 +124,12 @@ def write_answer(op: ShimOperation, answer: dict[str, Any]) -> tuple[bytes, Any]
         args = (kwargs.pop(target.simple_reply, None),)
         nil_body = args[0] is None
     encoded = None
+    typed: dict[str, Any] = {}
     if target.encoded and message.body is not None:
-        encoded = encoded_parts(message, kwargs)
-        kwargs = encoded.values
+        typed = _typed_arrays(message.body.type, kwargs)
+        rest = {k: v for k, v in kwargs.items() if k not in typed}
+        encoded = encoded_parts(message, rest)
+        kwargs = {**encoded.values, **typed}
     try:
         envelope = message.serialize(*args, **kwargs).content
     except (TypeError, ValueError, ZeepError) as exc:
@@ -137,7 +143,43 @@ def write_answer(op: ShimOperation, answer: dict[str, Any]) -> tuple[bytes, Any]
     if encoded is not None:
         complete_envelope(envelope, encoded)
         envelope = add_type_information(envelope, message)
+        _type_items(envelope, typed)
     return etree.tostring(envelope, encoding="utf-8", xml_declaration=True), envelope
+
+
+def _typed_arrays(xsd_type: Any, values: dict[str, Any]) -> dict[str, Any]:
+    """The parts of ``values`` that are SOAP-encoded arrays whose item type the WSDL
+    names (``wsdl:arrayType``), as zeep array values, so their items are written as
+    that type; free-form arrays are left to :func:`encoded_parts`."""
+    members = dict(getattr(xsd_type, "elements", ()))
+    typed: dict[str, Any] = {}
+    for name, value in values.items():
+        element = members.get(name)
+        if element is None or not isinstance(value, list):
+            continue
+        item = getattr(zeep_api.array_type(element.type), "array_type", None)
+        if item is not None and type(item).__name__ not in ("AnyType", "AnySimpleType"):
+            typed[name] = element.type(value)
+    return typed
+
+
+def _type_items(envelope: Any, typed: dict[str, Any]) -> None:
+    """Each item of a typed array says its type (``xsi:type``, as its ``arrayType``
+    names it): readers decode SOAP-encoded array items by it."""
+    body = next(c for c in envelope if isinstance(c.tag, str) and c.tag.endswith("}Body"))
+    wrapper = next((c for c in body if isinstance(c.tag, str)), None)
+    if wrapper is None:
+        return
+    for accessor in wrapper:
+        if not isinstance(accessor.tag, str) or etree.QName(accessor).localname not in typed:
+            continue
+        array_type = accessor.get(f"{{{_SOAP_ENC}}}arrayType", "")
+        item_type = array_type.rsplit("[", 1)[0]
+        if not item_type:
+            continue
+        for item in accessor:
+            if isinstance(item.tag, str) and item.get(_XSI_TYPE) is None:
+                item.set(_XSI_TYPE, item_type)
 
 
 def _nil_body(envelope: Any) -> None:
