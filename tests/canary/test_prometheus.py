@@ -106,6 +106,11 @@ routes:
       legacy: {{url: "{legacy}/legacy"}}
       modern: {{url: "{modern}/modern"}}
       mode: modern
+    {route}_shadow:
+      path: /api/prom-shadow
+      legacy: {{url: "{legacy}/legacy"}}
+      modern: {{url: "{modern}/modern"}}
+      mode: shadow
 """
         spec = parse_spec(text, filename="routes.yaml", base_dir=tmp, env={})
         with run_app(create_app(spec, cache_dir=tmp)) as url:
@@ -148,6 +153,22 @@ def test_the_built_in_queries_count_the_modern_answers_and_errors(estate: Estate
     broken = measure(source, estate.route, since)
     assert (broken.requests, broken.errors) == (40, 10)
     assert broken.error_rate == pytest.approx(0.25)
+
+
+def test_the_shadow_calls_are_the_modern_answers_of_the_shadow_step(estate: Estate) -> None:
+    route = f"{estate.route}_shadow"
+    source = PrometheusSource(PrometheusSpec(url=estate.prometheus.url), {route: rollout()})
+    since = dt.datetime.now(dt.UTC)
+    with httpx.Client(base_url=estate.url, timeout=10) as client:
+        for n in range(12):
+            answer = client.post("/api/prom-shadow", json={"n": n})
+            assert answer.headers["x-strangler-side"] == "legacy"
+    estate.prometheus.wait_for(
+        f'sum(strangler_gateway_shadow_calls_total{{route="{route}"}})', lambda v: v >= 12
+    )
+    found = measure(source, route, since)
+    assert (found.requests, found.errors) == (12, 0)  # the shadow calls the modern side answered
+    assert (found.compared, found.disagreements) == (12, 12)  # the echo names its side: differs
 
 
 def test_a_rollouts_own_queries_are_filled_in_and_used(estate: Estate) -> None:

@@ -5,13 +5,17 @@ controller sees the traffic of every replica (and of anything else that exports
 the same series). The built-in queries read strangler's own metrics, the
 modern side of one route, at the window's end:
 
-=====================  ==============================================================
-``samples``            ``strangler_gateway_requests_total{side="modern"}`` (answers)
-errors                 ``strangler_gateway_errors_total{side="modern"}`` (any type)
-``p99_ms``             0.99 quantile of ``strangler_gateway_request_seconds_bucket``
-compared               ``strangler_gateway_shadow_calls_total{outcome=~"agreed|disagreed"}``
-disagreements          ``strangler_gateway_shadow_calls_total{outcome="disagreed"}``
-=====================  ==============================================================
+=================  ================================================================
+``samples``        modern answers: ``strangler_gateway_requests_total{side="modern"}``,
+                   plus the shadow calls (``strangler_gateway_shadow_calls_total``,
+                   any outcome, and those shed as ``slow``)
+errors             ``strangler_gateway_errors_total{side="modern"}`` (any type), plus
+                   shadow calls that ``failed`` or were shed as ``slow``
+``p99_ms``         0.99 quantile of ``strangler_gateway_request_seconds_bucket``
+                   (modern answers; shadow calls have no latency series)
+compared           ``strangler_gateway_shadow_calls_total{outcome=~"agreed|disagreed"}``
+disagreements      ``strangler_gateway_shadow_calls_total{outcome="disagreed"}``
+=================  ================================================================
 
 Each is the counter's growth over the window, per series, as
 ``(x - x offset W) >= 0 or x``: a series that starts inside the window (the
@@ -54,21 +58,32 @@ def _growth(metric: str, matchers: str) -> str:
     return f"((({series} - ({series} offset {{window}})) >= 0) or {series})"
 
 
+def _total(*parts: str) -> str:
+    """The sum of each part's series, a missing part counting zero."""
+    return " + ".join(f"(sum({part}) or vector(0))" for part in parts)
+
+
 _MODERN = 'route="{route}",side="modern"'
 _SHADOW = 'route="{route}"'
+_SHADOW_CALLS = "strangler_gateway_shadow_calls_total"
+_SLOW = _growth("strangler_gateway_shadow_shed_total", _SHADOW + ',reason="slow"')
 
 BUILTIN_QUERIES: Mapping[str, str] = {
-    "requests": f"sum({_growth('strangler_gateway_requests_total', _MODERN)})",
-    "errors": f"sum({_growth('strangler_gateway_errors_total', _MODERN)})",
+    "requests": _total(
+        _growth("strangler_gateway_requests_total", _MODERN),
+        _growth(_SHADOW_CALLS, _SHADOW),
+        _SLOW,
+    ),
+    "errors": _total(
+        _growth("strangler_gateway_errors_total", _MODERN),
+        _growth(_SHADOW_CALLS, _SHADOW + ',outcome="failed"'),
+        _SLOW,
+    ),
     "p99_s": "histogram_quantile(0.99, sum by (le) ("
     + _growth("strangler_gateway_request_seconds_bucket", _MODERN)
     + "))",
-    "compared": "sum("
-    + _growth("strangler_gateway_shadow_calls_total", _SHADOW + ',outcome=~"agreed|disagreed"')
-    + ")",
-    "disagreements": "sum("
-    + _growth("strangler_gateway_shadow_calls_total", _SHADOW + ',outcome="disagreed"')
-    + ")",
+    "compared": _total(_growth(_SHADOW_CALLS, _SHADOW + ',outcome=~"agreed|disagreed"')),
+    "disagreements": _total(_growth(_SHADOW_CALLS, _SHADOW + ',outcome="disagreed"')),
 }
 """The built-in PromQL by measure; ``{route}`` and ``{window}`` are filled in."""
 
