@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from strangler.canary.access_log import AccessLogSource
+from strangler.canary.access_log import AccessLogSource, LogTail
 from strangler.canary.model import Measurement, SegmentCounts
 from strangler.canary.nginx import NginxError, NginxPlane
 from strangler.gateway.state import RouteState
@@ -393,3 +393,24 @@ def test_the_controller_moves_nginxs_split_and_rolls_it_back_without_a_failed_re
         assert all(len(sides) == 1 for sides in keys.values())  # each key sticks to a side
         assert_share({key: next(iter(sides)) for key, sides in keys.items()}, weight)
     print(f"{traffic.sent} requests, {traffic.retried} sent again, versions {len(by_version)}")
+
+
+def test_a_log_line_is_read_once_whole_and_a_large_log_from_its_end(tmp_path: Path) -> None:
+    path = tmp_path / "access.log"
+    tail = LogTail(path, start_limit=64)
+    assert tail.lines() == []  # no log yet: nothing, no error
+    with path.open("ab") as log:
+        log.write(b'{"a":1}\n{"b":')
+        log.flush()
+        assert tail.lines() == [b'{"a":1}']
+        log.write(b"2}\n")
+        log.flush()
+        assert tail.lines() == [b'{"b":2}']
+        assert tail.lines() == []
+    tail.close()
+    path.write_bytes(b"".join(b'{"n":%d}\n' % n for n in range(100)))
+    late = LogTail(path, start_limit=64)  # only the last 64 bytes, from a whole line
+    lines = late.lines()
+    assert lines[-1] == b'{"n":99}' and 0 < len(lines) <= 8
+    assert all(line.startswith(b'{"n":') for line in lines)
+    late.close()
