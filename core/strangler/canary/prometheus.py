@@ -6,16 +6,19 @@ the same series). The built-in queries read strangler's own metrics, the
 modern side of one route, at the window's end:
 
 =================  ================================================================
-``samples``        modern answers: ``strangler_gateway_requests_total{side="modern"}``,
-                   plus the shadow calls (``strangler_gateway_shadow_calls_total``,
-                   any outcome, and those shed as ``slow``)
-errors             ``strangler_gateway_errors_total{side="modern"}`` (any type), plus
-                   shadow calls that ``failed`` or were shed as ``slow``
+``samples``        modern answers: ``strangler_gateway_requests_total{side="modern"}``
+errors             ``strangler_gateway_errors_total{side="modern"}`` (any type)
 ``p99_ms``         0.99 quantile of ``strangler_gateway_request_seconds_bucket``
-                   (modern answers; shadow calls have no latency series)
 compared           ``strangler_gateway_shadow_calls_total{outcome=~"agreed|disagreed"}``
 disagreements      ``strangler_gateway_shadow_calls_total{outcome="disagreed"}``
 =================  ================================================================
+
+A window without modern answers (the shadow step: legacy answers) takes the
+shadow calls as the modern answers (``strangler_gateway_shadow_calls_total``,
+any outcome, and those shed as ``slow``; errors: those that ``failed`` or were
+shed as ``slow``), as the database's samples do; they have no latency series.
+On a canary step the shadow calls ask legacy (a comparison), so they are not
+modern answers there.
 
 Each is the counter's growth over the window, per series, as
 ``(x - x offset W) >= 0 or x``: a series that starts inside the window (the
@@ -69,16 +72,10 @@ _SHADOW_CALLS = "strangler_gateway_shadow_calls_total"
 _SLOW = _growth("strangler_gateway_shadow_shed_total", _SHADOW + ',reason="slow"')
 
 BUILTIN_QUERIES: Mapping[str, str] = {
-    "requests": _total(
-        _growth("strangler_gateway_requests_total", _MODERN),
-        _growth(_SHADOW_CALLS, _SHADOW),
-        _SLOW,
-    ),
-    "errors": _total(
-        _growth("strangler_gateway_errors_total", _MODERN),
-        _growth(_SHADOW_CALLS, _SHADOW + ',outcome="failed"'),
-        _SLOW,
-    ),
+    "requests": _total(_growth("strangler_gateway_requests_total", _MODERN)),
+    "errors": _total(_growth("strangler_gateway_errors_total", _MODERN)),
+    "shadow_calls": _total(_growth(_SHADOW_CALLS, _SHADOW), _SLOW),
+    "shadow_errors": _total(_growth(_SHADOW_CALLS, _SHADOW + ',outcome="failed"'), _SLOW),
     "p99_s": "histogram_quantile(0.99, sum by (le) ("
     + _growth("strangler_gateway_request_seconds_bucket", _MODERN)
     + "))",
@@ -128,15 +125,20 @@ class PrometheusSource:
                 text = query.replace("{route}", _label(route)).replace("{window}", window)
                 return await self._value(client, text, at)
 
+            shadow_step = False
             if "samples" in overrides:
                 requests = compared = _count(await ask(overrides["samples"]))
             else:
                 requests = _count(await ask(BUILTIN_QUERIES["requests"]))
+                if requests == 0:  # no modern answers: a shadow step, whose are the shadow calls
+                    requests = _count(await ask(BUILTIN_QUERIES["shadow_calls"]))
+                    shadow_step = requests > 0
                 compared = _count(await ask(BUILTIN_QUERIES["compared"]))
             if "error_rate" in overrides:
                 errors = _of(await ask(overrides["error_rate"]), requests)
             else:
-                errors = _count(await ask(BUILTIN_QUERIES["errors"]))
+                query = BUILTIN_QUERIES["shadow_errors" if shadow_step else "errors"]
+                errors = _count(await ask(query))
             if "p99_ms" in overrides:
                 p99_ms = await ask(overrides["p99_ms"])
                 p99_s = None if p99_ms is None else p99_ms / 1000
