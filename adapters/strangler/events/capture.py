@@ -36,6 +36,7 @@ from strangler.errors import StranglerError
 from strangler.events.capture_source import SourceReader, Watermark
 from strangler.events.capture_state import CaptureState, Emitted, LeaseLost
 from strangler.events.leases import Lease
+from strangler.events.metrics import CAPTURE_FAILURES, CAPTURE_OK, CAPTURE_READ, CAPTURED
 from strangler.events.streams import Action, Stream
 from strangler.platform.component import Health, Status
 
@@ -138,17 +139,29 @@ class Capture:
     async def poll_once(self, *, full: bool | None = None) -> Cycle:
         """One cycle: new and changed rows, then the full pass when due (``full``: force
         it, or never with False). Raises what failed, after recording it for health."""
+        name = self.stream.name
         try:
             cycle = await self._cycle(full)
         except StranglerError as exc:
             self._failed("source", exc.message)
+            CAPTURE_FAILURES.labels(name).inc()
             raise
         except Exception as exc:
             self._failed("state", f"{type(exc).__name__}: {exc}")
+            CAPTURE_FAILURES.labels(name).inc()
             raise
         self._error = self._error_where = None
         self._cycles += 1
         self._last_ok = time.time()
+        CAPTURE_OK.labels(name).set(self._last_ok)
+        CAPTURE_READ.labels(name).inc(cycle.read)
+        emitted = cycle.emitted
+        for action, count in (
+            ("created", emitted.created),
+            ("updated", emitted.updated),
+            ("deleted", emitted.deleted),
+        ):
+            CAPTURED.labels(name, action).inc(count)
         return cycle
 
     def _failed(self, where: str, message: str) -> None:

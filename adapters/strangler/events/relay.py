@@ -40,6 +40,7 @@ import sqlalchemy as sa
 from strangler.errors import BrokerError
 from strangler.events.kafka import Message, Publisher
 from strangler.events.leases import Lease
+from strangler.events.metrics import OUTBOX_PENDING, PUBLISHED, RELAY_FAILURES
 from strangler.events.store import LEASES, OUTBOX, StateStore, now
 from strangler.platform.component import Health
 from strangler.spec.events import KafkaSpec, RelaySpec
@@ -163,6 +164,7 @@ class Relay:
                 return 0
             self.store.mark_sent(connection, [r.seq for r in rows])
         self.stats.published += len(rows)
+        PUBLISHED.labels(self.stream).inc(len(rows))
         self.stats.batches += 1
         self._succeeded()
         return len(rows)
@@ -217,6 +219,7 @@ class Relay:
 
     def _failed(self, exc: BrokerError) -> None:
         self.stats.failures += 1
+        RELAY_FAILURES.labels(self.stream).inc()
         self.stats.last_error = f"{type(exc).__name__}: {exc}"
         if self.stats.failing_since is None:
             self.stats.failing_since = time.monotonic()
@@ -227,6 +230,7 @@ class Relay:
         while not self._stop.is_set():
             try:
                 sent = await asyncio.to_thread(self.cycle)
+                await asyncio.to_thread(self._measure)
                 backoff = self.spec.interval_s
                 if sent >= self.spec.batch_size:
                     continue  # more may be waiting: no pause
@@ -240,6 +244,11 @@ class Relay:
                 backoff = min(backoff * 2, max(self.spec.interval_s, self._tick_s))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), delay)
+
+    def _measure(self) -> None:
+        """The outbox's depth, for ``strangler_outbox_pending`` (by the active relay)."""
+        if self.holding:
+            OUTBOX_PENDING.labels(self.stream).set(self.pending_count())
 
     def _shut(self) -> None:
         self.publisher.close()

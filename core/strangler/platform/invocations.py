@@ -5,6 +5,7 @@ Both the REST edge's operation routes and :meth:`Platform.invoke
 :func:`invoke`, which tells the observers registered on the operation's source
 (for instance the event side's outbox, recording each successful
 ``AdjustStock``) once the call has succeeded. A failed call tells nobody.
+Every call is counted and timed (:func:`~strangler.observability.metrics.observe_operation`).
 
 Observers are kept per source component (not per :class:`Platform`, of which
 a build makes several over the same components). An observer that fails is
@@ -20,6 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from strangler.observability.metrics import observe_operation
 from strangler.platform.operations import Operation, OperationSource
 
 __all__ = ["InvocationObserver", "invoke", "observe"]
@@ -48,7 +50,8 @@ def observe(source: OperationSource, observer: InvocationObserver) -> Callable[[
 
 async def invoke(source: OperationSource, operation: Operation[Any], payload: BaseModel) -> Any:
     """``source.invoke(operation, payload)``, then each observer of ``source``."""
-    result = await source.invoke(operation, payload)
+    async with observe_operation(operation.system, operation.name):
+        result = await source.invoke(operation, payload)
     for observer in tuple(_OBSERVERS.get(source, ())):
         try:
             await observer(operation, payload, result)

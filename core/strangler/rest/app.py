@@ -15,7 +15,8 @@ Components are built from the spec when the app is built (so the OpenAPI
 document is complete without any I/O towards legacy systems), started in the
 app's lifespan and closed in reverse order, also when one fails to start.
 ``/readyz`` answers 503 while any component is down; ``/metrics`` serves the
-process's Prometheus metrics.
+process's Prometheus metrics; :class:`~strangler.observability.edge.Observed`
+counts, times and traces every request.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from fastapi import Body, FastAPI
 from pydantic import BaseModel
 from starlette.responses import Response
 
+from strangler.observability.edge import Observed, fastapi_options
 from strangler.platform.build import build_platform
 from strangler.platform.component import Component, FastRoutes, Guard, RouteSource
 from strangler.platform.core import Platform, components_of
@@ -68,6 +70,7 @@ def build_app(
         description="REST in front of legacy systems. Errors are RFC 9457 problem+json.",
         lifespan=lifespan,
         default_response_class=JSONResponse,
+        **fastapi_options(),
     )
     app.state.platform = platform
     install_problem_handlers(app)
@@ -79,6 +82,7 @@ def build_app(
         app.add_middleware(guard.wrap)
     app.add_middleware(BodyLimit, max_bytes=int(limits.max_body_bytes))
     app.add_middleware(UrlLimit, max_params=limits.max_query_params)
+    app.add_middleware(Observed)  # outermost: every answer counted, refusals included
     registered = kinds()
     for component in platform:
         base = f"/{component.kind}/{component.name}"

@@ -36,6 +36,7 @@ class FastLane:
                 match, child = route.matches(scope)
                 if match is Match.FULL:
                     scope.update(child)
+                    scope["route"] = route  # as the router does: the metrics' route label
                     await self._answer(route, scope, receive, send)
                     return
         await self.app(scope, receive, send)

@@ -51,11 +51,16 @@ def server_config(app: FastAPI, *, host: str, port: int) -> uvicorn.Config:
 def run(
     spec: Spec, *, host: str | None = None, port: int | None = None, app: FastAPI | None = None
 ) -> None:
-    """Serve until interrupted."""
+    """Serve until interrupted, logging as ``$STRANGLER_LOG_FORMAT`` says and exporting
+    traces when ``$OTEL_EXPORTER_OTLP_ENDPOINT`` is set (:mod:`strangler.observability`)."""
     import uvicorn
 
+    from strangler.observability.logs import configure_logging
+    from strangler.observability.tracing import configure_tracing
     from strangler.rest.app import create_app
 
+    configure_logging()
+    configure_tracing()
     application = app or create_app(spec)
     _freeze_after_startup(application)
     uvicorn.run(

@@ -110,7 +110,36 @@ def run_view(
     cache_dir: Path | None = None,
 ) -> RunReport:
     """Run ``view`` once (see the module's docstring); ``QualityFailed`` when a check fails
-    (nothing of the run is loaded), ``SpecError`` for a view that does not fit its source."""
+    (nothing of the run is loaded), ``SpecError`` for a view that does not fit its source.
+    Counted and timed by :mod:`strangler.etl.metrics`."""
+    from strangler.etl.metrics import observe_run
+
+    with observe_run(view) as succeeded:
+        report = _run_view(
+            spec,
+            view,
+            since=since,
+            until=until,
+            systems=systems,
+            store=store,
+            progress=progress,
+            cache_dir=cache_dir,
+        )
+        succeeded(report)
+    return report
+
+
+def _run_view(
+    spec: Spec,
+    view: str,
+    *,
+    since: dt.datetime | dt.date | None,
+    until: dt.datetime | dt.date | None,
+    systems: Mapping[str, str] | None,
+    store: str | None,
+    progress: Callable[[Progress], None] | None,
+    cache_dir: Path | None,
+) -> RunReport:
     started = time.monotonic()
     vspec = view_spec(spec, view)
     if since is not None and until is not None and since >= until:

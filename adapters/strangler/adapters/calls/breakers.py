@@ -11,6 +11,9 @@ would grow by a few frames per call and keep those frames (and the request
 bodies they hold) alive for as long as the breaker is open. :meth:`Breakers.run`
 clears that traceback and raises the caller's error outside the ``except``
 block, so nothing chains to it.
+
+Each breaker's state after every call is the gauge
+``strangler_breaker_state{system, key}``: 0 closed, 1 half-open, 2 open.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
+from prometheus_client import Gauge
 from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain.model import OPENED, OpenedState
 
@@ -30,12 +34,20 @@ __all__ = ["Breakers"]
 
 T = TypeVar("T")
 
+STATE = Gauge(
+    "strangler_breaker_state",
+    "A legacy system's circuit breaker after its last call: 0 closed, 1 half-open, 2 open.",
+    ["system", "key"],
+)
+_LEVELS = {"closed": 0.0, "half-opened": 1.0, "opened": 2.0}
+
 
 class Breakers:
     """One circuit breaker per key, created on first use."""
 
-    def __init__(self, spec: BreakerSpec) -> None:
+    def __init__(self, spec: BreakerSpec, system: str = "") -> None:
         self.spec = spec
+        self.system = system
         self._factory = AsyncCircuitBreakerFactory(
             default_threshold=spec.failures,
             default_ttl=spec.reset_s,
@@ -56,6 +68,9 @@ class Breakers:
                 return await call()
         except OpenedState as exc:
             opened_at = _forget(exc)
+        finally:
+            level = _LEVELS.get(str(breaker.context.state), 0.0)
+            STATE.labels(self.system, key).set(level)
         raise rejected(max(0.0, opened_at + self.spec.reset_s - time.time()))
 
     async def state(self, key: str) -> str:

@@ -10,7 +10,9 @@
   often it was tried; a call refused by an open breaker is answered at once;
 * calls larger than ``max_request_bytes`` refused before they are sent, so a
   caller's oversized input cannot make the legacy system look unhealthy;
-* the response-size cap and the translation of transport errors: see :mod:`.wire`.
+* the response-size cap and the translation of transport errors: see :mod:`.wire`;
+* a client span per attempt, whose W3C ``traceparent`` goes out with the request
+  (:mod:`strangler.observability.tracing`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import stamina
 from strangler.adapters.calls.breakers import Breakers
 from strangler.adapters.calls.wire import Reply, Target, Usable, check_status, send
 from strangler.errors import InputTooLarge, LegacyTimeout, LegacyUnavailable
+from strangler.observability.tracing import client_span
 from strangler.platform.component import Health
 from strangler.spec.common import BasicAuth, CallPolicy
 
@@ -65,7 +68,7 @@ class LegacyCaller:
     ) -> None:
         self.system, self.policy, self.usable = system, policy, usable
         self.headers = {**basic_auth_header(policy), **(headers or {})}
-        self.breakers = Breakers(policy.breaker)
+        self.breakers = Breakers(policy.breaker, system)
         self._http: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
@@ -112,15 +115,20 @@ class LegacyCaller:
         async def once() -> Reply:
             await self.start()
             assert self._http is not None
-            reply = await send(
-                self._http,
-                target,
-                body,
-                headers,
-                max_bytes=self.policy.max_response_bytes,
-                timeout_s=self.policy.timeout_s,
-            )
-            return check_status(reply, target, self.usable)
+            outgoing = dict(headers or {})
+            attributes = {"rpc.system": self.system, "rpc.method": operation, "url.full": url}
+            with client_span(f"{self.system} {operation}", outgoing, attributes) as span:
+                reply = await send(
+                    self._http,
+                    target,
+                    body,
+                    outgoing,  # with the span's traceparent
+                    max_bytes=self.policy.max_response_bytes,
+                    timeout_s=self.policy.timeout_s,
+                )
+                if span is not None:
+                    span.set_attribute("http.response.status_code", reply.status)
+                return check_status(reply, target, self.usable)
 
         async def call() -> Reply:
             if not safe:

@@ -25,6 +25,7 @@ from strangler.adapters.db.failures import is_connection_failure, translate
 from strangler.adapters.db.meta import TableInfo
 from strangler.adapters.db.runner import Rows, Statement, ThreadedRunner, Watchdog
 from strangler.errors import StranglerError
+from strangler.observability.pools import watch_pool
 from strangler.spec.database import DatabaseSystem
 
 __all__ = ["SqlAlchemyRunner"]
@@ -57,6 +58,7 @@ class SqlAlchemyRunner(ThreadedRunner):
         event.listen(self.engine, "handle_error", _mark_disconnect)
         event.listen(self.engine, "checkin", _note_checkin)
         event.listen(self.engine, "checkout", _ping_if_idle(self.engine.dialect))
+        watch_pool(system, "db", self, _pool_usage)
 
     def describe(self) -> str:
         return self.url.render_as_string(hide_password=True)
@@ -261,3 +263,11 @@ def _engine_args(url: sa.URL, spec: DatabaseSystem) -> dict[str, Any]:
         connect["timeout"] = math.ceil(spec.connect_timeout_s)
     args["connect_args"] = connect
     return args
+
+
+def _pool_usage(runner: SqlAlchemyRunner) -> tuple[int, int]:
+    """Connections lent out and the most the engine's pool lends (its overflow included)."""
+    pool: Any = runner.engine.pool
+    in_use = int(pool.checkedout()) if hasattr(pool, "checkedout") else 0
+    size = pool.size() if callable(getattr(pool, "size", None)) else 1
+    return in_use, int(size) + max(0, int(getattr(pool, "_max_overflow", 0)))
