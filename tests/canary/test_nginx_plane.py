@@ -414,3 +414,12 @@ def test_a_log_line_is_read_once_whole_and_a_large_log_from_its_end(tmp_path: Pa
     assert lines[-1] == b'{"n":99}' and 0 < len(lines) <= 8
     assert all(line.startswith(b'{"n":') for line in lines)
     late.close()
+
+
+def test_a_stale_pid_file_is_not_signalled(tmp_path: Path, estate: Estate) -> None:
+    spec = NginxPlaneSpec(dir=str(tmp_path), listen=f"127.0.0.1:{free_port()}")
+    plane = NginxPlane(spec, estate.plane.routes)
+    plane.pid_path.write_text(str(os.getpid()))  # a number some other process has now
+    apply(plane, "canary", 0.25)  # a SIGHUP would end this very process
+    assert plane.reloads == 0 and plane.version is not None
+    assert f'"{plane.version}"' in (plane.dir / "nginx" / "strangler-locations.conf").read_text()

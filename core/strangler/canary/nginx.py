@@ -195,6 +195,9 @@ class NginxPlane:
             return None
         except PermissionError:
             pass  # alive, someone else's
+        with contextlib.suppress(OSError):  # a stale pid file, its number reused: not nginx
+            if b"nginx" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+                return None
         return pid
 
     def _reload(self, pid: int) -> None:
