@@ -196,7 +196,7 @@ class NginxPlane:
         except PermissionError:
             pass  # alive, someone else's
         with contextlib.suppress(OSError):  # a stale pid file, its number reused: not nginx
-            if b"nginx" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+            if "nginx" not in Path(f"/proc/{pid}/comm").read_text():
                 return None
         return pid
 
