@@ -7,8 +7,12 @@ same program (``strangler serve``) over a different part of one spec:
   (``events:``);
 * ``inference``: the served models (``models:``) and the feature tables they read
   (``features:``);
-* ``gateway``: the routes (``routes:``), with what its sides call in-process
-  (the systems of a legacy operation, the models of a by-entity prediction).
+* ``gateway``: the routes (``routes:``) and the SOAP shim in front of them
+  (``shim:``), with what its sides call in-process (the systems of a legacy
+  operation, the models of a by-entity prediction).
+
+Any other top-level section (a part this module does not know, such as
+``security:``) goes to every role: it is taken to apply to each API.
 
 A role is present when its own section is. Its spec keeps the original text of
 the sections it takes (comments included) and the ``${VAR}`` references as they
@@ -44,8 +48,12 @@ COMMON = ("version", "server", "limits", "cache_dir")
 MODELS_DIR = "/var/lib/strangler/models"
 """Where a pod finds the model repository (a volume): ``models.repository`` points here."""
 
-_OWN = {"adapters": ("systems", "events"), "inference": ("models",), "gateway": ("routes",)}
-_KNOWN = {*COMMON, "systems", "events", "models", "features", "routes"}
+_OWN = {
+    "adapters": ("systems", "events"),
+    "inference": ("models",),
+    "gateway": ("routes", "shim"),
+}
+_KNOWN = {*COMMON, "systems", "events", "models", "features", "routes", "shim"}
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\}")
 _OPERATION = re.compile(r"^[A-Za-z0-9_.-]+\.[A-Za-z0-9_]+$")
 _SCHEMA_SUFFIXES = (".wsdl", ".xsd")
@@ -89,14 +97,12 @@ def _read(spec_path: Path) -> CommentedMap:
 
 
 def _sections(name: str, tree: CommentedMap) -> list[str]:
-    keys = [*COMMON, *_OWN[name]]
-    if name == "adapters":
-        keys += [k for k in tree if k not in _KNOWN]  # a part this renderer does not know
+    keys = [*COMMON, *_OWN[name], *(k for k in tree if k not in _KNOWN)]
     if name == "inference":
         keys.append("features")  # by-entity predictions read the feature tables
     if name == "gateway":
         operations, models = _route_targets(tree.get("routes"))
-        if operations:
+        if operations or tree.get("shim"):  # the shim serves a SOAP system's WSDL
             keys += ["systems", "events"]
         if models:
             keys += ["models", "features"]
