@@ -169,7 +169,7 @@ def secured_spec(
         text = text.replace(
             "    timeout_s: 5\n    safe_operations:",
             "    timeout_s: 5\n"
-            "    auth: {kind: basic, username: app, password: ${PLANTED_LEGACY_PASSWORD}}\n"
+            '    auth: {kind: basic, username: app, password: "${PLANTED_LEGACY_PASSWORD}"}\n'
             "    safe_operations:",
             1,
         )

@@ -127,9 +127,11 @@ def test_the_redis_script_takes_atomically(prefix: str) -> None:
     assert asyncio.run(run()) == 7
 
 
-def test_without_redis_the_process_limits_alone() -> None:
+def test_without_redis_the_process_limits_alone(caplog: pytest.LogCaptureFixture) -> None:
+    password = uuid.uuid4().hex
+
     async def run() -> tuple[int, bool]:
-        buckets = RedisBuckets(f"redis://127.0.0.1:{free_port()}/0", "x:")
+        buckets = RedisBuckets(f"redis://:{password}@127.0.0.1:{free_port()}/0", "x:")
         try:
             taken = [await buckets.take("k", 2, 1 / 3600) for _ in range(4)]
             return sum(t.allowed for t in taken), buckets.failing
@@ -137,6 +139,9 @@ def test_without_redis_the_process_limits_alone() -> None:
             await buckets.close()
 
     assert asyncio.run(run()) == (2, True)
+    warnings = [r.getMessage() for r in caplog.records if r.name == "strangler.security"]
+    assert any("Redis at redis://:***@127.0.0.1" in w for w in warnings), warnings
+    assert password not in caplog.text
 
 
 def test_memory_buckets_refill_at_their_rate() -> None:
