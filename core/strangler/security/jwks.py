@@ -14,6 +14,7 @@ import json
 import logging
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,7 @@ class JwksCache:
         cache_s: float = 300.0,
         refetch_min_s: float = 30.0,
         timeout_s: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if (url is None) == (file is None):
             raise ValueError("give exactly one of url and file")
@@ -60,17 +62,18 @@ class JwksCache:
         self._fetched_at: float | None = None
         self._tried_at: float | None = None
         self._lock = asyncio.Lock()
+        self._clock = clock
         self.fetches = 0
         """How many times the source was read (for health and tests)."""
 
     async def key(self, kid: str) -> SigningKey | None:
         """The key ``kid``, fetching the set again when it is stale or lacks ``kid``."""
-        now = time.monotonic()
+        now = self._clock()
         stale = self._fetched_at is None or now - self._fetched_at > self.cache_s
         if not stale and kid in self._keys:
             return self._keys[kid]
         async with self._lock:
-            now = time.monotonic()
+            now = self._clock()
             stale = self._fetched_at is None or now - self._fetched_at > self.cache_s
             may_try = self._tried_at is None or now - self._tried_at >= self.refetch_min_s
             if (stale or kid not in self._keys) and may_try:
@@ -78,7 +81,7 @@ class JwksCache:
         return self._keys.get(kid)
 
     async def _refresh(self) -> None:
-        self._tried_at = time.monotonic()
+        self._tried_at = self._clock()
         self.fetches += 1
         try:
             raw = await asyncio.to_thread(self._read)
@@ -87,11 +90,14 @@ class JwksCache:
             log.warning("cannot read the JWKS from %s: %s", self.source, mask_urls(str(exc)))
             return
         self._keys = keys
-        self._fetched_at = time.monotonic()
+        self._fetched_at = self._clock()
 
     @property
     def source(self) -> str:
-        return mask_urls(self.url) if self.url else str(self.file)
+        """Where the keys come from, without credentials or a query string."""
+        if self.url is None:
+            return str(self.file)
+        return mask_urls(self.url.split("?", 1)[0].split("#", 1)[0])
 
     def _read(self) -> bytes:
         if self.file is not None:
@@ -105,7 +111,7 @@ class JwksCache:
         return data
 
     def health(self) -> dict[str, Any]:
-        age = None if self._fetched_at is None else round(time.monotonic() - self._fetched_at, 1)
+        age = None if self._fetched_at is None else round(self._clock() - self._fetched_at, 1)
         return {"jwks_keys": len(self._keys), "jwks_age_s": age, "jwks_fetches": self.fetches}
 
 
