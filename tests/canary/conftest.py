@@ -119,8 +119,10 @@ def rollout_spec(
     state: str = "",
     rollout: str = "",
     mode: str = "legacy",
+    legacy_safe: bool = False,
 ) -> str:
-    """A spec of one route ``/api/advice`` over the estate, with a short rollout."""
+    """A spec of one route ``/api/advice`` over the estate, with a short rollout
+    (``legacy_safe``: legacy may be asked again, to compare the canary's answers)."""
     return f"""
 routes:
   state: "{state}"
@@ -128,7 +130,7 @@ routes:
   items:
     {route}:
       path: /api/advice
-      legacy: {{url: "{estate.legacy}/advice"}}
+      legacy: {{url: "{estate.legacy}/advice", safe: {str(legacy_safe).lower()}}}
       modern: {{url: "{estate.modern}/advice"}}
       mode: {mode}
       rollout:

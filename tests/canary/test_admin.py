@@ -48,6 +48,23 @@ def test_pause_resume_promote_and_rollback_by_hand(
     ]
 
 
+def test_a_split_set_by_hand_pauses_the_rollout(estate: Estate, route: str, serve: Serve) -> None:
+    spec = rollout_spec(estate, route, steps="[shadow, 0.5, 1.0]")
+    with serve(spec) as url, httpx.Client(base_url=url, timeout=30) as client:
+        set_to = client.put(f"/admin/routes/{route}", json={"mode": "canary", "weight": 0.2})
+        assert set_to.status_code == 200
+        paused = wait_for(
+            lambda: (s := status(url, route))["status"] == "paused" and s, "pause", 10
+        )
+        assert (paused["mode"], paused["weight"], paused["step"]) == ("canary", 0.2, 0)
+        assert "by hand" in paused["reason"]
+        resumed = client.post(f"/admin/canary/{route}/resume").json()
+        assert (resumed["status"], resumed["mode"], resumed["weight"]) == ("running", "shadow", 0)
+        rows = audit(url, route)
+    assert [r["action"] for r in rows] == ["start", "pause", "resume"]
+    assert rows[1]["figures"] == {"mode": "canary", "weight": 0.2}
+
+
 def test_refusals_are_precise_problems(estate: Estate, route: str, serve: Serve) -> None:
     spec = rollout_spec(estate, route, steps="[1.0]")
     spec += f"""

@@ -135,6 +135,31 @@ def test_a_modern_side_that_disagrees_in_shadow_never_gets_traffic(
     assert figures["disagreement_rate"] > 0.05 and figures["samples"] >= 20
 
 
+def test_a_canary_that_disagrees_is_rolled_back_when_legacy_can_be_asked_again(
+    estate: Estate, route: str, serve: Serve
+) -> None:
+    spec = rollout_spec(
+        estate,
+        route,
+        steps="[0.5, 1.0]",
+        legacy_safe=True,
+        rollout="thresholds: {error_rate: 0.05, disagreement_rate: 0.05}",
+    )
+    estate.modern_faults.disagree = 0.3
+    with serve(spec) as url, traffic(url) as seen:
+        final = wait_for(
+            lambda: (s := status(url, route))["status"] == "rolled_back" and s, "rollback"
+        )
+        rows = audit(url, route)
+    assert seen.sides.get("modern", 0) > 0  # the canary served some before it was judged
+    assert final["mode"] == "legacy"
+    assert [(r["action"], r["from"], r["to"]) for r in rows] == [
+        ("start", "", "50%"),
+        ("rollback", "50%", "legacy"),
+    ]
+    assert "disagreement rate" in rows[-1]["reason"]
+
+
 def test_too_few_samples_never_pass(estate: Estate, route: str, serve: Serve) -> None:
     spec = rollout_spec(estate, route, steps="[1.0]")  # every answer is a modern one
     with serve(spec) as url, httpx.Client(base_url=url, timeout=30) as client:

@@ -25,8 +25,9 @@ A step's state: ``shadow`` is mode ``shadow``; a share below 1 is mode
 ``canary`` with that weight; ``1.0`` is mode ``modern``. Promoting the last
 step finishes the rollout (``promoted``: mode ``modern``); a rollback sends
 everything to ``legacy`` (``rolled_back``); ``resume`` after a rollback starts
-again from the first step. While a rollout runs, the controller owns the
-route's mode and weight: a different value in the state database is put back.
+again from the first step. While a rollout runs, the controller keeps the
+route's mode and weight on the step; a value set by hand after its last change
+pauses the rollout instead (the hand-set split stays until ``resume``).
 """
 
 from __future__ import annotations
@@ -224,12 +225,12 @@ class Controller:
         if not await asyncio.to_thread(self.store.lease, route, self.holder, ttl):
             self._held.discard(route)
             return
-        if route not in self._held:  # newly acting: make sure the data planes carry the step
+        first = route not in self._held  # newly acting: make sure the data planes carry the step
+        if first:
             self._held.add(route)
             log.info("canary: %s acts on route %s (step %d)", self.holder, route, row.step)
-            await self._keep_state(route, row, planes=True)
-        else:
-            await self._keep_state(route, row, planes=False)
+        if not await self._follows(route, row, first):
+            return
         analysis = await self.analyse(route, row)
         await asyncio.to_thread(self.store.add_analysis, route, analysis)
         ANALYSES.labels(route, analysis.verdict).inc()
@@ -327,7 +328,8 @@ class Controller:
             ROLLBACKS.labels(route).inc()
         self.rows[route] = changed
         self._gauges(route, changed)
-        await self._keep_state(route, changed, planes=True)
+        if action != "pause":  # a pause leaves the split as it is
+            await self._keep_state(route, changed, planes=True)
         return changed
 
     def wanted(self, route: str, row: Rollout) -> tuple[Mode, float]:
@@ -342,6 +344,32 @@ class Controller:
             return "shadow", 0.0
         weight = float(step)
         return ("modern", 1.0) if weight >= 1.0 else ("canary", weight)
+
+    async def _follows(self, route: str, row: Rollout, first: bool) -> bool:
+        """Whether the route still follows the rollout (its state put back if it drifted).
+
+        A state written after the rollout's last change and not the step's was
+        set by hand (``PUT /admin/routes/{route}``): the rollout is paused, and
+        the hand-set state stays until someone resumes it. A state older than
+        the last change is one that change did not get to write: it is put now.
+        """
+        mode, weight = self.wanted(route, row)
+        current = self.live.routes.get(route)
+        if (
+            current is not None
+            and (current.mode, current.weight) != (mode, weight)
+            and current.updated_at is not None
+            and _utc(current.updated_at) > row.updated_at
+        ):
+            reason = (
+                f"the route was set to mode {current.mode}, modern {current.weight:g} by hand; "
+                "the rollout waits until resumed"
+            )
+            figures = {"mode": current.mode, "weight": current.weight}
+            await self._change(row, "pause", reason, self.holder, figures)
+            return False
+        await self._keep_state(route, row, planes=first)
+        return True
 
     async def _keep_state(self, route: str, row: Rollout, *, planes: bool) -> None:
         """Put the route's live state where ``row`` says; tell the data planes if asked or moved."""
@@ -423,6 +451,11 @@ class Controller:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    """SQLite gives the stored UTC time back without its zone."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
 
 def _now() -> dt.datetime:

@@ -17,7 +17,9 @@ request refused before a side is chosen (an unreadable body where the sticky
 key lives) has no side header and counts as ``side="none"``. A route with a
 rollout also counts each answer (side, error or not, latency, segment) in the
 canary's :class:`~strangler.canary.samples.SampleRecorder`, and in shadow mode
-the modern side's answers to the shadow calls.
+the modern side's answers to the shadow calls. On a rollout's canary step a
+modern answer is also compared with legacy's (through the shadow runner, as
+sampled by the route's ``shadow``), when the legacy side is safe to ask again.
 """
 
 from __future__ import annotations
@@ -117,14 +119,33 @@ class RouteApp:
         )
         await send({"type": "http.response.body", "body": answer.body})
         self._answered(side, started, request, error=answer.status >= 500)
-        if self.shadow is not None and self.live.routes[self.name].mode == "shadow":
-            self._shadow(request, answer)
+        if self.shadow is not None:
+            mode = self.live.routes[self.name].mode
+            if mode == "shadow":
+                self._shadow(request, answer)
+            elif mode == "canary" and side == "modern" and self.samples is not None:
+                self._compare_canary(request, answer)
 
     def _answered(self, side: SideName, started: float, request: Incoming, *, error: bool) -> None:
         seconds = time.perf_counter() - started
         self.metrics[side].answered(seconds)
         if self.samples is not None:
             self.samples.answered(self.name, side, seconds, error, lambda: request.document)
+
+    def _compare_canary(self, request: Incoming, answer: Answer) -> None:
+        """A modern answer of a rollout's canary step, compared with legacy's when that is safe."""
+        assert self.shadow is not None
+        legacy = self.sides["legacy"]
+        if answer.status >= 400 or not legacy.safe:
+            return
+
+        async def ask_legacy() -> Any:
+            return (await legacy.call(request)).value
+
+        try:
+            self.shadow.submit(self.name, request.payload(), "modern", answer.value, ask_legacy)
+        except InvalidInput:
+            return
 
     def _shadow(self, request: Incoming, answer: Answer) -> None:
         assert self.shadow is not None
