@@ -36,33 +36,30 @@ from typing import Any, Final, cast
 
 from lxml import etree
 
+from strangler.adapters.soap.safe_xml import (
+    ExternalResourceRefused,
+    declares_dtd,
+    holds_pi,
+    holds_xinclude,
+    safe_parser,
+)
 from strangler.errors import InvalidInput
 from strangler.spec.shim import ShimLimits
 
-__all__ = ["MAX_NAMESPACES", "EnvelopeRefused", "parse_envelope", "safe_parser"]
+__all__ = ["MAX_NAMESPACES", "EnvelopeRefused", "parse_envelope"]
 
 MAX_NAMESPACES: Final = 64
 """Namespace declarations in one envelope (a real one declares a handful)."""
 
-_PARSER_OPTIONS: Final[dict[str, Any]] = {
+_OPTIONS: Final[dict[str, Any]] = {
     "encoding": "utf-8",  # the bytes are UTF-8 by now: a declared encoding is not honoured
-    "resolve_entities": False,
-    "no_network": True,
-    "load_dtd": False,
-    "dtd_validation": False,
-    "attribute_defaults": False,
-    "huge_tree": False,
     "remove_comments": True,
     "remove_pis": False,  # kept, to be seen and refused
-    # collect_ids stays on: with it off (and entities unresolved) lxml 6.0 / libxml2 2.14
-    # load an external parameter entity named in an internal DTD subset.
 }
 _SMALL: Final = 64 * 1024
 """Bodies up to this size are parsed at once and their tree checked after: even the
 densest (``<a/>`` after ``<a/>``) makes a tree of a few megabytes at most."""
-_XINCLUDE: Final = ("http://www.w3.org/2001/XInclude", "http://www.w3.org/2003/XInclude")
 _DECLARATION: Final = re.compile(rb"""^<\?xml\b[^>]*?\bencoding\s*=\s*["']([^"']*)["']""")
-_SPACE: Final = re.compile(rb"[ \t\r\n]*")
 _BOMS: Final = (
     (codecs.BOM_UTF32_LE, "utf-32"),  # before UTF-16 LE: it starts with the same two bytes
     (codecs.BOM_UTF32_BE, "utf-32"),
@@ -100,7 +97,7 @@ def parse_envelope(
             f"the request is larger than {limits.max_bytes} bytes", rule="max_bytes"
         )
     data = _as_utf8(body, charset)
-    if _declares_dtd(data):
+    if declares_dtd(data):
         raise EnvelopeRefused(
             "the request holds a DTD or a markup declaration (<!DOCTYPE, <!ENTITY...), "
             "which SOAP forbids",
@@ -108,13 +105,8 @@ def parse_envelope(
         )
     counted = len(data) > _SMALL and _may_exceed(data, limits)
     if counted:
-        _count(data, limits)
-    try:
-        root = etree.fromstring(data, safe_parser(None))
-    except etree.XMLSyntaxError as exc:
-        raise EnvelopeRefused(
-            f"the request is not well-formed XML: {exc}", rule="not_xml"
-        ) from None
+        _parse(data, _Counter(limits))
+    root: etree._Element = _parse(data, None)
     _refuse_markup(root)
     if not counted:
         _check_tree(root, limits)
@@ -173,26 +165,6 @@ def _sniff(body: bytes) -> tuple[str, int]:
     return "utf-8", 0
 
 
-def _declares_dtd(data: bytes) -> bool:
-    """Whether a markup declaration (``<!`` that opens no comment) comes before the root.
-
-    Only the prolog is looked at: a DTD can stand nowhere else, and ``<!DOCTYPE`` inside
-    a CDATA section (an HTML page sent as text, say) is data.
-    """
-    at = 0
-    while True:
-        at = _SPACE.match(data, at).end()  # type: ignore[union-attr]  # always matches
-        if data.startswith(b"<?", at):
-            end = data.find(b"?>", at + 2)
-        elif data.startswith(b"<!--", at):
-            end = data.find(b"-->", at + 4)
-        else:
-            return data.startswith(b"<!", at)
-        if end < 0:
-            return False  # unterminated: the parser says so
-        at = end + 2 if data[end] == ord("?") else end + 3
-
-
 def _codec(label: str) -> str | None:
     """The accepted codec a label names (``ISO-8859-1`` → ``latin-1``), or ``None``."""
     try:
@@ -246,32 +218,6 @@ def _may_exceed(data: bytes, limits: ShimLimits) -> bool:
         or data.count(b"=") > limits.max_attributes
         or data.count(b"xmlns") > MAX_NAMESPACES
     )
-
-
-class _NoResolver(etree.Resolver):
-    """Answers every external resource (DTD, entity, XInclude) with nothing, and says so.
-
-    The checks before parsing keep DTDs away from the parser; this keeps libxml2 from
-    reaching a file or the network even if one got through.
-    """
-
-    def resolve(  # type: ignore[override]  # lxml passes a context; its stubs omit it
-        self, system_url: str, public_id: str, context: Any
-    ) -> Any:
-        raise EnvelopeRefused(
-            "the request refers to an external resource, which the service never loads",
-            rule="external_resource",
-        )
-
-
-def safe_parser(target: object | None) -> etree.XMLParser:
-    """A parser with the module's settings (``target``: events instead of a tree).
-
-    A new one per call: lxml parsers are not safe to share between threads.
-    """
-    made = etree.XMLParser(target=cast(Any, target), **_PARSER_OPTIONS)
-    made.resolvers.add(_NoResolver())
-    return made
 
 
 class _Counter:
@@ -329,13 +275,16 @@ class _Counter:
         return None
 
 
-def _count(data: bytes, limits: ShimLimits) -> None:
+def _parse(data: bytes, target: _Counter | None) -> Any:
+    """The tree (or, with a ``target``, what it returns), foreign errors translated."""
     try:
-        etree.fromstring(data, safe_parser(_Counter(limits)))
+        return etree.fromstring(data, safe_parser(target, **_OPTIONS))
     except etree.XMLSyntaxError as exc:
         raise EnvelopeRefused(
             f"the request is not well-formed XML: {exc}", rule="not_xml"
         ) from None
+    except ExternalResourceRefused as exc:
+        raise EnvelopeRefused(str(exc), rule="external_resource") from None
 
 
 def _check_tree(root: etree._Element, limits: ShimLimits) -> None:
@@ -399,12 +348,10 @@ def _refuse_markup(root: etree._Element) -> None:
     info: Any = root.getroottree().docinfo  # lxml-stubs lack DocInfo.doctype
     if info.doctype or info.internalDTD is not None or info.externalDTD is not None:
         raise EnvelopeRefused("the request holds a DTD, which SOAP forbids", rule="dtd")
-    around = (*root.itersiblings(etree.PI, preceding=True), *root.itersiblings(etree.PI))
-    if around or next(root.iter(etree.PI), None) is not None:
+    if holds_pi(root):
         _refuse_pi()
-    for namespace in _XINCLUDE:
-        if root.xpath("boolean(//*[namespace-uri() = $ns])", ns=namespace):
-            raise EnvelopeRefused(
-                "the request holds an XInclude element, which the service does not process",
-                rule="xinclude",
-            )
+    if holds_xinclude(root):
+        raise EnvelopeRefused(
+            "the request holds an XInclude element, which the service does not process",
+            rule="xinclude",
+        )

@@ -14,9 +14,11 @@ Media types are compared case-insensitively (RFC 9110, section 8.3.1).
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from lxml import etree
+
+from strangler.adapters.soap.safe_xml import ExternalResourceRefused, holds_pi, safe_parser
 
 __all__ = [
     "MAX_DEPTH",
@@ -33,13 +35,10 @@ MAX_DEPTH = 100
 """Nesting of one reply; zeep reads nested elements recursively."""
 
 _PARSER_OPTIONS: dict[str, Any] = {
-    "resolve_entities": False,
-    "no_network": True,
-    "load_dtd": False,
-    "huge_tree": False,
     "remove_comments": True,
     "remove_pis": False,  # refused, not skipped
 }
+"""Besides :data:`~strangler.adapters.soap.safe_xml.SAFE_OPTIONS`."""
 
 
 class UnreadableReply(ValueError):
@@ -62,13 +61,13 @@ def parse_envelope(
     if content.count(b"<") > max_elements:  # may be too many elements: count them first
         _count(content, max_elements, max_depth)
     try:
-        root = etree.fromstring(content, etree.XMLParser(**_PARSER_OPTIONS))
-    except etree.XMLSyntaxError as exc:
+        root = etree.fromstring(content, safe_parser(None, **_PARSER_OPTIONS))
+    except (etree.XMLSyntaxError, ExternalResourceRefused) as exc:
         raise UnreadableReply(str(exc)) from exc
     info: Any = root.getroottree().docinfo
     if info.doctype or info.internalDTD is not None:
         raise UnreadableReply("the reply declares a DTD, which is not accepted")
-    if _has_pi(root):
+    if holds_pi(root):
         raise UnreadableReply("the reply holds a processing instruction, which SOAP forbids")
     if _deeper_than(root, max_depth):
         raise ReplyTooComplex(f"the reply nests elements deeper than {max_depth}")
@@ -99,18 +98,11 @@ class _Counter:
 
 def _count(content: bytes, max_elements: int, max_depth: int) -> None:
     # No data() or comment() on purpose: text costs no call. lxml's stubs want them.
-    target = cast(Any, _Counter(max_elements, max_depth))
-    parser = etree.XMLParser(target=target, **_PARSER_OPTIONS)
+    parser = safe_parser(_Counter(max_elements, max_depth), **_PARSER_OPTIONS)
     try:
         etree.fromstring(content, parser)
-    except etree.XMLSyntaxError as exc:
+    except (etree.XMLSyntaxError, ExternalResourceRefused) as exc:
         raise UnreadableReply(str(exc)) from exc
-
-
-def _has_pi(root: Any) -> bool:
-    """Whether a processing instruction is anywhere: around the root or inside it."""
-    around = (*root.itersiblings(etree.PI, preceding=True), *root.itersiblings(etree.PI))
-    return bool(around) or next(root.iter(etree.PI), None) is not None
 
 
 def _deeper_than(root: Any, max_depth: int) -> bool:

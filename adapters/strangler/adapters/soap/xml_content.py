@@ -12,8 +12,9 @@ the characters the caller sent, what is refused can be refused before parsing, a
   file's existence and first bytes would then show in the error), so no DTD ever
   reaches the parser.
 
-Then lxml parses with entities left unresolved, no network, no DTD loading and the
-huge-tree limits on, and the tree is looked at too:
+Then lxml parses with :func:`~strangler.adapters.soap.safe_xml.safe_parser` (entities
+left unresolved, no network, no DTD loading, the huge-tree limits on, every external
+load refused), and the tree is looked at too:
 
 * a DTD, an entity, a processing instruction (inside the element or around it) or an
   XInclude element: refused;
@@ -30,6 +31,8 @@ from typing import Any
 
 from lxml import etree
 
+from strangler.adapters.soap.safe_xml import XINCLUDE_NAMESPACES, safe_parser
+
 __all__ = ["MAX_XML_CONTENT", "parse_xml_content"]
 
 #: The most characters one free-form XML value may have.
@@ -37,19 +40,13 @@ MAX_XML_CONTENT = 1 << 20
 
 _PARSER_OPTIONS: dict[str, Any] = {
     "encoding": "utf-8",  # the text's own encoding: a declared one is not honoured
-    "resolve_entities": False,
-    "no_network": True,
-    "load_dtd": False,
-    "dtd_validation": False,
-    "attribute_defaults": False,
-    "huge_tree": False,
     "remove_pis": False,  # kept, to be seen and refused
 }
+"""Besides :data:`~strangler.adapters.soap.safe_xml.SAFE_OPTIONS`."""
 _DECLARED_ENCODING = re.compile(
     r"""^\s*<\?xml\b[^>]*?\bencoding\s*=\s*["']([^"']*)["']""", re.IGNORECASE
 )
 _MARKUP_DECLARATION = re.compile(r"<!\s*(?:DOCTYPE|ENTITY|ELEMENT|ATTLIST|NOTATION)", re.I)
-_XINCLUDE = ("http://www.w3.org/2001/XInclude", "http://www.w3.org/2003/XInclude")
 
 
 def parse_xml_content(value: Any) -> etree._Element:
@@ -66,10 +63,8 @@ def parse_xml_content(value: Any) -> etree._Element:
         )
     if _MARKUP_DECLARATION.search(value):
         raise ValueError("xsd:any content may not hold a DTD or entity declarations")
-    # A parser per call: lxml parsers are not safe to share between threads.
-    parser = etree.XMLParser(**_PARSER_OPTIONS)
     try:
-        root = etree.fromstring(value.encode("utf-8"), parser)
+        root = etree.fromstring(value.encode("utf-8"), safe_parser(None, **_PARSER_OPTIONS))
     except etree.XMLSyntaxError as exc:
         raise ValueError(f"xsd:any content is not well-formed XML: {exc}") from None
     _refuse_markup(root)
@@ -86,5 +81,5 @@ def _refuse_markup(root: etree._Element) -> None:
             raise ValueError("xsd:any content may not declare or use entities")
         if node.tag is etree.ProcessingInstruction:
             raise ValueError("xsd:any content may not hold processing instructions")
-        if isinstance(node.tag, str) and etree.QName(node).namespace in _XINCLUDE:
+        if isinstance(node.tag, str) and etree.QName(node).namespace in XINCLUDE_NAMESPACES:
             raise ValueError("xsd:any content may not hold XInclude elements")
