@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 from strangler.errors import InvalidInput, LegacyDataError, LegacyProtocolError, StranglerError
 from strangler.shim.catalog import ShimOperation
 
-__all__ = ["RouteCall", "RouteProblem", "call_route", "to_legacy", "to_modern"]
+__all__ = ["RouteCall", "RouteProblem", "call_route", "fill_defaults", "to_legacy", "to_modern"]
 
 _DROPPED = frozenset({b"content-type", b"content-length", b"soapaction", b"transfer-encoding"})
 
@@ -64,14 +64,17 @@ def to_legacy(op: ShimOperation, answer: Any) -> Any:
     if op.shape is None:
         return answer
     try:
-        modern = op.served.output_model.model_validate(answer)
+        data = op.served.output_model.model_validate(answer).model_dump(
+            by_alias=True, exclude_unset=True
+        )
     except ValidationError as exc:
-        raise LegacyProtocolError(
-            f"the answer to {op.name} does not fit its modern shape: {_first(exc)}",
-            system=op.legacy.system,
-            operation=op.name,
-        ) from None
-    data = modern.model_dump(by_alias=True, exclude_unset=True)
+        if any(err.get("input", ...) is not None for err in exc.errors()):
+            raise LegacyProtocolError(
+                f"the answer to {op.name} does not fit its modern shape: {_first(exc)}",
+                system=op.legacy.system,
+                operation=op.name,
+            ) from None
+        data = answer  # only values left out: the WSDL's check decides, after the defaults
     try:
         return op.shape.answer.encode(data, "")
     except ValueError as exc:
@@ -80,6 +83,30 @@ def to_legacy(op: ShimOperation, answer: Any) -> Any:
             system=op.legacy.system,
             operation=op.name,
         ) from exc
+
+
+def fill_defaults(answer: Any, defaults: dict[str, Any]) -> Any:
+    """``answer`` (legacy shape) with each default set where its path has no value."""
+    if not defaults or not isinstance(answer, dict):
+        return answer
+    for path, value in defaults.items():
+        _fill(answer, path.split("."), value)
+    return answer
+
+
+def _fill(node: Any, path: list[str], value: Any) -> None:
+    if isinstance(node, list):
+        for item in node:
+            _fill(item, path, value)
+        return
+    if not isinstance(node, dict):
+        return
+    head, rest = path[0], path[1:]
+    if not rest:
+        if node.get(head) is None:
+            node[head] = value
+        return
+    _fill(node.get(head), rest, value)
 
 
 def _first(exc: ValidationError) -> str:

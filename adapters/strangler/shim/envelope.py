@@ -22,6 +22,7 @@ __all__ = [
     "SOAP12",
     "Incoming",
     "NotAnEnvelope",
+    "NotUnderstood",
     "VersionMismatch",
     "read_envelope",
     "soap_action",
@@ -39,6 +40,14 @@ class NotAnEnvelope(InvalidInput):
 
 class VersionMismatch(InvalidInput):
     """The root is not a SOAP 1.1 or 1.2 Envelope (the ``VersionMismatch`` fault)."""
+
+    fault_code = "VersionMismatch"
+
+
+class NotUnderstood(InvalidInput):
+    """A header block marked ``mustUnderstand`` that the operation does not declare."""
+
+    fault_code = "MustUnderstand"
 
 
 @dataclass(frozen=True)

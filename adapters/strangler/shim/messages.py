@@ -25,6 +25,7 @@ from strangler.adapters.soap.encoded import (
 from strangler.adapters.soap.exchange import to_json_ready
 from strangler.errors import InputProblem, InvalidInput, LegacyProtocolError
 from strangler.shim.catalog import ShimOperation
+from strangler.shim.envelope import SOAP11, SOAP12, NotUnderstood
 
 __all__ = ["legacy_answer", "read_request", "write_answer"]
 
@@ -43,6 +44,7 @@ def read_request(op: ShimOperation, body: Any, header: Any) -> BaseModel:
     message = op.binding_operation.input
     if target.simple_body is not None and _nil_first(body):  # zeep cannot read a nil part
         return _validated(op.legacy.input_model, {target.simple_body: None}, op.name)
+    header = _declared_blocks(message, header, op.name)
     try:
         with zeep_api.adapter_parsing():
             if target.encoded and message.body is not None:
@@ -59,6 +61,32 @@ def read_request(op: ShimOperation, body: Any, header: Any) -> BaseModel:
     if headers is not None:
         data[HEADER_FIELD] = to_json_ready(headers)
     return _validated(op.legacy.input_model, data, op.name)
+
+
+def _declared_blocks(message: Any, header: Any, operation: str) -> Any:
+    """The Header with only the blocks the operation declares; others are dropped (SOAP
+    lets a receiver ignore them) unless marked ``mustUnderstand`` (a MustUnderstand fault).
+    """
+    if header is None:
+        return None
+    declared = {
+        str(e.qname.text)
+        for _, e in getattr(
+            getattr(message, "header", None) and message.header.type, "elements", ()
+        )
+        if getattr(e, "qname", None) is not None
+    }
+    for block in [c for c in header if isinstance(c.tag, str)]:
+        if block.tag in declared:
+            continue
+        understood = {block.get(f"{{{ns}}}mustUnderstand") for ns in (SOAP11, SOAP12)} & {
+            "1",
+            "true",
+        }
+        if understood:
+            raise NotUnderstood(f"{operation}: the header {block.tag} is not understood")
+        header.remove(block)
+    return header
 
 
 def _nil_first(body: Any) -> bool:

@@ -21,12 +21,23 @@ from starlette.types import Receive, Scope, Send
 
 from strangler.errors import InputTooLarge, LegacyFault, StranglerError
 from strangler.shim.catalog import Catalog, ShimOperation
-from strangler.shim.dispatch import RouteCall, RouteProblem, call_route, to_legacy, to_modern
+from strangler.shim.dispatch import (
+    RouteCall,
+    RouteProblem,
+    call_route,
+    fill_defaults,
+    to_legacy,
+    to_modern,
+)
 from strangler.shim.documents import Documents, UnknownDocument
 from strangler.shim.envelope import MEDIA_TYPES, Incoming, guess_version, read_envelope
 from strangler.shim.faults import Fault, fault_envelope
 from strangler.shim.messages import legacy_answer, read_request, write_answer
-from strangler.shim.security import AuthenticationFailed, Authenticator
+from strangler.shim.security import (
+    AuthenticationFailed,
+    Authenticator,
+    remove_security_header,
+)
 from strangler.spec.shim import ShimLimits, ShimServiceSpec
 
 if TYPE_CHECKING:
@@ -162,10 +173,13 @@ class ShimService:
         assert self.security is not None
         authorization = headers.get("authorization")
         if self.security.blocking:  # nonces in the state database
-            return await asyncio.to_thread(
+            user = await asyncio.to_thread(
                 self.security.authenticate, authorization, incoming.header
             )
-        return self.security.authenticate(authorization, incoming.header)
+        else:
+            user = self.security.authenticate(authorization, incoming.header)
+        remove_security_header(incoming.header)  # consumed here, not the operation's
+        return user
 
     async def _answer(
         self, op: ShimOperation, incoming: Incoming, scope: Scope
@@ -179,7 +193,7 @@ class ShimService:
             answer = await self.platform.invoke(op.served, payload)
         if op.binding_operation.output is None:
             return None, side
-        legacy = to_legacy(op, answer)
+        legacy = fill_defaults(to_legacy(op, answer), self.spec.defaults.get(op.name, {}))
         if self.spec.validate_messages:
             legacy = legacy_answer(op, legacy)
         data, _ = write_answer(op, legacy)
@@ -191,6 +205,9 @@ class ShimService:
         from strangler.rest.problems import problem_body
 
         problem = problem_body(exc, scope.get("path"))
+        code = getattr(exc, "fault_code", None)  # VersionMismatch, MustUnderstand
+        if code is not None:
+            problem["faultcode"] = code
         declared = None
         if isinstance(exc, LegacyFault):
             detail = getattr(exc.__cause__, "detail", None)

@@ -9,6 +9,8 @@
           routes: {GetReorderAdvice: reorder-advice}   # operation → gateway route; the others
                                                        # call the legacy operation itself
           validate: true                 # requests and answers against the WSDL's own schema
+          defaults:                      # what an answer lacks that the WSDL requires
+            GetReorderAdvice: {GetReorderAdviceResult.quantity: 0}
           security:                      # optional: who may call
             username_token: {users: {clerk: "${CLERK_PASSWORD}"}, digest: true, max_age_s: 300}
             basic: {users: {batch: "${BATCH_PASSWORD}"}}
@@ -22,7 +24,7 @@ Each service is served at ``path``: ``POST`` takes SOAP 1.1 and 1.2 envelopes,
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field, PositiveInt, SecretStr, field_validator, model_validator
 
@@ -108,6 +110,12 @@ class ShimServiceSpec(Frozen):
         default=True,
         alias="validate",
         description="Check requests and answers against the WSDL's own schema.",
+    )
+    defaults: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="WSDL operation → legacy field path (dotted, from the answer's top) → "
+        "the value an answer gets where it has none: a modern side that knows less than "
+        "the legacy one still answers what the WSDL requires.",
     )
     security: ShimSecuritySpec | None = None
     limits: ShimLimits = ShimLimits()
