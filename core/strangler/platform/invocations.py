@@ -10,6 +10,9 @@ Every call is counted and timed (:func:`~strangler.observability.metrics.observe
 Observers are kept per source component (not per :class:`Platform`, of which
 a build makes several over the same components). An observer that fails is
 logged and does not fail the call: the legacy system has already done it.
+
+A source may also be put behind a :class:`~strangler.platform.bulkhead.Bulkhead`
+(:func:`limit`): every call on this path then holds one of its slots.
 """
 
 from __future__ import annotations
@@ -22,9 +25,10 @@ from typing import Any
 from pydantic import BaseModel
 
 from strangler.observability.metrics import observe_operation
+from strangler.platform.bulkhead import Bulkhead
 from strangler.platform.operations import Operation, OperationSource
 
-__all__ = ["InvocationObserver", "invoke", "observe"]
+__all__ = ["InvocationObserver", "invoke", "limit", "observe"]
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +38,7 @@ InvocationObserver = Callable[[Operation[Any], BaseModel, Any], Awaitable[None]]
 _OBSERVERS: weakref.WeakKeyDictionary[object, list[InvocationObserver]] = (
     weakref.WeakKeyDictionary()
 )
+_BULKHEADS: weakref.WeakKeyDictionary[object, Bulkhead] = weakref.WeakKeyDictionary()
 
 
 def observe(source: OperationSource, observer: InvocationObserver) -> Callable[[], None]:
@@ -48,10 +53,27 @@ def observe(source: OperationSource, observer: InvocationObserver) -> Callable[[
     return undo
 
 
+def limit(source: OperationSource, bulkhead: Bulkhead) -> Callable[[], None]:
+    """Put every call of ``source`` behind ``bulkhead``; returns the undo."""
+    _BULKHEADS[source] = bulkhead
+
+    def undo() -> None:
+        if _BULKHEADS.get(source) is bulkhead:
+            del _BULKHEADS[source]
+
+    return undo
+
+
 async def invoke(source: OperationSource, operation: Operation[Any], payload: BaseModel) -> Any:
-    """``source.invoke(operation, payload)``, then each observer of ``source``."""
+    """``source.invoke(operation, payload)`` (in a slot of its bulkhead, if it has one),
+    then each observer of ``source``."""
+    bulkhead = _BULKHEADS.get(source)
     async with observe_operation(operation.system, operation.name):
-        result = await source.invoke(operation, payload)
+        if bulkhead is None:
+            result = await source.invoke(operation, payload)
+        else:
+            async with bulkhead.slot(operation.name):
+                result = await source.invoke(operation, payload)
     for observer in tuple(_OBSERVERS.get(source, ())):
         try:
             await observer(operation, payload, result)

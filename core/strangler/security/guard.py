@@ -12,6 +12,10 @@ Per request, before the route reads its body:
 5. a request that writes is recorded in the audit trail with its actor and
    answer (:mod:`.audit`).
 
+Beside the requests, the guard puts the legacy systems named under
+``concurrency`` behind a :class:`~strangler.platform.bulkhead.Bulkhead` while it
+runs, so every path that calls them (not only REST) is bounded.
+
 The verified caller is put in the request's state as ``principal``
 (:class:`Principal`) for the routes that want the actor. Refusals are
 problem+json and never echo a credential.
@@ -22,14 +26,16 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from strangler.errors import Forbidden, RateLimited, StranglerError, Unauthenticated
+from strangler.platform.bulkhead import Bulkhead
 from strangler.platform.component import Health
+from strangler.platform.invocations import limit as limit_calls
 from strangler.platform.operations import OperationSource
 from strangler.rest.problems import MEDIA_TYPE, Problem, problem_body, problem_json
 from strangler.security.audit import AuditRecord, AuditTrail
@@ -87,15 +93,32 @@ class SecurityGuard:
         )
         self.audit = AuditTrail(audit_url, spec.audit.table) if audit_url else None
         self.table: ScopeTable | None = None
+        known = {system for _, system, _ in self.sources}
+        unknown = sorted(set(spec.concurrency) - known)
+        if unknown:
+            raise ValueError(
+                f"security.concurrency names no legacy system: {', '.join(unknown)} "
+                f"(known: {', '.join(sorted(known)) or 'none'})"
+            )
+        self.bulkheads = {
+            name: Bulkhead(name, c.max_in_flight, c.max_waiting)
+            for name, c in spec.concurrency.items()
+        }
+        self._undo: list[Callable[[], None]] = []
 
     # -- the component ------------------------------------------------------
 
     async def start(self) -> None:
+        for _, system, source in self.sources:
+            if system in self.bulkheads:
+                self._undo.append(limit_calls(source, self.bulkheads[system]))
         if self.audit is not None:
             await self.audit.start()
             self.audit.record(AuditRecord("security.loaded", "spec", detail=self.fingerprint()))
 
     async def close(self) -> None:
+        while self._undo:
+            self._undo.pop()()
         await self.buckets.close()
         if self.audit is not None:
             await self.audit.close()
@@ -104,6 +127,11 @@ class SecurityGuard:
         detail: dict[str, Any] = {"kind": self.kind, "keys": len(self.keys)}
         if self.tokens is not None:
             detail.update(self.tokens.jwks.health())
+        if self.bulkheads:
+            detail["concurrency"] = {
+                n: {"in_flight": b.in_flight, "waiting": b.waiting, "refused": b.refused}
+                for n, b in self.bulkheads.items()
+            }
         failing = isinstance(self.buckets, RedisBuckets) and self.buckets.failing
         if failing:
             detail["rate_limits"] = "redis failing: limited in this process"

@@ -24,6 +24,8 @@ operation needs its scope (see :mod:`strangler.security.scopes`):
         client: {rate: 50, per_s: 1, burst: 100}          # per key, token or address
         routes:                                           # per scope pattern, for all clients
           "soap:inventory:*": {rate: 20, per_s: 1, burst: 40}
+      concurrency:                         # calls in flight towards a legacy system, at most
+        inventory: {max_in_flight: 8, max_waiting: 32}    # more waiting: 503 at once
       audit:
         database: ${AUDIT_URL:-}           # SQLAlchemy URL; empty: SQLite in the cache dir
 
@@ -36,7 +38,15 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import Field, PositiveFloat, PositiveInt, SecretStr, field_validator, model_validator
+from pydantic import (
+    Field,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 
 from strangler.spec.common import Frozen
 
@@ -44,6 +54,7 @@ __all__ = [
     "DEFAULT_PUBLIC",
     "ApiKeySpec",
     "AuditSpec",
+    "ConcurrencySpec",
     "JwtSpec",
     "RateLimitsSpec",
     "RateSpec",
@@ -173,6 +184,15 @@ class RateLimitsSpec(Frozen):
         return value
 
 
+class ConcurrencySpec(Frozen):
+    """At most ``max_in_flight`` calls towards one legacy system at once, from every path
+    (REST, gateway, shim, command topics, ETL); ``max_waiting`` more wait their turn, and
+    past those a call is refused at once (503 with ``Retry-After``), never sent."""
+
+    max_in_flight: PositiveInt
+    max_waiting: NonNegativeInt = 0
+
+
 class AuditSpec(Frozen):
     """Where writes and configuration changes are recorded (beside the log)."""
 
@@ -198,6 +218,9 @@ class SecuritySpec(Frozen):
         description="'METHOD /path' (as the OpenAPI document writes it) or '/path' → its scope.",
     )
     rate_limits: RateLimitsSpec = RateLimitsSpec()
+    concurrency: dict[str, ConcurrencySpec] = Field(
+        default_factory=dict, description="Per legacy system (by its name under systems:)."
+    )
     audit: AuditSpec = AuditSpec()
 
     @field_validator("scopes")
