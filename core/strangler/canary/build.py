@@ -1,12 +1,14 @@
 """The controller the gateway builds for its routes' rollouts: which source, which data planes.
 
-Measurements come from Prometheus when ``routes.prometheus`` is set (the
-segments of a fairness gate still from the database's samples), else from
+Measurements come from Prometheus when ``routes.prometheus`` is set, else from
 nginx's access log when nginx is the data plane (``routes.nginx``), else from
-the samples every replica writes to the state database. nginx, when set, is a
-data plane beside strangler's own gateway (which follows the state database by
-itself). The classes are imported only when the spec names them. Samples are
-flushed every second, or every ``interval_s`` when a rollout looks more often.
+the samples every replica writes to the state database. The first two still
+take from those samples what they cannot see: a fairness gate's segments
+(Prometheus) and the shadow comparisons (nginx compares nothing). nginx, when
+set, is a data plane beside strangler's own gateway (which follows the state
+database by itself). The classes are imported only when the spec names them.
+Samples are flushed every second, or every ``interval_s`` when a rollout looks
+more often.
 """
 
 from __future__ import annotations
@@ -58,7 +60,9 @@ def build_controller(
             section.prometheus, rollouts, segments=database
         )
     elif section.nginx is not None:
-        source = load(ACCESS_LOG, what="the nginx access-log source")(section.nginx, rollouts)
+        source = load(ACCESS_LOG, what="the nginx access-log source")(
+            section.nginx, rollouts, comparisons=database
+        )
     planes: list[DataPlane] = []
     if section.nginx is not None:
         planes.append(load(NGINX, what="the nginx data plane")(section.nginx, section))
