@@ -37,6 +37,8 @@ _VERSIONS = {SOAP11: "1.1", SOAP12: "1.2"}
 class NotAnEnvelope(InvalidInput):
     """The body is XML but not a SOAP envelope the shim can read."""
 
+    soap_version: str | None = None
+
 
 class VersionMismatch(InvalidInput):
     """The root is not a SOAP 1.1 or 1.2 Envelope (the ``VersionMismatch`` fault)."""
@@ -98,9 +100,11 @@ def read_envelope(body: bytes, headers: dict[str, str], parse: Callable[[bytes],
         raise VersionMismatch(f"the root element is {name.text}, not a SOAP 1.1 or 1.2 Envelope")
     media = headers.get("content-type", "").split(";")[0].strip().lower()
     if media and media != MEDIA_TYPES[version]:
-        raise NotAnEnvelope(
+        refused = NotAnEnvelope(
             f"a SOAP {version} envelope is sent as {MEDIA_TYPES[version]}, not {media}"
         )
+        refused.soap_version = version  # answered in the envelope's version
+        raise refused
     namespace = name.namespace
     header = body_element = None
     for child in root:

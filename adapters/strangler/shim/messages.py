@@ -58,8 +58,9 @@ def read_request(op: ShimOperation, body: Any, header: Any) -> BaseModel:
     except RecursionError as exc:
         raise InvalidInput(f"{op.name}: elements nest too deeply to read") from exc
     data = to_json_ready(value, target.simple_body)
-    if headers is not None:
-        data[HEADER_FIELD] = to_json_ready(headers)
+    header_values = to_json_ready(headers) if headers is not None else {}
+    if any(v is not None for v in header_values.values()):
+        data[HEADER_FIELD] = header_values
     return _validated(op.legacy.input_model, data, op.name)
 
 

@@ -155,6 +155,7 @@ class ShimService:
             await _send_fault(send, fault, None)
             return
         except StranglerError as exc:
+            version = getattr(exc, "soap_version", None) or version
             await _send_fault(send, self._fault(exc, version, op, scope), None)
             return
         except Exception:
