@@ -23,6 +23,7 @@ import tracemalloc
 import xml.sax
 import xml.sax.handler
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -361,3 +362,23 @@ def test_the_running_shim_answers_every_hostile_file_with_a_client_fault(
             assert b"root:x:0:0" not in reply.content
     assert http.connections == 0
     assert secret.opened == 0
+
+
+def test_refusals_leave_each_threads_parser_usable() -> None:
+    """The tree parser is kept per thread: a refusal mid-parse must not spoil the next."""
+    hostile = [
+        (HOSTILE / name).read_bytes()
+        for name in ("entity-in-envelope-no-dtd.xml", "truncated-envelope.xml", "pi-in-body.xml")
+    ]
+
+    def alternate() -> int:
+        read = 0
+        for _ in range(50):
+            for body in hostile:
+                with pytest.raises(EnvelopeRefused):
+                    parse_envelope(body, LIMITS)
+                read += _sku(parse_envelope(SOAP11, LIMITS)) == "SKU-1"
+        return read
+
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(lambda _: alternate(), range(4))) == [150] * 4

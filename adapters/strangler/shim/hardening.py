@@ -31,7 +31,9 @@ XInclude processed.
 from __future__ import annotations
 
 import codecs
+import functools
 import re
+import threading
 from typing import Any, Final, cast
 
 from lxml import etree
@@ -56,6 +58,7 @@ _OPTIONS: Final[dict[str, Any]] = {
     "remove_comments": True,
     "remove_pis": False,  # kept, to be seen and refused
 }
+_PER_THREAD = threading.local()
 _SMALL: Final = 64 * 1024
 """Bodies up to this size are parsed at once and their tree checked after: even the
 densest (``<a/>`` after ``<a/>``) makes a tree of a few megabytes at most."""
@@ -103,19 +106,21 @@ def parse_envelope(
             "which SOAP forbids",
             rule="dtd",
         )
-    counted = len(data) > _SMALL and _may_exceed(data, limits)
+    exceedable = _may_exceed(data, limits)
+    counted = exceedable and len(data) > _SMALL
     if counted:
         _parse(data, _Counter(limits))
     root: etree._Element = _parse(data, None)
-    _refuse_markup(root)
-    if not counted:
+    _refuse_markup(root, data)
+    if exceedable and not counted:
         _check_tree(root, limits)
     return root
 
 
 def _as_utf8(body: bytes, charset: str | None) -> bytes:
     """The body as UTF-8, after checking its encoding (see the module, step 2)."""
-    found, start = _sniff(body)
+    plain = body[:1] == b"<" and body[1:2] != b"\x00"  # the usual: no mark, not UTF-16
+    found, start = ("utf-8", 0) if plain else _sniff(body)
     text: str | None = None
     if found == "utf-16":
         text = _decode(body, "utf-16")  # the codec reads and drops the mark
@@ -165,6 +170,7 @@ def _sniff(body: bytes) -> tuple[str, int]:
     return "utf-8", 0
 
 
+@functools.lru_cache(maxsize=64)
 def _codec(label: str) -> str | None:
     """The accepted codec a label names (``ISO-8859-1`` → ``latin-1``), or ``None``."""
     try:
@@ -202,22 +208,26 @@ def _decode(data: bytes, codec: str) -> str:
 
 
 def _may_exceed(data: bytes, limits: ShimLimits) -> bool:
-    """Whether the bytes leave room to break a count limit (so counting must come first).
+    """Whether the bytes leave room to break a count limit (else nothing is counted).
 
     Each bound is what the bytes can hold at most: no more elements (or nesting) than
-    ``<``, attributes than ``=``, namespace declarations than ``xmlns``, and no name or
-    value longer than the body.
+    ``<``, attributes than ``=``, namespace declarations than ``xmlns``, no value or
+    text longer than the body, and no name longer than the longest run of bytes that
+    may stand in a name.
     """
-    length = len(data)
-    smallest_length = min(
-        limits.max_name_length, limits.max_attribute_length, limits.max_text_length
-    )
     return (
-        length > smallest_length
-        or data.count(b"<") > min(limits.max_elements, limits.max_depth)
+        data.count(b"<") > min(limits.max_elements, limits.max_depth)
         or data.count(b"=") > limits.max_attributes
         or data.count(b"xmlns") > MAX_NAMESPACES
+        or len(data) > min(limits.max_attribute_length, limits.max_text_length)
+        or _name_run(limits.max_name_length).search(data) is not None
     )
+
+
+@functools.lru_cache(maxsize=8)
+def _name_run(longest: int) -> re.Pattern[bytes]:
+    """A run of more than ``longest`` bytes none of which can end a name's part."""
+    return re.compile(rb"[^\s<>=/\"'&;:?!\[\]]{%d}" % (longest + 1))
 
 
 class _Counter:
@@ -276,9 +286,19 @@ class _Counter:
 
 
 def _parse(data: bytes, target: _Counter | None) -> Any:
-    """The tree (or, with a ``target``, what it returns), foreign errors translated."""
+    """The tree (or, with a ``target``, what it returns), foreign errors translated.
+
+    The tree parser is kept per thread (making one costs as much as a small parse);
+    a counting parser is made for its target.
+    """
+    if target is None:
+        parser = getattr(_PER_THREAD, "parser", None)
+        if parser is None:
+            parser = _PER_THREAD.parser = safe_parser(None, **_OPTIONS)
+    else:
+        parser = safe_parser(target, **_OPTIONS)
     try:
-        return etree.fromstring(data, safe_parser(target, **_OPTIONS))
+        return etree.fromstring(data, parser)
     except etree.XMLSyntaxError as exc:
         raise EnvelopeRefused(
             f"the request is not well-formed XML: {exc}", rule="not_xml"
@@ -342,15 +362,16 @@ def _refuse_pi() -> None:
     )
 
 
-def _refuse_markup(root: etree._Element) -> None:
+def _refuse_markup(root: etree._Element, data: bytes) -> None:
     """A DTD the prolog check missed, processing instructions (around the root or in
-    it) and XInclude elements."""
-    info: Any = root.getroottree().docinfo  # lxml-stubs lack DocInfo.doctype
-    if info.doctype or info.internalDTD is not None or info.externalDTD is not None:
-        raise EnvelopeRefused("the request holds a DTD, which SOAP forbids", rule="dtd")
-    if holds_pi(root):
+    it) and XInclude elements (looked for when the bytes may name their namespace)."""
+    if b"<!" in data:  # a DTD needs "<!", a processing instruction "<?" after the start
+        info: Any = root.getroottree().docinfo  # lxml-stubs lack DocInfo.doctype
+        if info.doctype or info.internalDTD is not None or info.externalDTD is not None:
+            raise EnvelopeRefused("the request holds a DTD, which SOAP forbids", rule="dtd")
+    if data.find(b"<?", 1) >= 0 and holds_pi(root):
         _refuse_pi()
-    if holds_xinclude(root):
+    if (b"XInclude" in data or b"&#" in data) and holds_xinclude(root):
         raise EnvelopeRefused(
             "the request holds an XInclude element, which the service does not process",
             rule="xinclude",
