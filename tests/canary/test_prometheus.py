@@ -121,8 +121,10 @@ routes:
                 yield Estate(url, route, switch, prometheus, later)
 
 
-def measure(source: PrometheusSource, route: str, since: dt.datetime) -> Measurement:
-    return asyncio.run(source.measure(route, since, dt.datetime.now(dt.UTC)))
+def measure(
+    source: PrometheusSource, route: str, since: dt.datetime, until: dt.datetime | None = None
+) -> Measurement:
+    return asyncio.run(source.measure(route, since, until or dt.datetime.now(dt.UTC)))
 
 
 def rollout(**queries: str) -> RolloutSpec:
@@ -191,8 +193,9 @@ def test_a_query_prometheus_refuses_is_an_error_naming_it(estate: Estate) -> Non
         PrometheusSpec(url=estate.prometheus.url),
         {estate.route: rollout(error_rate="sum(rate(strangler_gateway_errors_total[{window}])")},
     )
+    until = dt.datetime.now(dt.UTC)
     with pytest.raises(PrometheusError, match="refused") as caught:
-        measure(source, estate.route, dt.datetime.now(dt.UTC) - dt.timedelta(seconds=10))
+        measure(source, estate.route, until - dt.timedelta(seconds=9.5), until)
     assert caught.value.query.startswith("sum(rate(strangler_gateway_errors_total[10s])")
 
 

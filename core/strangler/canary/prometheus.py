@@ -23,8 +23,11 @@ modern answers there.
 Each is the counter's growth over the window, per series, as
 ``(x - x offset W) >= 0 or x``: a series that starts inside the window (the
 first error of a replica) counts from zero, and one that went down (a replica
-restarted) counts what it has since. This is exact at the scrape interval, where
-``increase()`` extrapolates and misses a series' first scrape.
+restarted) counts what it has since; ``increase()`` would extrapolate, and miss
+what a series counted before its first scrape. ``W`` is the window rounded up
+to whole seconds, so the count starts at the last scrape before the window:
+exact at the scrape interval (a short ``scrape_interval`` keeps the previous
+step's last answers out).
 
 ``rollout.queries`` replaces any of ``error_rate``, ``p99_ms`` (milliseconds),
 ``disagreement_rate`` or ``samples`` with the route's own PromQL; ``{route}``
@@ -219,8 +222,8 @@ def _of(rate: float | None, total: int) -> int:
 
 
 def _duration(span: dt.timedelta) -> str:
-    """A PromQL duration for ``span``: whole seconds, at least one."""
-    return f"{max(1, round(span.total_seconds()))}s"
+    """A PromQL duration covering ``span``: whole seconds, rounded up, at least one."""
+    return f"{max(1, math.ceil(span.total_seconds() - 1e-3))}s"
 
 
 def _label(value: str) -> str:
