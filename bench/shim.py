@@ -52,7 +52,10 @@ from _common import (
     free_port,
     git_revision,
     machine,
+    package_shares,
+    py_spy_own_time,
     results_table,
+    sample_table,
     table,
     write_results,
 )
@@ -190,7 +193,7 @@ _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 def wrk(url: str, script: Path, connections: int, seconds: float) -> Cell:
     out = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency",
-         "-s", str(script), url],
+         "--timeout", "30s", "-s", str(script), url],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     if "Non-2xx" in out or "Socket errors" in out:
@@ -219,6 +222,19 @@ def check_answers(
             )
 
 
+def profile(pid: int, url: str, script: Path, connections: int, tmp: Path) -> None:
+    """Print one shim worker's top functions by own time under load (py-spy)."""
+    seconds = 8
+    own = py_spy_own_time(pid, seconds, lambda: wrk(url, script, connections, seconds), tmp)
+    if own is None:
+        print("\nprofile: py-spy not found (pip install py-spy)")
+        return
+    total = sum(own.values())
+    print(f"\none shim worker under c{connections} load, {total} py-spy samples:")
+    print(sample_table("function (module)", own.most_common(15), total))
+    print(package_shares(own, total, lambda fn: fn.rsplit("(", 1)[-1].split("/")[0].rstrip(")")))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="1 round of 2 s per cell")
@@ -226,6 +242,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, help="seconds per cell (default 8; quick 2)")
     parser.add_argument("--connections", type=int, default=64, help="concurrency of the load")
     parser.add_argument("--no-write", action="store_true", help="do not write the results file")
+    parser.add_argument(
+        "--profile", action="store_true", help="sample one shim worker under (b)'s load (py-spy)"
+    )
     parser.add_argument(
         "--serve", nargs=3, metavar=("ENV", "PORT", "READY"), help=argparse.SUPPRESS
     )
@@ -310,6 +329,9 @@ def main() -> int:
                 runs.setdefault((name, conc), []).append(cell)
             line = ", ".join(f"{n.split(')')[0]}) {runs[(n, c)][-1].rps:,.0f}/s" for n in urls)
             print(f"round {round_ + 1}: {line}")
+        if args.profile:
+            name = "(b) shim GetReorderAdvice, modern"
+            profile(workers[0][0].pid, urls[name], scripts[name], c, tmp)
 
     def med(name: str, conc: int, what: str) -> float:
         return statistics.median(getattr(cell, what) for cell in runs[(name, conc)])
