@@ -7,15 +7,23 @@ import asyncio
 import json
 from pathlib import Path
 
+import httpx
 import pytest
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
 from typer.testing import CliRunner
 
 from strangler.cli import app as cli
 from strangler.errors import SpecError
+from strangler.platform import BuildContext, Component, Health, Part, register_part
+from strangler.platform.registry import unregister
+from strangler.rest.app import create_app
 from strangler.security.jwks import JwksCache
 from strangler.security.keys import KeyRing, hash_key, new_key
 from strangler.security.scopes import grants
-from strangler.spec import parse_spec
+from strangler.spec import Spec, parse_spec
+from tests.rest.conftest import serving
 from tests.security.conftest import JwksServer, Signer
 
 
@@ -138,3 +146,45 @@ def test_hash_key_prints_a_key_and_its_entry() -> None:
     assert chosen.exit_code == 0
     stored = chosen.stdout.split('"')[1]
     assert stored.startswith("scrypt:") and KeyRing({"k": stored}).match("pw") == "k"
+
+
+class SelfChecking:
+    """A component with a path whose callers it checks itself (as the SOAP shim does)."""
+
+    name = kind = "selfcheck"
+
+    async def start(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+    async def health(self) -> Health:
+        return Health()
+
+    def authenticated_paths(self) -> list[str]:
+        return ["/legacy/Service"]
+
+    def fast_routes(self) -> list[Route]:
+        async def answer(request: Request) -> PlainTextResponse:
+            return PlainTextResponse("checked by the component")
+
+        return [Route("/legacy/Service", answer, methods=["POST"])]
+
+
+def build_self_checking(spec: Spec, context: BuildContext) -> list[Component]:
+    return [SelfChecking()]
+
+
+def test_paths_a_component_authenticates_itself_are_left_to_it(tmp_path: Path) -> None:
+    register_part(
+        Part(name="selfcheck", build="tests.security.test_pieces:build_self_checking", order=500)
+    )
+    try:
+        text = f"version: 1\nsecurity:\n  audit: {{database: 'sqlite:///{tmp_path}/a.sqlite'}}\n"
+        app = create_app(parse_spec(text, filename="s.yaml", env={}), cache_dir=tmp_path)
+        with serving(app) as url:
+            assert httpx.post(f"{url}/legacy/Service").text == "checked by the component"
+            assert httpx.post(f"{url}/legacy/Other").status_code == 401
+    finally:
+        unregister("selfcheck")

@@ -11,7 +11,14 @@
 """
 
 from strangler.platform.build import BuildContext, build_platform
-from strangler.platform.component import Component, FastRoutes, Guard, Health, RouteSource
+from strangler.platform.component import (
+    Component,
+    FastRoutes,
+    Guard,
+    Health,
+    OwnAuthentication,
+    RouteSource,
+)
 from strangler.platform.core import Platform
 from strangler.platform.operations import Operation, OperationSource
 from strangler.platform.registry import Kind, Part, register_kind, register_part
@@ -25,6 +32,7 @@ __all__ = [
     "Kind",
     "Operation",
     "OperationSource",
+    "OwnAuthentication",
     "Part",
     "Platform",
     "RouteSource",

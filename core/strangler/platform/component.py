@@ -20,6 +20,8 @@ that the app checks with ``isinstance``:
   more than the route's own.
 * :class:`Guard`: stands in front of every route (authentication, scopes,
   rate limits), and declares what it asks for in the OpenAPI document.
+* :class:`OwnAuthentication`: paths whose callers the component authenticates
+  itself (the SOAP shim's WS-Security); a guard lets them through to it.
 """
 
 from __future__ import annotations
@@ -34,7 +36,15 @@ if TYPE_CHECKING:
     from starlette.routing import Route
     from starlette.types import ASGIApp
 
-__all__ = ["Component", "FastRoutes", "Guard", "Health", "RouteSource", "Status"]
+__all__ = [
+    "Component",
+    "FastRoutes",
+    "Guard",
+    "Health",
+    "OwnAuthentication",
+    "RouteSource",
+    "Status",
+]
 
 Status = Literal["ok", "degraded", "down"]
 
@@ -123,4 +133,14 @@ class Guard(Protocol):
     def document(self, openapi: dict[str, Any]) -> None:
         """Learn the operations from the finished OpenAPI document and declare in it
         what the guard asks of each (security schemes, scopes, its refusals)."""
+        ...
+
+
+@runtime_checkable
+class OwnAuthentication(Protocol):
+    """A component that authenticates the callers of some of its paths itself, in its
+    own protocol (a SOAP shim with WS-Security): a guard leaves those paths to it."""
+
+    def authenticated_paths(self) -> Sequence[str]:
+        """The exact paths (no templates) whose callers the component checks."""
         ...

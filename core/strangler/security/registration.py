@@ -3,7 +3,9 @@
 Named by the ``strangler.parts`` entry point ``security`` in ``pyproject.toml``.
 It builds last, so the operations of every adapter are known when scopes are
 named; without the section (or with ``enabled: false``) nothing is built and
-the app is open.
+the app is open. Paths whose component authenticates its callers itself
+(:class:`~strangler.platform.component.OwnAuthentication`, the SOAP shim with
+WS-Security) are left to it.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from strangler.platform.build import BuildContext
-from strangler.platform.component import Component
+from strangler.platform.component import Component, OwnAuthentication
 from strangler.platform.operations import OperationSource
 from strangler.platform.registry import Part
 from strangler.spec.models import Spec
@@ -30,6 +32,14 @@ def build(spec: Spec, context: BuildContext) -> Sequence[Component]:
     if section is None or not section.enabled:
         return []
     sources = [(c.kind, c.name, c) for c in context.components if isinstance(c, OperationSource)]
+    own = [
+        p
+        for c in context.components
+        if isinstance(c, OwnAuthentication)
+        for p in c.authenticated_paths()
+    ]
+    if own:
+        section = section.model_copy(update={"public": [*section.public, *own]})
     routes = spec.section("routes")
     gateway = {item.path: name for name, item in (getattr(routes, "items", None) or {}).items()}
     if section.audit.database is not None:
