@@ -5,7 +5,9 @@
     base/                  a Deployment, Service, HPA, PodDisruptionBudget and
                            NetworkPolicy per role (roles.py), the ServiceAccount,
                            the spec ConfigMap (generated: a change rolls the pods),
-                           the model repository's claim when models are served
+                           the model repository's claim when models are served;
+                           base/spec/ is laid out as the pods see /etc/strangler
+                           (compose mounts it as it is)
     overlays/dev/          one replica, namespace strangler-dev, images :dev
     overlays/prod/         three replicas and up, namespace strangler
     components/argo-rollouts/   a Rollout and AnalysisTemplate per role
@@ -60,8 +62,8 @@ def render_k8s(spec_path: Path, *, name: str = "strangler", tag: str = "latest")
         if not key.startswith("files."):
             continue
         source = next(r.files[relative] for r in roles if relative in r.files)
-        files[f"base/files/{relative}"] = source.read_text(encoding="utf-8")
-        generator.append(f"{key}=files/{relative}")
+        files[f"base/spec/{relative}"] = source.read_text(encoding="utf-8")
+        generator.append(f"{key}=spec/{relative}")
     files["base/kustomization.yaml"] = dump(
         {
             "apiVersion": _KUSTOMIZE,
