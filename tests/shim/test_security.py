@@ -9,7 +9,10 @@ authenticators over one database stand for two replicas).
 from __future__ import annotations
 
 import base64
+import json
 import os
+import shutil
+import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -22,6 +25,10 @@ import requests
 import sqlalchemy as sa
 import zeep
 from lxml import etree
+from suds import WebFault
+from suds.client import Client as SudsClient
+from suds.wsse import Security as SudsSecurity
+from suds.wsse import UsernameToken as SudsToken
 from zeep.helpers import serialize_object
 from zeep.transports import Transport
 from zeep.wsse.username import UsernameToken
@@ -561,3 +568,83 @@ def test_two_replicas_over_one_database_refuse_each_others_replays(
         assert replayed.status_code == CLIENT_STATUS["1.1"]
         assert fault_code(replayed) == f"{{{WSSE}}}FailedAuthentication"
         assert post(second, envelope(token_header(*CLERK))).status_code == 200
+
+
+# -- other clients' own WS-Security -------------------------------------------
+
+NODE_DIR = Path(__file__).parent / "node"
+NODE_HEADER = (
+    f'<tns:RequestContext xmlns:tns="{TNS}"><tns:tenant>north</tns:tenant>'
+    "<tns:correlationId>node-1</tns:correlationId></tns:RequestContext>"
+)
+
+
+@pytest.fixture(scope="module")
+def node_wsse() -> Path:
+    """``wsse_node.js``, with node-soap installed from its lock file when it is not yet."""
+    assert shutil.which("node"), "Node is needed: ./run setup"
+    if not (NODE_DIR / "node_modules" / "soap" / "package.json").exists():
+        npm = shutil.which("npm")
+        assert npm is not None, "npm is needed to install node-soap: ./run setup"
+        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True)
+    return Path(__file__).parent / "wsse_node.js"
+
+
+def node_get_stock(script: Path, shim: str, password: str, *, digest: bool) -> dict[str, Any]:
+    job = {
+        "wsdl": f"{shim}/SecuredInventory?wsdl",
+        "endpoint": f"{shim}/SecuredInventory",
+        "user": CLERK[0],
+        "password": password,
+        "digest": digest,
+        "sku": "SKU-1001",
+        "headers": [NODE_HEADER],
+    }
+    done = subprocess.run(
+        ["node", str(script)], input=json.dumps(job), capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+@pytest.mark.parametrize("digest", [True, False], ids=["digest", "text"])
+def test_node_soap_with_its_own_token_gets_through(
+    node_wsse: Path, shim: str, digest: bool
+) -> None:
+    """node-soap writes the token and computes the digest itself: an independent check."""
+    got = node_get_stock(node_wsse, shim, CLERK[1], digest=digest)
+    assert got["kind"] == "answer", got
+    assert got["result"]["GetStockResult"]["quantity"] == 240
+
+
+def test_node_soap_with_a_wrong_password_reads_failed_authentication(
+    node_wsse: Path, shim: str
+) -> None:
+    got = node_get_stock(node_wsse, shim, "wrong", digest=True)
+    assert got["kind"] == "fault", got
+    assert got["status"] == 500
+    assert got["fault"]["faultcode"].endswith(":FailedAuthentication")
+
+
+def suds_get_stock(shim: str, password: str) -> Any:
+    client = SudsClient(f"{shim}/SecuredInventory?wsdl", cache=None)
+    token = SudsToken(CLERK[0], password)
+    token.setnonce()
+    token.setcreated()
+    security = SudsSecurity()
+    security.tokens.append(token)
+    context = client.factory.create(f"{{{TNS}}}RequestContext")
+    context.tenant, context.correlationId = "north", "suds-1"
+    client.set_options(wsse=security, soapheaders=context)
+    return client.service.GetStock("SKU-1001")
+
+
+def test_suds_with_its_text_token_gets_through(shim: str) -> None:
+    assert suds_get_stock(shim, CLERK[1]).quantity == 240
+
+
+def test_suds_with_a_wrong_password_gets_a_fault(shim: str) -> None:
+    with pytest.raises(WebFault) as fault:
+        suds_get_stock(shim, "wrong")
+    assert "could not be authenticated" in str(fault.value)
