@@ -88,6 +88,7 @@ def _switch(url: str, model: str, errors: float, delay_ms: float) -> None:
             f"model {model}: {state['error_rate']:.0%} of runs fail, each waits "
             f"{state['delay_ms']:g} ms (until 'strangler demo repair {model}')",
             highlight=False,
+            soft_wrap=True,
         )
     else:
         stdout.print(f"model {model}: healthy", highlight=False)

@@ -8,7 +8,9 @@ the SKU's reorder trigger, and the average daily sales and lead time the
 ``reorder`` model was trained with (``unitsSold28d / 28``, seven days). A small
 share of the customers are on credit hold: the rules engine refuses them, the
 model (which knows no customers) does not, so the dashboard has disagreements
-to show without the rollout's gate being crossed.
+to show without the rollout's gate being crossed. Each worker first asks the
+model directly a few times (``/predict/reorder``), so the app's slow first
+answers after it starts do not count in the route's analysis.
 
 :func:`traffic_requests` builds the bodies; :func:`reorder_skus` reads which
 SKUs the feature tables hold.
@@ -35,6 +37,8 @@ __all__ = ["ReorderTraffic", "SkuFacts", "reorder_skus", "traffic_requests"]
 PATH = "/api/reorder-advice"
 CUSTOMERS = 200
 HOLD_SHARE = 0.01
+WARM_UP = 5
+"""Requests each worker sends the model directly before it asks the route."""
 
 
 @dataclass(frozen=True)
@@ -91,7 +95,9 @@ def traffic_requests(
 
 
 class ReorderTraffic:
-    """Posts to ``url + /api/reorder-advice`` about ``rate`` times a second, in a thread.
+    """Posts to ``url + /api/reorder-advice`` about ``rate`` times a second, from ``workers``
+    threads (each on its own kept-alive connection, so one slow answer holds up only
+    its own thread).
 
     ``answers`` counts the answers by status and side (``"200 modern"``); a
     server that is not up yet (or went away) is retried quietly.
@@ -102,7 +108,8 @@ class ReorderTraffic:
         url: str,
         skus: Sequence[SkuFacts],
         *,
-        rate: float = 20.0,
+        rate: float = 25.0,
+        workers: int = 4,
         seed: int | None = None,
         hold_share: float = HOLD_SHARE,
     ) -> None:
@@ -112,10 +119,15 @@ class ReorderTraffic:
         self.host = parts.hostname or "127.0.0.1"
         self.port = parts.port or 80
         self.rate = rate
+        self.workers = workers
         self.answers: Counter[str] = Counter()
-        self._bodies = traffic_requests(skus, seed=seed, hold_share=hold_share)
+        rng = random.Random(seed)
+        self._bodies = [
+            traffic_requests(skus, seed=rng.randrange(2**32), hold_share=hold_share)
+            for _ in range(workers)
+        ]
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
 
     def counts(self) -> Mapping[str, int]:
@@ -124,17 +136,23 @@ class ReorderTraffic:
             return dict(self.answers)
 
     def start(self) -> ReorderTraffic:
-        if self._thread is None:
+        if not self._threads:
             self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="demo-traffic", daemon=True)
-            self._thread.start()
+            self._threads = [
+                threading.Thread(
+                    target=self._run, args=(bodies,), name=f"demo-traffic-{n}", daemon=True
+                )
+                for n, bodies in enumerate(self._bodies)
+            ]
+            for thread in self._threads:
+                thread.start()
         return self
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+        for thread in self._threads:
+            thread.join(timeout=15)
+        self._threads = []
 
     def __enter__(self) -> ReorderTraffic:
         return self.start()
@@ -142,15 +160,19 @@ class ReorderTraffic:
     def __exit__(self, *_: object) -> None:
         self.stop()
 
-    def _run(self) -> None:
-        interval = 1.0 / self.rate
+    def _run(self, bodies: Iterator[dict[str, Any]]) -> None:
+        interval = self.workers / self.rate
         conn: http.client.HTTPConnection | None = None
         due = time.monotonic()
+        warm = False
         while not self._stop.is_set():
             if conn is None:
                 conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
             try:
-                key = self._ask(conn, next(self._bodies))
+                if not warm:
+                    self._warm_up(conn, next(bodies))
+                    warm = True
+                key = self._ask(conn, next(bodies))
             except (OSError, http.client.HTTPException):
                 conn.close()
                 conn = None
@@ -159,10 +181,22 @@ class ReorderTraffic:
                 continue
             with self._lock:
                 self.answers[key] += 1
-            due += interval
+            due = max(due + interval, time.monotonic() - interval)  # no burst to catch up
             self._stop.wait(max(0.0, due - time.monotonic()))
         if conn is not None:
             conn.close()
+
+    @staticmethod
+    def _warm_up(conn: http.client.HTTPConnection, body: dict[str, Any]) -> None:
+        """Ask the model directly a few times first: a server's first answers (the app
+        still starting its parts) are slow, and the route's would count in its analysis."""
+        ask = {"entity": {"sku": body["sku"]}, "features": {"onHand": body["quantityOnHand"]}}
+        for _ in range(WARM_UP):
+            conn.request(
+                "POST", "/predict/reorder", json.dumps(ask).encode(),
+                {"content-type": "application/json"},
+            )  # fmt: skip
+            conn.getresponse().read()
 
     @staticmethod
     def _ask(conn: http.client.HTTPConnection, body: dict[str, Any]) -> str:
