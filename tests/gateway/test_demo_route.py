@@ -39,6 +39,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
             run_app(create_app(estate.spec, cache_dir=folder)) as url,
             httpx.Client(base_url=url, timeout=30) as client,
         ):
+            # these tests set the route's mode themselves: the rollout's controller stands by
+            paused = client.post("/admin/canary/reorder-advice/pause")
+            assert paused.status_code == 200, paused.text
             yield client
 
 
