@@ -82,7 +82,9 @@ def test_refusals_are_precise_problems(estate: Estate, route: str, serve: Serve)
             assert answer.headers["content-type"] == PROBLEM
         assert "plain" in client.get("/admin/canary/plain").json()["detail"]
         wrong = client.post(f"/admin/canary/{route}/accelerate")
-        assert wrong.status_code == 422 and wrong.headers["content-type"] == PROBLEM
+        assert wrong.status_code == 404 and wrong.headers["content-type"] == PROBLEM
+        read = client.post(f"/admin/canary/{route}/audit")  # a read, not an action
+        assert read.status_code == 405 and read.headers["content-type"] == PROBLEM
         extra = client.post(f"/admin/canary/{route}/pause", json={"reason": "x", "why": "y"})
         assert extra.status_code == 422
         assert client.post(f"/admin/canary/{route}/resume").status_code == 409  # it runs

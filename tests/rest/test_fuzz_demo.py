@@ -106,10 +106,17 @@ OPERATIONS = [
     "GET /admin/routes/{route}",
     "PUT /admin/routes/{route}",
     "GET /admin/routes/{route}/disagreements",
+    "GET /admin/canary",
+    "GET /admin/canary/{route}",
+    "GET /admin/canary/{route}/analyses",
+    "GET /admin/canary/{route}/audit",
     "GET /healthz",
     "GET /readyz",
     # last: they change what the model answers (an unknown model is a 404 problem)
     *(f"{verb} /admin/models/{{model}}/faults" for verb in ("GET", "PUT", "DELETE")),
+    # may pause or roll back the demo's rollout
+    *(f"POST /admin/canary/{{route}}/{action}" for action in ("pause", "resume", "promote")),
+    "POST /admin/canary/{route}/rollback",
 ]
 """Every fuzzed operation of the demo document."""
 

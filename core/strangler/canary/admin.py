@@ -23,7 +23,7 @@ from strangler.canary.controller import Action
 if TYPE_CHECKING:
     from strangler.canary.controller import Controller
 
-__all__ = ["ACTOR_HEADER", "CanaryChange", "canary_router"]
+__all__ = ["ACTOR_HEADER", "SUMMARIES", "CanaryChange", "canary_router"]
 
 ACTOR_HEADER = "X-Strangler-Actor"
 
@@ -74,14 +74,26 @@ def canary_router(controller: Controller) -> APIRouter:
     ) -> dict[str, Any]:
         return {"items": await controller.audit(route, limit)}
 
-    @router.post(
-        "/{route}/{action}",
-        summary="Pause, resume, promote or roll back a rollout",
-        operation_id="changeRollout",
-    )
+    for action, summary in SUMMARIES.items():
+        _add_change(router, controller, action, summary)
+
+    return router
+
+
+SUMMARIES: dict[Action, str] = {
+    "pause": "Pause a rollout (the split stays)",
+    "resume": "Resume a rollout (after a rollback: from its first step)",
+    "promote": "Promote a rollout to its next step now",
+    "rollback": "Roll a rollout back to legacy now",
+}
+
+
+def _add_change(router: APIRouter, controller: Controller, action: Action, summary: str) -> None:
+    """``POST /admin/canary/{route}/{action}``: one path per action (so the reads beside them
+    answer 405 to a POST, not a 422 about the action)."""
+
     async def change_rollout(
         route: str,
-        action: Action,
         change: Annotated[CanaryChange | None, Body()] = None,
         actor: Annotated[
             str | None, Header(alias=ACTOR_HEADER, max_length=128, description="Who asks.")
@@ -90,4 +102,10 @@ def canary_router(controller: Controller) -> APIRouter:
         reason = change.reason if change is not None else None
         return await controller.act(route, action, reason=reason, actor=actor or "admin-api")
 
-    return router
+    router.add_api_route(
+        f"/{{route}}/{action}",
+        change_rollout,
+        methods=["POST"],
+        summary=summary,
+        operation_id=f"{action}Rollout",
+    )

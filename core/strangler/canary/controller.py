@@ -41,7 +41,7 @@ import secrets
 import socket
 import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from strangler.canary.analysis import Analysis, analyse, step_label, step_weight
 from strangler.canary.metrics import ANALYSES, PROMOTIONS, ROLLBACKS, STATUS, STEP, WEIGHT
@@ -65,6 +65,13 @@ Action = Literal["pause", "resume", "promote", "rollback"]
 ACTIONS: tuple[Action, ...] = ("pause", "resume", "promote", "rollback")
 SAMPLES_KEPT_S = 3600.0
 """Samples are kept this long beyond the longest analysis window."""
+
+
+@runtime_checkable
+class Closing(Protocol):
+    """A source that holds something open until closed."""
+
+    async def close(self) -> None: ...
 
 
 class Controller:
@@ -100,7 +107,7 @@ class Controller:
         self.error: str | None = None
         self._held: set[str] = set()
         self._due: dict[str, float] = {}
-        self._pruned = 0.0
+        self._pruned: float | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     @property
@@ -140,11 +147,11 @@ class Controller:
         for plane in self.planes:
             with contextlib.suppress(Exception):
                 await plane.close()
-        for source in self.sources.values():
-            closer = getattr(source, "close", None)
-            if closer is not None:
+        sources = {id(source): source for source in self.sources.values()}
+        for source in sources.values():
+            if isinstance(source, Closing):  # one that holds something open (a log file)
                 with contextlib.suppress(Exception):
-                    await closer()
+                    await source.close()
 
     async def health(self) -> Health:
         detail: dict[str, Any] = {
@@ -200,7 +207,7 @@ class Controller:
             if self._due.get(route, 0.0) <= now:
                 self._due[route] = now + rollout.interval_s
                 await self._control(route, rollout)
-        if now - self._pruned > 300:
+        if self._pruned is None or now - self._pruned > 300:
             self._pruned = now
             longest = max(r.window_s for r in self.rollouts.values())
             cutoff = _now() - dt.timedelta(seconds=longest + SAMPLES_KEPT_S)
