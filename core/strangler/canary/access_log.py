@@ -165,8 +165,8 @@ class AccessLogSource:
         self.path = path or directory / ACCESS_LOG
         self.rollouts = rollouts
         self.comparisons = comparisons
-        self.keep_s = max((max(r.window_s, r.bake_s) for r in rollouts.values()), default=60.0)
-        self.keep_s += 60.0
+        # an analysis looks at most window_s back: a minute more covers a slow look
+        self.keep_s = max((r.window_s for r in rollouts.values()), default=60.0) + 60.0
         self.readers: dict[str, Callable[[Any], str]] = {
             name: segment_reader(r.fairness.segment, f"routes.items.{name}.rollout.fairness")
             for name, r in rollouts.items()
