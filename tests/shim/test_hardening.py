@@ -28,6 +28,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from lxml import etree
 
 from strangler.adapters.soap.safe_xml import ExternalResourceRefused, safe_parser
@@ -224,6 +226,18 @@ def test_ordinary_envelopes_are_read(body: bytes, charset: str | None, sku: str)
     assert _sku(parse_envelope(body, LIMITS, charset=charset)) == sku
 
 
+@pytest.mark.parametrize(
+    ("declared", "charset"),
+    [(b"utf\x008", None), (b"\x00", None), (b"utf-8", "utf\x008"), (b"x" * 300, None)],
+    ids=["nul-in-declaration", "only-nul", "nul-in-charset", "long-name"],
+)
+def test_a_mangled_encoding_name_is_refused(declared: bytes, charset: str | None) -> None:
+    body = b'<?xml version="1.0" encoding="' + declared + b'"?>' + SOAP11
+    with pytest.raises(EnvelopeRefused) as refused:
+        parse_envelope(body, LIMITS, charset=charset)
+    assert refused.value.rule in ("encoding", "not_xml")
+
+
 def test_a_charset_that_contradicts_the_bytes_is_refused() -> None:
     with pytest.raises(EnvelopeRefused) as refused:
         parse_envelope(SOAP11, LIMITS, charset="utf-16")
@@ -382,3 +396,32 @@ def test_refusals_leave_each_threads_parser_usable() -> None:
 
     with ThreadPoolExecutor(4) as pool:
         assert list(pool.map(lambda _: alternate(), range(4))) == [150] * 4
+
+
+_SEEDS = [SOAP11, SOAP12] + [
+    (HOSTILE / name).read_bytes()
+    for name in sorted(RULES)
+    if (HOSTILE / name).stat().st_size < 4096
+]
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.sampled_from(_SEEDS),
+    cut=st.integers(min_value=0, max_value=4096),
+    edits=st.lists(st.tuples(st.integers(0, 4095), st.binary(min_size=0, max_size=8)), max_size=4),
+)
+def test_mangled_bodies_are_read_or_refused_never_crash(
+    seed: bytes, cut: int, edits: list[tuple[int, bytes]]
+) -> None:
+    """Cut and spliced bodies: each is an element or an EnvelopeRefused, nothing else."""
+    body = bytearray(seed[: max(cut, 1)])
+    for at, chunk in edits:
+        at %= len(body) + 1
+        body[at : at + len(chunk)] = chunk
+    try:
+        root = parse_envelope(bytes(body), LIMITS)
+    except EnvelopeRefused as refused:
+        assert refused.rule and refused.message
+    else:
+        assert isinstance(root.tag, str)

@@ -62,6 +62,8 @@ _PER_THREAD = threading.local()
 _SMALL: Final = 64 * 1024
 """Bodies up to this size are parsed at once and their tree checked after: even the
 densest (``<a/>`` after ``<a/>``) makes a tree of a few megabytes at most."""
+_HEAD: Final = 1024
+"""Where the XML declaration must have ended."""
 _DECLARATION: Final = re.compile(rb"""^<\?xml\b[^>]*?\bencoding\s*=\s*["']([^"']*)["']""")
 _BOMS: Final = (
     (codecs.BOM_UTF32_LE, "utf-32"),  # before UTF-16 LE: it starts with the same two bytes
@@ -129,9 +131,13 @@ def _as_utf8(body: bytes, charset: str | None) -> bytes:
                 "the request starts with a UTF-16 byte order mark but is no UTF-16 XML",
                 rule="encoding",
             )
-        head = text[:200].encode("ascii", "replace")
+        head = text[:_HEAD].encode("ascii", "replace")
     else:
-        head = body[start : start + 200]
+        head = body[start : start + _HEAD]
+    if head.startswith(b"<?xml") and b"?>" not in head:
+        raise EnvelopeRefused(
+            f"the request's XML declaration does not end within {_HEAD} bytes", rule="not_xml"
+        )
     declared = _DECLARATION.match(head)
     labels = {
         "XML declaration": declared.group(1).decode("ascii", "replace") if declared else "",
@@ -175,7 +181,7 @@ def _codec(label: str) -> str | None:
     """The accepted codec a label names (``ISO-8859-1`` → ``latin-1``), or ``None``."""
     try:
         name = codecs.lookup(label.strip()).name
-    except LookupError:
+    except (LookupError, ValueError):  # an unknown name, or one with a NUL in it
         return None
     aliases = {"utf-16-le": "utf-16", "utf-16-be": "utf-16", "iso8859-1": "latin-1"}
     return _ACCEPTED.get(aliases.get(name, name))
