@@ -38,8 +38,10 @@ from strangler.cli import app
 from strangler.demo.inventory import InventoryServer, start_inventory_server
 from tests.adapters.soap.legacy_servers import soapbuilders
 from tests.servers import serve_http
+from tests.shim.conftest import DemoShim
 
-DEMO_WSDL = Path(__file__).parents[2] / "core/strangler/demo/inventory/inventory.wsdl"
+DEMO_SPEC = Path(__file__).parents[2] / "core/strangler/demo/strangler.yaml"
+DEMO_WSDL = DEMO_SPEC.parent / "inventory/inventory.wsdl"
 CORPUS = Path(__file__).parents[1] / "data" / "wsdl"
 TNS = "urn:strangler:demo:inventory"
 Transform = Callable[[bytes], bytes]
@@ -469,3 +471,45 @@ def test_usage_errors_exit_2(
     result = CliRunner().invoke(app, [a.format(**names) for a in args])
     assert result.exit_code == 2, result.output
     assert message in result.output
+
+
+# -- against the shim ------------------------------------------------------------------
+
+
+def test_replay_against_the_shim_through_a_canary(demo_shim: DemoShim, tmp_path: Path) -> None:
+    """Recorded at the legacy server, replayed at the shim: equivalent while the rules
+    engine answers; once the model answers GetReorderAdvice, its own reason, rule and
+    quantity differ, and the spec's shadow ignore paths are what replay needs to pass."""
+    legacy = demo_shim.legacy["1.1"].removesuffix("/soap11")
+    with recorder(tmp_path, legacy) as (proxy, proc):
+        client = zeep.Client(str(DEMO_WSDL))  # type: ignore[no-untyped-call]
+        service = client.create_service(f"{{{TNS}}}InventorySoap11Binding", proxy + "/soap11")
+        context = {"RequestContext": {"tenant": "north", "correlationId": "replay-1"}}
+        service.GetStock("SKU-1001", _soapheaders=context)
+        service.ListItems("grocery")
+        service.GetReorderAdvice("C-1", "SKU-1003", 2, "4.5", 7)
+        service.GetReorderAdvice("C-2", "SKU-1002", 5000, "1.0", 3)
+        with pytest.raises(zeep.exceptions.Fault):
+            service.GetStock("SKU-9999")
+        stop(proc)
+    shim = demo_shim.wsdl.removesuffix("?wsdl")
+    code, report, output = replay(tmp_path, shim)
+    assert code == 0, output
+    assert report["equivalent"] == 5
+    route = "/admin/routes/reorder-advice"
+    before = demo_shim.admin.get(route).json()
+    assert demo_shim.admin.put(route, json={"mode": "modern"}).status_code == 200
+    try:
+        code, report, output = replay(tmp_path, shim)
+        assert code == 1, output
+        changed = {
+            d["path"].rsplit("/", 1)[-1] for o in report["outcomes"] for d in o["differences"]
+        }
+        assert {"reason", "ruleId"} <= changed, output
+        assert {o["operation"] for o in report["outcomes"] if not o["equivalent"]} == {
+            "GetReorderAdvice"
+        }
+        code, _, output = replay(tmp_path, shim, "--spec", str(DEMO_SPEC))
+        assert code == 0, output
+    finally:
+        demo_shim.admin.put(route, json={"mode": before["mode"], "weight": before["weight"]})

@@ -35,6 +35,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -59,7 +60,9 @@ _ARRAY_TYPE = f"{{{SOAP_ENC}}}arrayType"
 _QNAME_ATTRIBUTES = frozenset({_XSI_TYPE, _ARRAY_TYPE})
 _QNAME_TEXT = frozenset({"faultcode", f"{{{SOAP12}}}Value"})
 
-ValueKind = Literal["integer", "decimal", "float", "boolean", "string", "token"]
+ValueKind = Literal[
+    "integer", "decimal", "float", "boolean", "datetime", "temporal", "string", "token"
+]
 Kind = Literal["missing", "unexpected", "value", "attribute", "name", "order"]
 
 _PARSER = etree.XMLParser(
@@ -427,6 +430,21 @@ def _summary(node: etree._Element) -> str:
     return f"<{name}>{text}</{name}>" if text else f"<{name}/>"
 
 
+def _temporal(text: str, kind: ValueKind) -> object:
+    """An ``xs:dateTime`` as an instant when it has a zone; ``Z``, ``+00:00`` and
+    ``-00:00`` are one zone for dates and times too."""
+    if not re.fullmatch(r"-?\d[\d:.T+\-]*Z?", text):
+        raise ValueError(text)
+    normal = re.sub(r"(Z|[+-]00:00)$", "+00:00", text)
+    if kind == "temporal":
+        return normal
+    try:
+        value = datetime.fromisoformat(normal)
+    except ValueError:
+        return normal  # a year beyond 9999, a leap second: compared as written
+    return (value, value.tzinfo is not None)  # zoned ones compare as instants
+
+
 def _boolean(value: str) -> str | None:
     return {"true": "true", "1": "true", "false": "false", "0": "false"}.get(value.strip())
 
@@ -449,6 +467,8 @@ def _same_value(left: str, right: str, kind: ValueKind) -> str | None:
 
 
 def _typed(text: str, kind: ValueKind) -> object:
+    if kind in ("datetime", "temporal"):
+        return _temporal(text, kind)
     if kind == "boolean":
         value = _boolean(text)
         if value is None:
@@ -480,5 +500,8 @@ _XSD_KINDS: dict[str, ValueKind] = {
     f"{{{_XSD}}}float": "float",
     f"{{{_XSD}}}double": "float",
     f"{{{_XSD}}}boolean": "boolean",
+    f"{{{_XSD}}}dateTime": "datetime",
+    f"{{{_XSD}}}date": "temporal",
+    f"{{{_XSD}}}time": "temporal",
     f"{{{_XSD}}}string": "string",
 }

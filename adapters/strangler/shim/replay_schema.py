@@ -113,11 +113,10 @@ def _kind(xsd_type: Any) -> ValueKind:
         (builtins.Decimal, "decimal"),
         ((builtins.Float, builtins.Double), "float"),
         (builtins.String, "string"),
+        (builtins.DateTime, "datetime"),
+        ((builtins.Date, builtins.Time), "temporal"),
         (
             (
-                builtins.DateTime,
-                builtins.Date,
-                builtins.Time,
                 builtins.Duration,
                 builtins.QName,
                 builtins.AnyURI,
