@@ -115,8 +115,7 @@ OPERATIONS = [
     # last: they change what the model answers (an unknown model is a 404 problem)
     *(f"{verb} /admin/models/{{model}}/faults" for verb in ("GET", "PUT", "DELETE")),
     # may pause or roll back the demo's rollout
-    *(f"POST /admin/canary/{{route}}/{action}" for action in ("pause", "resume", "promote")),
-    "POST /admin/canary/{route}/rollback",
+    *(f"POST /admin/canary/{{route}}/{a}" for a in ("pause", "resume", "promote", "rollback")),
 ]
 """Every fuzzed operation of the demo document."""
 
