@@ -110,6 +110,8 @@ def test_the_cli_reads_and_steers_a_rollout(estate: Estate, route: str, serve: S
         assert shown.exit_code == 0, shown.output
         assert f"{route} (/api/advice): running, step 0 of [shadow] -> 50% -> 100%" in shown.output
         assert "mode shadow" in shown.output
+        every = runner.invoke(cli, ["canary", "status", "--url", url])
+        assert every.exit_code == 0 and shown.output.splitlines()[0] in every.output
         paused = runner.invoke(
             cli, ["canary", "pause", route, "--url", url, "--reason", "look first"]
         )

@@ -1,5 +1,7 @@
 """``strangler canary status|promote|rollback|pause|resume ROUTE``: the admin API from a shell.
 
+``strangler canary status`` without a route shows every rollout.
+
 Each command calls a running strangler's canary admin API
 (:mod:`strangler.canary.admin`) at ``--url`` (default: ``$STRANGLER_URL``, or
 ``http://127.0.0.1:8000``) and prints the rollout's status; ``--json`` prints
@@ -41,9 +43,23 @@ def register_cli(app: typer.Typer) -> None:
     app.add_typer(canary, name="canary")
 
     @canary.command()
-    def status(route: RouteArgument, url: UrlOption = None, as_json: JsonOption = False) -> None:
-        """The rollout's step, split and last analysis."""
-        _show(_ask("GET", url, f"/admin/canary/{route}"), as_json)
+    def status(
+        route: Annotated[
+            str | None, typer.Argument(help="The route's name (absent: every rollout).")
+        ] = None,
+        url: UrlOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """The rollout's step, split and last analysis (every rollout's without ROUTE)."""
+        if route is not None:
+            _show(_ask("GET", url, f"/admin/canary/{route}"), as_json)
+            return
+        listed = _ask("GET", url, "/admin/canary")
+        if as_json:
+            _print_json(listed)
+            return
+        for item in listed["items"]:
+            _show(item, False)
 
     def change(action: str) -> Any:
         def command(
@@ -137,11 +153,17 @@ def _figure(value: Any, name: str) -> str:
     return str(value)
 
 
+def _print_json(value: Any) -> None:
+    from strangler.cli import stdout
+
+    stdout.print_json(json.dumps(value))
+
+
 def _show(status: dict[str, Any], as_json: bool) -> None:
     from strangler.cli import stdout
 
     if as_json:
-        stdout.print_json(json.dumps(status))
+        _print_json(status)
         return
     for line in status_lines(status):
         stdout.print(line, highlight=False, soft_wrap=True, markup=False)
