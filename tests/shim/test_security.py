@@ -9,6 +9,7 @@ authenticators over one database stand for two replicas).
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import shutil
@@ -24,6 +25,8 @@ import pytest
 import requests
 import sqlalchemy as sa
 import zeep
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lxml import etree
 from suds import WebFault
 from suds.client import Client as SudsClient
@@ -117,6 +120,14 @@ def token_header(
         f"<wsse:Security><wsse:UsernameToken>{''.join(parts)}</wsse:UsernameToken>"
         "</wsse:Security></soap:Header>"
     )
+
+
+def _with_nonce_text(text: str) -> etree._Element:
+    header = token_header("clerk", "c1erk-pass")
+    nonce = header.find(f".//{{{WSSE}}}Nonce")
+    assert nonce is not None
+    nonce.text = text
+    return header
 
 
 def basic(user: str, password: str) -> str:
@@ -242,6 +253,7 @@ def test_created_in_any_xsd_datetime_form(created: str) -> None:
             lambda: token_header("clerk", "c1erk-pass", created="yesterday"), id="bad-created"
         ),
         pytest.param(lambda: token_header("clerk", "c1erk-pass", nonce=b"short"), id="short-nonce"),
+        pytest.param(lambda: _with_nonce_text("\u00e9t\u00e9t\u00e9"), id="non-ascii-nonce"),
     ],
 )
 def test_a_token_that_cannot_be_read_is_invalid(header: Callable[[], etree._Element]) -> None:
@@ -301,6 +313,8 @@ def test_basic_credentials_are_accepted_and_decide_alone() -> None:
         "Basic " + base64.b64encode(b"no-colon").decode(),
         "Basic ***not-base64***",
         "Basic " + base64.b64encode(b"\xff\xfe:x").decode(),
+        "Basic \u00e9t\u00e9",
+        "Basic",
     ],
     ids=[
         "wrong-password",
@@ -309,6 +323,8 @@ def test_basic_credentials_are_accepted_and_decide_alone() -> None:
         "no-colon",
         "not-base64",
         "not-utf8",
+        "not-ascii",
+        "nothing",
     ],
 )
 def test_wrong_basic_credentials_fail_with_a_challenge(authorization: str) -> None:
@@ -648,3 +664,51 @@ def test_suds_with_a_wrong_password_gets_a_fault(shim: str) -> None:
     with pytest.raises(WebFault) as fault:
         suds_get_stock(shim, "wrong")
     assert "could not be authenticated" in str(fault.value)
+
+
+_FIELD = st.one_of(
+    st.none(),
+    st.text(max_size=40),
+    st.sampled_from(["clerk", "c1erk-pass", "AAAAAAAAAAA=", "2026-12-04T17:00:00Z", "===="]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    user=_FIELD,
+    password=_FIELD,
+    kind=st.sampled_from([None, "PasswordText", "PasswordDigest", "Other", ""]),
+    nonce=_FIELD,
+    created=_FIELD,
+    authorization=st.one_of(
+        st.none(), st.text(max_size=40), st.text(max_size=40).map("Basic ".__add__)
+    ),
+)
+def test_any_token_is_a_user_or_an_authentication_failure(
+    user: str | None,
+    password: str | None,
+    kind: str | None,
+    nonce: str | None,
+    created: str | None,
+    authorization: str | None,
+) -> None:
+    """Whatever the fields hold, the answer is a user or AuthenticationFailed, nothing else."""
+    token = etree.Element(f"{{{WSSE}}}UsernameToken")
+    for namespace, name, value in (
+        (WSSE, "Username", user),
+        (WSSE, "Password", password),
+        (WSSE, "Nonce", nonce),
+        (WSU, "Created", created),
+    ):
+        if value is not None:
+            with contextlib.suppress(ValueError):  # lxml refuses control characters
+                etree.SubElement(token, f"{{{namespace}}}{name}").text = value
+    password_element = token.find(f"{{{WSSE}}}Password")
+    if password_element is not None and kind is not None:
+        password_element.set("Type", f"{PROFILE}#{kind}")
+    header = etree.Element(f"{{{SOAP11}}}Header")
+    etree.SubElement(header, f"{{{WSSE}}}Security").append(token)
+    try:
+        assert isinstance(Authenticator(SPEC).authenticate(authorization, header), str)
+    except AuthenticationFailed as failure:
+        assert failure.code.startswith("{http://docs.oasis-open.org/wss/")

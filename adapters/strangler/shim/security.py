@@ -36,7 +36,6 @@ in a table every replica shares (:class:`DatabaseNonces`).
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import threading
@@ -266,7 +265,7 @@ class Authenticator:
     def _basic(self, spec: BasicUsersSpec, credentials: str) -> str:
         try:
             decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:  # not Base64 (binascii.Error), not ASCII, not UTF-8
             raise AuthenticationFailed("FailedAuthentication", challenge=self._challenge) from None
         user, colon, password = decoded.partition(":")
         known = spec.users.get(user)
@@ -341,7 +340,7 @@ def _nonce(text: str | None) -> bytes | None:
         return None
     try:
         raw = base64.b64decode(text, validate=True)
-    except binascii.Error:
+    except ValueError:  # not Base64 (binascii.Error) or not ASCII
         raise AuthenticationFailed("InvalidSecurityToken") from None
     if len(raw) < 8:
         raise AuthenticationFailed("InvalidSecurityToken")
