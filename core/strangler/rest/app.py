@@ -176,6 +176,7 @@ def _endpoint(source: OperationSource, operation: Operation[Any]) -> Callable[..
 _EDGE_ANSWERS = {
     "413": ("requestBody", "The request body is larger than the server's limit."),
     "414": (None, "The URL (path and query) is too long."),
+    "431": (None, "The request headers are too large."),
     "500": (None, "An unexpected error; the answer's request_id is in the server's log."),
 }
 """Statuses the edge itself may answer to any operation (413: those with a body)."""

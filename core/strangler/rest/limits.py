@@ -8,6 +8,9 @@ passes the cap. Either way the answer is 413 problem+json and at most
 URLs: a request target (path and query) over :data:`MAX_URL_BYTES` is 414
 problem+json. The HTTP server refuses the same ones itself, with the same
 answer, when its parser is the first to see them (see :mod:`strangler.serve`).
+
+Headers: more than :data:`MAX_HEADER_BYTES` of them (names and values) is 431
+problem+json (h11 refuses a head over 16 KiB itself; httptools sets no bound).
 """
 
 from __future__ import annotations
@@ -18,10 +21,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strangler.errors import BadQuery
 from strangler.rest.problems import http_problem_body, problem_body, problem_json
 
-__all__ = ["MAX_URL_BYTES", "BodyLimit", "UrlLimit"]
+__all__ = ["MAX_HEADER_BYTES", "MAX_URL_BYTES", "BodyLimit", "UrlLimit"]
 
 MAX_URL_BYTES = 32 * 1024
 """The longest request target (path and query string, as sent) that is served."""
+
+MAX_HEADER_BYTES = 32 * 1024
+"""The most header bytes (every name and value) a served request may carry."""
 
 
 class BodyLimit:
@@ -73,8 +79,9 @@ def _refusing(limit: int) -> Receive:
 
 
 class UrlLimit:
-    """ASGI middleware refusing request targets longer than ``max_bytes`` (414) and
-    query strings of more than ``max_params`` parameters (400 ``bad-query``)."""
+    """ASGI middleware refusing request targets longer than ``max_bytes`` (414), query
+    strings of more than ``max_params`` parameters (400 ``bad-query``) and headers of
+    more than :data:`MAX_HEADER_BYTES` (431)."""
 
     def __init__(self, app: ASGIApp, max_bytes: int = MAX_URL_BYTES, max_params: int = 100) -> None:
         self.app = app
@@ -83,6 +90,11 @@ class UrlLimit:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
+            size = sum(len(name) + len(value) for name, value in scope.get("headers", ()))
+            if size > MAX_HEADER_BYTES:
+                detail = f"the request headers are larger than {MAX_HEADER_BYTES} bytes"
+                await problem_json(http_problem_body(431, detail))(scope, receive, send)
+                return
             path = scope.get("raw_path") or scope["path"].encode()
             query = scope.get("query_string", b"")
             target = len(path) + (len(query) + 1 if query else 0)  # 1 for the "?"
