@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import random
 import subprocess
 import sys
 import tracemalloc
@@ -338,14 +339,16 @@ def shim(inventory: InventoryServer, tmp_path_factory: pytest.TempPathFactory) -
         yield url
 
 
-def client_fault_code(body: bytes, version: str) -> str:
-    """The Fault's code as ``local`` (1.1: faultcode's local part; 1.2: Code/Value's)."""
+def client_fault_code(body: bytes, version: str | None = None) -> str:
+    """The Fault's code as ``local`` (1.1: faultcode's local part; 1.2: Code/Value's);
+    ``version``: the SOAP version the Fault must have (``None``: whichever it has)."""
     root = etree.fromstring(body, safe_parser(None))
-    namespace = SOAP_VERSIONS[version][2]
-    assert root.tag == f"{{{namespace}}}Envelope"
+    namespace = etree.QName(root).namespace or ""
+    expected = {SOAP_VERSIONS[v][2] for v in ([version] if version else SOAP_VERSIONS)}
+    assert namespace in expected and etree.QName(root).localname == "Envelope", body[:300]
     fault = root.find(f"{{{namespace}}}Body/{{{namespace}}}Fault")
     assert fault is not None, body[:300]
-    if version == "1.1":
+    if namespace == SOAP_VERSIONS["1.1"][2]:
         code = fault.findtext("faultcode") or ""
     else:
         code = fault.findtext(f"{{{namespace}}}Code/{{{namespace}}}Value") or ""
@@ -425,3 +428,32 @@ def test_mangled_bodies_are_read_or_refused_never_crash(
         assert refused.rule and refused.message
     else:
         assert isinstance(root.tag, str)
+
+
+_SPLICES = [b"<", b">", b"<!", b"<?", b"?>", b"&", b"&#x0;", b'xmlns:x="u"', b"\x00", b"\xff\xfe"]
+_SPLICES += [b"\xef\xbb\xbf", b"]]>", b"<![CDATA[", b"<!--", b'"', b"=", b"\xc3", b"</inv:sku>"]
+_SPLICES += [b'xsi:type="xsd:int"', b'soapenv:mustUnderstand="1"']
+
+
+@pytest.mark.timeout(300)
+def test_the_running_shim_answers_mangled_bodies_with_faults(shim: str) -> None:
+    """Envelopes and corpus files spliced at random (a fixed seed): every answer is the
+    legacy answer or a client Fault, never a server Fault or a page without one."""
+    rng = random.Random(20261204)
+    with httpx.Client(base_url=shim, timeout=60) as client:
+        for _ in range(300):
+            body = bytearray(rng.choice(_SEEDS))
+            for _ in range(rng.randint(1, 4)):
+                at, chunk = rng.randint(0, len(body)), rng.choice(_SPLICES)
+                body[at : at + (len(chunk) if rng.random() < 0.5 else 0)] = chunk
+            version = "1.2" if b"2003/05/soap-envelope" in body else "1.1"
+            headers = {"content-type": SOAP_VERSIONS[version][0]}
+            path = rng.choice(["/InventoryService", "/SecuredInventory"])
+            reply = client.post(path, content=bytes(body), headers=headers)
+            if reply.status_code == 200:
+                continue
+            assert reply.status_code in (400, 401, 500), reply.status_code
+            code = client_fault_code(reply.content)
+            assert code in ("Client", "Sender", "VersionMismatch", "MustUnderstand") or (
+                ":" not in code and code.endswith(("Authentication", "Security"))
+            ), (bytes(body)[:300], reply.text[:400])
