@@ -125,8 +125,8 @@ class Documents:
     def find(self, kind: str, key: str) -> _Doc:
         """The document ``?{kind}={key}``: its number, ``{kind}N`` or its file name."""
         wanted = key[len(kind) :] if key.startswith(kind) and key[len(kind) :].isdigit() else key
-        for doc in self._docs[1:]:
-            if doc.kind != kind and not (kind == "wsdl" and doc.kind == "wsdl"):
+        for doc in self._docs:
+            if doc.kind != kind:
                 continue
             if str(doc.number) == wanted or doc.name == key:
                 return doc
@@ -166,19 +166,26 @@ class Documents:
             types = etree.Element(f"{{{WSDL}}}types")
             root.insert(_types_position(root), types)
         pending: list[int] = []
-        for element in list(root.iterchildren(f"{{{WSDL}}}import")):
-            number = numbers.get(id(element))
+        merged = {self.root.number}
+        imports = list(root.iterchildren(f"{{{WSDL}}}import"))
+        while imports:
+            element = imports.pop(0)
+            number = numbers.get(element)
             if number is None:
                 continue
             target = self._docs[number]
             if target.kind == "xsd":
-                root.remove(element)
+                element.getparent().remove(element)
                 pending.append(number)
             elif target.root.get("targetNamespace") == namespace:
+                element.getparent().remove(element)
+                if number in merged:
+                    continue
+                merged.add(number)
                 imported, more = self._copy(target)
                 numbers.update(more)
+                imports.extend(imported.iterchildren(f"{{{WSDL}}}import"))
                 _merge_wsdl(root, types, imported)
-                root.remove(element)
             else:
                 element.set("location", f"{base}?wsdl={number}")
         done: set[int] = set()
@@ -198,36 +205,51 @@ class Documents:
         self._rendered[key] = data
         return data
 
-    def _copy(self, doc: _Doc) -> tuple[Any, dict[int, int]]:
-        """A deep copy of ``doc``'s root, and its references' document numbers by element."""
+    def _copy(self, doc: _Doc) -> tuple[Any, dict[Any, int]]:
+        """A deep copy of ``doc``'s root, and its references' document numbers by element
+        of the copy (the elements themselves are the keys: that keeps lxml's proxies)."""
         copied = copy.deepcopy(doc.root)
-        positions = {id(e): i for i, e in enumerate(doc.root.iter())}
+        positions = {e: i for i, e in enumerate(doc.root.iter())}
         elements = list(copied.iter())
-        return copied, {id(elements[positions[id(e)]]): n for e, _, n in doc.refs}
+        return copied, {elements[positions[e]]: n for e, _, n in doc.refs}
 
-    def _inline(self, schema: Any, numbers: dict[int, int], done: set[int]) -> list[int]:
+    def _inline(
+        self,
+        schema: Any,
+        numbers: dict[Any, int],
+        done: set[int],
+        prefixes: dict[str, str] | None = None,
+        namespace: str | None = None,
+    ) -> list[int]:
         """Merge ``schema``'s includes into it and drop its imports' locations; the
-        documents its imports name (each to be inlined as a schema of its own)."""
+        documents its imports name (each to be inlined as a schema of its own).
+
+        ``prefixes`` (namespace → prefix) is shared with the includes it merges, whose
+        names are written with them; the outermost schema declares what it lacks."""
         imported: list[int] = []
-        prefixes: dict[str, str] = {}
+        outermost = prefixes is None
+        if prefixes is None:
+            prefixes = {uri: p for p, uri in schema.nsmap.items() if p is not None}
+            namespace = schema.get("targetNamespace")
+        known = dict(prefixes)
         for ref in list(schema.iterchildren(*_SCHEMA_REFS)):
-            number = numbers.get(id(ref))
+            number = numbers.get(ref)
             if number is None:
                 continue
             if ref.tag == f"{{{XS}}}import":
-                del ref.attrib["schemaLocation"]
+                ref.attrib.pop("schemaLocation", None)
                 imported.append(number)
                 continue
             done.add(number)
             content, more = self._copy(self._docs[number])
-            imported.extend(self._inline(content, more, done))
-            prefixes.update({p: n for p, n in content.nsmap.items() if p is not None})
+            _requalify(content, namespace, prefixes)
+            imported.extend(self._inline(content, more, done, prefixes, namespace))
             position = schema.index(ref)
             schema.remove(ref)
             for offset, child in enumerate(c for c in content if isinstance(c.tag, str)):
                 schema.insert(position + offset, child)
-        missing = {p: n for p, n in prefixes.items() if p not in schema.nsmap}
-        if missing and schema.getparent() is not None:
+        missing = {p: uri for uri, p in prefixes.items() if uri not in known}
+        if outermost and missing and schema.getparent() is not None:
             replacement = etree.Element(
                 schema.tag, attrib=dict(schema.attrib), nsmap={**schema.nsmap, **missing}
             )
@@ -255,8 +277,9 @@ def _import_well_known(root: Any) -> None:
     for schema in root.iter(f"{{{XS}}}schema"):
         imported = {i.get("namespace") for i in schema.iterchildren(f"{{{XS}}}import")}
         used = set(schema.nsmap.values())
+        own = schema.get("targetNamespace")
         for namespace in WELL_KNOWN_NAMESPACES:
-            if namespace in used and namespace not in imported:
+            if namespace in used and namespace not in imported and namespace != own:
                 schema.insert(0, etree.Element(f"{{{XS}}}import", namespace=namespace))
 
 
@@ -276,11 +299,62 @@ def _types_position(root: Any) -> int:
 
 
 def _merge_wsdl(root: Any, types: Any, imported: Any) -> None:
-    """The components of an imported WSDL of the same target namespace, moved into ``root``."""
+    """The components of an imported WSDL of the same target namespace, moved into ``root``
+    (its imports are resolved by the caller)."""
     for child in list(imported):
         if not isinstance(child.tag, str):
             continue
         if child.tag == f"{{{WSDL}}}types":
             types.extend(list(child))
-        elif child.tag != f"{{{WSDL}}}documentation":
+        elif child.tag not in (f"{{{WSDL}}}documentation", f"{{{WSDL}}}import"):
             root.append(child)
+
+
+_BUILTIN_NAMES = (
+    "anyType anySimpleType string normalizedString token language Name NCName ID IDREF "
+    "IDREFS ENTITY ENTITIES NMTOKEN NMTOKENS boolean decimal integer nonPositiveInteger "
+    "negativeInteger long int short byte nonNegativeInteger unsignedLong unsignedInt "
+    "unsignedShort unsignedByte positiveInteger float double duration dateTime time date "
+    "gYearMonth gYear gMonthDay gDay gMonth hexBinary base64Binary anyURI QName NOTATION"
+)
+_BUILTINS = frozenset(_BUILTIN_NAMES.split())
+"""The built-in types of XML Schema, by local name."""
+
+_QNAME_ATTRIBUTES = ("type", "ref", "base", "itemType", "substitutionGroup", "refer")
+
+
+def _requalify(content: Any, namespace: str | None, prefixes: dict[str, str]) -> None:
+    """Write each QName-valued attribute of ``content`` (an included schema's copy) with a
+    prefix from ``prefixes`` (namespace → prefix, added to as needed), so it keeps its
+    meaning once moved into another schema. A chameleon schema's (no target namespace)
+    unprefixed names take the including schema's ``namespace``."""
+    chameleon = content.get("targetNamespace") is None
+    for element in content.iter():
+        if not isinstance(element.tag, str):
+            continue
+        for attribute in (*_QNAME_ATTRIBUTES, "memberTypes"):
+            value = element.get(attribute)
+            if not value:
+                continue
+            names = value.split() if attribute == "memberTypes" else [value]
+            written = [_qualified(n, element.nsmap, chameleon, namespace, prefixes) for n in names]
+            element.set(attribute, " ".join(written))
+
+
+def _qualified(
+    name: str,
+    nsmap: dict[Any, str],
+    chameleon: bool,
+    namespace: str | None,
+    prefixes: dict[str, str],
+) -> str:
+    prefix, _, local = name.rpartition(":")
+    uri = nsmap.get(prefix or None)
+    if not prefix and chameleon and (uri is None or (uri == XS and local not in _BUILTINS)):
+        uri = namespace  # the chameleon's own component, in the including namespace
+    if uri is None:
+        return name
+    if uri not in prefixes:
+        taken = set(prefixes.values())
+        prefixes[uri] = next(f"inc{n}" for n in range(len(taken) + 1) if f"inc{n}" not in taken)
+    return f"{prefixes[uri]}:{local}"
