@@ -59,6 +59,12 @@ class Demo:
         found: dict[str, Any] = response.json()
         return found
 
+    def rollout_in(self, status: str, mode: str) -> dict[str, Any] | None:
+        """The rollout once it has ``status`` and the route's live state ``mode`` (the
+        status is written first, the live state follows it)."""
+        rollout = self.rollout()
+        return rollout if (rollout["status"], rollout["mode"]) == (status, mode) else None
+
     def audit(self) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = self.client.get(f"/admin/canary/{ROUTE}/audit").json()[
             "items"

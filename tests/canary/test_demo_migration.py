@@ -69,7 +69,7 @@ def test_a_healthy_model_takes_over_step_by_step(demo: Demo) -> None:
     def promoted() -> dict[str, Any] | None:
         rollout = demo.rollout()
         assert rollout["status"] in ("running", "promoted"), rollout
-        return rollout if rollout["status"] == "promoted" else None
+        return demo.rollout_in("promoted", "modern")
 
     done = wait_for("the rollout promoted to every customer", promoted)
     assert (done["mode"], done["weight"]) == ("modern", 1.0)
@@ -100,7 +100,7 @@ def test_a_healthy_model_takes_over_step_by_step(demo: Demo) -> None:
 
 @pytest.mark.parametrize(
     ("fault", "crossed"),
-    [({"error_rate": 0.5}, "error rate"), ({"delay_ms": 800}, "p99")],
+    [({"error_rate": 0.5}, "error rate"), ({"delay_ms": 1500}, "p99")],
     ids=["errors", "latency"],
 )
 def test_a_model_broken_mid_rollout_is_rolled_back_by_itself(
@@ -112,7 +112,7 @@ def test_a_model_broken_mid_rollout_is_rolled_back_by_itself(
     def rolled_back() -> dict[str, Any] | None:
         rollout = demo.rollout()
         assert rollout["status"] in ("running", "rolled_back"), rollout
-        return rollout if rollout["status"] == "rolled_back" else None
+        return demo.rollout_in("rolled_back", "legacy")
 
     back = wait_for("the rollback", rolled_back)
     assert (back["mode"], back["weight"]) == ("legacy", 0.0)

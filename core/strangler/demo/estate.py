@@ -160,16 +160,16 @@ def run_demo(host: str = "127.0.0.1", port: int = 8000, console: Console | None 
         for line in prediction_lines(api):
             console.print(f"    {line}", highlight=False, soft_wrap=True)
         console.print(
-            "  the gateway route /api/reorder-advice in shadow mode: the rules answer, the "
-            "model is asked too; where it disagrees, and how to move customers to it:",
+            "  the gateway route /api/reorder-advice: the rules answer, the model is asked "
+            "too (shadow); where it disagrees:",
             highlight=False,
         )
         for line in route_lines(api):
             console.print(f"    {line}", highlight=False, soft_wrap=True)
         console.print(
             "  the rollout: demo customers keep asking the route, and the canary controller "
-            "moves GetReorderAdvice from the rules to the model step by step (shadow, 10%, "
-            "50%, 100%), rolling back by itself when the model fails:",
+            "moves it from the rules to the model step by step (shadow, 10%, 50%, 100%), "
+            "rolling back by itself when the model fails:",
             highlight=False,
         )
         for line in rollout_lines(api):

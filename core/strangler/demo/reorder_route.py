@@ -29,7 +29,8 @@ def advice(prediction: dict[str, Any]) -> dict[str, Any]:
 
 
 def route_lines(api: str) -> list[str]:
-    """How to ask the route, see where the model disagrees, and move customers to it."""
+    """How to ask the route and see where the model disagrees (the rollout moves the
+    customers: :func:`strangler.demo.rollout.rollout_lines`)."""
     json = "-H 'content-type: application/json'"
     ask = (
         '{"customerId": "HOLD-7", "sku": "SKU-1001", "quantityOnHand": 3, '
@@ -38,6 +39,4 @@ def route_lines(api: str) -> list[str]:
     return [
         f"curl -si -X POST {api}/api/reorder-advice {json} -d '{ask}'   (X-Strangler-Side)",
         f"curl -s {api}/admin/routes/reorder-advice/disagreements?limit=5",
-        f"curl -s -X PUT {api}/admin/routes/reorder-advice {json} "
-        '-d \'{"mode": "canary", "weight": 0.25}\'',
     ]

@@ -58,7 +58,7 @@ def rollout_lines(api: str) -> list[str]:
     return [
         f"dashboard:  {api}/_strangler/",
         f"status:     strangler canary status reorder-advice{at}",
-        f"break it:   strangler demo break reorder --errors 0.5{at}   (or --delay-ms 1000)",
+        f"break it:   strangler demo break reorder --errors 0.5{at}   (or --delay-ms 1500)",
         f"mend it:    strangler demo repair reorder{at}",
         f"start over: strangler canary resume reorder-advice{at}   (after a rollback)",
     ]

@@ -197,8 +197,10 @@
       return el("li", { class: `step ${state}`, text: label });
     }));
     const modern = status.mode === "modern" ? 1 : status.mode === "canary" ? status.weight : 0;
-    const legacyBar = el("span", { class: "legacy", style: `width:${(1 - modern) * 100}%` });
-    const modernBar = el("span", { class: "modern", style: `width:${modern * 100}%` });
+    const legacyBar = el("span", { class: "legacy" });
+    const modernBar = el("span", { class: "modern" });
+    legacyBar.style.width = `${(1 - modern) * 100}%`; // CSSOM: allowed under a strict CSP
+    modernBar.style.width = `${modern * 100}%`;
     card.split.replaceChildren(legacyBar, modernBar);
     card.split.dataset.weight = String(modern);
     const shadow = status.mode === "shadow" ? " · the modern side is asked too and compared" : "";
