@@ -457,3 +457,26 @@ def test_the_running_shim_answers_mangled_bodies_with_faults(shim: str) -> None:
             assert code in ("Client", "Sender", "VersionMismatch", "MustUnderstand") or (
                 ":" not in code and code.endswith(("Authentication", "Security"))
             ), (bytes(body)[:300], reply.text[:400])
+
+
+def test_the_running_shim_fetches_no_schema_an_envelope_points_at(
+    shim: str, http: HttpTrap
+) -> None:
+    """``xsi:schemaLocation`` and friends are hints a validator might follow: the shim
+    answers such an envelope and never connects to where it points."""
+    hints = (
+        f'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+        f'xsi:schemaLocation="urn:strangler:demo:inventory {http.url}/inventory.xsd" '
+        f'xsi:noNamespaceSchemaLocation="{http.url}/none.xsd"'
+    ).encode()
+    body = SOAP11.replace(b"<inv:GetStock>", b"<inv:GetStock " + hints + b">").replace(
+        b"SKU-1", b"SKU-1001"
+    )
+    reply = httpx.post(
+        f"{shim}/InventoryService",
+        content=body,
+        headers={"content-type": SOAP_VERSIONS["1.1"][0], "soapaction": '""'},
+        timeout=60,
+    )
+    assert reply.status_code == 200, reply.text[:300]
+    assert http.connections == 0
