@@ -62,6 +62,14 @@ PUBLIC = {
         "run_view",
     },
     "strangler.inference": {"ModelServer", "ServedModel"},
+    "strangler.adapters.soap.safe_xml": {"ExternalResourceRefused", "declares_dtd", "safe_parser"},
+    "strangler.shim.hardening": {"EnvelopeRefused", "parse_envelope"},
+    "strangler.shim.security": {
+        "AuthenticationFailed",
+        "Authenticator",
+        "NoncesFull",
+        "remove_security_header",
+    },
 }
 
 
