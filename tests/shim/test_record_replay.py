@@ -110,6 +110,8 @@ def recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
         demo_traffic(proxy)
         out, err = stop(proc)
     assert "recorded 10 exchanges" in out, (out, err)
+    assert re.search(r"recorded #1 GetStock → 200 in [\d.]+ ms", err), err  # the progress line
+    assert "recorded #10 AdjustStock → 400" in err, err
     return folder
 
 
@@ -192,6 +194,13 @@ def test_replay_against_the_legacy_system_is_equivalent(
     assert code == 0, output
     assert report["exchanges"] == 10 and report["equivalent"] == 10
     assert "10 exchanges: 10 equivalent, 0 different" in output
+
+
+def test_replay_shows_progress_and_a_summary(recording: Path, fresh: InventoryServer) -> None:
+    args = ["replay", str(recording), "--to", fresh.base_url, *NOW]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().endswith("10 exchanges: 10 equivalent, 0 different")
 
 
 def test_replay_catches_state_drift(recording: Path, fresh: InventoryServer) -> None:
