@@ -87,7 +87,7 @@ class SecurityGuard:
         self.tokens = TokenVerifier(spec.jwt) if spec.jwt is not None else None
         limits = spec.rate_limits
         self.buckets: Buckets = (
-            RedisBuckets(limits.redis.get_secret_value(), limits.prefix)
+            RedisBuckets(limits.redis.get_secret_value(), limits.prefix, limits.redis_timeout_s)
             if limits.redis is not None
             else MemoryBuckets()
         )

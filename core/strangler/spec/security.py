@@ -168,6 +168,9 @@ class RateLimitsSpec(Frozen):
 
     redis: SecretStr | None = Field(default=None, description="redis://host:port/db; empty: none")
     prefix: str = Field(default="strangler:rl:", description="Prefix of every Redis key.")
+    redis_timeout_s: PositiveFloat = Field(
+        default=1.0, description="Longer than this, Redis is failing: this process limits alone."
+    )
     client: RateSpec | None = None
     routes: dict[str, RateSpec] = Field(default_factory=dict)
 
