@@ -3,12 +3,16 @@
 The demo estate as it ships (SOAP rules engine, ERP, feature tables loaded by
 its ETL, the model served in-process), its route's rollout on a short schedule,
 the demo's own traffic asking: a healthy model is promoted step by step to all
-customers; a model broken on purpose with the demo's fault switch, mid-rollout,
-is rolled back by the controller by itself, for errors and for latency.
+customers; a model broken on purpose mid-rollout (``strangler demo break``, the
+model server's fault switch) is rolled back by the controller by itself, for
+errors and for latency.
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
@@ -46,6 +50,19 @@ def demo(estate: tuple[Estate, list[SkuFacts]], tmp_path: Path) -> Iterator[Demo
             yield served
         finally:
             set_fault(served.url, "reorder")  # healthy again for the next test
+
+
+def strangler(*args: str) -> str:
+    """Run the ``strangler`` command; its output (it must succeed)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "strangler.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
 
 
 def legacy_answer(demo: Demo, customer: str) -> httpx.Response | None:
@@ -107,7 +124,11 @@ def test_a_model_broken_mid_rollout_is_rolled_back_by_itself(
     demo: Demo, fault: dict[str, float], crossed: str
 ) -> None:
     wait_for("the canary on 10% of the customers", lambda: at_step(demo, 1))
-    set_fault(demo.url, "reorder", **fault)
+    if "error_rate" in fault:  # as a newcomer does it
+        broken = strangler("demo", "break", "reorder", "--errors", "0.5", "--url", demo.url)
+        assert "reorder: 50% of runs fail" in broken
+    else:
+        set_fault(demo.url, "reorder", **fault)
 
     def rolled_back() -> dict[str, Any] | None:
         rollout = demo.rollout()
@@ -129,7 +150,7 @@ def test_a_model_broken_mid_rollout_is_rolled_back_by_itself(
         )
         assert answer.json()["ruleId"].startswith("R")
     # mended and resumed, the rollout starts again from its first step
-    set_fault(demo.url, "reorder")
+    assert "reorder: healthy" in strangler("demo", "repair", "--url", demo.url)
     resumed = demo.client.post(f"/admin/canary/{ROUTE}/resume", json={"reason": "model mended"})
     assert resumed.status_code == 200, resumed.text
     assert (resumed.json()["status"], resumed.json()["step"]) == ("running", 0)
