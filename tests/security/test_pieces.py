@@ -9,10 +9,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import APIRouter, WebSocket
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 from typer.testing import CliRunner
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
 
 from strangler.cli import app as cli
 from strangler.errors import SpecError
@@ -188,3 +191,55 @@ def test_paths_a_component_authenticates_itself_are_left_to_it(tmp_path: Path) -
             assert httpx.post(f"{url}/legacy/Other").status_code == 401
     finally:
         unregister("selfcheck")
+
+
+class Talking:
+    """A component with a WebSocket route of its own."""
+
+    name = kind = "talking"
+    prefix = ""
+
+    async def start(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+    async def health(self) -> Health:
+        return Health()
+
+    def router(self) -> APIRouter:
+        router = APIRouter()
+
+        @router.websocket("/talk")
+        async def talk(socket: WebSocket) -> None:
+            await socket.accept()
+            await socket.send_text("hello " + await socket.receive_text())
+            await socket.close()
+
+        return router
+
+
+def build_talking(spec: Spec, context: BuildContext) -> list[Component]:
+    return [Talking()]
+
+
+def test_websockets_need_credentials_too(tmp_path: Path) -> None:
+    key = new_key()
+    register_part(Part(name="talking", build="tests.security.test_pieces:build_talking", order=500))
+    try:
+        text = (
+            f"version: 1\nsecurity:\n  keys: {{k: {{hash: '{hash_key(key)}', scopes: []}}}}\n"
+            f"  audit: {{database: 'sqlite:///{tmp_path}/a.sqlite'}}\n"
+        )
+        app = create_app(parse_spec(text, filename="s.yaml", env={}), cache_dir=tmp_path)
+        with serving(app) as url:
+            ws_url = url.replace("http://", "ws://") + "/talk"
+            with pytest.raises(InvalidStatus) as refused, connect(ws_url):
+                pass
+            assert refused.value.response.status_code == 403
+            with connect(ws_url, additional_headers={"X-API-Key": key}) as socket:
+                socket.send("you")
+                assert socket.recv() == "hello you"
+    finally:
+        unregister("talking")

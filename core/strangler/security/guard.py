@@ -16,6 +16,9 @@ Beside the requests, the guard puts the legacy systems named under
 ``concurrency`` behind a :class:`~strangler.platform.bulkhead.Bulkhead` while it
 runs, so every path that calls them (not only REST) is bounded.
 
+WebSocket handshakes are checked the same way; a refused one is closed
+before it is accepted (the client sees 403).
+
 The verified caller is put in the request's state as ``principal``
 (:class:`Principal`) for the routes that want the actor. Refusals are
 problem+json and never echo a credential.
@@ -243,14 +246,14 @@ class _Guarded:
         self.app, self.guard = app, guard
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self.guard.public:
+        if scope["type"] not in ("http", "websocket") or scope["path"] in self.guard.public:
             await self.app(scope, receive, send)
             return
         guard = self.guard
         if guard.table is None:
             scope["app"].openapi()  # documents the routes: the guard learns their scopes
         assert guard.table is not None
-        rule, params = guard.table.find(scope["method"], scope["path"])
+        rule, params = guard.table.find(scope.get("method", "GET"), scope["path"])
         if rule is not None and rule.scope is None:
             await self.app(scope, receive, send)
             return
@@ -290,15 +293,13 @@ class _Guarded:
     async def _refuse(
         self, exc: StranglerError, scope: Scope, receive: Receive, send: Send
     ) -> None:
+        log.info("refused %s %s: %s", scope.get("method", "WS"), scope["path"], exc.message)
+        if scope["type"] == "websocket":  # refused before the handshake is accepted
+            await send({"type": "websocket.close", "code": 1008, "reason": exc.message[:120]})
+            return
         headers = {}
         if isinstance(exc, Unauthenticated | Forbidden):
             headers["WWW-Authenticate"] = self.guard.challenge(exc)
-        log.info(
-            "refused %s %s: %s",
-            scope["method"],
-            scope["path"],
-            exc.message,
-        )
         await problem_json(problem_body(exc, scope["path"]), headers)(scope, receive, send)
 
 
@@ -315,7 +316,9 @@ def _audit(
         return
     action = "config.change" if required == "admin" else "write"
     guard.audit.record(
-        AuditRecord(action, actor, scope["method"], scope["path"], required or "", status, address)
+        AuditRecord(
+            action, actor, scope.get("method", "WS"), scope["path"], required or "", status, address
+        )
     )
 
 
