@@ -36,6 +36,14 @@ from typer.testing import CliRunner
 
 from strangler.cli import app
 from strangler.demo.inventory import InventoryServer, start_inventory_server
+from strangler.shim.canonical import (
+    PathPattern,
+    Rules,
+    ValueKind,
+    XmlError,
+    canonical,
+    compare,
+)
 from tests.adapters.soap.legacy_servers import soapbuilders
 from tests.servers import serve_http
 from tests.shim.conftest import DemoShim
@@ -522,3 +530,90 @@ def test_replay_against_the_shim_through_a_canary(demo_shim: DemoShim, tmp_path:
         assert code == 0, output
     finally:
         demo_shim.admin.put(route, json={"mode": before["mode"], "weight": before["weight"]})
+
+
+# -- the comparison by itself ----------------------------------------------------------
+
+
+def _env(body: str, extra: str = "") -> bytes:
+    return (
+        f'<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" {extra}>'
+        f"<s:Body>{body}</s:Body></s:Envelope>"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("path", "selected", "not_selected"),
+    [
+        ("//updatedAt", "/Envelope[1]/Body[1]/R[1]/updatedAt[1]", "/Envelope[1]/Body[1]/R[1]"),
+        ("updatedAt", "/Envelope[1]/updatedAt[1]", "/Envelope[1]/updatedAtX[1]"),
+        ("/Envelope/Body/*/q", "/Envelope[1]/Body[1]/Any[1]/q[1]", "/Envelope[1]/Body[1]/q[1]"),
+        ("//item[2]/price", "/a[1]/item[2]/price[1]", "/a[1]/item[1]/price[1]"),
+        ("//item/@id", "/a[1]/item[3]/@id", "/a[1]/item[3]/id[1]"),
+        ("//tns:item", "/a[1]/item[1]", "/a[1]/items[1]"),
+        ("//{urn:x}item", "/a[1]/item[1]", "/a[1]/b[1]"),
+    ],
+)
+def test_path_patterns(path: str, selected: str, not_selected: str) -> None:
+    pattern = PathPattern.parse(path)
+    assert pattern.matches(selected)
+    assert not pattern.matches(not_selected)
+
+
+@pytest.mark.parametrize("path", ["", "a[", "//@id/b", "a//b c", "a[x]"])
+def test_bad_path_patterns_are_refused(path: str) -> None:
+    with pytest.raises(ValueError):
+        PathPattern.parse(path)
+
+
+@pytest.mark.parametrize(
+    ("kind", "recorded", "answered", "same"),
+    [
+        ("boolean", "true", "1", True),
+        ("boolean", "true", "yes", False),
+        ("integer", "240", " 240 ", True),
+        ("integer", "240", "240.0", False),
+        ("decimal", "18.90", "18.9", True),
+        ("float", "1.5E0", "1.5", True),
+        ("float", "NaN", "NaN", True),
+        ("datetime", "2024-01-02T06:00:00+00:00", "2024-01-02T07:00:00+01:00", True),
+        ("datetime", "2024-01-02T06:00:00", "2024-01-02T06:00:00Z", False),
+        ("string", "a b", "a  b", False),
+        ("string", " x", "x", False),
+    ],
+)
+def test_typed_values(kind: ValueKind, recorded: str, answered: str, same: bool) -> None:
+    rules = Rules(value_kinds={"{urn:x}v": kind})
+    found = compare(
+        _env(f'<v xmlns="urn:x">{recorded}</v>'), _env(f'<v xmlns="urn:x">{answered}</v>'), rules
+    )
+    assert (found == []) is same, found
+
+
+def test_qname_values_are_compared_by_namespace() -> None:
+    recorded = _env('<s:Fault><faultcode>s:Client</faultcode><v xsi:type="xsd:int">1</v></s:Fault>',
+                    'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+                    'xmlns:xsd="http://www.w3.org/2001/XMLSchema"')  # fmt: skip
+    answered = (
+        b'<e:Envelope xmlns:e="http://schemas.xmlsoap.org/soap/envelope/" '
+        b'xmlns:i="http://www.w3.org/2001/XMLSchema-instance" '
+        b'xmlns:x="http://www.w3.org/2001/XMLSchema"><e:Body><e:Fault>'
+        b'<faultcode>e:Client</faultcode><v i:type="x:int">1</v></e:Fault></e:Body></e:Envelope>'
+    )
+    assert compare(recorded, answered) == []
+    other = answered.replace(b"e:Client</", b"e:Server</")
+    assert [d.path for d in compare(recorded, other)] == ["/Envelope/Body/Fault/faultcode"]
+
+
+def test_canonical_form_rewrites_prefixes_and_drops_blank_text() -> None:
+    a = _env('<t:R xmlns:t="urn:x"><t:q>1</t:q></t:R>')
+    b = _env('\n  <R xmlns="urn:x">\n    <q>1</q>\n  </R>\n')
+    assert canonical(a) == canonical(b)
+    assert canonical(a).startswith(
+        '<n0:Envelope xmlns:n0="http://schemas.xmlsoap.org/soap/envelope/">'
+    )
+
+
+def test_a_dtd_in_an_answer_is_refused() -> None:
+    with pytest.raises(XmlError):
+        compare(_env("<a/>"), b'<!DOCTYPE x [<!ENTITY e "boom">]><x>&e;</x>')
