@@ -18,6 +18,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from strangler.cli import app as cli
+from strangler.demo.estate import DEMO_SPEC, Estate
 from strangler.errors import SpecError
 from strangler.platform import BuildContext, Component, Health, Part, register_part
 from strangler.platform.registry import unregister
@@ -243,3 +244,16 @@ def test_websockets_need_credentials_too(tmp_path: Path) -> None:
                 assert socket.recv() == "hello you"
     finally:
         unregister("talking")
+
+
+def test_scopes_lists_every_operation_of_a_spec(estate: Estate) -> None:
+    result = CliRunner().invoke(
+        cli, ["security", "scopes", "-c", str(DEMO_SPEC)], env=dict(estate.env)
+    )
+    assert result.exit_code == 0, result.output
+    rows = {tuple(line.split()) for line in result.stdout.splitlines()}
+    assert ("GET", "/database/erp/orders", "db:erp:orders:read") in rows
+    assert ("POST", "/soap/inventory/GetStock", "soap:inventory:GetStock") in rows
+    assert ("PUT", "/admin/routes/{route}", "admin") in rows
+    assert ("GET", "/healthz", "public") in rows
+    assert len(rows) > 90

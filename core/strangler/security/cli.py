@@ -1,8 +1,10 @@
-"""``strangler security hash-key``: a new API key and the hash the spec stores."""
+"""``strangler security hash-key``: a new API key and the hash the spec stores;
+``strangler security scopes``: the scope each operation of a spec needs."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -11,7 +13,7 @@ __all__ = ["register_cli"]
 
 
 def register_cli(app: typer.Typer) -> None:
-    """Add ``strangler security hash-key`` to ``app``."""
+    """Add ``strangler security hash-key`` and ``strangler security scopes`` to ``app``."""
     security = typer.Typer(help="API keys for the security section.", no_args_is_help=True)
     app.add_typer(security, name="security")
 
@@ -43,3 +45,38 @@ def register_cli(app: typer.Typer) -> None:
             sys.stdout.write(key + "\n")
             sys.stderr.write("The spec entry (security.keys):\n")
         sys.stdout.write(f'{name}: {{hash: "{stored}", scopes: []}}\n')
+
+    @security.command("scopes")
+    def scopes_command(
+        config: Annotated[Path, typer.Option("--config", "-c", help="The spec file.")] = Path(
+            "strangler.yaml"
+        ),
+    ) -> None:
+        """Print every operation of the spec's REST API with the scope it needs."""
+        from strangler.cli import fail
+        from strangler.errors import StranglerError
+
+        try:
+            for method, path, scope in operation_scopes(config):
+                sys.stdout.write(f"{method:7} {path:60} {scope}\n")
+        except StranglerError as exc:
+            raise fail(exc) from None
+
+
+def operation_scopes(config: Path) -> list[tuple[str, str, str]]:
+    """(method, path, scope) of every operation the spec at ``config`` serves (``public``
+    for those open to all), as the guard names them; nothing is started."""
+    from strangler.platform.build import build_platform
+    from strangler.rest.app import build_app
+    from strangler.security.registration import guard_for
+    from strangler.spec import load_spec
+    from strangler.spec.security import SecuritySpec
+
+    spec = load_spec(config)
+    platform = build_platform(spec)
+    document = build_app(platform, limits=spec.limits).openapi()
+    section = spec.section("security") or SecuritySpec()
+    guard = guard_for(spec, section, platform)
+    guard.document(document)
+    assert guard.table is not None
+    return [(r.method, r.template, r.scope or "public") for r in guard.table.rules]

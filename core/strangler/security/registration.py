@@ -10,8 +10,9 @@ WS-Security) are left to it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from strangler.platform.build import BuildContext
 from strangler.platform.component import Component, OwnAuthentication
@@ -19,36 +20,51 @@ from strangler.platform.operations import OperationSource
 from strangler.platform.registry import Part
 from strangler.spec.models import Spec
 
-__all__ = ["SECURITY", "build"]
+if TYPE_CHECKING:
+    from strangler.security.guard import SecurityGuard
+    from strangler.spec.security import SecuritySpec
+
+__all__ = ["SECURITY", "build", "guard_for"]
 
 
 def build(spec: Spec, context: BuildContext) -> Sequence[Component]:
     """The guard of the ``security:`` section (see :mod:`strangler.security.guard`)."""
     from strangler.paths import default_cache_dir
-    from strangler.security.guard import SecurityGuard
-    from strangler.spec.security import SecuritySpec
 
     section: SecuritySpec | None = spec.section("security")
     if section is None or not section.enabled:
         return []
-    sources = [(c.kind, c.name, c) for c in context.components if isinstance(c, OperationSource)]
-    own = [
-        p
-        for c in context.components
-        if isinstance(c, OwnAuthentication)
-        for p in c.authenticated_paths()
-    ]
-    if own:
-        section = section.model_copy(update={"public": [*section.public, *own]})
-    routes = spec.section("routes")
-    gateway = {item.path: name for name, item in (getattr(routes, "items", None) or {}).items()}
     if section.audit.database is not None:
         audit_url = section.audit.database.get_secret_value()
     else:
         folder = Path(context.cache_dir or default_cache_dir())
         folder.mkdir(parents=True, exist_ok=True)
         audit_url = f"sqlite:///{folder / 'audit.sqlite'}"
-    return [SecurityGuard(section, sources=sources, gateway=gateway, audit_url=audit_url)]
+    return [guard_for(spec, section, context.components, audit_url=audit_url)]
+
+
+def guard_for(
+    spec: Spec,
+    section: SecuritySpec,
+    components: Iterable[Component],
+    *,
+    audit_url: str | None = None,
+) -> SecurityGuard:
+    """The guard of ``section`` over ``components`` (the legacy adapters and the parts
+    built before it), with the gateway's public paths and the paths components
+    authenticate themselves."""
+    from strangler.security.guard import SecurityGuard
+
+    components = list(components)
+    sources = [(c.kind, c.name, c) for c in components if isinstance(c, OperationSource)]
+    own = [
+        p for c in components if isinstance(c, OwnAuthentication) for p in c.authenticated_paths()
+    ]
+    if own:
+        section = section.model_copy(update={"public": [*section.public, *own]})
+    routes = spec.section("routes")
+    gateway = {item.path: name for name, item in (getattr(routes, "items", None) or {}).items()}
+    return SecurityGuard(section, sources=sources, gateway=gateway, audit_url=audit_url)
 
 
 SECURITY = Part(
