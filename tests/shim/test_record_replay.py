@@ -153,15 +153,17 @@ def test_record_writes_each_exchange_with_headers(recording: Path) -> None:
 
 
 def test_record_stops_after_count(tmp_path: Path, fresh: InventoryServer) -> None:
-    with recorder(tmp_path, fresh.base_url, "--count", "2") as (proxy, proc):
+    """A legacy URL with a path takes every request at that path."""
+    with recorder(tmp_path, fresh.url("/soap11"), "--count", "2") as (proxy, proc):
         client = zeep.Client(str(DEMO_WSDL))  # type: ignore[no-untyped-call]
-        service = client.create_service(f"{{{TNS}}}InventorySoap11Binding", proxy + "/soap11")
+        service = client.create_service(f"{{{TNS}}}InventorySoap11Binding", proxy + "/")
         service.GetStock("SKU-1001")
         service.GetStock("SKU-1002")
         out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0
     assert "recorded 2 exchanges" in out
-    assert len(list(tmp_path.glob("*.json"))) == 2
+    metas = [json.loads(p.read_text()) for p in sorted(tmp_path.glob("*.json"))]
+    assert [(m["path"], m["status"]) for m in metas] == [("/", 200), ("/", 200)]
 
 
 def test_record_refuses_a_bad_legacy_address(tmp_path: Path) -> None:

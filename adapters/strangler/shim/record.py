@@ -1,7 +1,8 @@
 """A recording proxy in front of a legacy SOAP system.
 
-Every request to the proxy goes to the legacy system unchanged (the path and
-query kept, hop-by-hop headers dropped) and its answer comes back unchanged.
+Every request to the proxy goes to the legacy system unchanged (hop-by-hop
+headers dropped; to the legacy URL itself when it has a path, else to the
+request's path under it, the query kept) and its answer comes back unchanged.
 Each ``POST`` exchange is written into the folder as three files::
 
     000001.json            what was asked and answered: method, path, operation,
@@ -188,6 +189,12 @@ class Recorder:
         shown = f"[{bound[0]}]" if ":" in str(bound[0]) else str(bound[0])
         return f"http://{shown}:{bound[1]}"
 
+    def _url(self, request: Any) -> str:
+        """The legacy URL: ``--to`` itself when it has a path, else the request's path under it."""
+        if urlsplit(self.target).path not in ("", "/"):
+            return self.target + (f"?{request.query_string}" if request.query_string else "")
+        return self.target + str(request.path_qs)
+
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
@@ -203,7 +210,7 @@ class Recorder:
         try:
             async with self._session.request(
                 request.method,
-                self.target + request.path_qs,
+                self._url(request),
                 data=body,
                 headers=headers,
                 allow_redirects=False,
