@@ -14,6 +14,7 @@ from pydantic import (
     PositiveInt,
     SecretStr,
     ValidationInfo,
+    field_validator,
 )
 
 from strangler.errors.redact import userinfo
@@ -25,6 +26,7 @@ __all__ = [
     "CallPolicy",
     "Frozen",
     "RetrySpec",
+    "TlsSpec",
     "WsseAuth",
     "one_place_for_credentials",
     "resolve_path",
@@ -73,17 +75,41 @@ class RetrySpec(Frozen):
     wait_max_s: PositiveFloat = 2.0
 
 
+class TlsSpec(Frozen):
+    """TLS towards an ``https://`` legacy system: whom to trust, who we are, how old a TLS.
+
+    Without it the system's certificate is checked against the machine's trusted
+    CAs, and TLS 1.2 is the oldest spoken.
+    """
+
+    ca_bundle: str | None = Field(default=None, description="PEM file of the CAs to trust.")
+    client_cert: str | None = Field(default=None, description="PEM certificate (chain) we send.")
+    client_key: str | None = Field(default=None, description="Its key (default: in client_cert).")
+    client_key_password: SecretStr | None = None
+    min_version: Literal["1.2", "1.3"] = "1.2"
+    verify: bool = Field(
+        default=True, description="false: no certificate check (never in production)."
+    )
+
+    @field_validator("ca_bundle", "client_cert", "client_key")
+    @classmethod
+    def _relative(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return resolve_path(value, info) if value is not None else None
+
+
 class CallPolicy(Frozen):
     """How calls to an HTTP-based legacy system (SOAP, XML-RPC, JSON-RPC) are made.
 
-    One pooled keep-alive session of at most ``max_connections``, each call
-    ended after ``timeout_s``; ``retry`` for safe operations only; a circuit
-    ``breaker``; answers larger than ``max_response_bytes`` refused, and
-    calls larger than ``max_request_bytes`` not sent.
+    One pooled keep-alive session of at most ``max_connections`` (over ``tls``
+    for ``https://``), each call ended after ``timeout_s``; ``retry`` for safe
+    operations only; a circuit ``breaker``; answers larger than
+    ``max_response_bytes`` refused, and calls larger than ``max_request_bytes``
+    not sent.
     """
 
     timeout_s: PositiveFloat = 5.0
     auth: Auth | None = None
+    tls: TlsSpec | None = None
     retry: RetrySpec = RetrySpec()
     breaker: BreakerSpec = BreakerSpec()
     max_connections: PositiveInt = 100

@@ -3,7 +3,8 @@
 :class:`LegacyCaller` owns, per legacy system:
 
 * one pooled keep-alive ``aiohttp`` session (``max_connections``, total
-  ``timeout_s``, the basic auth header when the spec has basic auth);
+  ``timeout_s``, the basic auth header when the spec has basic auth, TLS as
+  the spec's ``tls:`` says, see :mod:`.tls`);
 * a circuit breaker per key (a SOAP port, an RPC system): see :mod:`.breakers`;
 * retries with stamina, only for safe operations and only on unavailability or
   timeouts, inside the breaker: one caller's call counts once against it however
@@ -25,6 +26,7 @@ import aiohttp
 import stamina
 
 from strangler.adapters.calls.breakers import Breakers
+from strangler.adapters.calls.tls import ssl_context
 from strangler.adapters.calls.wire import Reply, Target, Usable, check_status, send
 from strangler.errors import InputTooLarge, LegacyTimeout, LegacyUnavailable
 from strangler.observability.tracing import client_span
@@ -74,7 +76,9 @@ class LegacyCaller:
     async def start(self) -> None:
         if self._http is None:
             connector = aiohttp.TCPConnector(
-                limit=self.policy.max_connections, keepalive_timeout=30
+                limit=self.policy.max_connections,
+                keepalive_timeout=30,
+                ssl=ssl_context(self.policy.tls),
             )
             self._http = aiohttp.ClientSession(
                 headers=self.headers,

@@ -29,6 +29,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from strangler.adapters.calls import basic_auth_header
+from strangler.adapters.calls.tls import ssl_context
 from strangler.adapters.rpc.xmlrpc_codec import CONTENT_TYPE, decode_reply, encode_call
 from strangler.errors import LegacyError, LegacyFault
 from strangler.errors.redact import mask_url, mask_urls
@@ -56,7 +57,10 @@ class _Client:
         self.system, self.spec = system, spec
         self.url, credentials = _without_userinfo(spec.url)
         self.headers = {**credentials, **headers}
-        self.opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        self.opener = urllib.request.build_opener(
+            urllib.request.ProxyHandler({}),
+            urllib.request.HTTPSHandler(context=ssl_context(spec.tls)),
+        )
 
     def __call__(self, method: str, *params: Any) -> Any:
         request = urllib.request.Request(

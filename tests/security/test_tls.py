@@ -1,0 +1,144 @@
+"""TLS towards a legacy system: a real HTTPS XML-RPC server that asks for a client
+certificate, with a CA, server and client certificates made here with ``cryptography``.
+Calls go through only with the spec's CA bundle, client certificate and a TLS version
+the server speaks; anything else is refused as the legacy system being unreachable."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import ssl
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from xmlrpc.server import SimpleXMLRPCServer
+
+import httpx
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from strangler.rest.app import create_app
+from strangler.spec import parse_spec
+from tests.rest.conftest import serving
+
+
+def _name(common: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
+
+
+def _certificate(
+    subject: str, key: ec.EllipticCurvePrivateKey, issuer: tuple[str, ec.EllipticCurvePrivateKey]
+) -> x509.Certificate:
+    now = dt.datetime.now(dt.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(_name(subject))
+        .issuer_name(_name(issuer[0]))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+    )
+    if subject == issuer[0]:
+        builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+    else:
+        san = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
+        builder = builder.add_extension(san, False)
+    return builder.sign(issuer[1], hashes.SHA256())
+
+
+def _write(
+    folder: Path, name: str, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey
+) -> None:
+    (folder / f"{name}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / f"{name}.key").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("pki")
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = ("test-ca", ca_key)
+    _write(folder, "ca", _certificate("test-ca", ca_key, ca), ca_key)
+    for name in ("server", "client"):
+        key = ec.generate_private_key(ec.SECP256R1())
+        _write(folder, name, _certificate(name, key, ca), key)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def https_pricing(pki: Path) -> Iterator[str]:
+    """An XML-RPC server over TLS 1.2 only, refusing clients without a certificate of the CA."""
+    server = SimpleXMLRPCServer(("127.0.0.1", 0), logRequests=False, allow_none=True)
+    server.register_function(lambda: "pong", "pricing.ping")
+    server.register_introspection_functions()
+    server.register_multicall_functions()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.maximum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(pki / "server.pem", pki / "server.key")
+    context.load_verify_locations(pki / "ca.pem")
+    context.verify_mode = ssl.CERT_REQUIRED
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{server.server_address[1]}/RPC2"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _ping(url: str, tls: str, folder: Path) -> httpx.Response:
+    text = f"""
+version: 1
+systems:
+  pricing:
+    kind: xmlrpc
+    url: {url}
+    timeout_s: 5
+    introspect_timeout_s: 5
+    tls: {tls}
+    methods: {{pricing.ping: {{params: {{}}, result: string, safe: true}}}}
+    retry: {{attempts: 1}}
+"""
+    spec = parse_spec(text, filename="tls.yaml", base_dir=folder, env={})
+    with serving(create_app(spec, cache_dir=folder / "cache")) as served:
+        return httpx.post(f"{served}/xmlrpc/pricing/pricing.ping", json={}, timeout=30)
+
+
+def test_calls_go_through_with_the_ca_and_a_client_certificate(
+    https_pricing: str, pki: Path, tmp_path: Path
+) -> None:
+    tls = (
+        f"{{ca_bundle: {pki}/ca.pem, client_cert: {pki}/client.pem, client_key: {pki}/client.key}}"
+    )
+    answer = _ping(https_pricing, tls, tmp_path)
+    assert answer.status_code == 200, answer.text
+    assert "pong" in answer.text
+
+
+@pytest.mark.parametrize(
+    "tls",
+    [
+        "{ca_bundle: PKI/ca.pem}",  # no client certificate
+        "{client_cert: PKI/client.pem, client_key: PKI/client.key}",  # the server's CA unknown
+        "{ca_bundle: PKI/ca.pem, client_cert: PKI/client.pem, client_key: PKI/client.key, "
+        "min_version: '1.3'}",  # the server speaks 1.2 at most
+    ],
+    ids=["no client certificate", "unknown CA", "TLS 1.3 required"],
+)
+def test_calls_are_refused_without_what_tls_needs(
+    https_pricing: str, pki: Path, tmp_path: Path, tls: str
+) -> None:
+    answer = _ping(https_pricing, tls.replace("PKI", str(pki)), tmp_path)
+    assert answer.status_code == 502, answer.text
+    assert answer.json()["type"] == "urn:strangler:problem:legacy-unavailable"
