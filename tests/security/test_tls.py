@@ -20,9 +20,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from strangler.rest.app import create_app
+from strangler.rest.app import build_app, create_app
+from strangler.serve import server_config
 from strangler.spec import parse_spec
+from strangler.spec.models import ServerTlsSpec
 from tests.rest.conftest import serving
+from tests.servers import free_port, run_config
 
 
 def _name(common: str) -> x509.Name:
@@ -142,3 +145,23 @@ def test_calls_are_refused_without_what_tls_needs(
     answer = _ping(https_pricing, tls.replace("PKI", str(pki)), tmp_path)
     assert answer.status_code == 502, answer.text
     assert answer.json()["type"] == "urn:strangler:problem:legacy-unavailable"
+
+
+def test_serving_over_tls_with_client_certificates(pki: Path) -> None:
+    tls = ServerTlsSpec(
+        certfile=str(pki / "server.pem"),
+        keyfile=str(pki / "server.key"),
+        client_ca=str(pki / "ca.pem"),
+        client_certs="required",
+    )
+    config = server_config(build_app([]), host="127.0.0.1", port=free_port(), tls=tls)
+    with run_config(config) as url:
+        base = url.replace("http://", "https://")
+        trusting = ssl.create_default_context(cafile=pki / "ca.pem")
+        with_cert = ssl.create_default_context(cafile=pki / "ca.pem")
+        with_cert.load_cert_chain(pki / "client.pem", pki / "client.key")
+        assert httpx.get(f"{base}/healthz", verify=with_cert).status_code == 200
+        with pytest.raises(httpx.TransportError):  # no client certificate: no handshake
+            httpx.get(f"{base}/healthz", verify=trusting).raise_for_status()
+        with pytest.raises(httpx.ConnectError):  # our CA unknown to the client
+            httpx.get(f"{base}/healthz")

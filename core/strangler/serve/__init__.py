@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 
-from strangler.spec.models import Spec
+from strangler.spec.models import ServerTlsSpec, Spec
 
 if TYPE_CHECKING:
     import uvicorn
@@ -22,16 +22,19 @@ if TYPE_CHECKING:
 __all__ = ["run", "server_config", "server_options"]
 
 
-def server_options(*, host: str, port: int) -> dict[str, Any]:
+def server_options(*, host: str, port: int, tls: ServerTlsSpec | None = None) -> dict[str, Any]:
     """The uvicorn options ``strangler serve`` runs with (for ``uvicorn.run`` or ``Config``).
 
     Uses uvloop and httptools when installed. Requests the HTTP parser itself
     refuses (a malformed request line, a URL too long) are answered with
-    problem+json too, see :mod:`strangler.serve.protocols`.
+    problem+json too, see :mod:`strangler.serve.protocols`. With ``tls``, HTTPS
+    (TLS 1.2 at least, as Python's defaults) and client certificates as it says.
     """
+    import ssl
+
     from strangler.serve.protocols import http_protocol
 
-    return {
+    options: dict[str, Any] = {
         "host": host,
         "port": port,
         "log_level": "warning",
@@ -39,13 +42,31 @@ def server_options(*, host: str, port: int) -> dict[str, Any]:
         "loop": "auto",
         "http": http_protocol(),
     }
+    if tls is not None:
+        requirement = {
+            "none": ssl.CERT_NONE,
+            "optional": ssl.CERT_OPTIONAL,
+            "required": ssl.CERT_REQUIRED,
+        }
+        options.update(
+            ssl_certfile=tls.certfile,
+            ssl_keyfile=tls.keyfile,
+            ssl_keyfile_password=(
+                tls.keyfile_password.get_secret_value() if tls.keyfile_password else None
+            ),
+            ssl_ca_certs=tls.client_ca,
+            ssl_cert_reqs=requirement[tls.client_certs],
+        )
+    return options
 
 
-def server_config(app: FastAPI, *, host: str, port: int) -> uvicorn.Config:
+def server_config(
+    app: FastAPI, *, host: str, port: int, tls: ServerTlsSpec | None = None
+) -> uvicorn.Config:
     """``app`` configured as :func:`run` serves it (tests run it in a thread)."""
     import uvicorn
 
-    return uvicorn.Config(app, **server_options(host=host, port=port))
+    return uvicorn.Config(app, **server_options(host=host, port=port, tls=tls))
 
 
 def run(
@@ -68,6 +89,7 @@ def run(
         **server_options(
             host=host or spec.server.host,
             port=port if port is not None else spec.server.port,
+            tls=spec.server.tls,
         ),
     )
 

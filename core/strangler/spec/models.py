@@ -14,18 +14,47 @@ from __future__ import annotations
 import functools
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ByteSize, Field, PositiveInt, create_model, field_validator
+from pydantic import (
+    BaseModel,
+    ByteSize,
+    Field,
+    PositiveInt,
+    SecretStr,
+    ValidationInfo,
+    create_model,
+    field_validator,
+)
 
-from strangler.spec.common import Frozen
+from strangler.spec.common import Frozen, resolve_path
 
-__all__ = ["LimitsSpec", "ServerSpec", "Spec", "spec_model", "system_union"]
+__all__ = ["LimitsSpec", "ServerSpec", "ServerTlsSpec", "Spec", "spec_model", "system_union"]
+
+
+class ServerTlsSpec(Frozen):
+    """HTTPS for ``strangler serve``: the certificate, and client certificates (mTLS)."""
+
+    certfile: str
+    keyfile: str
+    keyfile_password: SecretStr | None = None
+    client_ca: str | None = Field(
+        default=None, description="PEM CAs whose client certificates are taken (mTLS)."
+    )
+    client_certs: Literal["none", "optional", "required"] = Field(
+        default="none", description="required: a TLS handshake without one fails."
+    )
+
+    @field_validator("certfile", "keyfile", "client_ca")
+    @classmethod
+    def _relative(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return resolve_path(value, info) if value is not None else None
 
 
 class ServerSpec(Frozen):
-    """Where ``strangler serve`` listens."""
+    """Where ``strangler serve`` listens, and over TLS when ``tls`` is given."""
 
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8000
+    tls: ServerTlsSpec | None = None
 
 
 class LimitsSpec(Frozen):
