@@ -14,7 +14,8 @@ Fixture names are stable: the suds and node-soap tests use them as well.
 ``corpus_shim`` (:class:`CorpusShim`)
     The hand-written legacy servers of ``tests/adapters/soap/legacy_servers``
     for eight corpus WSDLs (:data:`CORPUS`), and one app whose ``shim:`` serves
-    each at ``/corpus/{name}``. ``.services[name]`` is a :class:`CorpusService`:
+    each at ``/corpus/{name}`` (and the systems of :data:`MAPPED`, a corpus WSDL
+    again with a modern shape declared). ``.services[name]`` is a :class:`CorpusService`:
     ``.wsdl`` (the shim's ``?wsdl``), ``.legacy`` (the legacy server's URL, any
     path), ``.wsdl_file`` (the original WSDL).
 
@@ -60,6 +61,45 @@ CORPUS: dict[str, str] = {
     "round4": soapbuilders_r4_xsd.WSDL,  # doc/literal wrapped, .NET shapes, SOAP 1.1 and 1.2
 }
 """Corpus WSDLs with a legacy server, by the name of their shimmed system."""
+
+MAPPED = {
+    "round4mapped": (
+        "round4",
+        """    naming: snake_case
+    unwrap: true
+    operations:
+      echoNestedMultiOccurs:
+        as: tags
+        request: {inputComplexType.varMultiOccurs: tags}
+        response: {return.varMultiOccurs: tags}
+      echoNestedComplexType:
+        as: nested
+        request:
+          fields:
+            inputComplexType.varComplexType:
+              fields:
+                varString: inner_string
+                varInt: {as: inner_amount, minor_units: 2}
+                varFloat: inner_float
+          flatten: [inputComplexType.varComplexType]
+        response:
+          fields:
+            return.varComplexType:
+              fields:
+                varString: inner_string
+                varInt: {as: inner_amount, minor_units: 2}
+                varFloat: inner_float
+          flatten: [return.varComplexType]
+      echoChoice:
+        as: choice
+        request: {inputChoice.name0: given_name, inputChoice.name1: nickname}
+        response: {return.name0: given_name, return.name1: nickname}
+""",
+    )
+}
+"""Corpus systems shimmed a second time with a modern shape declared (renames, unwrapped
+wrappers, a flattened group, minor units): the shim maps each call to the modern shape
+and each answer back. Name → (the corpus system it repeats, its mapping in the spec)."""
 
 
 @dataclass(frozen=True)
@@ -133,8 +173,17 @@ def corpus_shim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CorpusShim
                 f"    address: {servers[name].url}",
                 "    timeout_s: 5",
             ]
+        for name, (plain, mapping) in MAPPED.items():
+            lines += [
+                f"  {name}:",
+                "    kind: soap",
+                f"    wsdl: {CORPUS_DIR / CORPUS[plain]}",
+                f"    address: {servers[plain].url}",
+                "    timeout_s: 5",
+                mapping.rstrip("\n"),
+            ]
         lines += ["shim:", "  services:"]
-        lines += [f"    {name}: {{path: /corpus/{name}}}" for name in CORPUS]
+        lines += [f"    {name}: {{path: /corpus/{name}}}" for name in [*CORPUS, *MAPPED]]
         spec = parse_spec("\n".join(lines) + "\n", filename="shim.yaml", base_dir=folder, env={})
         url = stack.enter_context(run_app(create_app(spec, cache_dir=folder)))
         shim.url = url
@@ -143,6 +192,13 @@ def corpus_shim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CorpusShim
                 name=name,
                 wsdl_file=CORPUS_DIR / wsdl,
                 legacy=servers[name].url,
+                wsdl=f"{url}/corpus/{name}?wsdl",
+            )
+        for name, (plain, _) in MAPPED.items():
+            shim.services[name] = CorpusService(
+                name=name,
+                wsdl_file=CORPUS_DIR / CORPUS[plain],
+                legacy=servers[plain].url,
                 wsdl=f"{url}/corpus/{name}?wsdl",
             )
         yield shim

@@ -4,6 +4,7 @@ addresses pointing at the shim, every imported or included document at ``?xsd=N`
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -56,8 +57,9 @@ def references(root: etree._Element) -> list[str]:
 
 
 def signatures(client: zeep.Client) -> dict[str, str]:
+    """Each operation's input signature, zeep's own prefixes (``ns0``...) left out."""
     return {
-        f"{port.name}.{name}": str(operation.input.signature())
+        f"{port.name}.{name}": re.sub(r"\bns\d+:", "", str(operation.input.signature()))
         for service in client.wsdl.services.values()
         for port in service.ports.values()
         for name, operation in port.binding.all().items()

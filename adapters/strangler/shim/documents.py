@@ -191,13 +191,14 @@ class Documents:
         done: set[int] = set()
         for schema in list(types.iterchildren(f"{{{XS}}}schema")):
             pending.extend(self._inline(schema, numbers, done))
-        while pending:
+        while pending:  # imported schemas go first: readers resolve names in order
             number = pending.pop(0)
             if number in done:
                 continue
             done.add(number)
             schema, more = self._copy(self._docs[number])
-            types.append(schema)
+            schema = _adopted(types, schema)
+            types.insert(0, schema)
             pending.extend(self._inline(schema, more, done))
         for address in root.iter(*_ADDRESSES):
             address.set("location", base)
@@ -277,9 +278,10 @@ def _import_well_known(root: Any) -> None:
     for schema in root.iter(f"{{{XS}}}schema"):
         imported = {i.get("namespace") for i in schema.iterchildren(f"{{{XS}}}import")}
         used = set(schema.nsmap.values())
-        own = schema.get("targetNamespace")
         for namespace in WELL_KNOWN_NAMESPACES:
-            if namespace in used and namespace not in imported and namespace != own:
+            # the encoding schema itself too: zeep, reading it from the shim rather than
+            # from its well-known URL, finds its own names only through that import
+            if namespace in used and namespace not in imported:
                 schema.insert(0, etree.Element(f"{{{XS}}}import", namespace=namespace))
 
 
@@ -296,6 +298,20 @@ def _types_position(root: Any) -> int:
         ):
             return index
     return len(root)
+
+
+def _adopted(types: Any, schema: Any) -> Any:
+    """A schema document's root made ready to sit in ``types``: its QName values written
+    with prefixes declared there or on it (lxml drops a prefix the new place already
+    binds to the same namespace, and text naming it would dangle)."""
+    prefixes = {uri: p for p, uri in types.nsmap.items() if p is not None}
+    known = dict(prefixes)
+    _requalify(schema, schema.get("targetNamespace"), prefixes)
+    missing = {p: uri for uri, p in prefixes.items() if uri not in known}
+    adopted = etree.Element(schema.tag, attrib=dict(schema.attrib), nsmap=missing)
+    adopted.text = schema.text
+    adopted.extend(list(schema))
+    return adopted
 
 
 def _merge_wsdl(root: Any, types: Any, imported: Any) -> None:
