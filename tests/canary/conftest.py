@@ -26,6 +26,7 @@ from tests.servers import run_app
 
 POSTGRES_ADMIN = "host=127.0.0.1 port=5432 user=postgres"
 SEGMENTS = ("retail", "trade")
+RELAXED_P99_MS = 10000
 
 
 @dataclass
@@ -122,7 +123,11 @@ def rollout_spec(
     legacy_safe: bool = False,
 ) -> str:
     """A spec of one route ``/api/advice`` over the estate, with a short rollout
-    (``legacy_safe``: legacy may be asked again, to compare the canary's answers)."""
+    (``legacy_safe``: legacy may be asked again, to compare the canary's answers). The
+    p99 threshold is far off unless ``rollout`` sets thresholds: a machine busy with
+    other work is not what these tests measure."""
+    if "thresholds" not in rollout:
+        rollout = f"thresholds: {{p99_ms: {RELAXED_P99_MS}}}\n        {rollout}"
     return f"""
 routes:
   state: "{state}"
@@ -214,7 +219,7 @@ def traffic(
             worker.join(30)
 
 
-def wait_for(condition: Callable[[], Any], what: str, timeout_s: float = 30) -> Any:
+def wait_for(condition: Callable[[], Any], what: str, timeout_s: float = 60) -> Any:
     """Poll ``condition`` until it is true; its value. Fails naming ``what`` at the deadline."""
     deadline = time.monotonic() + timeout_s
     while not (value := condition()):

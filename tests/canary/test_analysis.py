@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from strangler.canary.analysis import analyse, fairness_reasons
+from strangler.canary.analysis import analyse, fairness_reasons, wilson_low
 from strangler.canary.model import Measurement, SegmentCounts
 from strangler.canary.samples import LATENCY_BOUNDS_S, Tally, quantile
 from strangler.canary.source import measurement
@@ -25,10 +25,14 @@ CASES = [
     (1, Measurement(requests=100, errors=0, p99_s=0.01), 30, "wait", "baking"),
     (1, Measurement(requests=100, errors=1, p99_s=0.01), 60, "pass", ""),
     (1, Measurement(requests=100, errors=2, p99_s=0.01), 60, "fail", "error rate 2.00%"),
-    (1, Measurement(requests=20, errors=5, p99_s=0.01), 1, "fail", "error rate"),  # at once
+    # before min_samples: failed at once when clear (the Wilson interval's low end is over)
+    (1, Measurement(requests=20, errors=5, p99_s=0.01), 1, "fail", "error rate 25.00%"),
+    (1, Measurement(requests=20, errors=1, p99_s=0.01), 1, "wait", "20 of 100"),  # one error
     (1, Measurement(requests=19, errors=19, p99_s=0.01), 1, "wait", "19 of 100"),  # too few
-    (1, Measurement(requests=30, errors=0, p99_s=0.3), 1, "fail", "p99 300 ms"),
-    (1, Measurement(requests=500, compared=30, disagreements=1), 90, "fail", "disagreement"),
+    (1, Measurement(requests=99, errors=0, p99_s=0.3), 1, "wait", "99 of 100"),  # p99: 100
+    (1, Measurement(requests=100, errors=0, p99_s=0.3), 1, "fail", "p99 300 ms"),
+    (1, Measurement(requests=500, compared=30, disagreements=5), 90, "fail", "disagreement"),
+    (1, Measurement(requests=500, compared=30, disagreements=1), 90, "pass", ""),
     (0, Measurement(compared=99, disagreements=0), 600, "wait", "99 of 100 comparisons"),
     (0, Measurement(requests=3, compared=100, disagreements=2), 60, "pass", ""),
     (0, Measurement(requests=25, errors=25, compared=100), 60, "fail", "error rate"),
@@ -43,6 +47,13 @@ def test_the_rule(
     assert result.verdict == verdict, result.reasons
     assert why in " ".join(result.reasons)
     assert result.weight == (0.0 if step == 0 else ROLLOUT.steps[step])
+
+
+def test_the_wilson_interval_low_end() -> None:
+    assert wilson_low(0, 0) == 0.0
+    assert wilson_low(20, 20) == pytest.approx(0.8389, abs=1e-4)
+    assert wilson_low(1, 20) == pytest.approx(0.0089, abs=1e-4)
+    assert wilson_low(50, 100) == pytest.approx(0.4038, abs=1e-4)
 
 
 def test_fairness_compares_segments_with_enough_samples_above_a_floor() -> None:

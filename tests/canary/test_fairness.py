@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from tests.canary.conftest import Estate, Serve, analyses, rollout_spec, status, traffic, wait_for
 
-FAIRNESS = """thresholds: {error_rate: 0.5, disagreement_rate: 0.5}
-        fairness: {segment: {body: /segment}, max_ratio: 1.5, min_samples: 10}"""
+FAIRNESS = """thresholds: {error_rate: 0.5, disagreement_rate: 0.5, p99_ms: 10000}
+        fairness: {segment: {body: /segment}, max_ratio: 1.5, min_samples: 5}"""
 
 
 def _spec(estate: Estate, route: str, steps: str) -> str:

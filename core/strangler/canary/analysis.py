@@ -4,10 +4,14 @@
 the route has been on it and one :class:`~strangler.canary.model.Measurement`
 of the modern side. The rule, in order:
 
-1. **fail** when a threshold is crossed by at least ``min(min_samples, 20)``
-   measured answers (comparisons for the disagreement rate): the error rate
-   or the p99 latency of the modern answers, or the disagreement rate of the
-   comparisons. This holds before the bake time and the sample minimum: a
+1. **fail** when a threshold is crossed: the error rate or the p99 latency
+   of the modern answers, or the disagreement rate of the comparisons. This
+   holds before the bake time, and before the sample minimum when the
+   evidence is clear already: with at least ``min(min_samples, 20)`` answers
+   (comparisons), a rate fails when even the lower end of its 95 % Wilson
+   interval is over the threshold (all 20 failing, say, but not 1 of 20);
+   from ``min_samples`` on, when the rate itself is. The p99 is judged from
+   ``min(min_samples, 100)`` answers (below 100 it is the slowest one). A
    modern side that fails is rolled back at once, not after the bake.
 2. **wait** while the step has fewer than ``min_samples`` samples (modern
    answers on a canary step, comparisons on the shadow step): an analysis
@@ -26,6 +30,7 @@ so a modern side that fails or is slow in shadow never gets traffic either.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -35,17 +40,23 @@ from strangler.spec.gateway import FairnessSpec, RolloutSpec, Step
 
 __all__ = [
     "FAIL_FLOOR",
+    "P99_FLOOR",
     "Analysis",
     "Verdict",
     "analyse",
     "fairness_reasons",
     "step_label",
     "step_weight",
+    "wilson_low",
 ]
 
 Verdict = Literal["pass", "fail", "wait"]
 FAIL_FLOOR = 20
-"""A threshold fails a step once this many samples (or ``min_samples``, if fewer) cross it."""
+"""Before ``min_samples``, a rate is judged from this many samples (or ``min_samples``)."""
+P99_FLOOR = 100
+"""Before ``min_samples``, the p99 is judged from this many answers (or ``min_samples``)."""
+Z95 = 1.959964
+"""The normal quantile of a two-sided 95 % interval."""
 
 
 @dataclass(frozen=True)
@@ -100,25 +111,22 @@ def analyse(
     shadow = current == "shadow"
     limits = rollout.thresholds
     samples = measured.samples(shadow)
-    enough = min(rollout.min_samples, FAIL_FLOOR)
     p99_ms = measured.p99_s * 1000 if measured.p99_s is not None else None
     crossed: list[str] = []
     error_rate = measured.error_rate
-    if error_rate is not None and measured.requests >= enough and error_rate > limits.error_rate:
+    if _over(measured.errors, measured.requests, limits.error_rate, rollout.min_samples):
         crossed.append(
             f"error rate {error_rate:.2%} over {limits.error_rate:.2%} "
             f"({measured.errors} of {measured.requests})"
         )
-    if p99_ms is not None and measured.requests >= enough and p99_ms > limits.p99_ms:
+    judged = min(rollout.min_samples, P99_FLOOR)
+    if p99_ms is not None and measured.requests >= judged and p99_ms > limits.p99_ms:
         crossed.append(f"p99 {p99_ms:.0f} ms over {limits.p99_ms:g} ms")
     disagreement = measured.disagreement_rate
-    if (
-        disagreement is not None
-        and measured.compared >= enough
-        and disagreement > limits.disagreement_rate
-    ):
+    limit = limits.disagreement_rate
+    if _over(measured.disagreements, measured.compared, limit, rollout.min_samples):
         crossed.append(
-            f"disagreement rate {disagreement:.2%} over {limits.disagreement_rate:.2%} "
+            f"disagreement rate {disagreement:.2%} over {limit:.2%} "
             f"({measured.disagreements} of {measured.compared})"
         )
     reasons: list[str] = []
@@ -145,6 +153,26 @@ def analyse(
         reasons=tuple(reasons),
         segments={name: _figures(counts) for name, counts in measured.segments.items()},
     )
+
+
+def wilson_low(hits: int, total: int, z: float = Z95) -> float:
+    """The lower end of the Wilson score interval of ``hits / total``."""
+    if total == 0:
+        return 0.0
+    p = hits / total
+    z2 = z * z
+    centre = p + z2 / (2 * total)
+    spread = z * math.sqrt(p * (1 - p) / total + z2 / (4 * total * total))
+    return max(0.0, (centre - spread) / (1 + z2 / total))
+
+
+def _over(hits: int, total: int, threshold: float, min_samples: int) -> bool:
+    """Whether ``hits / total`` is over ``threshold`` clearly enough to fail now."""
+    if total >= min_samples:
+        return hits / total > threshold
+    if total >= min(min_samples, FAIL_FLOOR):
+        return wilson_low(hits, total) > threshold
+    return False
 
 
 def fairness_reasons(

@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 from strangler.canary.analysis import Analysis, analyse, step_label, step_weight
 from strangler.canary.metrics import ANALYSES, PROMOTIONS, ROLLBACKS, STATUS, STEP, WEIGHT
 from strangler.canary.samples import SampleRecorder, SampleStore
-from strangler.canary.store import STATUSES, Rollout, RolloutStore
+from strangler.canary.store import STATUSES, Rollout, RolloutStore, Status
 from strangler.errors import Conflict, NotFound
 from strangler.platform.component import Health
 
@@ -109,6 +109,7 @@ class Controller:
         self._due: dict[str, float] = {}
         self._pruned: float | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._changing = asyncio.Lock()  # a status read here never sees half a change
 
     @property
     def name(self) -> str:
@@ -320,6 +321,25 @@ class Controller:
                 raise Conflict(f"the rollout of route {route!r} is already rolled back")
             before = "promoted" if row.status == "promoted" else label
             status, after = "rolled_back", "legacy"
+        async with self._changing:
+            return await self._write(
+                row, action, step, status, new_step, (before, after), reason, actor, figures
+            )
+
+    async def _write(
+        self,
+        row: Rollout,
+        action: Action,
+        step: int,
+        status: Status,
+        new_step: bool,
+        states: tuple[str, str],
+        reason: str,
+        actor: str,
+        figures: dict[str, Any],
+    ) -> Rollout | None:
+        """Write one change decided in :meth:`_change`, then make the split follow it."""
+        route, (before, after) = row.route, states
         changed = await asyncio.to_thread(
             self.store.change, row, step=step, status=status, action=action,
             from_state=before, to_state=after, reason=reason, actor=actor,
@@ -407,9 +427,10 @@ class Controller:
     async def status(self, route: str) -> dict[str, Any]:
         """The route's rollout as the admin API shows it (read from the database)."""
         rollout = self._rollout(route)
-        row = await asyncio.to_thread(self.store.get, route)
+        async with self._changing:
+            row = await asyncio.to_thread(self.store.get, route)
+            state = self.live.routes.get(route)
         last = await asyncio.to_thread(self.store.last_analysis, route)
-        state = self.live.routes.get(route)
         mode, weight = (state.mode, state.weight) if state else self.wanted(route, row)
         return {
             "route": route,
