@@ -106,12 +106,20 @@ def test_demo_starts_serves_and_stops() -> None:
         output, _ = process.communicate(timeout=30)
     assert process.returncode in (0, -signal.SIGINT, 130)
     assert f"{base}/docs" in output
+    assert f"dashboard:  {base}/_strangler/" in output
+    assert f"strangler demo break reorder --errors 0.5 --url {base}" in output
     assert f"curl -s -X POST {base}/soap/inventory/GetStock" in output
     assert (
         f"curl -s '{base}/database/erp/orders?orderDate=ge.2024-06-01&sort=-total&limit=3'"
         in output
     )
     assert f"curl -s '{base}/database/erp_legacy/ORDERS?TOTAL=gt.100&sort=-TOTAL&limit=3'" in output
+
+
+def test_demo_break_without_a_demo_is_a_clear_error() -> None:
+    result = run("demo", "break", "reorder", "--url", f"http://127.0.0.1:{free_port()}")
+    assert result.returncode == 1
+    assert "is 'strangler demo' running?" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_serve_with_unreadable_wsdl_is_a_clear_error(tmp_path: Path) -> None:
