@@ -22,7 +22,16 @@ from pydantic import BaseModel, ValidationError
 from strangler.errors import InvalidInput, LegacyDataError, LegacyProtocolError, StranglerError
 from strangler.shim.catalog import ShimOperation
 
-__all__ = ["RouteCall", "RouteProblem", "call_route", "fill_defaults", "to_legacy", "to_modern"]
+__all__ = [
+    "RouteCall",
+    "RouteProblem",
+    "call_legacy_with_headers",
+    "call_route",
+    "fill_defaults",
+    "replies_with_headers",
+    "to_legacy",
+    "to_modern",
+]
 
 _DROPPED = frozenset({b"content-type", b"content-length", b"soapaction", b"transfer-encoding"})
 
@@ -83,6 +92,49 @@ def to_legacy(op: ShimOperation, answer: Any) -> Any:
             system=op.legacy.system,
             operation=op.name,
         ) from exc
+
+
+def replies_with_headers(op: ShimOperation) -> bool:
+    """Whether the operation's answer declares SOAP header parts of its own."""
+    output = op.binding_operation.output
+    header = getattr(output, "header", None) if output is not None else None
+    return bool(header is not None and getattr(header.type, "elements", None))
+
+
+async def call_legacy_with_headers(
+    adapter: Any, op: ShimOperation, request: BaseModel
+) -> tuple[Any, dict[str, Any] | None]:
+    """Call the legacy operation through the adapter's call policy, keeping the header
+    parts of its reply (the platform's calls answer the Body only): the answer (legacy
+    shape) and the reply's header values."""
+    from strangler.adapters.soap.catalog import HEADER_FIELD
+    from strangler.adapters.soap.exchange import build_request, read_reply, to_json_ready
+    from strangler.adapters.soap.loading import override_address
+    from strangler.errors import LegacyUnavailable
+
+    target = op.legacy.target
+    data = request.model_dump(by_alias=True, exclude_unset=True)
+    header = data.pop(HEADER_FIELD, None) if target.has_header else None
+    address = override_address(target.address or "", adapter.spec.address)
+    if not address:
+        raise LegacyUnavailable(
+            f"{adapter.system}: port {target.port} has no address; set 'address' in the spec",
+            system=adapter.system,
+            operation=target.operation,
+        )
+    envelope, headers = build_request(adapter.client, target, data, header, address, adapter.system)
+    reply = await adapter.calls.post(
+        address,
+        envelope,
+        key=target.port,
+        operation=target.operation,
+        safe=op.legacy.safe,
+        headers=headers,
+    )
+    body, reply_header = read_reply(adapter.client, target, reply, system=adapter.system)
+    answer = to_json_ready(body, target.simple_reply)
+    values = to_json_ready(reply_header) if reply_header is not None else None
+    return answer, values or None
 
 
 def fill_defaults(answer: Any, defaults: dict[str, Any]) -> Any:

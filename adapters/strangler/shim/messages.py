@@ -142,8 +142,11 @@ def legacy_answer(op: ShimOperation, data: Any) -> dict[str, Any]:
     return model.model_dump(by_alias=True, exclude_none=True)
 
 
-def write_answer(op: ShimOperation, answer: dict[str, Any]) -> tuple[bytes, Any]:
-    """The reply envelope (bytes) for a legacy-shaped ``answer``, and its root element."""
+def write_answer(
+    op: ShimOperation, answer: dict[str, Any], header: dict[str, Any] | None = None
+) -> tuple[bytes, Any]:
+    """The reply envelope (bytes) for a legacy-shaped ``answer`` (and the values of the
+    reply's header parts, if any), and its root element."""
     target = op.legacy.target
     message = op.binding_operation.output
     kwargs = dict(answer)
@@ -159,6 +162,8 @@ def write_answer(op: ShimOperation, answer: dict[str, Any]) -> tuple[bytes, Any]
         rest = {k: v for k, v in kwargs.items() if k not in typed}
         encoded = encoded_parts(message, rest)
         kwargs = {**encoded.values, **typed}
+    if header:
+        kwargs["_soapheaders"] = header
     try:
         envelope = message.serialize(*args, **kwargs).content
     except (TypeError, ValueError, ZeepError) as exc:

@@ -24,8 +24,10 @@ from strangler.shim.catalog import Catalog, ShimOperation
 from strangler.shim.dispatch import (
     RouteCall,
     RouteProblem,
+    call_legacy_with_headers,
     call_route,
     fill_defaults,
+    replies_with_headers,
     to_legacy,
     to_modern,
 )
@@ -62,8 +64,10 @@ class ShimService:
         documents: Documents,
         platform: Platform,
         path: str,
+        adapter: Any = None,
     ) -> None:
         self.name = name
+        self.adapter = adapter
         self.spec = spec
         self.catalog = catalog
         self.documents = documents
@@ -186,18 +190,23 @@ class ShimService:
         self, op: ShimOperation, incoming: Incoming, scope: Scope
     ) -> tuple[bytes | None, str | None]:
         request = read_request(op, incoming.body, incoming.header)
-        payload = to_modern(op, request)
         side: str | None = None
-        if op.route is not None:
-            answer, side = await call_route(op.route, payload, list(scope["headers"]))
+        reply_header = None
+        if op.route is None and replies_with_headers(op):
+            legacy, reply_header = await call_legacy_with_headers(self.adapter, op, request)
         else:
-            answer = await self.platform.invoke(op.served, payload)
-        if op.binding_operation.output is None:
-            return None, side
-        legacy = fill_defaults(to_legacy(op, answer), self.spec.defaults.get(op.name, {}))
+            payload = to_modern(op, request)
+            if op.route is not None:
+                answer, side = await call_route(op.route, payload, list(scope["headers"]))
+            else:
+                answer = await self.platform.invoke(op.served, payload)
+            if op.binding_operation.output is None:
+                return None, side
+            legacy = to_legacy(op, answer)
+        legacy = fill_defaults(legacy, self.spec.defaults.get(op.name, {}))
         if self.spec.validate_messages:
             legacy = legacy_answer(op, legacy)
-        data, _ = write_answer(op, legacy)
+        data, _ = write_answer(op, legacy, reply_header)
         return data, side
 
     def _fault(
@@ -314,7 +323,8 @@ def build_service(
     ]
     path = spec.path or _address_path(operations)
     documents = Documents(adapter.spec.wsdl, adapter.client.transport.load)
-    return ShimService(name, spec, Catalog(name, operations), documents, platform, path)
+    catalog = Catalog(name, operations)
+    return ShimService(name, spec, catalog, documents, platform, path, adapter)
 
 
 def _address_path(operations: list[ShimOperation]) -> str:
