@@ -71,7 +71,13 @@ def demo(
 ) -> Iterator[Demo]:
     # the browser starts first, and the gates are wide: this test is about the page, and
     # the held customer's request below is one of the first the shadow step compares
-    wide = {"p99_ms: 1000,": "p99_ms: 5000,", "disagreement_rate: 0.1}": "disagreement_rate: 0.2}"}
+    wide = {
+        "p99_ms: 1000,": "p99_ms: 5000,",
+        "disagreement_rate: 0.1}": "disagreement_rate: 0.2}",
+        # a fairness gate by lead time (one segment: the traffic always asks for 7 days)
+        "thresholds: {": "fairness: {segment: {body: /leadTimeDays}, max_ratio: 100}\n"
+        "        thresholds: {",
+    }
     with serve_demo(*estate, tmp_path, replace=wide) as served:
         yield served
 
@@ -123,6 +129,9 @@ def test_the_dashboard_follows_a_real_rollout_and_rolls_it_back(
     card = browser.find_element(By.CSS_SELECTOR, CARD)
     assert len(card.find_elements(By.CSS_SELECTOR, "svg path.series")) == 3
     assert len(card.find_elements(By.CSS_SELECTOR, "svg line.threshold")) == 3
+    until(browser, "the segments' figures", f"return document.querySelector('{CARD} .segments')")
+    segment = card.find_element(By.CSS_SELECTOR, '.segments tr[data-segment="7"]')
+    assert segment.find_elements(By.TAG_NAME, "td")[0].text == "7"
     steps = [e.text for e in card.find_elements(By.CSS_SELECTOR, ".steps li")]
     assert steps == ["shadow", "10%", "50%", "100%"]
     assert card.find_element(By.CSS_SELECTOR, ".steps li.done").text == "shadow"

@@ -215,12 +215,35 @@
         el("span", { text: ` ${last.samples} samples at ${clock(last.at)}` }),
         el("p", { class: "since", text: since }),
         el("ul", { class: "reasons" }, ...last.reasons.map((r) => el("li", { text: r }))),
+        segmentTable(last.segments || {}),
       );
     } else {
       card.verdict.replaceChildren(el("p", { class: "since", text: `no analysis yet; ${since}` }));
     }
     const allowed = ALLOWED[status.status] || [];
     for (const action of ACTIONS) card.buttons[action].disabled = !allowed.includes(action);
+  }
+
+  // the fairness gate's figures per segment, when the route has one
+  function segmentTable(segments) {
+    const names = Object.keys(segments).sort();
+    if (!names.length) return null;
+    const head = ["segment", "answers", "error rate", "compared", "disagreement rate"];
+    return el(
+      "table", { class: "segments" },
+      el("thead", {}, el("tr", {}, ...head.map((h) => el("th", { scope: "col", text: h })))),
+      el("tbody", {}, ...names.map((name) => {
+        const s = segments[name];
+        return el(
+          "tr", { "data-segment": name },
+          el("td", { text: name }),
+          el("td", { text: String(s.requests ?? "–") }),
+          el("td", { text: percent(s.error_rate) }),
+          el("td", { text: String(s.compared ?? "–") }),
+          el("td", { text: percent(s.disagreement_rate) }),
+        );
+      })),
+    );
   }
 
   // -- charts ---------------------------------------------------------------------
