@@ -83,6 +83,8 @@ class JwksServer:
     url: str
     keys: list[dict[str, Any]] = field(default_factory=list)
     fetches: int = 0
+    first: list[dict[str, Any]] = field(default_factory=list)
+    """The keys published at first (each test starts with them)."""
 
 
 @pytest.fixture(scope="session")
@@ -99,7 +101,8 @@ def signers() -> dict[str, Signer]:
 @pytest.fixture(scope="session")
 def jwks(signers: dict[str, Signer]) -> Iterator[JwksServer]:
     state = JwksServer(url="")
-    state.keys = [signers[n].jwk() for n in ("rsa", "ec", "ed")]
+    state.first = [signers[n].jwk() for n in ("rsa", "ec", "ed")]
+    state.keys = list(state.first)
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -123,6 +126,14 @@ def jwks(signers: dict[str, Signer]) -> Iterator[JwksServer]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture(autouse=True)
+def _first_jwks_keys(request: pytest.FixtureRequest) -> None:
+    """A test that rotates the provider's keys does not leave them rotated for the next."""
+    if "jwks" in request.fixturenames:
+        server: JwksServer = request.getfixturevalue("jwks")
+        server.keys = list(server.first)
 
 
 @dataclass(frozen=True)

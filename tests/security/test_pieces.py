@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from fastapi import APIRouter, WebSocket
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
@@ -21,6 +23,7 @@ from strangler.cli import app as cli
 from strangler.demo.estate import DEMO_SPEC, Estate
 from strangler.errors import SpecError
 from strangler.platform import BuildContext, Component, Health, Part, register_part
+from strangler.platform.operations import Operation
 from strangler.platform.registry import unregister
 from strangler.rest.app import create_app
 from strangler.security.jwks import JwksCache
@@ -257,3 +260,22 @@ def test_scopes_lists_every_operation_of_a_spec(estate: Estate) -> None:
     assert ("PUT", "/admin/routes/{route}", "admin") in rows
     assert ("GET", "/healthz", "public") in rows
     assert len(rows) > 90
+
+
+def test_a_json_rpc_batch_needs_every_method_of_its_system() -> None:
+    from strangler.security.scopes import route_rules
+
+    class Calc:
+        def operations(self) -> list[Operation[Any]]:
+            return [Operation("calc", "add", ("add",), BaseModel, BaseModel, None)]
+
+    paths = ("/jsonrpc/calc/add", "/jsonrpc/calc/_batch", "/jsonrpc/calc/log")
+    document = {"paths": {path: {"post": {}} for path in paths}}
+    rules = {r.template: r.scope for r in route_rules(document, [("jsonrpc", "calc", Calc())])}  # type: ignore[list-item]
+    assert rules == {
+        "/jsonrpc/calc/add": "jsonrpc:calc:add",
+        "/jsonrpc/calc/_batch": "jsonrpc:calc:*",
+        "/jsonrpc/calc/log": "jsonrpc:calc:log",
+    }
+    assert not grants(["jsonrpc:calc:add"], "jsonrpc:calc:*")
+    assert grants(["jsonrpc:calc:*"], "jsonrpc:calc:*") and grants(["*"], "jsonrpc:calc:*")

@@ -7,6 +7,8 @@ A scope is segments joined by ``:``, from the area outwards. The default names:
 ``POST /xmlrpc/pricing/pricing.quote``      ``xmlrpc:pricing:pricing.quote``
 ``GET /database/erp/orders[/{key}]``        ``db:erp:orders:read``
 ``POST`` / ``PATCH`` / ``DELETE`` on it     ``db:erp:orders:insert`` / ``update`` / ``delete``
+``POST /jsonrpc/calc/_batch``               ``jsonrpc:calc:*`` (every method it may call)
+``POST /jsonrpc/calc/log`` (a notification)   ``jsonrpc:calc:log``
 ``GET /events/orders[/sse]``                ``stream:orders:read``
 ``/features/item_sales/...``                ``features:item_sales:read``
 ``POST /predict/{model}``, ``.../infer``    ``model:{model}:predict``, ``model:{name}:infer``
@@ -203,6 +205,9 @@ def _scope(
     base = "/" + "/".join(segments[:2])
     if base in systems and len(segments) >= 2:
         rest = segments[2] if len(segments) > 2 and not segments[2].startswith("{") else None
+        if not systems[base].startswith("db:"):  # a notification; a batch needs all
+            named = rest if rest and not rest.startswith("_") else "*"
+            return f"{systems[base]}:{named}", verb not in READS
         action = TABLE_VERBS.get(verb, "call")
         scope = f"{systems[base]}:{rest}:{action}" if rest else f"{systems[base]}:{action}"
         return scope, verb not in READS
