@@ -7,7 +7,16 @@ import httpx
 from typer.testing import CliRunner
 
 from strangler.cli import app as cli
-from tests.canary.conftest import Estate, Serve, audit, rollout_spec, status, traffic, wait_for
+from tests.canary.conftest import (
+    Estate,
+    Serve,
+    analyses,
+    audit,
+    rollout_spec,
+    status,
+    traffic,
+    wait_for,
+)
 
 PROBLEM = "application/problem+json"
 
@@ -45,6 +54,32 @@ def test_pause_resume_promote_and_rollback_by_hand(
         ("resume", "paused", "running", "ops:alice", "resume asked"),
         ("rollback", "50%", "legacy", "admin-api", "drill"),
         ("resume", "rolled_back", "shadow", "admin-api", "resume asked"),
+    ]
+
+
+def test_a_rollout_that_is_not_auto_waits_for_promote_and_still_rolls_back(
+    estate: Estate, route: str, serve: Serve
+) -> None:
+    spec = rollout_spec(estate, route, steps="[0.5, 1.0]", rollout="auto: false")
+    with serve(spec) as url, httpx.Client(base_url=url, timeout=30) as client:
+        with traffic(url):
+            passed = wait_for(
+                lambda: [a for a in analyses(url, route) if a["verdict"] == "pass"], "a pass"
+            )
+            wait_for(lambda: len(analyses(url, route)) > len(passed) + 3, "more analyses")
+            assert status(url, route)["step"] == 0  # passed, and held for a person to decide
+            moved = client.post(f"/admin/canary/{route}/promote", json={"reason": "looks good"})
+            assert moved.json()["step"] == 1 and moved.json()["mode"] == "modern"
+            estate.modern_faults.errors = 1.0
+            back = wait_for(
+                lambda: (s := status(url, route))["status"] == "rolled_back" and s, "rollback"
+            )
+        rows = audit(url, route)
+    assert back["mode"] == "legacy"
+    assert [(r["action"], r["actor"]) for r in rows] == [
+        ("start", rows[0]["actor"]),
+        ("promote", "admin-api"),
+        ("rollback", rows[0]["actor"]),
     ]
 
 
