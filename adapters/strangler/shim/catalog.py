@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from lxml import etree
@@ -41,7 +42,7 @@ class ShimOperation:
     def name(self) -> str:
         return str(self.legacy.target.operation)
 
-    @property
+    @cached_property
     def binding_operation(self) -> Any:
         """zeep's operation of the binding (its input, output and fault messages)."""
         target = self.legacy.target
