@@ -5,6 +5,7 @@ passing, and the fairness gate holding a step."""
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from tests.canary.conftest import (
     Estate,
@@ -113,10 +114,14 @@ def test_a_modern_side_that_turns_slow_is_rolled_back(
     assert isinstance(figures, dict) and figures["p99_ms"] > 1000
 
 
-def test_a_modern_side_that_disagrees_in_shadow_never_gets_traffic(
-    estate: Estate, route: str, serve: Serve
+@pytest.mark.parametrize(
+    ("fault", "share", "crossed"),
+    [("disagree", 0.2, "disagreement rate"), ("errors", 1.0, "error rate")],
+)
+def test_a_modern_side_that_disagrees_or_fails_in_shadow_never_gets_traffic(
+    estate: Estate, route: str, serve: Serve, fault: str, share: float, crossed: str
 ) -> None:
-    estate.modern_faults.disagree = 0.2
+    setattr(estate.modern_faults, fault, share)
     spec = rollout_spec(
         estate,
         route,
@@ -135,8 +140,9 @@ def test_a_modern_side_that_disagrees_in_shadow_never_gets_traffic(
         ("start", "", "shadow"),
         ("rollback", "shadow", "legacy"),
     ]
+    assert crossed in rows[-1]["reason"]
     figures = rows[-1]["figures"]
-    assert figures["disagreement_rate"] > 0.05 and figures["samples"] >= 20
+    assert figures[crossed.replace(" ", "_")] > 0.05 and figures["samples"] >= 20
 
 
 def test_a_canary_that_disagrees_is_rolled_back_when_legacy_can_be_asked_again(
