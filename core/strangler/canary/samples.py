@@ -41,6 +41,7 @@ __all__ = [
     "SampleRow",
     "SampleStore",
     "Tally",
+    "create_tables",
     "quantile",
     "segment_reader",
 ]
@@ -245,7 +246,7 @@ class SampleStore:
         self.engine = engine
 
     def create(self) -> None:
-        _create(self.engine, METADATA, SAMPLES.name)
+        create_tables(self.engine, METADATA, SAMPLES.name)
 
     def write(self, replica: str, rows: Iterable[SampleRow]) -> None:
         values = [
@@ -296,7 +297,7 @@ class SampleStore:
             return int(conn.execute(SAMPLES.delete().where(SAMPLES.c.at < before)).rowcount or 0)
 
 
-def _create(engine: sa.Engine, metadata: sa.MetaData, name: str) -> None:
+def create_tables(engine: sa.Engine, metadata: sa.MetaData, name: str) -> None:
     """Create the tables if missing (replicas starting together: one of them wins)."""
     try:
         metadata.create_all(engine, checkfirst=True)

@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from strangler.canary.analysis import Analysis
-from strangler.canary.samples import _create
+from strangler.canary.samples import create_tables
 
 __all__ = [
     "ANALYSES",
@@ -121,7 +121,7 @@ class RolloutStore:
         self.engine = engine
 
     def create(self) -> None:
-        _create(self.engine, METADATA, ROLLOUTS.name)
+        create_tables(self.engine, METADATA, ROLLOUTS.name)
 
     # -- rollouts -----------------------------------------------------------
 
