@@ -118,6 +118,29 @@ def test_the_declared_fault_comes_in_its_declared_shape(demo: DemoShim, version:
         assert expected[2] and b"StockFault" in expected[2][0]
 
 
+@pytest.mark.parametrize("version", ["1.1", "1.2"])
+def test_a_declared_fault_through_the_route_keeps_its_declared_shape(
+    demo: DemoShim, version: str
+) -> None:
+    """The route's legacy side faults: the problem's faultdetail is written back as the
+    declared StockFault, as the legacy server itself would have answered."""
+    set_route(demo, mode="legacy")
+    via_shim, via_legacy = services(demo, version)
+    kwargs = advice("C-001", "SKU-NONE")
+    expected = fault_of(via_legacy.GetReorderAdvice, **kwargs)
+    assert expected[2] and b"StockFault" in expected[2][0]
+    got = fault_of(via_shim.GetReorderAdvice, **kwargs)
+    assert got[1] == expected[1]
+    assert [tree(d) for d in got[2]] == [tree(d) for d in expected[2]]  # prefixes aside
+    assert got[0] in (expected[0], "Client", "Sender")  # the route keeps client or server
+
+
+def tree(xml: bytes) -> Any:
+    """An element as (qualified name, text, children): what it says, prefixes aside."""
+    element = etree.fromstring(xml) if isinstance(xml, bytes) else xml
+    return (element.tag, (element.text or "").strip(), [tree(c) for c in element])
+
+
 def test_a_canary_is_answered_by_both_sides_and_every_answer_parses(demo: DemoShim) -> None:
     set_route(demo, mode="canary", weight=0.5)
     try:
