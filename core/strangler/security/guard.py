@@ -108,6 +108,8 @@ class SecurityGuard:
             for name, c in spec.concurrency.items()
         }
         self._undo: list[Callable[[], None]] = []
+        self.header_names = frozenset({spec.api_key_header.lower().encode(), b"authorization"})
+        self._granted: dict[tuple[frozenset[str], str], bool] = {}
 
     # -- the component ------------------------------------------------------
 
@@ -223,6 +225,15 @@ class SecurityGuard:
                         retry_after_s=taken.retry_after_s,
                     )
 
+    def grants(self, scopes: frozenset[str], required: str) -> bool:
+        """:func:`~.scopes.grants`, remembered per (scopes, required) pair."""
+        answer = self._granted.get((scopes, required))
+        if answer is None:
+            if len(self._granted) > 10_000:
+                self._granted.clear()
+            answer = self._granted[(scopes, required)] = grants(scopes, required)
+        return answer
+
     def challenge(self, exc: Unauthenticated | Forbidden) -> str:
         """``WWW-Authenticate`` for a 401 or 403 (RFC 6750 for bearer tokens)."""
         challenges = []
@@ -257,7 +268,10 @@ class _Guarded:
         if rule is not None and rule.scope is None:
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        wanted = guard.header_names
+        headers = {
+            k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"] if k in wanted
+        }
         client = scope.get("client")
         address = client[0] if client else "unknown"
         required = rule.required(params) if rule is not None else None
@@ -267,7 +281,7 @@ class _Guarded:
             except Unauthenticated:
                 await guard.limit(f"ip:{address}", None)
                 raise
-            if required and not grants(principal.scopes, required):
+            if required and not guard.grants(principal.scopes, required):
                 _audit(guard, rule, principal.actor, scope, required, 403, address)
                 raise Forbidden(
                     f"{principal.actor} lacks scope {required}", required_scope=required

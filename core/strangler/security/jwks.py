@@ -80,6 +80,10 @@ class JwksCache:
                 await self._refresh()
         return self._keys.get(kid)
 
+    def holds(self, kid: str) -> bool:
+        """Whether the set as last fetched has ``kid`` (no fetch)."""
+        return kid in self._keys
+
     async def _refresh(self) -> None:
         self._tried_at = self._clock()
         self.fetches += 1

@@ -14,6 +14,8 @@ A token is taken only when all of these hold, each refusal saying which:
 
 from __future__ import annotations
 
+import hashlib
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +26,7 @@ from strangler.spec.security import JwtSpec
 
 __all__ = ["BadToken", "TokenVerifier", "Verified"]
 
+_REMEMBERED = 10_000
 _CURVE_ALG = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
 
 
@@ -64,9 +67,28 @@ class TokenVerifier:
             timeout_s=spec.timeout_s,
         )
         self.algorithms = frozenset(spec.algorithms)
+        self._verified: dict[bytes, tuple[Verified, float, str]] = {}
 
     async def verify(self, token: str) -> Verified:
-        """The token's subject and scopes; :class:`BadToken` saying why it is refused."""
+        """The token's subject and scopes; :class:`BadToken` saying why it is refused.
+
+        A verified token is remembered (by its SHA-256) until its ``exp`` while
+        its key is in the set, so a client sending the same token again costs no
+        signature check; a key the provider retired takes its tokens with it.
+        """
+        digest = hashlib.sha256(token.encode()).digest()
+        known = self._verified.get(digest)
+        if known is not None and time.time() < known[1] and self.jwks.holds(known[2]):
+            return known[0]
+        verified, kid = await self._verify(token)
+        exp = verified.claims.get("exp")
+        if isinstance(exp, int | float):
+            if len(self._verified) >= _REMEMBERED:
+                self._verified.clear()
+            self._verified[digest] = (verified, float(exp), kid)
+        return verified
+
+    async def _verify(self, token: str) -> tuple[Verified, str]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -110,7 +132,7 @@ class TokenVerifier:
         subject = claims.get(spec.subject_claim)
         if not isinstance(subject, str) or not subject:
             raise BadToken(f"the token has no {spec.subject_claim!r} claim")
-        return Verified(subject, _scopes(claims.get(spec.scopes_claim)), claims)
+        return Verified(subject, _scopes(claims.get(spec.scopes_claim)), claims), kid
 
     def _check_lifetime(self, claims: dict[str, Any]) -> None:
         limit = self.spec.max_lifetime_s
