@@ -7,6 +7,11 @@ ARG BASE=apache/airflow:3.3.2-python3.11
 
 FROM ${BASE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+# Where pip finds packages, when not PyPI (a private index, a folder of wheels):
+ARG PIP_INDEX_URL
+ARG PIP_EXTRA_INDEX_URL
+ARG PIP_FIND_LINKS
+ARG PIP_NO_INDEX
 WORKDIR /tmp/strangler
 COPY pyproject.toml README.md ./
 COPY core ./core

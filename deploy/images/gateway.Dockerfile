@@ -11,6 +11,11 @@ ARG BASE=python:3.11-slim-bookworm
 FROM ${BASE} AS build
 ARG EXTRAS=gateway,shim,soap,rpc,db,events,inference,etl
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+# Where pip finds packages, when not PyPI (a private index, a folder of wheels):
+ARG PIP_INDEX_URL
+ARG PIP_EXTRA_INDEX_URL
+ARG PIP_FIND_LINKS
+ARG PIP_NO_INDEX
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY core ./core
