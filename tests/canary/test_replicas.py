@@ -3,6 +3,7 @@ replicas sharing PostgreSQL agree on the step and act on each one once."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -104,3 +105,27 @@ def test_two_replicas_sharing_postgresql_agree_and_act_once(
         engine.dispose()
     assert replicas == 2  # both replicas' traffic was measured
     assert starts == 1
+
+
+def test_a_lease_left_by_a_replica_that_died_runs_out(
+    estate: Estate, route: str, serve: Serve, tmp_path: Path
+) -> None:
+    state = f"sqlite:///{tmp_path / 'state.sqlite'}"
+    engine = sa.create_engine(state)
+    try:
+        store = RolloutStore(engine)
+        store.create()
+        store.ensure(route, "shadow", "gone:1:dead", "the rollout begins")
+        assert store.lease(route, "gone:1:dead", 5.0)  # it died holding this
+        until = store.get(route).lease_until
+    finally:
+        engine.dispose()
+    assert until is not None
+    spec = rollout_spec(estate, route, steps="[shadow, 1.0]", state=state)
+    with serve(spec) as url, traffic(url):
+        wait_for(lambda: status(url, route)["status"] == "promoted", "promotion")
+        rows = audit(url, route)
+        found = analyses(url, route)
+    assert [r["action"] for r in rows] == ["start", "promote", "promote"]
+    assert "gone:1:dead" not in {r["actor"] for r in rows[1:]}
+    assert found and all(dt.datetime.fromisoformat(a["at"]) >= until for a in found)  # waited

@@ -375,8 +375,8 @@ class Controller:
     async def _follows(self, route: str, row: Rollout, first: bool) -> bool:
         """Whether the route still follows the rollout (its state put back if it drifted).
 
-        A state written after the rollout's last change and not the step's was
-        set by hand (``PUT /admin/routes/{route}``): the rollout is paused, and
+        A state changed (not the spec's seed) after the rollout's last change and
+        not the step's was set by hand (``PUT /admin/routes/{route}``): the rollout is paused, and
         the hand-set state stays until someone resumes it. A state older than
         the last change is one that change did not get to write: it is put now.
         """
@@ -385,6 +385,7 @@ class Controller:
         if (
             current is not None
             and (current.mode, current.weight) != (mode, weight)
+            and current.version > 1  # not the spec's seed
             and current.updated_at is not None
             and _utc(current.updated_at) > row.updated_at
         ):
