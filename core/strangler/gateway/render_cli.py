@@ -58,7 +58,7 @@ def register_cli(app: typer.Typer) -> None:
 
     register_canary(app)
 
-    render = typer.Typer(help="Write the routes' split for nginx or Kong.", no_args_is_help=True)
+    render = typer.Typer(help="Write configuration rendered from the spec.", no_args_is_help=True)
     app.add_typer(render, name="render")
 
     @render.command()

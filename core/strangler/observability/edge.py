@@ -54,6 +54,7 @@ class Observed:
         given = headers.get("x-request-id", "")
         request_id = given if _TOKEN.match(given) else uuid.uuid4().hex
         token = REQUEST_ID.set(request_id)
+        scope["strangler.request_id"] = request_id  # for the last-resort 500 handler
         method = scope["method"]
         status = 500
         start = time.perf_counter()

@@ -367,7 +367,8 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
-        request_id = uuid.uuid4().hex
+        # the edge's id for the request (strangler.observability.edge), when it took one
+        request_id = request.scope.get("strangler.request_id") or uuid.uuid4().hex
         log.error(
             "unexpected error answering %s %s (request_id=%s)",
             request.method,
