@@ -226,6 +226,17 @@ def test_a_declared_modern_shape_is_undone_on_the_way_back(corpus_shim: CorpusSh
             assert outcome(getattr(via_shim, call.operation), *call.args) == expected, call
 
 
+def test_a_large_envelope_is_read_off_the_event_loop_and_answered_alike(
+    corpus_shim: CorpusShim,
+) -> None:
+    """A 300 kB string (its envelope read in a worker thread), both ways."""
+    text = "grüße <&> " * 30_000
+    with both(corpus_shim, "round2", None) as (via_shim, via_legacy):
+        expected = outcome(via_legacy.echoString, text)
+        assert expected == ("answer", text)
+        assert outcome(via_shim.echoString, text) == expected
+
+
 def test_soap12_actions(corpus_shim: CorpusShim) -> None:
     """sayHi counts greetings: the shim's answer is the legacy server's next one.
 

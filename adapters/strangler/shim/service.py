@@ -134,12 +134,14 @@ class ShimService:
         try:
             body = await _read_body(receive, self.spec.limits.max_bytes)
             charset = _charset(headers.get("content-type", ""))
-            incoming = read_envelope(body, headers, lambda data: self.parse(data, charset))
+            incoming = await _off_loop(
+                len(body), read_envelope, body, headers, lambda data: self.parse(data, charset)
+            )
             version = incoming.version
             if self.security is not None:
                 await self._authenticate(headers, incoming)
             op = self.catalog.find(incoming)
-            reply, side = await self._answer(op, incoming, scope)
+            reply, side = await self._answer(op, incoming, scope, len(body))
         except RouteProblem as exc:
             fault = fault_envelope(version, exc.problem, operation=_zeep_op(op))
             await _send_fault(send, fault, exc.side)
@@ -187,9 +189,9 @@ class ShimService:
         return user
 
     async def _answer(
-        self, op: ShimOperation, incoming: Incoming, scope: Scope
+        self, op: ShimOperation, incoming: Incoming, scope: Scope, size: int
     ) -> tuple[bytes | None, str | None]:
-        request = read_request(op, incoming.body, incoming.header)
+        request = await _off_loop(size, read_request, op, incoming.body, incoming.header)
         side: str | None = None
         reply_header = None
         if op.route is None and replies_with_headers(op):
@@ -224,6 +226,17 @@ class ShimService:
             if detail is not None and len(detail):
                 declared = [_copy(e) for e in detail if isinstance(e.tag, str)]
         return fault_envelope(version, problem, declared=declared, operation=_zeep_op(op))
+
+
+THREAD_BYTES = 256 * 1024
+"""Envelopes larger than this are parsed and read in a worker thread, off the event loop."""
+
+
+async def _off_loop(size: int, function: Callable[..., Any], *args: Any) -> Any:
+    """``function(*args)``, in a worker thread when the envelope is large."""
+    if size > THREAD_BYTES:
+        return await asyncio.to_thread(function, *args)
+    return function(*args)
 
 
 def _zeep_op(op: ShimOperation | None) -> Any:
