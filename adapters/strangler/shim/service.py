@@ -87,7 +87,7 @@ class ShimService:
             self.security.close()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["method"] == "GET":
+        if scope["method"] in ("GET", "HEAD"):
             await self._documents(scope, send)
         else:
             await self._call(scope, receive, send)
