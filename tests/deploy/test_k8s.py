@@ -239,3 +239,34 @@ def test_a_bad_spec_is_refused_with_its_line(tmp_path: Path) -> None:
     empty.write_text("version: 1\n")
     result = CliRunner().invoke(cli, ["render", "k8s", str(empty), str(tmp_path / "out2")])
     assert result.exit_code == 1 and "nothing to deploy" in result.output
+
+
+def test_argo_cd_applications_sync_the_overlays(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    args = [
+        "render",
+        "k8s",
+        str(DEMO_SPEC),
+        "deploy/k8s",
+        "--repo-url",
+        "https://git.example/estate.git",
+    ]
+    result = CliRunner().invoke(cli, [*args, "--revision", "main"])
+    assert result.exit_code == 0, result.output
+    for env, namespace in (("dev", "strangler-dev"), ("prod", "strangler")):
+        app = yaml.safe_load((tmp_path / "deploy/k8s/argocd" / f"{env}.yaml").read_text())
+        assert app["kind"] == "Application" and app["apiVersion"] == "argoproj.io/v1alpha1"
+        source = app["spec"]["source"]
+        assert source == {
+            "repoURL": "https://git.example/estate.git",
+            "targetRevision": "main",
+            "path": f"deploy/k8s/overlays/{env}",
+        }
+        assert (tmp_path / source["path"] / "kustomization.yaml").is_file()
+        assert app["spec"]["destination"]["namespace"] == namespace
+        assert ("automated" in app["spec"]["syncPolicy"]) is (env == "dev")
+    absolute = ["render", "k8s", str(DEMO_SPEC), str(tmp_path / "elsewhere")]
+    refused = CliRunner().invoke(cli, [*absolute, "--repo-url", "https://git.example/e.git"])
+    assert refused.exit_code == 2 and "--repo-path" in refused.output

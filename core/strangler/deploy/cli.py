@@ -39,14 +39,35 @@ def register_cli(app: typer.Typer) -> None:
             str, typer.Option(help="The objects' name prefix and app label.")
         ] = "strangler",
         tag: Annotated[str, typer.Option(help="The image tag of the prod overlay.")] = "latest",
+        repo_url: Annotated[
+            str | None,
+            typer.Option(help="Also write Argo CD Applications syncing from this repository."),
+        ] = None,
+        repo_path: Annotated[
+            str | None,
+            typer.Option(help="Where OUT is in that repository (default: OUT as given)."),
+        ] = None,
+        revision: Annotated[str, typer.Option(help="The revision Argo CD follows.")] = "HEAD",
     ) -> None:
         """Kubernetes: a Kustomize base per role with dev and prod overlays, and components
         for Argo Rollouts and Knative."""
         from strangler.deploy.k8s import render_k8s
 
+        if repo_url is not None and repo_path is None and out.is_absolute():
+            raise typer.BadParameter(
+                "OUT is an absolute path: say where it is in the repository",
+                param_hint="--repo-path",
+            )
         try:
             _check(spec)
-            files = render_k8s(spec, name=name, tag=tag)
+            files = render_k8s(
+                spec,
+                name=name,
+                tag=tag,
+                repo_url=repo_url,
+                repo_path=repo_path or out.as_posix(),
+                revision=revision,
+            )
         except StranglerError as exc:
             raise fail(exc) from None
         for relative, text in files.items():

@@ -13,6 +13,7 @@
     components/argo-rollouts/   a Rollout and AnalysisTemplate per role
     components/knative/    the inference role as a scale-to-zero Knative Service
     SECRETS.md             the Secret's keys the pods read (never values)
+    argocd/                with a repository URL: an Argo CD Application per overlay
 
 Add a component to an overlay with ``components: [../../components/knative]``.
 :func:`render_k8s` is pure: it returns file name → text; the command writes them.
@@ -25,6 +26,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
+from strangler.deploy.gitops import application
 from strangler.deploy.progressive import analysis_template, knative_service, rollout
 from strangler.deploy.roles import Role, split_roles
 from strangler.deploy.workload import SPEC_DIR, role_objects
@@ -35,8 +37,17 @@ Obj = dict[str, Any]
 _KUSTOMIZE = "kustomize.config.k8s.io/v1beta1"
 
 
-def render_k8s(spec_path: Path, *, name: str = "strangler", tag: str = "latest") -> dict[str, str]:
-    """Every file of the tree for the spec at ``spec_path``; ``tag``: the prod images' tag."""
+def render_k8s(
+    spec_path: Path,
+    *,
+    name: str = "strangler",
+    tag: str = "latest",
+    repo_url: str | None = None,
+    repo_path: str = ".",
+    revision: str = "HEAD",
+) -> dict[str, str]:
+    """Every file of the tree for the spec at ``spec_path``; ``tag``: the prod images' tag.
+    With ``repo_url``, Argo CD Applications sync the overlays from ``repo_path`` there."""
     roles = split_roles(spec_path)
     keys = _spec_keys(roles)
     files: dict[str, str] = {}
@@ -86,6 +97,13 @@ def render_k8s(spec_path: Path, *, name: str = "strangler", tag: str = "latest")
     if inference is not None:
         files.update(_knative(name, inference, keys))
     files["SECRETS.md"] = _secrets_note(name, roles)
+    if repo_url is not None:
+        for env, namespace in (("dev", f"{name}-dev"), ("prod", name)):
+            path = f"{repo_path.rstrip('/')}/overlays/{env}".removeprefix("./")
+            app = application(
+                name, env, namespace=namespace, repo_url=repo_url, path=path, revision=revision
+            )
+            files[f"argocd/{env}.yaml"] = dump(app)
     return files
 
 
