@@ -9,7 +9,8 @@ Fixture names are stable: the suds and node-soap tests use them as well.
     ``GetReorderAdvice`` going through the ``reorder-advice`` route. ``.wsdl`` is
     the shim's ``?wsdl``; ``.legacy`` the legacy server's address per SOAP
     version (``{"1.1": .../soap11, "1.2": .../soap12}``); ``.admin`` an httpx
-    client on the app (``PUT /admin/routes/reorder-advice`` sets mode and weight).
+    client on the app (``PUT /admin/routes/reorder-advice`` sets mode and weight; the
+    route's rollout is paused at the start, so only tests move it).
 
 ``corpus_shim`` (:class:`CorpusShim`)
     The hand-written legacy servers of ``tests/adapters/soap/legacy_servers``
@@ -134,6 +135,8 @@ def demo_shim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoShim]:
             run_app(create_app(estate.spec, cache_dir=folder)) as url,
             httpx.Client(base_url=url, timeout=30) as admin,
         ):
+            paused = admin.post("/admin/canary/reorder-advice/pause", json={"reason": "tests"})
+            assert paused.status_code == 200, paused.text  # tests set mode and weight
             yield DemoShim(
                 url=url,
                 wsdl=f"{url}/InventoryService?wsdl",

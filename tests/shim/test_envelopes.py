@@ -36,7 +36,6 @@ def answered_body(history: HistoryPlugin) -> Any:
 
 def test_the_demo_answers_validate_whichever_side_answers(demo_shim: DemoShim) -> None:
     schema = wsdl_schema(Path(WSDL_PATH))
-    demo_shim.admin.post("/admin/canary/reorder-advice/pause", json={"reason": "tests"})
     put = demo_shim.admin.put(
         "/admin/routes/reorder-advice", json={"mode": "canary", "weight": 0.5}
     )
