@@ -45,7 +45,8 @@ class Faults:
         self.errors, self.delay_s, self.disagree, self.segments = 0.0, 0.0, 0.0, None
 
     def hits(self, share: float, n: int) -> bool:
-        return (n % 100) < share * 100
+        """Whether request ``n`` is one of the ``share``: spread evenly, not in runs."""
+        return int((n + 1) * share) > int(n * share)
 
 
 def advice_service(side: str, faults: Faults) -> Any:

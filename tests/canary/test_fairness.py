@@ -10,9 +10,9 @@ FAIRNESS = """thresholds: {error_rate: 0.5, disagreement_rate: 0.5, p99_ms: 1000
 
 
 def _spec(estate: Estate, route: str, steps: str) -> str:
-    """The rollout with the gate, looking at the last two seconds only."""
+    """The rollout with the gate, looking at the last three seconds only."""
     spec = rollout_spec(estate, route, steps=steps, rollout=FAIRNESS)
-    return spec.replace("window_s: 5", "window_s: 2")
+    return spec.replace("window_s: 5", "window_s: 3")
 
 
 def _held(url: str, route: str, what: str) -> list[dict[str, object]]:
@@ -27,7 +27,11 @@ def _held(url: str, route: str, what: str) -> list[dict[str, object]]:
             return found
         return None
 
-    result: list[dict[str, object]] = wait_for(held, f"step held on {what}")
+    try:
+        result: list[dict[str, object]] = wait_for(held, f"step held on {what}")
+    except AssertionError as exc:
+        last = [(a["verdict"], a["reasons"], a["segments"]) for a in analyses(url, route)[-3:]]
+        raise AssertionError(f"{exc}; the last analyses: {last}; {status(url, route)}") from None
     return result
 
 

@@ -4,7 +4,8 @@
 ``rollout:``. On every replica it
 
 * flushes the :class:`~strangler.canary.samples.SampleRecorder`'s counts to
-  the samples table every ``flush_s`` (so every replica's traffic is measured);
+  the samples table every ``flush_s`` (so every replica's traffic is measured),
+  for the rollouts running or paused (a promoted or rolled back one is done);
 * every ``interval_s`` per route takes or renews the route's lease
   (:meth:`~strangler.canary.store.RolloutStore.lease`); only the holder goes on:
   it keeps the route's live state on its step, measures the step's window with
@@ -219,6 +220,9 @@ class Controller:
         self.rows = {name: rows[name] for name in self.rollouts if name in rows}
         for name, row in self.rows.items():
             self._gauges(name, row)
+        self.recorder.routes = frozenset(  # a finished rollout needs no more samples
+            name for name, row in self.rows.items() if row.status in ("running", "paused")
+        )
 
     async def _control(self, route: str, rollout: RolloutSpec) -> None:
         row = self.rows.get(route)

@@ -177,7 +177,8 @@ class SampleRecorder:
     """Counts per route, side and segment since the last :meth:`take` (see the module).
 
     ``routes``: the routes to count, each with the segment spec of its
-    fairness gate (``None``: no segments). Called on the event loop only.
+    fairness gate (``None``: no segments); the controller narrows
+    :attr:`routes` to the rollouts still under way. Called on the event loop only.
     """
 
     def __init__(self, routes: Mapping[str, SegmentSpec | None]) -> None:
