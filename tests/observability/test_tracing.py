@@ -191,3 +191,32 @@ async def _get(app: Any, path: str, headers: dict[str, str]) -> httpx.Response:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://edge") as client:
         return await client.get(path, headers=headers)
+
+
+def test_without_a_tracer_provider_the_callers_context_still_reaches_the_legacy_call(
+    tmp_path: Path,
+) -> None:
+    """No provider set (a fresh process): no spans are made, and the caller's trace context
+    is still sent on with the legacy call; with no caller's context nothing is sent."""
+    script = (
+        "from strangler.observability.tracing import client_span, server_span\n"
+        "caller = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'\n"
+        "with server_span('POST', {'traceparent': caller}, {}) as span:\n"
+        "    assert span is None\n"
+        "    sent = {}\n"
+        "    with client_span('inventory GetStock', sent, {}) as inner:\n"
+        "        assert inner is None\n"
+        "    assert sent['traceparent'] == caller, sent\n"
+        "with server_span('POST', {}, {}):\n"
+        "    sent = {}\n"
+        "    with client_span('inventory GetStock', sent, {}):\n"
+        "        assert sent == {}, sent\n"
+        "print('ok')\n"
+    )
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr

@@ -10,10 +10,11 @@ route's template, so a path with keys in it is one series, not one per key.
 
 from __future__ import annotations
 
+import functools
 import inspect
+import os
 import re
 import time
-import uuid
 from typing import Any
 
 from fastapi import FastAPI
@@ -26,6 +27,8 @@ from strangler.observability.tracing import server_span
 __all__ = ["Observed", "fastapi_options"]
 
 _TOKEN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_READ = frozenset({b"x-request-id", b"traceparent", b"tracestate", b"baggage"})
+"""The request headers the edge reads: its id and the W3C trace context."""
 _QUIET = frozenset({"/metrics", "/healthz", "/readyz"})
 """Probed every few seconds: counted, but no span of their own."""
 
@@ -50,9 +53,11 @@ class Observed:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        headers = {
+            k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"] if k in _READ
+        }
         given = headers.get("x-request-id", "")
-        request_id = given if _TOKEN.match(given) else uuid.uuid4().hex
+        request_id = given if _TOKEN.match(given) else os.urandom(16).hex()
         token = REQUEST_ID.set(request_id)
         scope["strangler.request_id"] = request_id  # for the last-resort 500 handler
         method = scope["method"]
@@ -85,10 +90,16 @@ class Observed:
                             span.set_attribute("http.response.status_code", status)
                             span.set_attribute("strangler.request_id", request_id)
         finally:
-            route = _route(scope)
-            HTTP_REQUESTS.labels(route, method, str(status)).inc()
-            HTTP_LATENCY.labels(route, method).observe(time.perf_counter() - start)
+            requests, latency = _children(_route(scope), method, status)
+            requests.inc()
+            latency.observe(time.perf_counter() - start)
             REQUEST_ID.reset(token)
+
+
+@functools.lru_cache(maxsize=4096)
+def _children(route: str, method: str, status: int) -> tuple[Any, Any]:
+    """The metrics' children of one route, method and status, looked up once."""
+    return HTTP_REQUESTS.labels(route, method, str(status)), HTTP_LATENCY.labels(route, method)
 
 
 def _route(scope: Scope) -> str:

@@ -26,7 +26,7 @@ __all__ = ["client_span", "configure_tracing", "current_ids", "failed", "server_
 log = logging.getLogger(__name__)
 
 try:
-    from opentelemetry import propagate, trace
+    from opentelemetry import context, propagate, trace
     from opentelemetry.trace import SpanKind, Status, StatusCode
 except ImportError:  # the telemetry extra is not installed
     trace = None  # type: ignore[assignment]
@@ -64,6 +64,18 @@ def server_span(name: str, headers: Mapping[str, str], attributes: dict[str, Any
     if trace is None:
         yield None
         return
+    if not _recording():
+        # no tracer provider: no spans, but a caller's trace context still reaches the
+        # legacy call (its traceparent is sent on as it came)
+        if "traceparent" not in headers:
+            yield None
+            return
+        token = context.attach(propagate.extract(headers))
+        try:
+            yield None
+        finally:
+            context.detach(token)
+        return
     parent = propagate.extract(headers)
     tracer = trace.get_tracer(_NAME)
     with tracer.start_as_current_span(
@@ -80,10 +92,21 @@ def client_span(
     if trace is None:
         yield None
         return
+    if not _recording():
+        if trace.get_current_span().get_span_context().is_valid:
+            propagate.inject(headers)  # the caller's context, passed on
+        yield None
+        return
     tracer = trace.get_tracer(_NAME)
     with tracer.start_as_current_span(name, kind=SpanKind.CLIENT, attributes=attributes) as span:
         propagate.inject(headers)
         yield span
+
+
+def _recording() -> bool:
+    """Whether a tracer provider is set (spans are made); the API's default makes none."""
+    provider = trace.get_tracer_provider()
+    return not isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider)
 
 
 def failed(span: Any, exc: BaseException) -> None:
