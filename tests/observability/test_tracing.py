@@ -9,6 +9,8 @@ import asyncio
 import json
 import logging
 import socketserver
+import subprocess
+import sys
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -213,9 +215,6 @@ def test_without_a_tracer_provider_the_callers_context_still_reaches_the_legacy_
         "        assert sent == {}, sent\n"
         "print('ok')\n"
     )
-    import subprocess
-    import sys
-
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=tmp_path
     )
