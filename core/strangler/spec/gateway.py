@@ -65,7 +65,7 @@ from pydantic import (
 )
 
 from strangler.mapping.spec import FieldMaps
-from strangler.spec.common import Frozen
+from strangler.spec.common import Frozen, resolve_path
 
 __all__ = [
     "CallableMap",
@@ -330,15 +330,26 @@ class PrometheusSpec(Frozen):
 class NginxPlaneSpec(Frozen):
     """nginx carries the split: the controller renders each step and reloads nginx."""
 
-    dir: str = Field(description="The nginx prefix the configuration is rendered into.")
+    dir: str = Field(
+        description="The nginx prefix the configuration is rendered into (relative: to the spec)."
+    )
     listen: str = "127.0.0.1:8080"
     legacy_url: str | None = Field(
         default=None, description="Where nginx sends the legacy side (default: strangler's)."
     )
     modern_url: str | None = None
+    strangler_url: str | None = Field(
+        default=None,
+        description=(
+            "Where nginx reaches strangler, whose /_strangler/sides/{route}/{side} answers an "
+            "operation or model side (default: the spec's server host and port)."
+        ),
+    )
     reload: Literal["signal", "command"] = Field(
         default="signal", description="signal: SIGHUP to the pid in DIR/nginx.pid."
     )
+
+    _dir = field_validator("dir")(resolve_path)
 
 
 class RouteSpec(Frozen):
