@@ -49,9 +49,15 @@ def recorder_for(section: RoutesSpec) -> SampleRecorder | None:
 
 
 def build_controller(
-    section: RoutesSpec, live: LiveState, engine: sa.Engine, recorder: SampleRecorder
+    section: RoutesSpec,
+    live: LiveState,
+    engine: sa.Engine,
+    recorder: SampleRecorder,
+    *,
+    strangler_url: str | None = None,
 ) -> Controller:
-    """The controller of ``section``'s rollouts, over the state database ``engine``."""
+    """The controller of ``section``'s rollouts, over the state database ``engine``;
+    ``strangler_url`` is where nginx reaches this app's side endpoints."""
     rollouts = rollouts_of(section)
     database = DatabaseSource(SampleStore(engine))
     source: Any = database
@@ -65,7 +71,8 @@ def build_controller(
         )
     planes: list[DataPlane] = []
     if section.nginx is not None:
-        planes.append(load(NGINX, what="the nginx data plane")(section.nginx, section))
+        plane = load(NGINX, what="the nginx data plane")
+        planes.append(plane(section.nginx, section, strangler_url=strangler_url))
     sources: dict[str, MetricsSource] = dict.fromkeys(rollouts, source)
     flush_s = min([1.0] + [r.interval_s for r in rollouts.values()])
     return Controller(section, live, engine, recorder, sources, planes, flush_s=flush_s)

@@ -17,10 +17,12 @@ A change is written with its audit row only if the rollout row is still the
 one it was decided on (its ``version``), then put into the live state
 (:meth:`~strangler.gateway.state.LiveState.put`: every replica's gateway
 follows within its ``refresh_s``) and handed to each
-:class:`~strangler.canary.model.DataPlane`. A restarted controller, or another
-replica once the lease runs out, carries on from the stored step and its
-clock. The admin API (:mod:`strangler.canary.admin`) calls :meth:`act` on any
-replica: pause, resume, promote and rollback are the same guarded changes.
+:class:`~strangler.canary.model.DataPlane`; every replica also hands its live
+state to its own data planes at each tick (each host's nginx follows). A
+restarted controller, or another replica once the lease runs out, carries on
+from the stored step and its clock. The admin API (:mod:`strangler.canary.admin`)
+calls :meth:`act` on any replica: pause, resume, promote and rollback are the
+same guarded changes.
 
 A step's state: ``shadow`` is mode ``shadow``; a share below 1 is mode
 ``canary`` with that weight; ``1.0`` is mode ``modern``. Promoting the last
@@ -110,6 +112,7 @@ class Controller:
         self._due: dict[str, float] = {}
         self._pruned: float | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._plane_errors: dict[str, str] = {}
         self._changing = asyncio.Lock()  # a status read here never sees half a change
 
     @property
@@ -168,6 +171,8 @@ class Controller:
                 for name, row in self.rows.items()
             },
         }
+        if self._plane_errors:
+            detail["data_planes"] = dict(self._plane_errors)
         if self.error is not None:
             return Health("degraded", {**detail, "error": self.error})
         return Health("ok", detail)
@@ -202,8 +207,15 @@ class Controller:
             await asyncio.sleep(pause)
 
     async def tick(self) -> None:
-        """Read every rollout; for each route due, act on it if this replica holds its lease."""
+        """Read every rollout; for each route due, act on it if this replica holds its lease.
+
+        Every replica (the lease holder or not) also hands its live state to its
+        data planes, so each host's nginx follows the state database (nothing
+        happens where the state is the one already applied).
+        """
         await self._read()
+        if self.planes:
+            await self._apply(self.live.routes)
         now = time.monotonic()
         for route, rollout in self.rollouts.items():
             if self._due.get(route, 0.0) <= now:
@@ -417,8 +429,13 @@ class Controller:
         for plane in self.planes:
             try:
                 await plane.apply(states)
-            except Exception as exc:  # the database holds the step; the next change retries
-                log.error("canary: data plane %s not updated: %s", plane.name, _first_line(exc))
+            except Exception as exc:  # the database holds the step; the next tick retries
+                said = _first_line(exc)
+                if self._plane_errors.get(plane.name) != said:  # said once, not every tick
+                    log.error("canary: data plane %s not updated: %s", plane.name, said)
+                self._plane_errors[plane.name] = said
+            else:
+                self._plane_errors.pop(plane.name, None)
 
     # -- reading ----------------------------------------------------------------------
 

@@ -24,7 +24,12 @@ nginx forwards bytes, so each side must be an HTTP service that speaks the
 route's public contract. Where nginx sends a side, first found: ``upstreams``
 (``route.side`` → URL, as ``strangler render nginx --upstream``); the spec's
 ``legacy_url``/``modern_url``, where ``{route}`` and ``{path}`` (the route's
-public path) are filled in; a ``{url: ...}`` side's own URL.
+public path) are filled in; a ``{url: ...}`` side's own URL when the spec maps
+none of its requests or answers; else strangler itself, where the side answers
+alone (``STRANGLER/_strangler/sides/{route}/{side}``, see
+:class:`~strangler.gateway.routing.SideApp`: an operation, a model, a mapped
+service), ``STRANGLER`` being ``routes.nginx.strangler_url`` or the
+``strangler_url`` given (the gateway gives its server's address).
 
 Each route's requests are logged as JSON lines into ``DIR/logs/strangler-access.log``
 for :class:`~strangler.canary.access_log.AccessLogSource`.
@@ -50,6 +55,8 @@ import httpx
 from strangler.errors import SpecError, SpecProblem, StranglerError
 from strangler.gateway.nginx_conf import CanaryOptions, render_nginx
 from strangler.gateway.render import RoutePlan, plan_routes
+from strangler.gateway.routing import side_path
+from strangler.gateway.sides import SideName
 from strangler.gateway.state import RouteState
 from strangler.spec.gateway import NginxPlaneSpec, RoutesSpec, UrlTarget
 
@@ -89,6 +96,7 @@ class NginxPlane:
         base_dir: Path | None = None,
         source: str = "<spec>",
         confirm_timeout_s: float = 15.0,
+        strangler_url: str | None = None,
     ) -> None:
         directory = Path(spec.dir)
         self.dir = (
@@ -98,7 +106,8 @@ class NginxPlane:
         self.routes = routes
         self.source = source
         self.confirm_timeout_s = confirm_timeout_s
-        self.upstreams = self._upstreams(dict(upstreams or {}))
+        self.strangler_url = spec.strangler_url or strangler_url
+        self.upstreams = self._upstreams(dict(upstreams or {}), self.strangler_url)
         self.version: str | None = None
         self.reloads = 0
         self._lock = threading.Lock()
@@ -241,26 +250,33 @@ class NginxPlane:
                 return
             time.sleep(0.02)
 
-    def _upstreams(self, given: dict[str, str]) -> dict[str, str]:
+    def _upstreams(self, given: dict[str, str], strangler_url: str | None) -> dict[str, str]:
         problems: list[SpecProblem] = []
         templates = {"legacy": self.spec.legacy_url, "modern": self.spec.modern_url}
+        sides: tuple[SideName, ...] = ("legacy", "modern")
         for name, route in self.routes.items.items():
-            for side in ("legacy", "modern"):
+            for side in sides:
                 key = f"{name}.{side}"
                 if key in given:
                     continue
                 template = templates[side]
+                target = getattr(route, side)
+                mapped = getattr(route.request, side) or getattr(route.response, side)
                 if template is not None:
                     given[key] = template.replace("{route}", name).replace("{path}", route.path)
-                elif not isinstance(getattr(route, side), UrlTarget):
+                elif isinstance(target, UrlTarget) and not mapped:
+                    continue  # nginx calls it itself
+                elif strangler_url is not None:
+                    given[key] = strangler_url.rstrip("/") + side_path(name, side)
+                else:
                     problems.append(
                         SpecProblem(
                             self.source,
                             None,
-                            f"routes.nginx.{side}_url",
-                            f"nginx cannot call route {name!r}'s {side} side itself (only a "
-                            "{url: ...} side): give the URL of an HTTP service that speaks the "
-                            "route's public contract",
+                            "routes.nginx.strangler_url",
+                            f"nginx cannot call route {name!r}'s {side} side itself: give "
+                            "where strangler answers it (strangler_url) or the URL of an HTTP "
+                            f"service that speaks the route's public contract ({side}_url)",
                         )
                     )
         if problems:

@@ -1,4 +1,4 @@
-"""A route's public path as the OpenAPI document shows it.
+"""A route's public path (and each of its sides alone) as the OpenAPI document shows it.
 
 The fast lane answers a route's requests ahead of FastAPI's routing, so what
 FastAPI adds here is the route's documentation (and an answer for an app built
@@ -19,12 +19,12 @@ from pydantic import BaseModel
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
-from strangler.gateway.routing import RouteApp
-from strangler.gateway.sides import OperationSide
+from strangler.gateway.routing import RouteApp, SideApp, side_path
+from strangler.gateway.sides import OperationSide, SideName
 from strangler.rest.problems import PROBLEM_RESPONSES
 from strangler.spec.gateway import RouteSpec
 
-__all__ = ["document_route"]
+__all__ = ["document_route", "document_sides"]
 
 
 def document_route(router: APIRouter, app: RouteApp, route: RouteSpec) -> None:
@@ -52,7 +52,37 @@ def document_route(router: APIRouter, app: RouteApp, route: RouteSpec) -> None:
     )
 
 
-def _endpoint(app: RouteApp, model: Any) -> Any:
+def document_sides(router: APIRouter, app: RouteApp, route: RouteSpec) -> None:
+    """Add ``POST /_strangler/sides/{route}/legacy|modern``: each side of the route alone."""
+    legacy = app.sides["legacy"]
+    request_model: Any = dict[str, Any]
+    answer_model: Any = dict[str, Any]
+    if isinstance(legacy, OperationSide):
+        if route.request.legacy is None:
+            request_model = legacy.operation.input_model
+        if route.response.legacy is None:
+            answer_model = legacy.operation.output_model
+    sides: tuple[SideName, ...] = ("legacy", "modern")
+    for side in sides:
+        target = _target(getattr(route, side))
+        router.add_api_route(
+            side_path(app.name, side),
+            _endpoint(app.side_app(side), request_model),
+            methods=["POST"],
+            name=f"route_{app.name}_{side}",
+            operation_id=_camel(f"{app.name}-{side}-side"),
+            summary=f"Route {app.name}: its {side} side alone",
+            description=(
+                f"Answered by the route's {side} side ({target}) whatever its mode, for a "
+                "data plane (nginx) that carries the split; counted, sampled and, for the "
+                "legacy side in shadow mode, compared as through the route."
+            ),
+            tags=["gateway"],
+            responses={200: {"model": answer_model}, **PROBLEM_RESPONSES},
+        )
+
+
+def _endpoint(app: RouteApp | SideApp, model: Any) -> Any:
     async def call(request: Request, payload: Any = None) -> Response:
         return _Replay(app, await request.body())
 
@@ -69,7 +99,7 @@ def _endpoint(app: RouteApp, model: Any) -> Any:
 class _Replay(Response):
     """Answers by running the route's app on the body FastAPI has already read."""
 
-    def __init__(self, app: RouteApp, body: bytes) -> None:
+    def __init__(self, app: RouteApp | SideApp, body: bytes) -> None:
         super().__init__()
         self.app, self.request_body = app, body
 

@@ -20,6 +20,11 @@ canary's :class:`~strangler.canary.samples.SampleRecorder`, and in shadow mode
 the modern side's answers to the shadow calls. On a rollout's canary step a
 modern answer is also compared with legacy's (through the shadow runner, as
 sampled by the route's ``shadow``), when the legacy side is safe to ask again.
+
+A data plane in front of strangler (nginx) that carries the split itself asks
+one side alone at ``POST /_strangler/sides/{route}/legacy|modern``
+(:class:`SideApp`): the same answer, counts and samples as that side's answer
+through the route, and the same shadow and canary comparisons.
 """
 
 from __future__ import annotations
@@ -39,9 +44,17 @@ if TYPE_CHECKING:
     from strangler.gateway.shadow import ShadowRunner
     from strangler.gateway.state import LiveState
 
-__all__ = ["SIDE_HEADER", "RouteApp"]
+__all__ = ["SIDES_PATH", "SIDE_HEADER", "RouteApp", "SideApp", "side_path"]
 
 SIDE_HEADER = b"x-strangler-side"
+SIDES_PATH = "/_strangler/sides"
+"""Below it, ``/{route}/legacy`` and ``/{route}/modern``: one side of a route alone."""
+
+
+def side_path(route: str, side: SideName) -> str:
+    """Where ``route``'s ``side`` answers alone (for a data plane carrying the split)."""
+    return f"{SIDES_PATH}/{route}/{side}"
+
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -94,6 +107,22 @@ class RouteApp:
             ERRORS.labels(self.name, "none", problem_type(exc).type).inc()
             await problem_for(exc, instance=scope.get("path"))(scope, receive, send)
             return
+        await self.answer(side, request, started, scope, receive, send)
+
+    def side_app(self, side: SideName) -> SideApp:
+        """The ASGI app answering from ``side`` alone (``/_strangler/sides/{route}/{side}``)."""
+        return SideApp(self, side)
+
+    async def answer(
+        self,
+        side: SideName,
+        request: Incoming,
+        started: float,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        """Answer ``request`` from ``side``: count it, sample it, hand shadow work on."""
         try:
             answer = await self.sides[side].call(request)
         except StranglerError as exc:
@@ -121,7 +150,7 @@ class RouteApp:
         self._answered(side, started, request, error=answer.status >= 500)
         if self.shadow is not None:
             mode = self.live.routes[self.name].mode
-            if mode == "shadow":
+            if mode == "shadow" and side == "legacy":
                 self._shadow(request, answer)
             elif mode == "canary" and side == "modern" and self.samples is not None:
                 self._compare_canary(request, answer)
@@ -190,6 +219,26 @@ class RouteApp:
         response = problem_for(exc, instance=scope.get("path"))
         response.headers[SIDE_HEADER.decode("ascii")] = side
         await response(scope, receive, send)
+
+
+class SideApp:
+    """One side of a route answering alone, as a data plane in front of strangler asks it.
+
+    nginx (or another gateway) carrying the split sends each request to the side
+    it chose; this app answers it from that side as :class:`RouteApp` would have
+    (same side call, mapping, metrics and samples, ``X-Strangler-Side``), and a
+    legacy answer in shadow mode still goes to the shadow runner, a modern one on
+    a canary step to its comparison.
+    """
+
+    def __init__(self, route: RouteApp, side: SideName) -> None:
+        self.route = route
+        self.side: SideName = side
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        request = Incoming(scope["headers"], await _body(receive))
+        await self.route.answer(self.side, request, started, scope, receive, send)
 
 
 async def _body(receive: Receive) -> bytes:

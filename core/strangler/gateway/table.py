@@ -6,7 +6,9 @@ component, a URL as a pooled client), so a route naming something that does
 not exist fails the build with a spec error. :class:`Gateway` opens the state
 database and the shadow runner in the app's lifespan and serves every route's
 public path (in the app's fast lane, ahead of its routing), the admin API and
-the disagreements of shadowed routes. When a route has a ``rollout:``, the
+the disagreements of shadowed routes; each side of a route also answers alone
+at ``/_strangler/sides/{route}/legacy|modern`` (where nginx, carrying the split,
+sends it). When a route has a ``rollout:``, the
 canary :class:`~strangler.canary.controller.Controller` is built beside it
 (a component of its own, started after the gateway) and its admin API is
 served with the gateway's.
@@ -19,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from strangler.canary.build import build_controller, recorder_for
 from strangler.errors import NotFound, SpecError, SpecProblem
-from strangler.gateway.routing import RouteApp
+from strangler.gateway.routing import RouteApp, side_path
 from strangler.gateway.shapes import answer_shape, request_shape
 from strangler.gateway.sides import ModelSide, OperationSide, Predictor, Side, SideName, UrlSide
 from strangler.gateway.split import StickyKey
@@ -97,22 +99,31 @@ class Gateway:
         """Every route's public path, answered ahead of the app's routing (the fast lane)."""
         from starlette.routing import Route
 
-        return [
+        routes = [
             Route(self.spec.items[app.name].path, app, methods=["POST"], include_in_schema=False)
             for app in self.routes.values()
         ]
+        sides: tuple[SideName, ...] = ("legacy", "modern")
+        routes += [  # one side alone, for a data plane that carries the split (nginx)
+            Route(side_path(app.name, side), app.side_app(side), methods=["POST"],
+                  include_in_schema=False)
+            for app in self.routes.values()
+            for side in sides
+        ]  # fmt: skip
+        return routes
 
     def router(self) -> APIRouter:
         from fastapi import APIRouter
 
         from strangler.gateway.admin import admin_router
         from strangler.gateway.disagreements import disagreements_router
-        from strangler.gateway.documented import document_route
+        from strangler.gateway.documented import document_route, document_sides
         from strangler.rest.problems import problem_responses
 
         router = APIRouter()
         for name, app in self.routes.items():  # documented (the fast lane answers them)
             document_route(router, app, self.spec.items[name])
+            document_sides(router, app, self.spec.items[name])
         answers = problem_responses(
             {404: "No such route.", 422: "The request does not fit (a mode, a weight...)."}
         )
@@ -172,8 +183,21 @@ def build_gateway(spec: Spec, context: BuildContext) -> list[Gateway | Controlle
         )  # fmt: skip
     if samples is None:
         return [Gateway(section, apps, live, upstreams, runner, disagreements)]
-    controller = build_controller(section, live, store.engine, samples)
+    controller = build_controller(
+        section, live, store.engine, samples, strangler_url=_server_url(spec)
+    )
     return [Gateway(section, apps, live, upstreams, runner, disagreements, controller), controller]
+
+
+def _server_url(spec: Spec) -> str:
+    """Where this app answers, from the spec's ``server`` (a wildcard address on loopback)."""
+    host = spec.server.host
+    if host in ("", "0.0.0.0", "::", "[::]"):
+        host = "127.0.0.1"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    scheme = "https" if spec.server.tls is not None else "http"
+    return f"{scheme}://{host}:{spec.server.port}"
 
 
 def _side(
