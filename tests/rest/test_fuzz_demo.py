@@ -102,6 +102,7 @@ OPERATIONS = [
     "POST /v2/repository/index",
     "POST /v2/repository/models/{name}/load",
     "POST /api/reorder-advice",
+    *(f"POST /_strangler/sides/reorder-advice/{side}" for side in ("legacy", "modern")),
     "GET /admin/routes",
     "GET /admin/routes/{route}",
     "PUT /admin/routes/{route}",
