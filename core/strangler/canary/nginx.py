@@ -40,6 +40,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import http.client
 import logging
 import os
 import shutil
@@ -49,8 +50,7 @@ import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
-
-import httpx
+from urllib.parse import urlsplit
 
 from strangler.errors import SpecError, SpecProblem, StranglerError
 from strangler.gateway.nginx_conf import CanaryOptions, render_nginx
@@ -230,25 +230,34 @@ class NginxPlane:
         """Wait until nginx answers ``version`` and the old workers have gone."""
         deadline = time.monotonic() + self.confirm_timeout_s
         seen = ""
-        limits = httpx.Limits(max_keepalive_connections=0)  # a fresh connection each time
-        with httpx.Client(base_url=self.url, timeout=2, limits=limits) as client:
-            while True:
-                with contextlib.suppress(httpx.HTTPError):
-                    seen = client.get("/_strangler/nginx").text.strip()
-                if seen == version:
-                    break
-                if time.monotonic() > deadline:
-                    raise NginxError(
-                        f"nginx at {self.url} still answers configuration {seen or 'nothing'} "
-                        f"{self.confirm_timeout_s} s after the reload to {version} "
-                        "(its error log says why)"
-                    )
-                time.sleep(0.02)
+        while True:
+            seen = self._live_version() or seen
+            if seen == version:
+                break
+            if time.monotonic() > deadline:
+                raise NginxError(
+                    f"nginx at {self.url} still answers configuration {seen or 'nothing'} "
+                    f"{self.confirm_timeout_s} s after the reload to {version} "
+                    "(its error log says why)"
+                )
+            time.sleep(0.02)
         while workers & _children(pid):
             if time.monotonic() > deadline:
                 log.warning("nginx's old workers still finish their requests after the reload")
                 return
             time.sleep(0.02)
+
+    def _live_version(self) -> str:
+        """What ``GET /_strangler/nginx`` answers on a fresh connection (empty: nothing)."""
+        parts = urlsplit(self.url)
+        conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=2)
+        try:
+            conn.request("GET", "/_strangler/nginx")
+            return conn.getresponse().read().decode("ascii", "replace").strip()
+        except (OSError, http.client.HTTPException):
+            return ""
+        finally:
+            conn.close()
 
     def _upstreams(self, given: dict[str, str], strangler_url: str | None) -> dict[str, str]:
         problems: list[SpecProblem] = []

@@ -102,8 +102,15 @@ def _event_lines(api: str) -> list[str]:
     ]
 
 
-def run_demo(host: str = "127.0.0.1", port: int = 8000, console: Console | None = None) -> None:
-    """Run the demo until Ctrl-C, printing where everything is."""
+def run_demo(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    console: Console | None = None,
+    *,
+    nginx: bool = False,
+) -> None:
+    """Run the demo until Ctrl-C, printing where everything is (``nginx``: Debian's
+    nginx carries the route's split, :mod:`strangler.demo.nginx`)."""
     from strangler.rest.app import create_app
     from strangler.serve import run
 
@@ -120,11 +127,19 @@ def run_demo(host: str = "127.0.0.1", port: int = 8000, console: Console | None 
     from strangler.demo.rollout import rollout_lines
     from strangler.demo.traffic import ReorderTraffic, reorder_skus
 
-    with running_estate() as estate:
+    local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    with running_estate() as estate, contextlib.ExitStack() as stack:
         with console.status("loading the feature tables from the legacy systems"):
             loaded = load_features(estate.spec, console)
-        app = create_app(estate.spec)
         assert estate.erp_path is not None
+        spec, nginx_url = estate.spec, None
+        if nginx:
+            from strangler.demo.nginx import nginx_plane
+
+            spec, nginx_url = stack.enter_context(
+                nginx_plane(spec, estate.erp_path.parent, f"http://{local}:{port}")
+            )
+        app = create_app(spec)
         api = f"http://{host}:{port}"
         console.print("[bold]strangler demo[/bold] — the demo estate is running", highlight=False)
         console.print(
@@ -174,13 +189,20 @@ def run_demo(host: str = "127.0.0.1", port: int = 8000, console: Console | None 
         )
         for line in rollout_lines(api):
             console.print(f"    {line}", highlight=False, soft_wrap=True)
+        if nginx_url is not None:
+            console.print(
+                f"  nginx carries the route's split: {nginx_url}/api/reorder-advice "
+                "(the controller reloads it at each step; the demo traffic goes through it)",
+                highlight=False,
+                soft_wrap=True,
+            )
         console.print("  Ctrl-C stops everything.", highlight=False)
-        local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
         try:
             skus = reorder_skus(estate.env["DEMO_FEATURES_URL"])
         except StranglerError as exc:
             console.print(f"  [red]no demo traffic[/red]: {exc}", highlight=False)
             skus = []
-        traffic = ReorderTraffic(f"http://{local}:{port}", skus) if skus else None
+        own = f"http://{local}:{port}"
+        traffic = ReorderTraffic(nginx_url or own, skus, warm_url=own) if skus else None
         with LegacyActivity(estate.erp_path), traffic or contextlib.nullcontext():
-            run(estate.spec, host=host, port=port, app=app)
+            run(spec, host=host, port=port, app=app)

@@ -36,6 +36,14 @@ def register(app: typer.Typer) -> None:
         context: typer.Context,
         port: Annotated[int, typer.Option(help="Port of the REST API.")] = 8000,
         host: Annotated[str, typer.Option(help="Listen address of the REST API.")] = "127.0.0.1",
+        nginx: Annotated[
+            bool,
+            typer.Option(
+                "--nginx",
+                help="Debian's nginx (on a free loopback port) carries the route's split; "
+                "the demo traffic goes through it.",
+            ),
+        ] = False,
     ) -> None:
         """Start the demo estate (legacy servers that ship with strangler) and its REST API.
 
@@ -47,7 +55,7 @@ def register(app: typer.Typer) -> None:
 
         from strangler.demo.estate import run_demo
 
-        run_demo(host=host, port=port, console=Console())
+        run_demo(host=host, port=port, console=Console(), nginx=nginx)
 
     @demo_app.command("break")
     def break_model(

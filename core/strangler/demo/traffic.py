@@ -9,8 +9,9 @@ the SKU's reorder trigger, and the average daily sales and lead time the
 share of the customers are on credit hold: the rules engine refuses them, the
 model (which knows no customers) does not, so the dashboard has disagreements
 to show without the rollout's gate being crossed. Each worker first asks the
-model directly a few times (``/predict/reorder``), so the app's slow first
-answers after it starts do not count in the route's analysis.
+model directly a few times (``/predict/reorder``, at ``warm_url`` when the
+route is asked through nginx), so the app's slow first answers after it starts
+do not count in the route's analysis.
 
 :func:`traffic_requests` builds the bodies; :func:`reorder_skus` reads which
 SKUs the feature tables hold.
@@ -18,6 +19,7 @@ SKUs the feature tables hold.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import math
@@ -112,12 +114,12 @@ class ReorderTraffic:
         workers: int = 4,
         seed: int | None = None,
         hold_share: float = HOLD_SHARE,
+        warm_url: str | None = None,
     ) -> None:
         if not skus:
             raise ValueError("no SKU has its features loaded: run the demo's ETL first")
-        parts = urllib.parse.urlsplit(url)
-        self.host = parts.hostname or "127.0.0.1"
-        self.port = parts.port or 80
+        self.host, self.port = _address(url)
+        self.warm = _address(warm_url or url)
         self.rate = rate
         self.workers = workers
         self.answers: Counter[str] = Counter()
@@ -170,7 +172,10 @@ class ReorderTraffic:
                 conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
             try:
                 if not warm:
-                    self._warm_up(conn, next(bodies))
+                    with contextlib.closing(
+                        http.client.HTTPConnection(*self.warm, timeout=10)
+                    ) as w:
+                        self._warm_up(w, next(bodies))
                     warm = True
                 key = self._ask(conn, next(bodies))
             except (OSError, http.client.HTTPException):
@@ -204,3 +209,8 @@ class ReorderTraffic:
         response = conn.getresponse()
         response.read()
         return f"{response.status} {response.getheader('x-strangler-side', '-')}"
+
+
+def _address(url: str) -> tuple[str, int]:
+    parts = urllib.parse.urlsplit(url)
+    return parts.hostname or "127.0.0.1", parts.port or 80

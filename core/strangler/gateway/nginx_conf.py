@@ -11,7 +11,9 @@ Per route, in the http context (``strangler-http.conf``):
 
 Per route, in the server context (``strangler-locations.conf``): an exact
 ``location`` for the public path that proxies to the chosen side and answers
-``X-Strangler-Side: legacy|modern``, as strangler's own gateway does.
+``X-Strangler-Side: legacy|modern``, as strangler's own gateway does (the side's
+own header of that name, which strangler's side endpoints send, is not passed
+on: one header, nginx's).
 
 ``nginx.conf`` is a complete configuration around the two: ``daemon off``, logs
 to stderr, pid and temporary files relative to the prefix (``nginx -p DIR -c
@@ -239,6 +241,7 @@ def _location(plan: RoutePlan, canary: CanaryOptions | None = None) -> str:
         '    proxy_set_header Connection "";\n'
         f"    proxy_set_header Host $strangler_host_{v};\n"
         f"{tls}"
+        "    proxy_hide_header X-Strangler-Side;\n"  # strangler's side endpoint names it too
         f"    add_header X-Strangler-Side $strangler_side_{v} always;\n"
         f"{_canary_lines(plan, canary)}"
         "}\n"
