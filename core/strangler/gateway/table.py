@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from strangler.platform.core import Platform
     from strangler.spec.models import Spec
 
-__all__ = ["Gateway", "build_gateway"]
+__all__ = ["Gateway", "build_gateway", "server_url"]
 
 
 class Gateway:
@@ -184,12 +184,12 @@ def build_gateway(spec: Spec, context: BuildContext) -> list[Gateway | Controlle
     if samples is None:
         return [Gateway(section, apps, live, upstreams, runner, disagreements)]
     controller = build_controller(
-        section, live, store.engine, samples, strangler_url=_server_url(spec)
+        section, live, store.engine, samples, strangler_url=server_url(spec)
     )
     return [Gateway(section, apps, live, upstreams, runner, disagreements, controller), controller]
 
 
-def _server_url(spec: Spec) -> str:
+def server_url(spec: Spec) -> str:
     """Where this app answers, from the spec's ``server`` (a wildcard address on loopback)."""
     host = spec.server.host
     if host in ("", "0.0.0.0", "::", "[::]"):
