@@ -90,8 +90,12 @@ class Catalog:
         """The operation ``request`` calls; ``UnknownOperation`` or ``InvalidInput`` if none."""
         version = request.version
         if version not in self.versions:
-            have = " and ".join(sorted(self.versions))
-            raise InvalidInput(f"{self.system} speaks SOAP {have}, not SOAP {version}")
+            if version != "1.1" or not self.versions:
+                have = " and ".join(sorted(self.versions)) or "no SOAP version"
+                raise InvalidInput(f"{self.system} speaks SOAP {have}, not SOAP {version}")
+            # A SOAP 1.2 node answers a SOAP 1.1 envelope in SOAP 1.1 (SOAP 1.2 part 2,
+            # appendix A), as the legacy servers do: its operations are the 1.2 binding's.
+            version = "1.2"
         first = request.first
         key = etree.QName(first).text if first is not None else ""
         found = self._by_body.get((version, key), [])

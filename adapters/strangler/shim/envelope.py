@@ -24,6 +24,7 @@ __all__ = [
     "NotAnEnvelope",
     "NotUnderstood",
     "VersionMismatch",
+    "in_version",
     "read_envelope",
     "soap_action",
 ]
@@ -119,3 +120,34 @@ def read_envelope(body: bytes, headers: dict[str, str], parse: Callable[[bytes],
     if body_element is None:
         raise NotAnEnvelope("the Envelope has no Body")
     return Incoming(version, soap_action(headers), root, header, body_element)
+
+
+def in_version(envelope: Any, version: str) -> Any:
+    """``envelope`` (an lxml root) in SOAP ``version``: the envelope's own elements and
+    attributes (``Envelope``, ``Header``, ``Body``, ``mustUnderstand``...) moved to that
+    version's namespace, everything inside them untouched."""
+    old = SOAP12 if version == "1.1" else SOAP11
+    new = SOAP11 if version == "1.1" else SOAP12
+    if etree.QName(envelope).namespace != old:
+        return envelope
+    prefix = next((p for p, ns in envelope.nsmap.items() if ns == old), None) or "soap"
+    nsmap = {p: ns for p, ns in envelope.nsmap.items() if ns != old}
+    nsmap[prefix] = new
+    root = etree.Element(f"{{{new}}}{etree.QName(envelope).localname}", nsmap=nsmap)
+    for key, value in envelope.attrib.items():
+        root.set(_moved(key, old, new), value)
+    root.text = envelope.text
+    root.extend(list(envelope))
+    for element in root.iter():
+        if not isinstance(element.tag, str):
+            continue
+        if element.tag.startswith(f"{{{old}}}"):
+            element.tag = _moved(element.tag, old, new)
+        for key in [str(k) for k in element.attrib if str(k).startswith(f"{{{old}}}")]:
+            element.set(_moved(key, old, new), element.attrib.pop(key))
+    etree.cleanup_namespaces(root)
+    return root
+
+
+def _moved(name: str, old: str, new: str) -> str:
+    return f"{{{new}}}{name[len(old) + 2 :]}" if name.startswith(f"{{{old}}}") else name

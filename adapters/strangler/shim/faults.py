@@ -14,10 +14,13 @@ the whole       ``detail/p:problem``             ``env:Detail/p:problem``
 ==============  ===============================  ==============================
 
 ``p`` is RFC 7807's XML namespace ``urn:ietf:rfc:7807``; arrays are repeated
-``p:i`` elements (RFC 7807, appendix A). A legacy fault keeps its own code.
-A fault the WSDL declares for the operation is answered in its declared shape:
-the legacy fault's own detail element when the legacy system sent one, or the
-declared element written from the problem's ``faultdetail`` (a route's side).
+``p:i`` elements (RFC 7807, appendix A). The problem's fields go in the detail
+only for faults the shim raises itself: a legacy fault passed on keeps its own
+code, subcodes and detail exactly (no detail element when it had none), as the
+old clients saw it. A fault the WSDL declares for the operation is answered in
+its declared shape: the legacy fault's own detail element when the legacy
+system sent one, or the declared element written from the problem's
+``faultdetail`` (a route's side).
 """
 
 from __future__ import annotations
@@ -54,17 +57,22 @@ def fault_envelope(
     *,
     declared: list[Any] | None = None,
     operation: Any = None,
+    legacy: bool = False,
 ) -> Fault:
     """The Fault for ``problem`` in SOAP ``version``.
 
     ``declared``: detail elements to send instead of the problem (a legacy
     fault's own); ``operation``: zeep's binding operation, whose declared faults
-    the problem's ``faultdetail`` is matched against.
+    the problem's ``faultdetail`` is matched against. ``legacy``: the fault is
+    the legacy system's, passed on: its detail is ``declared`` exactly (None: it
+    had no detail element), never the problem's fields. A problem of type
+    ``legacy-fault`` (a route's answer) is passed on the same way.
     """
     client = int(problem.get("status", 500)) < 500
-    details = declared if declared else _declared_from(problem, operation)
-    if not details:
-        details = [problem_element(problem)]
+    details: list[Any] | None = declared if declared else _declared_from(problem, operation)
+    if not details:  # a legacy fault's own detail (or none at all), else the problem
+        passed_on = legacy or _from_legacy(problem)
+        details = declared if passed_on else [problem_element(problem)]
     reason = str(problem.get("faultstring") or problem.get("detail") or problem.get("title"))
     qualified = _qualified(problem.get("faultcode"))
     code = _code(version, None if qualified else problem.get("faultcode"), client)
@@ -107,7 +115,7 @@ def _qualified(code: Any) -> etree.QName | None:
 
 
 def _fault11(
-    code: str | etree.QName, reason: str, problem: dict[str, Any], details: list[Any]
+    code: str | etree.QName, reason: str, problem: dict[str, Any], details: list[Any] | None
 ) -> Any:
     root = etree.Element(f"{{{SOAP11}}}Envelope", nsmap={"soap": SOAP11})
     fault = etree.SubElement(etree.SubElement(root, f"{{{SOAP11}}}Body"), f"{{{SOAP11}}}Fault")
@@ -119,12 +127,12 @@ def _fault11(
     etree.SubElement(fault, "faultstring").text = reason
     if problem.get("faultactor"):
         etree.SubElement(fault, "faultactor").text = str(problem["faultactor"])
-    detail = etree.SubElement(fault, "detail")
-    detail.extend(details)
+    if details is not None:
+        etree.SubElement(fault, "detail").extend(details)
     return root
 
 
-def _fault12(code: str, reason: str, problem: dict[str, Any], details: list[Any]) -> Any:
+def _fault12(code: str, reason: str, problem: dict[str, Any], details: list[Any] | None) -> Any:
     root = etree.Element(f"{{{SOAP12}}}Envelope", nsmap={"env": SOAP12})
     fault = etree.SubElement(etree.SubElement(root, f"{{{SOAP12}}}Body"), f"{{{SOAP12}}}Fault")
     parent = etree.SubElement(fault, f"{{{SOAP12}}}Code")
@@ -142,8 +150,14 @@ def _fault12(code: str, reason: str, problem: dict[str, Any], details: list[Any]
     text.text = reason
     if problem.get("faultactor"):
         etree.SubElement(fault, f"{{{SOAP12}}}Role").text = str(problem["faultactor"])
-    etree.SubElement(fault, f"{{{SOAP12}}}Detail").extend(details)
+    if details is not None:
+        etree.SubElement(fault, f"{{{SOAP12}}}Detail").extend(details)
     return root
+
+
+def _from_legacy(problem: dict[str, Any]) -> bool:
+    """Whether ``problem`` is a legacy system's fault passed on (a route's answer)."""
+    return str(problem.get("type") or "").endswith("legacy-fault")
 
 
 def problem_element(problem: dict[str, Any]) -> Any:

@@ -25,7 +25,7 @@ from strangler.adapters.soap.encoded import (
 from strangler.adapters.soap.exchange import to_json_ready
 from strangler.errors import InputProblem, InvalidInput, LegacyProtocolError
 from strangler.shim.catalog import ShimOperation
-from strangler.shim.envelope import SOAP11, SOAP12, NotUnderstood
+from strangler.shim.envelope import SOAP11, SOAP12, NotUnderstood, in_version
 
 __all__ = ["legacy_answer", "read_request", "write_answer"]
 
@@ -143,10 +143,14 @@ def legacy_answer(op: ShimOperation, data: Any) -> dict[str, Any]:
 
 
 def write_answer(
-    op: ShimOperation, answer: dict[str, Any], header: dict[str, Any] | None = None
+    op: ShimOperation,
+    answer: dict[str, Any],
+    header: dict[str, Any] | None = None,
+    version: str | None = None,
 ) -> tuple[bytes, Any]:
     """The reply envelope (bytes) for a legacy-shaped ``answer`` (and the values of the
-    reply's header parts, if any), and its root element."""
+    reply's header parts, if any), and its root element; in SOAP ``version`` when the
+    request spoke another than the binding's (a 1.1 envelope at a 1.2 service)."""
     target = op.legacy.target
     message = op.binding_operation.output
     kwargs = dict(answer)
@@ -174,10 +178,14 @@ def write_answer(
         ) from exc
     if nil_body:
         _nil_body(envelope)
+    if target.style == "rpc" and message.body is None:
+        _rpc_wrapper(envelope, op.binding_operation)
     if encoded is not None:
         complete_envelope(envelope, encoded)
         envelope = add_type_information(envelope, message)
         _type_items(envelope, typed)
+    if version is not None and version != op.version:
+        envelope = in_version(envelope, version)
     return etree.tostring(envelope, encoding="utf-8", xml_declaration=True), envelope
 
 
@@ -214,6 +222,27 @@ def _type_items(envelope: Any, typed: dict[str, Any]) -> None:
         for item in accessor:
             if isinstance(item.tag, str) and item.get(_XSI_TYPE) is None:
                 item.set(_XSI_TYPE, item_type)
+
+
+def _rpc_wrapper(envelope: Any, operation: Any) -> None:
+    """An rpc answer without parts is still its wrapper element, empty (WSDL 1.1,
+    3.5): zeep writes an empty Body, which some readers cannot take. The wrapper is
+    named after the output message, in the namespace the binding gives the request's."""
+    body = next(c for c in envelope if isinstance(c.tag, str) and c.tag.endswith("}Body"))
+    if any(isinstance(c.tag, str) for c in body):
+        return
+    abstract = getattr(getattr(operation, "abstract", None), "output_message", None)
+    request = getattr(operation.input, "body", None) if operation.input is not None else None
+    if abstract is None or request is None:
+        return
+    namespace = etree.QName(request.qname).namespace
+    local = etree.QName(abstract.name).localname
+    body.append(
+        etree.Element(
+            f"{{{namespace}}}{local}" if namespace else local,
+            nsmap={"ns0": namespace} if namespace else None,
+        )
+    )
 
 
 def _nil_body(envelope: Any) -> None:

@@ -208,7 +208,7 @@ class ShimService:
         legacy = fill_defaults(legacy, self.spec.defaults.get(op.name, {}))
         if self.spec.validate_messages:
             legacy = legacy_answer(op, legacy)
-        data, _ = write_answer(op, legacy, reply_header)
+        data, _ = write_answer(op, legacy, reply_header, incoming.version)
         return data, side
 
     def _fault(
@@ -221,11 +221,14 @@ class ShimService:
         if code is not None:
             problem["faultcode"] = code
         declared = None
-        if isinstance(exc, LegacyFault):
+        legacy = isinstance(exc, LegacyFault)
+        if legacy:  # passed on with its own detail element's content, or none
             detail = getattr(exc.__cause__, "detail", None)
-            if detail is not None and len(detail):
+            if detail is not None:
                 declared = [_copy(e) for e in detail if isinstance(e.tag, str)]
-        return fault_envelope(version, problem, declared=declared, operation=_zeep_op(op))
+        return fault_envelope(
+            version, problem, declared=declared, operation=_zeep_op(op), legacy=legacy
+        )
 
 
 THREAD_BYTES = 256 * 1024
