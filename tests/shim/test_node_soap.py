@@ -252,9 +252,6 @@ ARRAY_ITEMS = "SOAP-ENC array members named after their type (SOAPStruct), not i
 KNOWN: dict[tuple[str, str], tuple[str, ...]] = {
     ("demo", "GetReorderAdvice"): (SUBCODE,),
     ("bare", "PutLastTradedPrice"): (REENCODED,),
-    ("round2", "echoStruct"): (ENCODED_TYPES,),
-    ("round2", "echoStructArray"): (ENCODED_TYPES, ARRAY_ITEMS),
-    ("round3", "echoStruct"): (ENCODED_TYPES,),
 }  # fmt: skip
 
 

@@ -29,6 +29,7 @@ from strangler.shim.envelope import SOAP11, SOAP12, NotUnderstood, in_version
 
 __all__ = ["legacy_answer", "read_request", "write_answer"]
 
+_XSI = "http://www.w3.org/2001/XMLSchema-instance"
 _XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
 _XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
 _SOAP_ENC = "http://schemas.xmlsoap.org/soap/encoding/"
@@ -184,6 +185,7 @@ def write_answer(
         complete_envelope(envelope, encoded)
         envelope = add_type_information(envelope, message)
         _type_items(envelope, typed)
+        envelope = _type_members(envelope, message)
     if version is not None and version != op.version:
         envelope = in_version(envelope, version)
     return etree.tostring(envelope, encoding="utf-8", xml_declaration=True), envelope
@@ -222,6 +224,90 @@ def _type_items(envelope: Any, typed: dict[str, Any]) -> None:
         for item in accessor:
             if isinstance(item.tag, str) and item.get(_XSI_TYPE) is None:
                 item.set(_XSI_TYPE, item_type)
+
+
+def _type_members(envelope: Any, message: Any) -> Any:
+    """Each accessor inside the parts says its type too, as SOAP-encoded writers do
+    (``xsi:type`` on struct members and array items, from the schema); the members of
+    an array whose type declares no member element are named ``item``, the name SOAP
+    encoding's writers give them. Returns the root (a new one when a type's namespace
+    had to be declared)."""
+    body = next(c for c in envelope if isinstance(c.tag, str) and c.tag.endswith("}Body"))
+    wrapper = next((c for c in body if isinstance(c.tag, str)), None)
+    if wrapper is None:
+        return envelope
+    parts = dict(message.body.type.elements)
+    marks: list[tuple[Any, etree.QName]] = []
+    for accessor in wrapper:
+        part = parts.get(etree.QName(accessor).localname) if isinstance(accessor.tag, str) else None
+        if part is not None:
+            _type_inside(accessor, part.type, marks)
+    if not marks:
+        return envelope
+    namespaces = {str(q.namespace) for _, q in marks if q.namespace}
+    root = _declaring(envelope, namespaces)
+    prefixes = {uri: prefix for prefix, uri in root.nsmap.items() if prefix}
+    for element, qname in marks:
+        prefix = prefixes.get(qname.namespace) if qname.namespace else None
+        element.set(_XSI_TYPE, f"{prefix}:{qname.localname}" if prefix else qname.localname)
+    return root
+
+
+def _type_inside(element: Any, xsd_type: Any, marks: list[tuple[Any, etree.QName]]) -> None:
+    """Mark the accessors below ``element`` (of ``xsd_type``) with their types."""
+    if element.get(_XSI_NIL) in ("true", "1"):
+        return
+    children = [c for c in element if isinstance(c.tag, str)]
+    array = zeep_api.array_type(xsd_type)
+    if array is not None:
+        item_type = getattr(array, "array_type", None)
+        named = any(getattr(e, "name", None) for _, e in getattr(xsd_type, "elements", ()))
+        for item in children:
+            if not named:
+                item.tag = "item"
+            if item_type is not None:
+                _mark(item, item_type, marks)
+                _type_inside(item, item_type, marks)
+        return
+    members = dict(getattr(xsd_type, "elements", ()))
+    for child in children:
+        member = members.get(etree.QName(child).localname)
+        if member is None or not hasattr(member, "type"):
+            continue
+        _mark(child, member.type, marks)
+        _type_inside(child, member.type, marks)
+
+
+def _mark(element: Any, xsd_type: Any, marks: list[tuple[Any, etree.QName]]) -> None:
+    qname = getattr(xsd_type, "qname", None)
+    if (
+        isinstance(qname, etree.QName)
+        and element.get(_XSI_TYPE) is None
+        and element.get(_XSI_NIL) not in ("true", "1")
+        and type(xsd_type).__name__ not in ("AnyType", "AnySimpleType")
+    ):
+        marks.append((element, qname))
+
+
+def _declaring(envelope: Any, namespaces: set[str]) -> Any:
+    """``envelope``, or a new root like it that declares the ``namespaces`` it lacks
+    (lxml declares a prefix only on a new element; the children are moved)."""
+    nsmap = dict(envelope.nsmap)
+    missing = sorted((namespaces | {_XSI}) - set(nsmap.values()))
+    if not missing:
+        return envelope
+    for n, uri in enumerate(missing):
+        prefix = _PREFIXES.get(uri, f"t{n}")
+        while prefix in nsmap:
+            prefix += "_"
+        nsmap[prefix] = uri
+    root = etree.Element(envelope.tag, attrib=dict(envelope.attrib), nsmap=nsmap)
+    root.text = envelope.text
+    root.extend(list(envelope))
+    return root
+
+
+_PREFIXES = {"http://www.w3.org/2001/XMLSchema": "xsd", _XSI: "xsi"}
 
 
 def _rpc_wrapper(envelope: Any, operation: Any) -> None:
