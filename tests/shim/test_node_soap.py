@@ -250,7 +250,6 @@ SUBCODE = "a routed operation's SOAP 1.2 Fault loses the legacy Subcode"
 REENCODED = "request values re-encoded on the way (tickerPrice -1 reaches the legacy as -1.0)"
 ARRAY_ITEMS = "SOAP-ENC array members named after their type (SOAPStruct), not item"
 KNOWN: dict[tuple[str, str], tuple[str, ...]] = {
-    ("demo", "GetReorderAdvice"): (SUBCODE,),
     ("bare", "PutLastTradedPrice"): (REENCODED,),
 }  # fmt: skip
 

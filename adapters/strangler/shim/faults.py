@@ -17,10 +17,11 @@ the whole       ``detail/p:problem``             ``env:Detail/p:problem``
 ``p:i`` elements (RFC 7807, appendix A). The problem's fields go in the detail
 only for faults the shim raises itself: a legacy fault passed on keeps its own
 code, subcodes and detail exactly (no detail element when it had none), as the
-old clients saw it. A fault the WSDL declares for the operation is answered in
-its declared shape: the legacy fault's own detail element when the legacy
-system sent one, or the declared element written from the problem's
-``faultdetail`` (a route's side).
+old clients saw it; a SOAP 1.1 dotted code (``Client.InvalidRequest``) answered in
+SOAP 1.2 is ``Sender`` with the refinements as Subcodes. A fault the WSDL
+declares for the operation is answered in its declared shape: the legacy
+fault's own detail element when the legacy system sent one, or the declared
+element written from the problem's ``faultdetail`` (a route's side).
 """
 
 from __future__ import annotations
@@ -79,6 +80,8 @@ def fault_envelope(
     if version == "1.2":
         if qualified is not None:  # a code of its own (WS-Security's, say): a Subcode
             problem = {**problem, "subcodes": [qualified.text, *(problem.get("subcodes") or [])]}
+        elif not problem.get("subcodes") and _dotted(problem.get("faultcode")):
+            problem = {**problem, "subcodes": _dotted(problem.get("faultcode"))}
         root = _fault12(code, reason, problem, details)
         status = 400 if code == "Sender" else 500
     else:
@@ -103,6 +106,13 @@ def _code(version: str, legacy: Any, client: bool) -> str:
     ):
         return local
     return "Client" if blames_caller else "Server"
+
+
+def _dotted(code: Any) -> list[str]:
+    """The refinements of a SOAP 1.1 dotted code (``Client.InvalidRequest``), which are
+    SOAP 1.2 Subcodes (``Sender`` / ``InvalidRequest``); none for a plain code."""
+    local = str(code or "").rsplit("}", 1)[-1].rsplit(":", 1)[-1]
+    return [part for part in local.split(".")[1:] if _NAME.match(part)]
 
 
 def _qualified(code: Any) -> etree.QName | None:
