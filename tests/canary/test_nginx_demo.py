@@ -15,6 +15,11 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
+import re
+import signal
+import subprocess
+import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -331,3 +336,48 @@ routes:
     ] == ("http://gw.internal:80/_strangler/sides/advice/legacy")
     with pytest.raises(SpecError, match="strangler_url"):
         NginxPlane(routes.nginx, routes)
+
+
+def test_strangler_demo_nginx_carries_the_route_and_stops_it() -> None:
+    port = free_port()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "250"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "strangler.cli", "demo", "--nginx", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    lines: list[str] = []
+    reader = threading.Thread(
+        target=lambda: lines.extend(process.stdout or ()), daemon=True
+    )  # the output, read as it comes (the demo logs while it runs)
+    reader.start()
+    try:
+
+        def printed() -> str | None:
+            assert process.poll() is None, "".join(lines)
+            said = re.search(r"nginx carries the route's split: (http://\S+)/api/reorder-advice",
+                             "".join(lines))  # fmt: skip
+            return said.group(1) if said else None
+
+        nginx_url = wait_for("the nginx line", printed, timeout_s=90)
+
+        def side() -> str | None:  # the demo traffic's answers come through nginx too
+            with contextlib.suppress(httpx.HTTPError):
+                answer = httpx.post(
+                    f"{nginx_url}/api/reorder-advice", json=ask("C-0001", "SKU-1001"), timeout=10
+                )
+                if answer.status_code == 200:
+                    return answer.headers["x-strangler-side"]
+            return None
+
+        assert wait_for("an answer through nginx", side, timeout_s=60) in ("legacy", "modern")
+        log = httpx.get(f"{nginx_url}/_strangler/nginx", timeout=10)
+        assert log.status_code == 200 and log.headers["x-strangler-config"]
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(60)
+        reader.join(10)
+    with pytest.raises(httpx.TransportError):  # nginx stopped with the demo
+        httpx.get(f"{nginx_url}/_strangler/nginx", timeout=5)
