@@ -17,6 +17,10 @@ under ``request_fields`` may be given in the request instead, and a request
 without an entity gives every feature itself. An output with ``labels`` in the
 metadata answers the label of its value.
 
+Concurrent reads of one view are made together (:class:`~strangler.inference.
+feature_reads.CoalescedReads`): one thread hop and one query for the entities
+asked while the previous read ran.
+
 Each prediction is queued for the prediction log
 (:class:`~strangler.inference.prediction_log.PredictionLog`) with its request
 id, the features used, the answer and the version. Errors are the project's:
@@ -41,6 +45,7 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
 from strangler.errors import InputProblem, InvalidInput, NotFound, StranglerError
+from strangler.inference.feature_reads import CoalescedReads
 from strangler.inference.metadata import VersionMetadata
 from strangler.inference.prediction_log import PredictionLog
 from strangler.inference.session import Signature, TensorSpec
@@ -109,6 +114,7 @@ class Predictions:
         self.models = models
         self.features = features
         self.log = log
+        self._reads = CoalescedReads(features.latest) if features is not None else None
 
     @property
     def name(self) -> str:
@@ -188,7 +194,7 @@ class Predictions:
                 "in 'features', without an entity",
                 [InputProblem("entity", "the model reads no feature table")],
             )
-        if self.features is None:
+        if self.features is None or self._reads is None:
             raise StranglerError(f"model {model!r} reads {view!r} but the spec has no features")
         reader = self.features
         columns = reader.entity_of(view)  # NotFound: the spec has no such view
@@ -200,7 +206,7 @@ class Predictions:
         ]
         if problems:
             raise InvalidInput(f"the entity of {view} is {', '.join(columns)}", problems)
-        (row,) = await asyncio.to_thread(reader.latest, view, [entity])
+        row = await self._reads.latest(view, entity)
         times = row.get("eventTimes", {"": row.get("eventTime")})
         if all(t is None for t in times.values()):
             key = ", ".join(f"{c}={entity[c]!r}" for c in columns)

@@ -7,9 +7,10 @@ SQLAlchemy reaches (the spec's ``models.log``; by default the feature store's).
 
 Writing never holds up an answer: :meth:`PredictionLog.record` only queues the
 row, and a writer thread inserts what has queued in one statement per batch
-(up to ``max_batch`` rows). A batch that fails to insert (the database is
-down) is kept and tried again, so a restart of the database loses nothing;
-while ``max_pending`` rows wait, new ones are dropped and counted.
+(up to ``max_batch`` rows), woken once per batch rather than once per row. A
+batch that fails to insert (the database is down) is kept and tried again, so
+a restart of the database loses nothing; while ``max_pending`` rows wait, new
+ones are dropped and counted.
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ class PredictionLog:
         self._engine: sa.Engine | None = None
         self._thread: threading.Thread | None = None
         self._idle = threading.Condition()
+        self._closing = threading.Event()
         self._queued = 0
         self._done = 0
         self.written = 0
@@ -97,6 +99,7 @@ class PredictionLog:
             engine.dispose()
             raise
         self._engine = engine
+        self._closing.clear()
         self._thread = threading.Thread(target=self._write, name="prediction-log", daemon=True)
         self._thread.start()
 
@@ -138,6 +141,7 @@ class PredictionLog:
         """Write what is queued (waiting at most ``timeout_s``), then stop; idempotent."""
         thread, self._thread = self._thread, None
         if thread is not None:
+            self._closing.set()
             self._queue.put(None)
             thread.join(timeout_s)
         engine, self._engine = self._engine, None
@@ -168,14 +172,22 @@ class PredictionLog:
             self._finished(len(waiting))
 
     def _drain(self, waiting: deque[dict[str, Any]]) -> bool:
-        """Take what else is queued (waiting up to ``max_delay_s`` for a fuller batch)."""
-        deadline = time.monotonic() + self.max_delay_s
+        """Take what else is queued; when the batch is still short, sleep ``max_delay_s``
+        once (``close`` wakes it) and take again: one wake-up per batch, not per row."""
+        if self._take(waiting):
+            return True
+        if len(waiting) < self.max_batch and not self._closing.is_set():
+            self._closing.wait(self.max_delay_s)
+            return self._take(waiting)
+        return False
+
+    def _take(self, waiting: deque[dict[str, Any]]) -> bool:
+        """Move the queued rows to ``waiting`` (up to ``max_batch``); True on the stop mark."""
         while len(waiting) < self.max_batch:
-            left = deadline - time.monotonic()
             try:
-                item = self._queue.get(timeout=left) if left > 0 else self._queue.get_nowait()
+                item = self._queue.get_nowait()
             except queue.Empty:
-                break
+                return False
             if item is None:
                 return True
             waiting.append(item)
