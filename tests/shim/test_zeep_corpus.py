@@ -91,6 +91,13 @@ CALLS: dict[str, list[Call]] = {
         Call("echoFloatArray", typed("ArrayOffloat", [0.5, -1.25])),
         Call("echoStruct", (STRUCT,)),
         Call("echoStructArray", typed("ArrayOfSOAPStruct", [STRUCT, {**STRUCT, "varInt": 8}])),
+        # zeep declares its prefixes again on every item: more items than namespaces allowed
+        Call(
+            "echoStructArray",
+            typed("ArrayOfSOAPStruct", [{**STRUCT, "varInt": i} for i in range(150)]),
+        ),
+        Call("echoStringArray", typed("ArrayOfstring", [f"s{i}" for i in range(150)])),
+        Call("echoIntegerArray", typed("ArrayOfint", list(range(150)))),
         Call("echoVoid"),
         Call("echoStruct", ({**STRUCT, "varInt": -1},)),  # a Client fault with detail
         # not implemented by this legacy server: its fault, through the shim as it is

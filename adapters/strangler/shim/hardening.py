@@ -16,7 +16,7 @@
    costs no client; ``<!DOCTYPE`` quoted in a CDATA section is data and stays;
 4. counts, for a body over 64 KiB whose bytes allow more than the limits (more ``<``
    than ``max_elements``, say): a parser that builds nothing counts elements, depth,
-   attributes, names, namespace declarations, attribute and text lengths, and stops at
+   attributes, names, distinct namespace declarations, attribute and text lengths, and stops at
    the first excess, so a hostile body costs no tree;
 5. the tree, parsed with entities unresolved, no DTD loading, no network, libxml2's
    own huge-tree guards on and a resolver that refuses every external resource; then
@@ -51,7 +51,9 @@ from strangler.spec.shim import ShimLimits
 __all__ = ["MAX_NAMESPACES", "EnvelopeRefused", "parse_envelope"]
 
 MAX_NAMESPACES: Final = 64
-"""Namespace declarations in one envelope (a real one declares a handful)."""
+"""Distinct namespace declarations (prefix and URI) in one envelope: a real one declares a
+handful, though some writers repeat them on every element (zeep, on each item of a
+SOAP-encoded array), so a declaration repeated counts once."""
 
 _OPTIONS: Final[dict[str, Any]] = {
     "encoding": "utf-8",  # the bytes are UTF-8 by now: a declared encoding is not honoured
@@ -241,17 +243,18 @@ class _Counter:
 
     def __init__(self, limits: ShimLimits) -> None:
         self.limits = limits
-        self.elements = self.depth = self.namespaces = self.text = 0
+        self.elements = self.depth = self.text = 0
+        self.namespaces: set[tuple[str, str]] = set()
 
     def start_ns(self, prefix: str | None, uri: str) -> None:
         limits = self.limits
-        self.namespaces += 1
-        if self.namespaces > MAX_NAMESPACES:
+        _check_name(prefix or "", limits)
+        _check_value(uri, limits)
+        self.namespaces.add((prefix or "", uri))
+        if len(self.namespaces) > MAX_NAMESPACES:
             _refuse(
                 "the request declares more than {} namespaces", MAX_NAMESPACES, "max_namespaces"
             )
-        _check_name(prefix or "", limits)
-        _check_value(uri, limits)
 
     def start(self, tag: str, attrib: Any) -> None:
         limits = self.limits
