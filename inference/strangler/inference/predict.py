@@ -34,8 +34,9 @@ from __future__ import annotations
 
 import asyncio
 import decimal
+import itertools
 import math
-import uuid
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -163,7 +164,7 @@ class Predictions:
         outputs = await served.infer(inputs)
         prediction = _prediction(meta, served.signature, outputs)
         used = {feature: _plain(values[feature]) for feature in wanted}
-        request_id = uuid.uuid4().hex
+        request_id = _request_id()
         if self.log is not None:
             self.log.record(
                 {
@@ -236,6 +237,26 @@ def log_url(spec: Spec, cache_dir: Path | None = None) -> str:
     folder = cache_dir or (Path(spec.cache_dir) if spec.cache_dir else default_cache_dir())
     folder.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{folder / 'predictions.sqlite'}"
+
+
+class _Ids:
+    """Request ids: 32 hex digits, a random prefix per process (drawn again in a forked
+    child) and a counter; unique without a system call per request as ``uuid4`` makes."""
+
+    prefix = os.urandom(8).hex()
+    counter = itertools.count()
+
+    @classmethod
+    def renew(cls) -> None:
+        cls.prefix = os.urandom(8).hex()
+        cls.counter = itertools.count()
+
+
+os.register_at_fork(after_in_child=_Ids.renew)
+
+
+def _request_id() -> str:
+    return f"{_Ids.prefix}{next(_Ids.counter) & 0xFFFF_FFFF_FFFF_FFFF:016x}"
 
 
 def _feature_names(model: str, meta: VersionMetadata) -> list[str]:
