@@ -30,15 +30,10 @@ __all__ = ["document_route", "document_sides"]
 def document_route(router: APIRouter, app: RouteApp, route: RouteSpec) -> None:
     """Add ``POST route.path`` to ``router``, documented and answered by ``app``."""
     legacy = app.sides["legacy"]
-    request_model: Any = dict[str, Any]
-    answer_model: Any = dict[str, Any]
+    request_model, answer_model = _models(app, route)
     described = f"the route's modern side ({_target(route.modern)})"
     if isinstance(legacy, OperationSide):
         described = f"{legacy.operation.ref} or " + described
-        if route.request.legacy is None:
-            request_model = legacy.operation.input_model
-        if route.response.legacy is None:
-            answer_model = legacy.operation.output_model
     router.add_api_route(
         route.path,
         _endpoint(app, request_model),
@@ -54,14 +49,7 @@ def document_route(router: APIRouter, app: RouteApp, route: RouteSpec) -> None:
 
 def document_sides(router: APIRouter, app: RouteApp, route: RouteSpec) -> None:
     """Add ``POST /_strangler/sides/{route}/legacy|modern``: each side of the route alone."""
-    legacy = app.sides["legacy"]
-    request_model: Any = dict[str, Any]
-    answer_model: Any = dict[str, Any]
-    if isinstance(legacy, OperationSide):
-        if route.request.legacy is None:
-            request_model = legacy.operation.input_model
-        if route.response.legacy is None:
-            answer_model = legacy.operation.output_model
+    request_model, answer_model = _models(app, route)
     sides: tuple[SideName, ...] = ("legacy", "modern")
     for side in sides:
         target = _target(getattr(route, side))
@@ -80,6 +68,20 @@ def document_sides(router: APIRouter, app: RouteApp, route: RouteSpec) -> None:
             tags=["gateway"],
             responses={200: {"model": answer_model}, **PROBLEM_RESPONSES},
         )
+
+
+def _models(app: RouteApp, route: RouteSpec) -> tuple[Any, Any]:
+    """The public request and answer: the legacy operation's models when the route
+    takes it as it is (the public contract is the legacy one), any JSON object else."""
+    legacy = app.sides["legacy"]
+    request_model: Any = dict[str, Any]
+    answer_model: Any = dict[str, Any]
+    if isinstance(legacy, OperationSide):
+        if route.request.legacy is None:
+            request_model = legacy.operation.input_model
+        if route.response.legacy is None:
+            answer_model = legacy.operation.output_model
+    return request_model, answer_model
 
 
 def _endpoint(app: RouteApp | SideApp, model: Any) -> Any:
