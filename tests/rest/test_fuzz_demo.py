@@ -22,7 +22,7 @@ system's 400 fault, a filter is ``op.value`` text: 400 ``bad-query``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -85,8 +85,13 @@ OPERATIONS = [
     *(
         f"{verb} /features/{name}/{route}"
         for name in (
-            "item_sales", "item_stock", "item_catalogue", "customer_orders", "customer_profile",
-            "item_features", "customer_features",
+            "item_sales",
+            "item_stock",
+            "item_catalogue",
+            "customer_orders",
+            "customer_profile",
+            "item_features",
+            "customer_features",
         )
         for verb, route in (("GET", "latest"), ("POST", "latest"), ("POST", "as-of"))
     ),
@@ -146,21 +151,47 @@ def demo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             yield url
 
 
-@pytest.fixture(scope="module")
-def demo_schema(demo_url: str) -> Any:
-    config = schemathesis.Config.from_dict(
+def fuzz_config(max_examples: int, **generation: Any) -> Any:
+    """Seeded, derandomized, no example database, valid and invalid cases, no stateful phase."""
+    return schemathesis.Config.from_dict(
         {
             "seed": SEED,
             "generation": {
-                "max-examples": MAX_EXAMPLES,
+                "max-examples": max_examples,
                 "deterministic": True,
                 "database": "none",
                 "mode": "all",
+                **generation,
             },
             "phases": {"stateful": {"enabled": False}},
             "checks": {"positive_data_acceptance": {"enabled": False}},
         }
     )
+
+
+def fuzz(schema: Any, label: str, check: Callable[[Any], None]) -> None:
+    """Run ``check`` on the explicit examples, the coverage cases and the fuzzed cases of
+    the operation ``label`` (``"METHOD /path"``)."""
+    method, path = label.split(" ", 1)
+    operation = schema[path][method]
+    project = schema.config
+    modes = [HypothesisTestMode.EXAMPLES, HypothesisTestMode.COVERAGE, HypothesisTestMode.FUZZING]
+    test = create_test(
+        operation=operation,
+        test_func=check,
+        config=HypothesisTestConfig(
+            project=project,
+            modes=modes,
+            settings=project.get_hypothesis_settings(operation=operation, phase="fuzzing"),
+            seed=SEED,
+        ),
+    )
+    test()
+
+
+@pytest.fixture(scope="module")
+def demo_schema(demo_url: str) -> Any:
+    config = fuzz_config(MAX_EXAMPLES)
     return schemathesis.openapi.from_url(f"{demo_url}/openapi.json", config=config)
 
 
@@ -181,22 +212,7 @@ def test_every_operation_is_fuzzed(demo_schema: Any) -> None:
 
 @pytest.mark.parametrize("label", _params())
 def test_operation(label: str, demo_schema: Any, demo_url: str) -> None:
-    method, path = label.split(" ", 1)
-    operation = demo_schema[path][method]
-    project = demo_schema.config
-
     def check(case: Any) -> None:
         case.call_and_validate(base_url=demo_url, additional_checks=[problem_json_errors])
 
-    modes = [HypothesisTestMode.EXAMPLES, HypothesisTestMode.COVERAGE, HypothesisTestMode.FUZZING]
-    test = create_test(
-        operation=operation,
-        test_func=check,
-        config=HypothesisTestConfig(
-            project=project,
-            modes=modes,
-            settings=project.get_hypothesis_settings(operation=operation, phase="fuzzing"),
-            seed=SEED,
-        ),
-    )
-    test()
+    fuzz(demo_schema, label, check)

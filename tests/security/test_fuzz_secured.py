@@ -1,12 +1,19 @@
 """Schemathesis over the closed demo's OpenAPI document, authenticated, over real HTTP.
 
-The whole document is fuzzed open in ``tests/rest/test_fuzz_demo.py``; here a sample
-of operations (every kind of route: SOAP, XML-RPC, tables read and written, streams,
-models, the gateway route, the admin API, health) is fuzzed with the guard in front,
-carrying a key that grants everything. Every answer must not be a 5xx, must conform
-to the document (which now declares 401/403/429 and the security schemes), and be
-problem+json when it is an error; schemathesis' ``ignored_auth`` check sends each
-case again without the key and expects a refusal.
+The demo estate is served with a ``security:`` section that closes every operation
+but health, and its features loaded, as ``strangler demo`` serves them. Every
+operation of the document (the list ``tests/rest/test_fuzz_demo.py`` keeps, checked
+here against the closed document) is its own test: its explicit examples, its
+coverage cases and ``MAX_EXAMPLES`` fuzzed cases, valid and invalid, derandomized
+from ``SEED``, carrying a key that grants everything. Every answer must:
+
+* not be a 5xx;
+* conform to the document (which declares 401/403/429 and the security schemes);
+* be problem+json when it is an error.
+
+Schemathesis' ``ignored_auth`` check sends each succeeding case again without the
+key and with a wrong one and expects a refusal; besides, the first case of every
+operation is sent without credentials and must be a 401 problem (health answers).
 """
 
 from __future__ import annotations
@@ -18,42 +25,24 @@ from typing import Any
 import pytest
 import schemathesis
 from openapi_spec_validator import validate
-from schemathesis.generation.hypothesis.builder import (
-    HypothesisTestConfig,
-    HypothesisTestMode,
-    create_test,
-)
 
 from strangler.demo.estate import Estate
+from strangler.demo.features import load_features
 from strangler.rest.app import create_app
+from strangler.rest.problems import MEDIA_TYPE
 from tests.rest.conftest import serving
-from tests.rest.test_fuzz_demo import problem_json_errors
+from tests.rest.test_fuzz_demo import OPERATIONS, STREAMED, fuzz, fuzz_config, problem_json_errors
 from tests.security.conftest import KEYS_SECTION, Keys, secured_spec, sqlite_url
 
-SEED = 20261204
-MAX_EXAMPLES = 25
+MAX_EXAMPLES = 10
+"""Fuzzed cases per operation, on top of its examples and coverage cases (the open
+document is fuzzed at length in ``tests/rest/test_fuzz_demo.py``)."""
 
-SAMPLE = [
-    "POST /soap/inventory/GetStock",
-    "POST /soap/inventory/InventoryService/InventorySoap12/AdjustStock",
-    "POST /xmlrpc/pricing/pricing.quote",
-    "GET /database/erp/orders",
-    "GET /database/erp/orders/{key}",
-    "POST /database/erp/customers",
-    "PATCH /database/erp/stock/{key}",
-    "DELETE /database/erp_legacy/STOCK/{key}",
-    "GET /events/orders",
-    "POST /predict/{model}",
-    "POST /v2/models/{name}/infer",
-    "POST /api/reorder-advice",
-    "GET /admin/routes",
-    "PUT /admin/routes/{route}",
-    "GET /healthz",
-]
-"""One or more operations of every kind of route the guard stands in front of."""
+OPEN = ["GET /healthz", "GET /readyz"]
+"""The operations that answer without credentials."""
 
 CASES: Counter[str] = Counter()
-"""Cases sent and answers by status class (for docs/security.md)."""
+"""Cases sent, operations fuzzed and answers by status (for docs/security.md)."""
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +52,7 @@ def secured_url(
     folder = tmp_path_factory.mktemp("fuzz-secured")
     section = KEYS_SECTION + f"  audit: {{database: '{sqlite_url(folder, 'audit.sqlite')}'}}\n"
     spec = secured_spec(estate, section, api_keys.env)
+    load_features(spec)
     with serving(create_app(spec, cache_dir=folder / "cache")) as url:
         yield url
 
@@ -74,54 +64,18 @@ def auth(api_keys: Keys) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def secured_schema(secured_url: str, auth: dict[str, str]) -> Any:
-    config = schemathesis.Config.from_dict(
-        {
-            "seed": SEED,
-            "generation": {
-                "max-examples": MAX_EXAMPLES,
-                "deterministic": True,
-                "database": "none",
-                "mode": "all",
-                "with-security-parameters": False,
-            },
-            "phases": {"stateful": {"enabled": False}},
-            "checks": {"positive_data_acceptance": {"enabled": False}},
-        }
-    )
+    config = fuzz_config(MAX_EXAMPLES, **{"with-security-parameters": False})
     return schemathesis.openapi.from_url(f"{secured_url}/openapi.json", config=config, headers=auth)
 
 
 def test_the_secured_document_is_valid_openapi(secured_schema: Any) -> None:
     validate(secured_schema.raw_schema)
-    labels = {result.ok().label for result in secured_schema.get_all_operations()}
-    assert set(SAMPLE) <= labels
 
 
-@pytest.mark.parametrize("label", SAMPLE)
-def test_operation(label: str, secured_schema: Any, secured_url: str, auth: dict[str, str]) -> None:
-    method, path = label.split(" ", 1)
-    operation = secured_schema[path][method]
-    project = secured_schema.config
-
-    def check(case: Any) -> None:
-        response = case.call_and_validate(
-            base_url=secured_url, headers=auth, additional_checks=[problem_json_errors]
-        )
-        CASES["cases"] += 1
-        CASES[f"{response.status_code // 100}xx"] += 1
-
-    modes = [HypothesisTestMode.EXAMPLES, HypothesisTestMode.COVERAGE, HypothesisTestMode.FUZZING]
-    test = create_test(
-        operation=operation,
-        test_func=check,
-        config=HypothesisTestConfig(
-            project=project,
-            modes=modes,
-            settings=project.get_hypothesis_settings(operation=operation, phase="fuzzing"),
-            seed=SEED,
-        ),
-    )
-    test()
+def test_every_operation_is_fuzzed(secured_schema: Any) -> None:
+    labels = [result.ok().label for result in secured_schema.get_all_operations()]
+    assert len(OPERATIONS) == len(set(OPERATIONS))
+    assert sorted(labels) == sorted([*OPERATIONS, *STREAMED])
 
 
 def test_nothing_is_open_but_health(secured_schema: Any) -> None:
@@ -130,10 +84,36 @@ def test_nothing_is_open_but_health(secured_schema: Any) -> None:
         for result in secured_schema.get_all_operations()
         if result.ok().definition.raw.get("security", None) == []
     ]
-    assert sorted(open_operations) == ["GET /healthz", "GET /readyz"]
+    assert sorted(open_operations) == OPEN
+
+
+@pytest.mark.parametrize("label", OPERATIONS)
+def test_operation(label: str, secured_schema: Any, secured_url: str, auth: dict[str, str]) -> None:
+    unauthenticated: list[int] = []
+
+    def check(case: Any) -> None:
+        if not unauthenticated:
+            bare = case.call(base_url=secured_url)
+            unauthenticated.append(bare.status_code)
+            if label not in OPEN:
+                media_type = bare.headers.get("content-type", [""])[0].split(";")[0].strip()
+                assert (bare.status_code, media_type) == (401, MEDIA_TYPE), bare.text
+        response = case.call_and_validate(
+            base_url=secured_url, headers=auth, additional_checks=[problem_json_errors]
+        )
+        CASES["cases"] += 1
+        CASES[str(response.status_code)] += 1
+        CASES[f"{response.status_code // 100}xx"] += 1
+
+    fuzz(secured_schema, label, check)
+    assert unauthenticated, "no case was generated"
+    CASES["operations"] += 1
+    CASES["401 without credentials"] += unauthenticated[0] == 401
 
 
 def test_the_fuzzing_saw_no_5xx() -> None:
     print(f"\nauthenticated fuzzing: {dict(sorted(CASES.items()))}")
-    assert CASES["cases"] >= len(SAMPLE) * 10
+    assert CASES["operations"] == len(OPERATIONS)
+    assert CASES["401 without credentials"] == len(OPERATIONS) - len(OPEN)
+    assert CASES["cases"] >= len(OPERATIONS) * MAX_EXAMPLES
     assert CASES["5xx"] == 0

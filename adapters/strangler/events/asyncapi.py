@@ -14,8 +14,9 @@
 ``components.schemas`` holds every model under its Python name, so an event's
 ``dataschema`` (``/asyncapi.json#/components/schemas/erp.OrdersRow``, as
 :meth:`EventHub.event_row` writes it) resolves in the document served at
-``/asyncapi.json``. Nothing here starts or reaches anything: the document
-comes from the built (not started) components.
+``/asyncapi.json``. A stream's operation names the HTTP route that reads it
+(``x-http``), where the security part declares the scope it needs. Nothing here
+starts or reaches anything: the document comes from the built (not started) components.
 """
 
 from __future__ import annotations
@@ -168,6 +169,7 @@ def asyncapi_document(hub: EventHub, *, title: str = "strangler events") -> dict
             "channel": _ref(f"#/channels/{stream.name}"),
             "summary": f"strangler publishes the events of {stream.spec.source}.",
             "messages": [_ref(f"#/channels/{stream.name}/messages/{a}") for a in ids],
+            "x-http": f"GET /events/{stream.name}",
         }
     for name, spec, operation in commands:
         _command_channels(name, spec, operation, channels, operations, messages)

@@ -14,7 +14,7 @@ Writes through the adapters reach the outbox through the hooks that
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +49,8 @@ class EventHub:
         self.read: ReadSettings | None = None  # None: the defaults of ReadSettings
         self.reader: Reader | None = None
         self._asyncapi: bytes | None = None
+        self.asyncapi_edits: list[Callable[[dict[str, Any]], None]] = []
+        """Applied to the AsyncAPI document in turn (the security part declares its schemes)."""
 
     async def start(self) -> None:
         await asyncio.to_thread(self.store.create)
@@ -68,7 +70,10 @@ class EventHub:
         """The AsyncAPI 3.0 document of the streams and command topics (:mod:`.asyncapi`)."""
         from strangler.events.asyncapi import asyncapi_document
 
-        return asyncapi_document(self)
+        document = asyncapi_document(self)
+        for edit in self.asyncapi_edits:
+            edit(document)
+        return document
 
     def asyncapi_json(self) -> bytes:
         if self._asyncapi is None:

@@ -169,6 +169,19 @@ class SecurityGuard:
         self.table = ScopeTable(rules)
         _declare(openapi, self, rules)
 
+    def document_events(self, asyncapi: dict[str, Any]) -> None:
+        """Declare the schemes and the scope of each stream read in the AsyncAPI document."""
+        from strangler.security.events import declare_events
+
+        declare_events(
+            asyncapi,
+            self.spec,
+            jwt=self.tokens is not None,
+            sources=self.sources,
+            public=self.public,
+            gateway=self.gateway,
+        )
+
     # -- per request --------------------------------------------------------
 
     async def authenticate(self, headers: Mapping[str, str]) -> Principal:

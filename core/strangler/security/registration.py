@@ -40,7 +40,12 @@ def build(spec: Spec, context: BuildContext) -> Sequence[Component]:
         folder = Path(context.cache_dir or default_cache_dir())
         folder.mkdir(parents=True, exist_ok=True)
         audit_url = f"sqlite:///{folder / 'audit.sqlite'}"
-    return [guard_for(spec, section, context.components, audit_url=audit_url)]
+    guard = guard_for(spec, section, context.components, audit_url=audit_url)
+    for component in context.components:  # the event side's AsyncAPI document
+        edits = getattr(component, "asyncapi_edits", None)
+        if isinstance(edits, list):
+            edits.append(guard.document_events)
+    return [guard]
 
 
 def guard_for(
