@@ -105,6 +105,10 @@ def test_the_workflow_validates_against_schemastore() -> None:
     runs = "\n".join(s.get("run", "") for s in deploy["steps"])
     assert "pipeline.sh render" in runs and "pipeline.sh apply" in runs
     assert "argocd/$ENVIRONMENT.yaml" in runs
+    # Both forms install strangler as the Tekton render task does (the extras the CLI needs).
+    (install,) = (s["run"] for s in deploy["steps"] if s.get("name") == "Install strangler")
+    assert '".[rest,etl]"' in install
+    assert '".[rest,etl]"' in (TEKTON / "render-task.yaml").read_text()
 
 
 def test_the_workflow_render_step_runs_here(tmp_path: Path) -> None:
