@@ -34,7 +34,7 @@ from tests.rest.conftest import serving
 from tests.rest.test_fuzz_demo import OPERATIONS, STREAMED, fuzz, fuzz_config, problem_json_errors
 from tests.security.conftest import KEYS_SECTION, Keys, secured_spec, sqlite_url
 
-MAX_EXAMPLES = 10
+MAX_EXAMPLES = 25
 """Fuzzed cases per operation, on top of its examples and coverage cases (the open
 document is fuzzed at length in ``tests/rest/test_fuzz_demo.py``)."""
 
