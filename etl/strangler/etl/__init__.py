@@ -8,10 +8,16 @@ table, incrementally by watermark and resumably after a crash
 latest.
 """
 
-from strangler.etl.quality import QualityFailed
-from strangler.etl.run import Progress, RunReport, run_view
-from strangler.etl.sources import Source, open_source
-from strangler.etl.store import FeatureStore
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from strangler.etl.quality import QualityFailed
+    from strangler.etl.run import Progress, RunReport, run_view
+    from strangler.etl.sources import Source, open_source
+    from strangler.etl.store import FeatureStore
 
 __all__ = [
     "FeatureStore",
@@ -22,3 +28,22 @@ __all__ = [
     "open_source",
     "run_view",
 ]
+
+_HOMES = {
+    "FeatureStore": "strangler.etl.store",
+    "Progress": "strangler.etl.run",
+    "QualityFailed": "strangler.etl.quality",
+    "RunReport": "strangler.etl.run",
+    "Source": "strangler.etl.sources",
+    "open_source": "strangler.etl.sources",
+    "run_view": "strangler.etl.run",
+}
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on first use: the part's registration imports this package, and a
+    # `strangler` installed without the etl extra (no SQLAlchemy) must still start.
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(name)
+    return getattr(importlib.import_module(home), name)
