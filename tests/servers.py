@@ -161,3 +161,24 @@ class ClosingServer:
         self._stop.set()
         self._thread.join(5)
         self._listener.close()
+
+
+POSTGRES_ADMIN = "host=127.0.0.1 port=5432 user=postgres"
+
+
+@contextlib.contextmanager
+def postgres_database(prefix: str) -> Iterator[str]:
+    """A fresh database of its own on the machine's PostgreSQL (its SQLAlchemy URL),
+    dropped afterwards, connections and all."""
+    import uuid
+
+    import psycopg
+
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -17,14 +17,12 @@ from typing import Any
 
 import httpx
 import orjson
-import psycopg
 import pytest
 
 from strangler.rest.app import create_app
 from strangler.spec import parse_spec
-from tests.servers import run_app
+from tests.servers import postgres_database, run_app
 
-POSTGRES_ADMIN = "host=127.0.0.1 port=5432 user=postgres"
 SEGMENTS = ("retail", "trade")
 RELAXED_P99_MS = 10000
 
@@ -259,11 +257,5 @@ def metric(url: str, name: str, **labels: str) -> float:
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL database for the test's state; dropped afterwards."""
-    name = f"strangler_canary_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with postgres_database("strangler_canary") as url:
+        yield url

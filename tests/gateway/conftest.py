@@ -3,19 +3,17 @@ and the gateway app served over loopback for a spec text."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
 import orjson
-import psycopg
 import pytest
 
 from strangler.rest.app import create_app
 from strangler.spec import parse_spec
-from tests.servers import run_app
+from tests.servers import postgres_database, run_app
 
 POSTGRES_ADMIN = "host=127.0.0.1 port=5432 user=postgres"
 
@@ -62,14 +60,8 @@ def services() -> Iterator[dict[str, str]]:
 @pytest.fixture
 def postgres_state() -> Iterator[str]:
     """A fresh PostgreSQL database for the route state; dropped afterwards."""
-    name = f"strangler_gw_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with postgres_database("strangler_gw") as url:
+        yield url
 
 
 def tag_answer(answer: dict[str, Any]) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from tests.security.conftest import (
     Signer,
     secured_spec,
 )
+from tests.servers import postgres_database
 
 JWKS_TOKEN = "Pl4nted-jwks-" + uuid.uuid4().hex
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432"
@@ -41,16 +42,8 @@ POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432"
 
 @pytest.fixture
 def audit_database() -> Iterator[str]:
-    name = f"audit_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(f"{POSTGRES}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield name
-    finally:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with postgres_database("audit") as url:
+        yield url.rsplit("/", 1)[1]
 
 
 def test_planted_secrets_never_leak(

@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import subprocess
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -49,11 +48,11 @@ from strangler.shim.security import (
     remove_security_header,
 )
 from strangler.spec.shim import ShimSecuritySpec
+from tests.servers import postgres_database
 from tests.shim.secured import BASIC, CLERK, WSDL, running_shim
 
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
 PROFILE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0"
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 SPEC = ShimSecuritySpec.model_validate(
     {
@@ -376,16 +375,8 @@ def sqlite_url(tmp_path: Path) -> str:
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A database of its own on the machine's PostgreSQL, dropped afterwards."""
-    name = f"shim_nonces_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
-        admin.dispose()
+    with postgres_database("shim_nonces") as url:
+        yield url
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
