@@ -3,8 +3,11 @@
 Per request, before the route reads its body:
 
 1. a ``public`` path (health) passes;
-2. the caller is identified by an API key (``X-API-Key``) or a bearer JWT;
-   none, or one that is refused, is 401 with ``WWW-Authenticate``;
+2. the caller is identified by an API key (``X-API-Key``) or a bearer JWT,
+   or, with neither, by the verified client certificate of an HTTPS connection
+   (``security.certificates``, :mod:`.certificates`); none, or one that is
+   refused, is 401 with ``WWW-Authenticate``; a verified certificate that names
+   no caller is 403;
 3. the operation's scope (:mod:`.scopes`) must be granted, else 403;
 4. the caller's bucket and the route's buckets (:mod:`.ratelimit`) must have a
    token, else 429 with ``Retry-After``; refused credentials take from the
@@ -35,13 +38,14 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from strangler.errors import Forbidden, RateLimited, StranglerError, Unauthenticated
+from strangler.errors import AccessDenied, Forbidden, RateLimited, StranglerError, Unauthenticated
 from strangler.platform.bulkhead import Bulkhead
 from strangler.platform.component import Health
 from strangler.platform.invocations import limit as limit_calls
 from strangler.platform.operations import OperationSource
 from strangler.rest.problems import MEDIA_TYPE, Problem, problem_body, problem_json
 from strangler.security.audit import AuditRecord, AuditTrail
+from strangler.security.certificates import CertificateMap, Unreadable
 from strangler.security.keys import KeyRing
 from strangler.security.ratelimit import Buckets, MemoryBuckets, RedisBuckets
 from strangler.security.scopes import RouteRule, ScopeTable, grants, route_rules
@@ -57,7 +61,7 @@ REALM = 'realm="strangler"'
 
 @dataclass(frozen=True)
 class Principal:
-    """A verified caller: ``actor`` is ``key:NAME`` or ``jwt:SUBJECT``."""
+    """A verified caller: ``actor`` is ``key:NAME``, ``jwt:SUBJECT`` or ``cert:NAME``."""
 
     actor: str
     method: str
@@ -88,6 +92,7 @@ class SecurityGuard:
             k.hash.get_secret_value().startswith("scrypt:") for k in spec.keys.values()
         )
         self.tokens = TokenVerifier(spec.jwt) if spec.jwt is not None else None
+        self.certificates = CertificateMap(spec.certificates) if spec.certificates else None
         limits = spec.rate_limits
         self.buckets: Buckets = (
             RedisBuckets(limits.redis.get_secret_value(), limits.prefix, limits.redis_timeout_s)
@@ -148,8 +153,14 @@ class SecurityGuard:
         for name in sorted(self.spec.keys):
             key = self.spec.keys[name]
             digest.update(f"{name}\0{key.hash.get_secret_value()}\0{sorted(key.scopes)}\n".encode())
+        for name, cert in sorted(self.spec.certificates.items()):
+            digest.update(f"cert\0{name}\0{cert.model_dump_json()}\n".encode())
         names = ",".join(sorted(self.spec.keys)) or "-"
-        return f"keys={names} sha256={digest.hexdigest()[:16]} jwt={self.tokens is not None}"
+        certs = ",".join(sorted(self.spec.certificates)) or "-"
+        return (
+            f"keys={names} certificates={certs} sha256={digest.hexdigest()[:16]} "
+            f"jwt={self.tokens is not None}"
+        )
 
     # -- the faces the edge uses -------------------------------------------
 
@@ -184,8 +195,12 @@ class SecurityGuard:
 
     # -- per request --------------------------------------------------------
 
-    async def authenticate(self, headers: Mapping[str, str]) -> Principal:
-        """The caller the headers prove; :class:`Unauthenticated` otherwise."""
+    async def authenticate(
+        self, headers: Mapping[str, str], tls: Mapping[str, Any] | None = None
+    ) -> Principal:
+        """The caller the headers prove, or else the client certificate in ``tls`` (the
+        ASGI TLS extension); :class:`Unauthenticated` otherwise, :class:`Forbidden` for
+        a verified certificate that names no caller."""
         key = headers.get(self.spec.api_key_header.lower())
         if key is not None:
             name = (
@@ -197,6 +212,8 @@ class SecurityGuard:
                 raise Unauthenticated("the API key is not valid", invalid=True)
             return Principal(f"key:{name}", "api-key", self._key_scopes[name])
         authorization = headers.get("authorization")
+        if authorization is None and tls and tls.get("client_cert_chain"):
+            return self.certificate(tls["client_cert_chain"][0])
         if authorization is None:
             raise Unauthenticated(
                 f"credentials are needed: an API key in {self.spec.api_key_header}"
@@ -212,6 +229,26 @@ class SecurityGuard:
         except BadToken as exc:
             raise Unauthenticated(str(exc), invalid=True) from None
         return Principal(f"jwt:{verified.subject}", "jwt", verified.scopes)
+
+    def certificate(self, pem: str) -> Principal:
+        """The caller a verified client certificate is (``security.certificates``)."""
+        if self.certificates is None:
+            raise Unauthenticated(
+                "a client certificate alone is no credential here (security.certificates "
+                f"names none): send an API key in {self.spec.api_key_header}"
+                + (" or a bearer token" if self.tokens else "")
+            )
+        try:
+            identity = self.certificates.identify(pem)
+        except Unreadable as exc:
+            raise Unauthenticated(str(exc), invalid=True) from None
+        if identity.name is None:
+            raise Forbidden(
+                f"the client certificate {identity.subject[:200]!r} is no caller named in "
+                "security.certificates",
+                required_scope="",
+            )
+        return Principal(f"cert:{identity.name}", "mtls", identity.scopes)
 
     async def limit(self, caller: str, required: str | None) -> None:
         """Take a token from the caller's bucket and the route's; :class:`RateLimited`."""
@@ -251,11 +288,11 @@ class SecurityGuard:
         """``WWW-Authenticate`` for a 401 or 403 (RFC 6750 for bearer tokens)."""
         challenges = []
         if self.tokens is not None:
-            if isinstance(exc, Forbidden):
+            if isinstance(exc, Forbidden) and exc.required_scope:
                 challenges.append(
                     f'Bearer {REALM}, error="insufficient_scope", scope="{exc.required_scope}"'
                 )
-            elif exc.invalid:
+            elif isinstance(exc, Unauthenticated) and exc.invalid:
                 challenges.append(f'Bearer {REALM}, error="invalid_token"')
             else:
                 challenges.append(f"Bearer {REALM}")
@@ -290,8 +327,10 @@ class _Guarded:
         required = rule.required(params) if rule is not None else None
         try:
             try:
-                principal = await guard.authenticate(headers)
-            except Unauthenticated:
+                principal = await guard.authenticate(
+                    headers, scope.get("extensions", {}).get("tls")
+                )
+            except AccessDenied:
                 await guard.limit(f"ip:{address}", None)
                 raise
             if required and not guard.grants(principal.scopes, required):
@@ -377,6 +416,13 @@ def _declare(document: dict[str, Any], guard: SecurityGuard, rules: list[RouteRu
                 f"A JWT from {guard.spec.jwt.issuer if guard.spec.jwt else ''}; "
                 "its scopes in the 'scope' claim."
             ),
+        }
+    if guard.certificates is not None:
+        names.append("MutualTLS")
+        schemes["MutualTLS"] = {
+            "type": "mutualTLS",
+            "description": "A client certificate of the server's client CA; its scopes "
+            "are in the server's spec (security.certificates).",
         }
     components.setdefault("schemas", {}).setdefault("Problem", Problem.model_json_schema())
     problem = {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}

@@ -9,6 +9,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from strangler.rest.limits import MAX_URL_BYTES
 from strangler.serve.protocols import refusal
+from strangler.serve.tls_scope import TlsScope
 
 __all__ = ["ProblemHttpToolsProtocol"]
 
@@ -17,8 +18,9 @@ class _UrlTooLong(Exception):
     """Raised from the parser's URL callback; the parser stops there."""
 
 
-class ProblemHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol: unreadable requests and over-long URLs as problem+json.
+class ProblemHttpToolsProtocol(TlsScope, HttpToolsProtocol):
+    """uvicorn's httptools protocol: unreadable requests and over-long URLs as problem+json,
+    and the TLS extension (:mod:`.tls_scope`).
 
     The URL is counted as the parser delivers it, so a long one is refused
     (414) once it passes the cap, without being held whole.

@@ -7,6 +7,8 @@ RFC 9457 problem, like every other error of the API. A request target longer
 than :data:`~strangler.rest.limits.MAX_URL_BYTES` is 414 wherever it is
 caught: here when the parser is httptools (which cannot parse URLs over
 64 KiB at all), in the app's :class:`~strangler.rest.limits.UrlLimit` otherwise.
+Both carry the client certificate of an HTTPS connection in the scope
+(:mod:`.tls_scope`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import orjson
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from strangler.rest.problems import MEDIA_TYPE, http_problem_body
+from strangler.serve.tls_scope import TlsScope
 
 __all__ = ["ProblemH11Protocol", "http_protocol", "refusal"]
 
@@ -36,8 +39,9 @@ def refusal(status: int, detail: str) -> bytes:
     return head.encode("ascii") + body
 
 
-class ProblemH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol, refusing unreadable requests with problem+json.
+class ProblemH11Protocol(TlsScope, H11Protocol):
+    """uvicorn's h11 protocol, refusing unreadable requests with problem+json, and
+    carrying the TLS extension (:mod:`.tls_scope`).
 
     uvicorn calls :meth:`send_400_response` while handling h11's error, whose
     status hint says when the request head was too large (431).

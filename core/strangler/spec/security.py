@@ -12,6 +12,10 @@ operation needs its scope (see :mod:`strangler.security.scopes`):
           hash: "sha256:9f2c..."           # `strangler security hash-key` makes one
           scopes: ["soap:inventory:*", "db:erp:*:read"]
         ops: {hash: "${OPS_KEY_HASH}", scopes: [admin]}
+      certificates:                        # mTLS: verified client certificates as callers
+        billing:                           # (server.tls with client_certs optional or required)
+          subject: "CN=billing.internal,O=Retail"     # or san: "dns:billing.internal",
+          scopes: ["db:erp:orders:read"]              # or sha256: the certificate's fingerprint
       jwt:                                 # bearer tokens from an identity provider
         issuer: https://idp.example.com/
         audience: strangler
@@ -54,6 +58,7 @@ __all__ = [
     "DEFAULT_PUBLIC",
     "ApiKeySpec",
     "AuditSpec",
+    "CertificateSpec",
     "ConcurrencySpec",
     "JwtSpec",
     "RateLimitsSpec",
@@ -109,6 +114,72 @@ class ApiKeySpec(Frozen):
     @classmethod
     def _scopes(cls, value: list[str]) -> list[str]:
         return [check_scope(s) for s in value]
+
+
+_SAN = re.compile(r"(dns|uri|email|ip):\S+")
+
+
+class CertificateSpec(Frozen):
+    """A client certificate that is a caller: matched by exactly one of its subject, one
+    of its subjectAltNames or its SHA-256 fingerprint, and the scopes it grants.
+
+    The TLS handshake has verified the certificate against ``server.tls.client_ca``
+    already; these only say which verified certificate is which caller.
+    """
+
+    subject: str | None = Field(
+        default=None, description="The subject as RFC 4514 writes it: 'CN=billing,O=Retail'."
+    )
+    san: str | None = Field(
+        default=None, description="One subjectAltName: dns:NAME, uri:URI, email:ADDRESS or ip:IP."
+    )
+    sha256: str | None = Field(
+        default=None, description="The DER certificate's SHA-256, hex (colons allowed)."
+    )
+    scopes: list[Scope] = Field(default_factory=list)
+
+    @field_validator("subject")
+    @classmethod
+    def _subject(cls, value: str | None) -> str | None:
+        if value is not None:
+            from cryptography import x509
+
+            try:
+                x509.Name.from_rfc4514_string(value)
+            except ValueError as exc:
+                raise ValueError(f"subject {value!r} is not an RFC 4514 name: {exc}") from None
+        return value
+
+    @field_validator("san")
+    @classmethod
+    def _san(cls, value: str | None) -> str | None:
+        if value is not None and not _SAN.fullmatch(value):
+            raise ValueError(
+                f"san {value!r} must be dns:NAME, uri:URI, email:ADDRESS or ip:ADDRESS"
+            )
+        return value
+
+    @field_validator("sha256")
+    @classmethod
+    def _fingerprint(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        digits = value.replace(":", "").lower()
+        if not re.fullmatch(r"[0-9a-f]{64}", digits):
+            raise ValueError("sha256 must be 64 hex digits (colons between pairs allowed)")
+        return digits
+
+    @field_validator("scopes")
+    @classmethod
+    def _scopes(cls, value: list[str]) -> list[str]:
+        return [check_scope(s) for s in value]
+
+    @model_validator(mode="after")
+    def _one_match(self) -> CertificateSpec:
+        given = [n for n in ("subject", "san", "sha256") if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of subject, san and sha256")
+        return self
 
 
 class JwtSpec(Frozen):
@@ -215,6 +286,10 @@ class SecuritySpec(Frozen):
     public: list[str] = Field(default_factory=lambda: list(DEFAULT_PUBLIC))
     api_key_header: str = "X-API-Key"
     keys: dict[str, ApiKeySpec] = Field(default_factory=dict)
+    certificates: dict[str, CertificateSpec] = Field(
+        default_factory=dict,
+        description="Client certificates (mTLS) that are callers, by name (actor cert:NAME).",
+    )
     jwt: JwtSpec | None = None
     scopes: dict[str, Scope] = Field(
         default_factory=dict,
@@ -236,10 +311,10 @@ class SecuritySpec(Frozen):
             check_scope(scope)
         return value
 
-    @field_validator("keys")
+    @field_validator("keys", "certificates")
     @classmethod
-    def _names(cls, value: dict[str, ApiKeySpec]) -> dict[str, ApiKeySpec]:
+    def _names(cls, value: dict[str, Frozen]) -> dict[str, Frozen]:
         for name in value:
             if not re.fullmatch(r"[A-Za-z0-9_.@\-]+", name):
-                raise ValueError(f"key name {name!r} must be letters, digits, '_', '.', '@', '-'")
+                raise ValueError(f"name {name!r} must be letters, digits, '_', '.', '@', '-'")
         return value
