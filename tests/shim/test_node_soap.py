@@ -247,11 +247,8 @@ def compare_all(
 PROBLEM_DETAIL = "a legacy Fault without detail gets the problem's fields as its detail"
 ENCODED_TYPES = "rpc/encoded members answered without their xsi:type"
 SUBCODE = "a routed operation's SOAP 1.2 Fault loses the legacy Subcode"
-REENCODED = "request values re-encoded on the way (tickerPrice -1 reaches the legacy as -1.0)"
 ARRAY_ITEMS = "SOAP-ENC array members named after their type (SOAPStruct), not item"
-KNOWN: dict[tuple[str, str], tuple[str, ...]] = {
-    ("bare", "PutLastTradedPrice"): (REENCODED,),
-}  # fmt: skip
+KNOWN: dict[tuple[str, str], tuple[str, ...]] = {}
 
 
 def loosen(value: Any, reasons: tuple[str, ...]) -> Any:
@@ -275,8 +272,6 @@ def loosen(value: Any, reasons: tuple[str, ...]) -> Any:
         if PROBLEM_DETAIL in reasons and key in ("detail", "Detail") and "problem" in item:
             continue
         if SUBCODE in reasons and key == "Subcode":
-            continue
-        if REENCODED in reasons and key in ("detail", "Detail"):
             continue
         out[key] = loosen(item, reasons)
     return out

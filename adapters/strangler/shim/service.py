@@ -35,6 +35,7 @@ from strangler.shim.documents import Documents, UnknownDocument
 from strangler.shim.envelope import MEDIA_TYPES, Incoming, guess_version, read_envelope
 from strangler.shim.faults import Fault, fault_envelope
 from strangler.shim.messages import legacy_answer, read_request, write_answer
+from strangler.shim.passthrough import forward, passes_through, request_body
 from strangler.shim.security import (
     AuthenticationFailed,
     Authenticator,
@@ -191,6 +192,12 @@ class ShimService:
     async def _answer(
         self, op: ShimOperation, incoming: Incoming, scope: Scope, size: int
     ) -> tuple[bytes | None, str | None]:
+        defaults = self.spec.defaults.get(op.name, {})
+        if passes_through(op, self.adapter, defaults):
+            body = request_body(op, incoming)
+            request = await _off_loop(size, read_request, op, body, incoming.header)
+            reply, _ = await forward(self.platform, self.adapter, op, incoming, request)
+            return reply, None  # its values checked against the WSDL on the way
         request = await _off_loop(size, read_request, op, incoming.body, incoming.header)
         side: str | None = None
         reply_header = None
@@ -205,7 +212,7 @@ class ShimService:
             if op.binding_operation.output is None:
                 return None, side
             legacy = to_legacy(op, answer)
-        legacy = fill_defaults(legacy, self.spec.defaults.get(op.name, {}))
+        legacy = fill_defaults(legacy, defaults)
         if self.spec.validate_messages:
             legacy = legacy_answer(op, legacy)
         data, _ = write_answer(op, legacy, reply_header, incoming.version)

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from strangler.errors import InputProblem, InvalidInput, UnknownOperation
 from strangler.platform.component import Component, Health
+from strangler.platform.invocations import Call
 from strangler.platform.invocations import invoke as observed_invoke
 from strangler.platform.operations import Operation, OperationSource, split_ref
 
@@ -60,14 +61,19 @@ class Platform:
         return source.lookup(name)
 
     async def invoke(
-        self, operation: str | Operation[Any], payload: BaseModel | Mapping[str, Any] | None = None
+        self,
+        operation: str | Operation[Any],
+        payload: BaseModel | Mapping[str, Any] | None = None,
+        *,
+        call: Call | None = None,
     ) -> Any:
-        """Call an operation in-process; a mapping is validated against its input model."""
+        """Call an operation in-process; a mapping is validated against its input model.
+        ``call`` makes the call instead of the source (see :func:`observed_invoke`)."""
         op = self.operation(operation) if isinstance(operation, str) else operation
         source = self.sources().get(op.system)
         if source is None:
             raise UnknownOperation(op.system, op.name)
-        return await observed_invoke(source, op, validate_input(op, payload))
+        return await observed_invoke(source, op, validate_input(op, payload), call)
 
     # -- lifecycle ----------------------------------------------------------
 

@@ -28,7 +28,7 @@ from strangler.observability.metrics import observe_operation
 from strangler.platform.bulkhead import Bulkhead
 from strangler.platform.operations import Operation, OperationSource
 
-__all__ = ["InvocationObserver", "invoke", "limit", "observe"]
+__all__ = ["Call", "InvocationObserver", "invoke", "limit", "observe"]
 
 log = logging.getLogger(__name__)
 
@@ -64,16 +64,27 @@ def limit(source: OperationSource, bulkhead: Bulkhead) -> Callable[[], None]:
     return undo
 
 
-async def invoke(source: OperationSource, operation: Operation[Any], payload: BaseModel) -> Any:
+Call = Callable[[Operation[Any], BaseModel], Awaitable[Any]]
+"""How a call is made: ``source.invoke``, or another way to the same operation."""
+
+
+async def invoke(
+    source: OperationSource,
+    operation: Operation[Any],
+    payload: BaseModel,
+    call: Call | None = None,
+) -> Any:
     """``source.invoke(operation, payload)`` (in a slot of its bulkhead, if it has one),
-    then each observer of ``source``."""
+    then each observer of ``source``. ``call`` makes the call instead of ``source.invoke``
+    (the SOAP shim passing a client's envelope on as it came), on the same terms."""
     bulkhead = _BULKHEADS.get(source)
+    make = source.invoke if call is None else call
     async with observe_operation(operation.system, operation.name):
         if bulkhead is None:
-            result = await source.invoke(operation, payload)
+            result = await make(operation, payload)
         else:
             async with bulkhead.slot(operation.name):
-                result = await source.invoke(operation, payload)
+                result = await make(operation, payload)
     for observer in tuple(_OBSERVERS.get(source, ())):
         try:
             await observer(operation, payload, result)

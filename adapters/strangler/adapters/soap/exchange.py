@@ -7,6 +7,7 @@ Foreign errors are translated here, once, into the project's error tree
 from __future__ import annotations
 
 import asyncio
+import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -47,6 +48,7 @@ __all__ = [
     "check_answer",
     "read_answer",
     "read_reply",
+    "read_reply_document",
     "to_json_ready",
 ]
 
@@ -131,6 +133,16 @@ def read_reply(client: Client, target: SoapTarget, reply: Reply, *, system: str)
     A reply that is not the envelope the WSDL describes is a ``LegacyProtocolError``
     saying what did not match; so is one too big to parse (:mod:`.reply_xml`).
     """
+    body, header, _ = read_reply_document(client, target, reply, system=system)
+    return body, header
+
+
+def read_reply_document(
+    client: Client, target: SoapTarget, reply: Reply, *, system: str
+) -> tuple[Any, Any, Any]:
+    """As :func:`read_reply`, with the parsed reply envelope (lxml) as a third value
+    (None for an empty one-way reply). It stays as the legacy system wrote it: a
+    SOAP-encoded Body, which reading reorders and resolves in place, is read from a copy."""
     operation = target.operation
 
     def mismatch(what: str) -> LegacyProtocolError:
@@ -141,7 +153,7 @@ def read_reply(client: Client, target: SoapTarget, reply: Reply, *, system: str)
         )
 
     if reply.status in (201, 202) and not reply.content:
-        return None, None
+        return None, None, None
     if not reply.content:
         raise LegacyProtocolError(
             f"{system} answered HTTP {reply.status} with no content",
@@ -186,9 +198,11 @@ def read_reply(client: Client, target: SoapTarget, reply: Reply, *, system: str)
         raise mismatch("the envelope has no Body")
     output = binding.get(operation).output
     if output is None:  # a one-way operation: nothing in the reply is ours to read
-        return None, None
+        return None, None, doc
     _check_body(body, output, target, mismatch)
     header = doc.find(f"{{{soap_env}}}Header")
+    if target.encoded:  # the whole envelope: its prefixes name the types (xsi:type values)
+        body = copy.deepcopy(doc).find(f"{{{soap_env}}}Body")
     try:
         with zeep_api.adapter_parsing():  # strings and dates read as they were written
             if target.encoded and output.body is not None:
@@ -199,7 +213,7 @@ def read_reply(client: Client, target: SoapTarget, reply: Reply, *, system: str)
         raise mismatch(str(exc)) from exc
     except RecursionError as exc:
         raise mismatch("elements nest too deeply to read") from exc
-    return result, headers
+    return result, headers, doc
 
 
 def _check_body(

@@ -108,6 +108,7 @@ __all__ = [
     "deserialize_body",
     "deserialize_header",
     "dynamic_type_key",
+    "forward_envelope",
     "install_fixes",
     "parse_document",
     "parse_reply",
@@ -270,6 +271,37 @@ def create_envelope(
     envelope, headers = binding._create(
         operation, args, kwargs, client=client, options={"address": address}
     )
+    return envelope, dict(headers)
+
+
+def forward_envelope(
+    binding: Any, operation: str, envelope: Any, *, client: Any, address: str
+) -> tuple[Any, dict[str, str]]:
+    """A request envelope written elsewhere (a client's, passed on as it came) made ready
+    for ``binding``'s ``operation`` as :func:`create_envelope` makes zeep's own: the
+    operation's HTTP headers, then WS-Addressing, the client's plugins, its WS-Security
+    and its extra HTTP headers, in zeep's order."""
+    from zeep import plugins, wsa
+
+    operation_obj = binding.get(operation)
+    action = operation_obj.soapaction
+    if binding.nsmap["soap-env"] == "http://www.w3.org/2003/05/soap-envelope":
+        content_type = "application/soap+xml; charset=utf-8"
+        headers = {"Content-Type": f'{content_type}; action="{action}"' if action else content_type}
+    else:
+        headers = {"SOAPAction": f'"{action}"' if action else '""'}
+        headers["Content-Type"] = "text/xml; charset=utf-8"
+    options = {"address": address}
+    if operation_obj.abstract.wsa_action:
+        envelope, headers = wsa.WsAddressingPlugin().egress(
+            envelope, headers, operation_obj, options
+        )
+    envelope, headers = plugins.apply_egress(client, envelope, headers, operation_obj, options)
+    for wsse in client.wsse if isinstance(client.wsse, list) else [client.wsse]:
+        if wsse is not None:
+            envelope, headers = wsse.apply(envelope, headers)
+    if client.settings.extra_http_headers:
+        headers.update(client.settings.extra_http_headers)
     return envelope, dict(headers)
 
 
