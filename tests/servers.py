@@ -6,14 +6,17 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
 
 __all__ = [
+    "Answer",
     "ClosingServer",
+    "body_service",
     "canned_server",
     "free_port",
     "run_app",
@@ -22,6 +25,34 @@ __all__ = [
     "silent_server",
     "unused_address",
 ]
+
+
+Answer = tuple[int, bytes, bytes]
+"""What a :func:`body_service` handler answers: status, content type and body."""
+
+
+def body_service(handle: Callable[[bytes], Awaitable[Answer]]) -> Any:
+    """A tiny ASGI service: it answers the lifespan protocol, reads each request's
+    whole body and sends what ``await handle(body)`` returns."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        body = b""
+        more = True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        status, content_type, out = await handle(body)
+        headers = [(b"content-type", content_type)]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": out})
+
+    return app
 
 
 def free_port() -> int:

@@ -21,7 +21,7 @@ import pytest
 
 from strangler.rest.app import create_app
 from strangler.spec import parse_spec
-from tests.servers import postgres_database, run_app
+from tests.servers import Answer, body_service, postgres_database, run_app
 
 SEGMENTS = ("retail", "trade")
 RELAXED_P99_MS = 10000
@@ -51,18 +51,7 @@ def advice_service(side: str, faults: Faults) -> Any:
     """An ASGI service answering ``{"customer", "reorder"}`` for ``{"customer", "segment"}``:
     the same advice on both sides unless ``faults`` say otherwise."""
 
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
-            return
-        body = b""
-        more = True
-        while more:
-            message = await receive()
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
+    async def handle(body: bytes) -> Answer:
         asked = orjson.loads(body) if body else {}
         n = next(faults._counter)
         faulty = faults.segments is None or asked.get("segment") in faults.segments
@@ -78,11 +67,9 @@ def advice_service(side: str, faults: Faults) -> Any:
         elif faulty and faults.hits(faults.disagree, n):
             answer["reorder"] = not answer["reorder"]
         faults.answered += 1
-        headers = [(b"content-type", b"application/json")]
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": orjson.dumps(answer)})
+        return status, b"application/json", orjson.dumps(answer)
 
-    return app
+    return body_service(handle)
 
 
 @dataclass

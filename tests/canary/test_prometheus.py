@@ -36,7 +36,7 @@ from tests.canary.conftest import (
 )
 from tests.gateway.conftest import echo_service
 from tests.prometheus import Prometheus, run_prometheus
-from tests.servers import free_port, run_app, run_config, unused_address
+from tests.servers import Answer, body_service, free_port, run_app, run_config, unused_address
 
 
 @dataclass
@@ -49,23 +49,10 @@ class Switch:
 def switchable_service(switch: Switch) -> Any:
     """An ASGI service answering ``{"side": "modern"}`` with ``switch.status``."""
 
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                else:
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        more = True
-        while more:
-            more = (await receive()).get("more_body", False)
-        headers = [(b"content-type", b"application/json")]
-        await send({"type": "http.response.start", "status": switch.status, "headers": headers})
-        await send({"type": "http.response.body", "body": b'{"side": "modern"}'})
+    async def handle(body: bytes) -> Answer:
+        return switch.status, b"application/json", b'{"side": "modern"}'
 
-    return app
+    return body_service(handle)
 
 
 @dataclass

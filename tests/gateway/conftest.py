@@ -13,7 +13,7 @@ import pytest
 
 from strangler.rest.app import create_app
 from strangler.spec import parse_spec
-from tests.servers import postgres_database, run_app
+from tests.servers import Answer, body_service, postgres_database, run_app
 
 POSTGRES_ADMIN = "host=127.0.0.1 port=5432 user=postgres"
 
@@ -22,32 +22,15 @@ def echo_service(side: str) -> Any:
     """A tiny ASGI service answering ``{"side": side, "got": <the JSON it was sent>}`` (any
     other body as text); ``{"status": 503}`` in the request makes it answer that status."""
 
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                else:
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        body = b""
-        more = True
-        while more:
-            message = await receive()
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
+    async def handle(body: bytes) -> Answer:
         try:
             got = orjson.loads(body) if body else None
         except orjson.JSONDecodeError:
             got = body.decode("utf-8", "replace")  # XML, say: echoed as text
         status = got.get("status", 200) if isinstance(got, dict) else 200
-        answer = orjson.dumps({"side": side, "got": got})
-        headers = [(b"content-type", b"application/json")]
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": answer})
+        return status, b"application/json", orjson.dumps({"side": side, "got": got})
 
-    return app
+    return body_service(handle)
 
 
 @pytest.fixture(scope="module")

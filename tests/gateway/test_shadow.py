@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
@@ -27,34 +26,26 @@ from strangler.gateway.shadow import ShadowRoute, ShadowRunner
 from strangler.platform.operations import Operation
 from strangler.rest.problems import install_problem_handlers
 from strangler.spec.gateway import ShadowSpec
-from tests.servers import run_app
+from tests.servers import postgres_database, run_app
 
-POSTGRES_ADMIN = "host=127.0.0.1 port=5432 user=postgres"
 PLANTED = {7, 19, 23, 31}  # the skus whose modern answer says the opposite
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DisagreementStore]:
-    name = f"strangler_test_{secrets.token_hex(4)}"
-    if request.param == "sqlite":
-        engine = sa.create_engine(f"sqlite:///{tmp_path / 'state.sqlite'}")
-        cleanup = engine.dispose
-    else:
-        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        engine = sa.create_engine(f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}")
-
-        def cleanup() -> None:
-            engine.dispose()
-            with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    store = DisagreementStore(engine, keep={"advice": 100, "tiny": 5}, table=f"{name}_dis")
-    try:
-        yield store
-    finally:
-        store.drop()
-        cleanup()
+    with contextlib.ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp_path / 'state.sqlite'}"
+        else:
+            url = stack.enter_context(postgres_database("strangler_test"))
+        engine = sa.create_engine(url)
+        stack.callback(engine.dispose)
+        table = f"strangler_test_{secrets.token_hex(4)}_dis"
+        store = DisagreementStore(engine, keep={"advice": 100, "tiny": 5}, table=table)
+        try:
+            yield store
+        finally:
+            store.drop()
 
 
 class Legacy:

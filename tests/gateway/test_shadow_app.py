@@ -14,7 +14,7 @@ import orjson
 
 from strangler.demo.inventory import WSDL_PATH, InventoryServer
 from tests.gateway.conftest import GatewayRunner
-from tests.servers import run_app
+from tests.servers import Answer, body_service, run_app
 
 PLANTED = {"SKU-7", "SKU-19", "SKU-23"}
 
@@ -22,26 +22,12 @@ PLANTED = {"SKU-7", "SKU-19", "SKU-23"}
 def json_service(answer: Callable[[dict[str, Any]], dict[str, Any]], delay_s: float = 0.0) -> Any:
     """A tiny ASGI service answering ``answer(request JSON)`` after ``delay_s``."""
 
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
-            return
-        body = b""
-        more = True
-        while more:
-            message = await receive()
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
+    async def handle(body: bytes) -> Answer:
         if delay_s:
             await asyncio.sleep(delay_s)
-        out = orjson.dumps(answer(orjson.loads(body)))
-        headers = [(b"content-type", b"application/json")]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": out})
+        return 200, b"application/json", orjson.dumps(answer(orjson.loads(body)))
 
-    return app
+    return body_service(handle)
 
 
 def wait_for(condition: Callable[[], Any], what: str, timeout_s: float = 20) -> Any:
@@ -244,25 +230,11 @@ routes:
 def xml_service(answer: Callable[[str], str]) -> Any:
     """A tiny ASGI service answering ``answer(the SKU in the request's XML)`` as text/xml."""
 
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
-            return
-        body = b""
-        more = True
-        while more:
-            message = await receive()
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
+    async def handle(body: bytes) -> Answer:
         sku = body.decode().split("<sku>", 1)[1].split("</sku>", 1)[0]
-        out = answer(sku).encode()
-        headers = [(b"content-type", b"text/xml; charset=utf-8")]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": out})
+        return 200, b"text/xml; charset=utf-8", answer(sku).encode()
 
-    return app
+    return body_service(handle)
 
 
 def test_xml_answers_are_compared_as_xml(gateway: GatewayRunner) -> None:
