@@ -59,10 +59,17 @@ class Estate:
     command components are added by the test (consuming by assignment)."""
 
     def __init__(
-        self, inventory: InventoryServer, broker: Broker, folder: Path, address: str = ""
+        self,
+        inventory: InventoryServer,
+        broker: Broker,
+        folder: Path,
+        address: str = "",
+        security: str = "",
     ) -> None:
         state = f"sqlite:///{folder / f'state_{secrets.token_hex(3)}.sqlite'}"
         text = spec_text(address or inventory.base_url, state, broker.bootstrap)
+        if security:  # a `security:` section (YAML below it)
+            text += "security:\n" + security
         spec = parse_spec(text, filename="t.yaml", base_dir=folder, env={})
         self.platform = build_platform(spec, cache_dir=folder)
         hub = self.platform.component("events")

@@ -2,7 +2,8 @@
 
 The document stays valid AsyncAPI 3.0 (the schema ``tests/events`` validates
 against); each stream's operation and channel carry the scope its HTTP read
-needs; command topics, taken from the broker, carry none.
+needs; a command topic's receive operation carries the scope of the operation it
+calls (as its REST route), and its command message the credential headers.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 import httpx
 
 from strangler.demo.estate import Estate
+from strangler.events.commands import CommandConsumer
 from strangler.events.part import EventHub
 from strangler.platform import build_platform
 from strangler.rest.app import create_app
@@ -72,7 +74,7 @@ def test_schemes_and_stream_scopes_over_http(
         assert document["channels"][stream]["x-required-scope"] == f"stream:{stream}:read"
 
 
-def test_commands_carry_no_scope_and_the_open_demo_no_schemes(
+def test_commands_carry_the_operations_scope_and_the_open_demo_no_schemes(
     estate: Estate, api_keys: Keys, tmp_path: Path
 ) -> None:
     events = EventsSpec.model_validate(
@@ -99,7 +101,22 @@ def test_commands_carry_no_scope_and_the_open_demo_no_schemes(
         assert_asyncapi_valid(document)
     assert sorted(secured["components"]["securitySchemes"]) == ["ApiKey"]
     assert secured["operations"]["orders.send"]["x-required-scope"] == "stream:orders:read"
-    for name in ("adjust-stock.receive", "adjust-stock.reply", "adjust-stock.dead-letter"):
+    receive = secured["operations"]["adjust-stock.receive"]
+    assert receive["x-required-scope"] == "soap:inventory:AdjustStock"
+    assert receive["security"] == [{"$ref": "#/components/securitySchemes/ApiKey"}]
+    assert secured["channels"]["adjust-stock.command"]["x-required-scope"] == (
+        "soap:inventory:AdjustStock"
+    )
+    headers = secured["components"]["messages"]["adjust-stock.command"]["headers"]
+    assert sorted(headers["properties"]) == ["X-API-Key"]
+    for name in ("adjust-stock.reply", "adjust-stock.dead-letter"):  # strangler sends these
         assert "security" not in secured["operations"][name]
+    # the consumer built from the closed spec checks its commands through the guard
+    consumer = next(c for c in build_platform(closed, tmp_path) if isinstance(c, CommandConsumer))
+    assert consumer.processor.gate is not None
+    assert consumer.processor.gate.scope_of(consumer.processor.operation) == (
+        "soap:inventory:AdjustStock"
+    )
+    assert "security" not in open_["operations"]["adjust-stock.receive"]
     assert "securitySchemes" not in open_["components"]
     assert "security" not in open_["operations"]["orders.send"]

@@ -223,8 +223,8 @@ def _command_channels(
     messages[dead] = {
         "name": f"{operation.ref}.dead-letter",
         "title": "A message that is no command of the topic, as it came",
-        "description": "The original value, key and headers; the reason in the "
-        "strangler-reason header.",
+        "description": "The original value and key, and its headers but those carrying "
+        "credentials; the reason in the strangler-reason header.",
         "headers": {
             "type": "object",
             "properties": {"strangler-reason": {"type": "string"}},
@@ -247,6 +247,7 @@ def _command_channels(
         }
     operations[f"{name}.receive"] = {
         "action": "receive",
+        "x-operation": operation.ref,
         "channel": _ref(f"#/channels/{command}"),
         "summary": f"strangler calls {operation.ref} once per command (redeliveries answered "
         "from the state database).",

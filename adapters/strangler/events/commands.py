@@ -17,10 +17,17 @@ key) is not unique per command.
 
 Per command (:class:`CommandProcessor`):
 
-1. malformed (not JSON, not a CloudEvent, input failing validation or naming
-   fields the operation does not know): to the dead-letter topic with the
-   original value, key and headers and a ``strangler-reason`` header; the
+1. malformed (larger than ``max_bytes``, not JSON, nested too deeply, not a
+   CloudEvent, input failing validation or naming fields the operation does not
+   know): to the dead-letter topic with the original value and key, its headers
+   but those carrying credentials, and a ``strangler-reason`` header; the
    offset is committed, the partition goes on;
+   with ``security:`` on (a :class:`~strangler.platform.callers.CallGate` given),
+   the command's credential headers (``X-API-Key`` or ``Authorization: Bearer``,
+   beside the event in both CloudEvents modes) must name a caller granted the
+   operation's scope, checked before the input is read: a refused command gets a
+   problem reply (401 or 403) with its ``correlationid``, is audited, is not
+   recorded as done (sent again with credentials, it runs) and calls nothing;
 2. key ``done``: not called again. The same record read again (a replica died
    before committing its offset) needs nothing: its reply is in the outbox,
    published or about to be. The command sent again (another record) has its
@@ -50,8 +57,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Sequence
-from concurrent.futures import Future
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -59,9 +65,16 @@ import orjson
 import sqlalchemy as sa
 from pydantic import BaseModel
 
-from strangler.errors import InvalidInput, SpecError, SpecProblem, StranglerError
+from strangler.errors import (
+    AccessDenied,
+    InvalidInput,
+    SpecError,
+    SpecProblem,
+    StranglerError,
+)
 from strangler.events.envelope import cloud_event, encode
 from strangler.events.store import COMMANDS, OUTBOX, now
+from strangler.platform.callers import CREDENTIAL_HEADERS, CallGate
 from strangler.platform.component import Health
 from strangler.platform.core import Platform, validate_input
 from strangler.platform.operations import Operation
@@ -79,6 +92,7 @@ __all__ = [
     "Malformed",
     "build_commands",
     "decode",
+    "envelope",
     "reply_stream",
 ]
 
@@ -133,13 +147,19 @@ def _header_map(headers: Headers) -> dict[str, str]:
     return found
 
 
-def decode(value: bytes | None, headers: Headers, operation: Operation[Any]) -> Command:
-    """The command in a record; :class:`Malformed` with the reason otherwise."""
+def envelope(
+    value: bytes | None, headers: Headers, *, max_bytes: int | None = None
+) -> tuple[dict[str, Any], Any]:
+    """A record's CloudEvent attributes and data; :class:`Malformed` with the reason."""
     if not value:
         raise Malformed("empty message")
+    if max_bytes is not None and len(value) > max_bytes:
+        raise Malformed(f"the command is larger than {max_bytes} bytes ({len(value)})")
     try:
         body = orjson.loads(value)
     except orjson.JSONDecodeError as exc:
+        if "depth" in str(exc):
+            raise Malformed("not JSON: nested too deeply (more than 1024 levels)") from None
         raise Malformed(f"not JSON: {exc}") from None
     given = _header_map(headers)
     if "ce_id" in given:  # binary mode: attributes in headers, the value is the data
@@ -150,7 +170,7 @@ def decode(value: bytes | None, headers: Headers, operation: Operation[Any]) -> 
         data = body.get("data", {})
         kind = body.get("datacontenttype", "application/json")
         if not isinstance(kind, str) or not kind.split(";")[0].strip().endswith(("/json", "+json")):
-            raise Malformed(f"datacontenttype {kind!r} is not JSON")
+            raise Malformed(f"datacontenttype {str(kind)[:100]!r} is not JSON")
         if "data_base64" in body:
             raise Malformed("data_base64 is not taken: the input is JSON data")
     else:
@@ -159,7 +179,7 @@ def decode(value: bytes | None, headers: Headers, operation: Operation[Any]) -> 
             "binary mode the ce_specversion, ce_id, ce_source and ce_type headers"
         )
     if attributes.get("specversion") != "1.0":
-        raise Malformed(f"specversion {attributes.get('specversion')!r} is not 1.0")
+        raise Malformed(f"specversion {str(attributes.get('specversion'))[:20]!r} is not 1.0")
     for name, limit in (("id", _MAX_ID), ("source", _MAX_SOURCE), ("type", _MAX_SOURCE)):
         text = attributes.get(name)
         if not isinstance(text, str) or not text:
@@ -167,18 +187,37 @@ def decode(value: bytes | None, headers: Headers, operation: Operation[Any]) -> 
         if len(text) > limit:
             raise Malformed(f"the CloudEvent's {name} is longer than {limit} characters")
     subject = attributes.get("subject")
-    if subject is not None and not isinstance(subject, str):
-        raise Malformed("the CloudEvent's subject is not a string")
+    if subject is not None and (not isinstance(subject, str) or len(subject) > _MAX_SOURCE):
+        raise Malformed(f"the CloudEvent's subject is not a string of {_MAX_SOURCE} at most")
+    return attributes, data
+
+
+def command_of(attributes: Mapping[str, Any], data: Any, operation: Operation[Any]) -> Command:
+    """The command of an :func:`envelope`: its data validated as ``operation``'s input."""
     if not isinstance(data, dict):
         raise Malformed(f"data is not an object: the input of {operation.ref} is")
     unknown = sorted(set(data) - _field_names(operation.input_model))
     if unknown:
-        raise Malformed(f"unknown fields for {operation.ref}: {', '.join(unknown)}")
+        shown = ", ".join(u[:60] for u in unknown[:10])
+        raise Malformed(f"unknown fields for {operation.ref}: {shown}")
     try:
         payload = validate_input(operation, data)
     except InvalidInput as exc:
         raise Malformed(f"invalid input: {exc.message}") from None
+    subject = attributes.get("subject")
     return Command(attributes["id"], attributes["source"], attributes["type"], subject, payload)
+
+
+def decode(
+    value: bytes | None,
+    headers: Headers,
+    operation: Operation[Any],
+    *,
+    max_bytes: int | None = None,
+) -> Command:
+    """The command in a record; :class:`Malformed` with the reason otherwise."""
+    attributes, data = envelope(value, headers, max_bytes=max_bytes)
+    return command_of(attributes, data, operation)
 
 
 def _field_names(model: type[BaseModel]) -> set[str]:
@@ -196,9 +235,10 @@ State = Literal["new", "started", "done"]
 @dataclass(frozen=True)
 class Outcome:
     """What became of one record: ``replied`` (a reply queued), ``again`` (a done
-    command's reply queued again) or ``dead`` (to the dead-letter topic)."""
+    command's reply queued again), ``refused`` (its credentials: a problem reply
+    queued) or ``dead`` (to the dead-letter topic)."""
 
-    kind: Literal["replied", "again", "dead"]
+    kind: Literal["replied", "again", "refused", "dead"]
     reason: str | None = None
     called: bool = False
 
@@ -225,6 +265,8 @@ class CommandProcessor:
         self.operation = platform.operation(spec.operation)
         self.stream = reply_stream(name)
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.gate: CallGate | None = None
+        """With ``security:`` on: who may send this topic's commands (see the module docstring)."""
 
     def handle(self, value: bytes | None, headers: Headers, origin: str | None = None) -> Outcome:
         """Decode, take the key, call once, record the reply: see the module docstring.
@@ -232,8 +274,15 @@ class CommandProcessor:
         ``origin`` is the record's ``topic/partition/offset``: it tells a redelivery
         of the same record from the command sent again.
         """
+        actor: str | None = None
         try:
-            command = decode(value, headers, self.operation)
+            attributes, data = envelope(value, headers, max_bytes=self.spec.max_bytes)
+            if self.gate is not None:
+                admitted = self.admit(headers, attributes, origin)
+                if isinstance(admitted, Outcome):
+                    return admitted
+                actor = admitted
+            command = command_of(attributes, data, self.operation)
         except Malformed as exc:
             return Outcome("dead", exc.reason)
         state, stored = self.take(command)
@@ -255,7 +304,49 @@ class CommandProcessor:
             return Outcome("replied")
         answer, problem = self.call(command)
         self.finish(command, answer, problem=problem, origin=origin)
+        if self.gate is not None and actor is not None:
+            status = int(answer.get("status", 500)) if problem else 200
+            record = self.gate.record(
+                actor, self.operation, channel=self.spec.topic, status=status, origin=origin or ""
+            )
+            self._on_loop(record)
         return Outcome("replied", called=True)
+
+    # -- the caller -----------------------------------------------------------
+
+    def admit(
+        self, headers: Headers, attributes: Mapping[str, Any], origin: str | None
+    ) -> str | Outcome:
+        """The actor when the command's credentials may call the operation; else the
+        problem reply is queued (the gate has audited the refusal): ``refused``."""
+        assert self.gate is not None
+        wanted = self.gate.credential_headers
+        given = {k: v for k, v in _header_map(headers).items() if k in wanted}
+        admit = self.gate.admit(given, self.operation, channel=self.spec.topic, origin=origin or "")
+        try:
+            caller = self._on_loop(admit)
+        except AccessDenied as exc:
+            from strangler.rest.problems import problem_body
+
+            body = problem_body(exc)
+            row = self.reply_row(attributes["id"], attributes.get("subject"), body, problem=True)
+            with self.hub.store.transaction() as connection:
+                self.hub.store.append(connection, [row])
+            log.warning(
+                "%s: command %s refused (%s): %s",
+                self.name,
+                attributes["id"],
+                body["status"],
+                exc.message,
+            )
+            return Outcome("refused", exc.message)
+        actor: str = caller.actor
+        return actor
+
+    def _on_loop(self, coroutine: Any) -> Any:
+        if self.loop is None:
+            return asyncio.run(coroutine)
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
 
     # -- the key ------------------------------------------------------------
 
@@ -304,19 +395,16 @@ class CommandProcessor:
             }, True
 
     def _invoke(self, payload: BaseModel) -> Any:
-        if self.loop is None:
-            return asyncio.run(self.platform.invoke(self.operation, payload))
-        future: Future[Any] = asyncio.run_coroutine_threadsafe(
-            self.platform.invoke(self.operation, payload), self.loop
-        )
-        return future.result()
+        return self._on_loop(self.platform.invoke(self.operation, payload))
 
     # -- the reply ------------------------------------------------------------
 
-    def reply_row(self, command: Command, data: Any, *, problem: bool) -> dict[str, Any]:
-        """The outbox row of the reply event."""
+    def reply_row(
+        self, ident: str, subject: str | None, data: Any, *, problem: bool
+    ) -> dict[str, Any]:
+        """The outbox row of the reply event to the command ``ident``."""
         op = self.operation
-        subject = command.subject or command.id
+        subject = subject or ident
         schema = "Problem" if problem else op.output_model.__name__
         event = cloud_event(
             source=f"{self.events.source.rstrip('/')}/{op.system}/{op.name}",
@@ -324,7 +412,7 @@ class CommandProcessor:
             subject=subject,
             data=data,
             dataschema=f"/asyncapi.json#/components/schemas/{schema}",
-            extensions={"correlationid": command.id},
+            extensions={"correlationid": ident},
         )
         return {
             "stream": self.stream,
@@ -338,7 +426,7 @@ class CommandProcessor:
         self, command: Command, data: Any, *, problem: bool, origin: str | None = None
     ) -> None:
         """In one state transaction: the key ``done`` with its reply, the reply queued."""
-        row = self.reply_row(command, data, problem=problem)
+        row = self.reply_row(command.id, command.subject, data, problem=problem)
         stored = {**row, "origin": origin}
         with self.hub.store.transaction() as connection:
             connection.execute(
@@ -366,6 +454,7 @@ class ConsumerStats:
 
     replied: int = 0
     again: int = 0
+    refused: int = 0
     dead: int = 0
     calls: int = 0
     failures: int = 0
@@ -406,6 +495,10 @@ class CommandConsumer:
     def name(self) -> str:
         return f"events.{self.processor.name}.commands"
 
+    def gate_calls(self, gate: CallGate) -> None:
+        """Admit only the commands whose credentials ``gate`` lets through."""
+        self.processor.gate = gate
+
     @property
     def topic(self) -> str:
         return self.processor.spec.topic
@@ -432,6 +525,7 @@ class CommandConsumer:
             "replies": self.processor.spec.replies,
             "partitions": list(stats.partitions),
             "replied": stats.replied,
+            "refused": stats.refused,
             "dead_letters": stats.dead,
         }
         if self._thread is None or not self._thread.is_alive():
@@ -516,6 +610,8 @@ class CommandConsumer:
             self.stats.dead += 1
         elif outcome.kind == "again":
             self.stats.again += 1
+        elif outcome.kind == "refused":
+            self.stats.refused += 1
         else:
             self.stats.replied += 1
             self.stats.calls += int(outcome.called)
@@ -528,8 +624,10 @@ class CommandConsumer:
 
             self._producer = KafkaProducer(**producer_settings(self.kafka, idempotent=False))
         origin = f"{record.topic}/{record.partition}/{record.offset}"
+        gate = self.processor.gate
+        secret = CREDENTIAL_HEADERS | (gate.credential_headers if gate is not None else set())
         headers = [
-            *(record.headers or []),
+            *((n, v) for n, v in record.headers or [] if n.lower() not in secret),
             (REASON_HEADER, reason.encode()),
             (ORIGIN_HEADER, origin.encode()),
         ]

@@ -34,13 +34,13 @@ import hashlib
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from strangler.errors import AccessDenied, Forbidden, RateLimited, StranglerError, Unauthenticated
 from strangler.platform.bulkhead import Bulkhead
-from strangler.platform.component import Health
+from strangler.platform.component import Component, Health
 from strangler.platform.invocations import limit as limit_calls
 from strangler.platform.operations import OperationSource
 from strangler.rest.problems import MEDIA_TYPE, Problem, problem_body, problem_json
@@ -182,7 +182,15 @@ class SecurityGuard:
 
     def document_events(self, asyncapi: dict[str, Any]) -> None:
         """Declare the schemes and the scope of each stream read in the AsyncAPI document."""
+        from strangler.platform.core import Platform
+        from strangler.security.calls import GuardGate
         from strangler.security.events import declare_events
+
+        gate = GuardGate(self)
+        platform = Platform(cast(Component, source) for _, _, source in self.sources)
+
+        def command_scope(ref: str) -> str | None:
+            return gate.scope_of(platform.operation(ref))
 
         declare_events(
             asyncapi,
@@ -191,6 +199,7 @@ class SecurityGuard:
             sources=self.sources,
             public=self.public,
             gateway=self.gateway,
+            command_scope=command_scope,
         )
 
     # -- per request --------------------------------------------------------
@@ -220,9 +229,14 @@ class SecurityGuard:
                 + (" or a bearer token" if self.tokens else "")
             )
         scheme, _, token = authorization.partition(" ")
-        if scheme.lower() != "bearer" or self.tokens is None:
+        if not token.strip() and scheme.lower() != "bearer":  # no scheme: never echo it
             raise Unauthenticated(
-                f"the {scheme[:20]!r} authorization scheme is not accepted here", invalid=True
+                "the Authorization header is not '<scheme> <credentials>'", invalid=True
+            )
+        if scheme.lower() != "bearer" or self.tokens is None:
+            shown = repr(scheme[:20]) if scheme.isalpha() else "given"
+            raise Unauthenticated(
+                f"the {shown} authorization scheme is not accepted here", invalid=True
             )
         try:
             verified = await self.tokens.verify(token.strip())

@@ -3,9 +3,11 @@
 Named by the ``strangler.parts`` entry point ``security`` in ``pyproject.toml``.
 It builds last, so the operations of every adapter are known when scopes are
 named; without the section (or with ``enabled: false``) nothing is built and
-the app is open. Paths whose component authenticates its callers itself
-(:class:`~strangler.platform.component.OwnAuthentication`, the SOAP shim with
-WS-Security) are left to it.
+the app is open. Components that call operations for callers outside HTTP
+(command topics, :class:`~strangler.platform.callers.GatedCalls`) get the
+guard's :class:`~strangler.security.calls.GuardGate`. Paths whose component
+authenticates its callers itself (:class:`~strangler.platform.component.OwnAuthentication`,
+the SOAP shim with WS-Security) are left to it.
 """
 
 from __future__ import annotations
@@ -41,10 +43,16 @@ def build(spec: Spec, context: BuildContext) -> Sequence[Component]:
         folder.mkdir(parents=True, exist_ok=True)
         audit_url = f"sqlite:///{folder / 'audit.sqlite'}"
     guard = guard_for(spec, section, context.components, audit_url=audit_url)
-    for component in context.components:  # the event side's AsyncAPI document
-        edits = getattr(component, "asyncapi_edits", None)
+    from strangler.platform.callers import GatedCalls
+    from strangler.security.calls import GuardGate
+
+    gate = GuardGate(guard)
+    for component in context.components:
+        edits = getattr(component, "asyncapi_edits", None)  # the event side's AsyncAPI document
         if isinstance(edits, list):
             edits.append(guard.document_events)
+        if isinstance(component, GatedCalls):  # command consumers: the same checks as HTTP
+            component.gate_calls(gate)
     return [guard]
 
 

@@ -124,6 +124,10 @@ class CommandSpec(Frozen):
     group: str = Field(
         default="strangler-commands", description="Consumer group; replicas share partitions."
     )
+    max_bytes: PositiveInt = Field(
+        default=1024 * 1024,
+        description="Larger command messages go to the dead-letter topic, never decoded.",
+    )
 
     @property
     def replies(self) -> str:
