@@ -11,6 +11,7 @@ then searched for in every reply, dead letter, outbox event, audit row and log r
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import time
@@ -185,3 +186,83 @@ def test_credentials_beside_the_event_are_no_attribute_of_it() -> None:
     headers += [("ce_type", b"t"), ("X-API-Key", b"sk_secret"), ("Authorization", b"Bearer x")]
     attributes, _ = envelope(value, headers)
     assert set(attributes) == {"specversion", "id", "source", "type"}
+
+
+def _b64(data: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(data)).rstrip(b"=").decode()
+
+
+def test_hostile_commands_are_refused_with_a_reason_and_call_nothing(
+    inventory: InventoryServer, broker: Broker, tmp_path: Path
+) -> None:
+    """Oversized and deeply nested messages, broken envelopes and malformed, unsigned or
+    oversized tokens: each is a dead letter with its reason or a 401 problem reply."""
+    estate, keys, idp, _ = secured_estate(inventory, broker, tmp_path)
+    estate.command = estate.command.model_copy(update={"max_bytes": 64 * 1024})
+    guard = estate.platform.component("security")
+    assert isinstance(guard, SecurityGuard)
+    sku = "SKU-2003"
+    good = {"sku": sku, "delta": 1, "reason": "r"}
+    ok = key(keys["adjuster"])
+    now = int(time.time())
+    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "x", "scope": ADJUST_SCOPE}
+    claims |= {"iat": now, "exp": now + 300}
+    unsigned = f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(claims)}."
+    hmac = jwt.encode(claims, "a-shared-secret-of-32-bytes-long!", algorithm="HS256")
+    wrong_audience = jwt.encode(
+        {**claims, "aud": "another"}, idp.key, algorithm="ES256", headers={"kid": "ec-1"}
+    )
+    not_yet = jwt.encode(
+        {**claims, "nbf": now + 3600}, idp.key, algorithm="ES256", headers={"kid": "ec-1"}
+    )
+    dead_letters: list[tuple[bytes, list[tuple[str, bytes]], str]] = [
+        (command("big", {**good, "reason": "x" * 100_000}), ok, "larger than 65536 bytes"),
+        (b"[" * 5000 + b"]" * 5000, ok, "nested too deeply"),
+        (command("deep", {**good, "reason": {"a": [[[[[[[[1]]]]]]]]}}), ok, "invalid input"),
+        (command("x" * 300, good), ok, "id is longer than 200"),
+        (command("spec", good, specversion="0.3"), ok, "specversion"),
+        (command("many", {**good, **{f"f{i}": i for i in range(500)}}), ok, "unknown fields"),
+        (command("b64", good, data_base64="AAAA"), ok, "data_base64"),
+        (command("xml", good, datacontenttype="application/xml"), ok, "is not JSON"),
+        (command("latin", good), [("X-API-Key", b"\xff\xfe")], "not UTF-8"),
+    ]
+    unauthenticated: list[tuple[bytes, list[tuple[str, bytes]], str]] = [
+        (command("t-none", good), bearer(unsigned), "'none'"),
+        (command("t-hmac", good), bearer(hmac), "HS256"),
+        (command("t-aud", good), bearer(wrong_audience), "audience"),
+        (command("t-nbf", good), bearer(not_yet), "not valid yet"),
+        (command("t-empty", good), [("Authorization", b"Bearer")], "not a JWT"),
+        (command("t-long", good), bearer("A" * 6000), "not a JWT"),
+        (command("t-scheme", good), [("Authorization", keys["adjuster"].encode())], "scheme"),
+        (command("t-sql", good), key("' OR 1=1 --"), "not valid"),
+    ]
+    cases = [*dead_letters, *unauthenticated]
+    consumer, relay = estate.replica()
+    consumer.gate_calls(GuardGate(guard))
+
+    async def body() -> None:
+        async with estate.platform.running():
+            before = await estate.stock(sku)
+        produce(
+            broker.bootstrap,
+            estate.command.topic,
+            [value for value, _, _ in cases],
+            [headers for _, headers, _ in cases],
+        )
+        async with running(estate.platform, [consumer, relay]):
+            replies = await estate.replies(len(unauthenticated))
+            dead = await estate.dead_letters(len(dead_letters))
+            assert await estate.stock(sku) == before  # nothing reached the legacy system
+        assert consumer.stats.calls == 0
+        for record, (_, _, reason) in zip(dead, dead_letters, strict=True):
+            headers = dict(record.headers)
+            assert reason in headers[REASON_HEADER].decode(), (reason, headers[REASON_HEADER])
+            assert not {n.lower() for n in headers} & {"x-api-key", "authorization"}
+        by_id = {event_of(r)["correlationid"]: event_of(r)["data"] for r in replies}
+        for value, _, reason in unauthenticated:
+            problem = by_id[orjson.loads(value)["id"]]
+            assert problem["status"] == 401, problem
+            assert reason in problem["detail"], (reason, problem["detail"])
+        assert keys["adjuster"] not in orjson.dumps(by_id).decode()
+
+    run(body)

@@ -90,6 +90,7 @@ def test_nothing_is_open_but_health(secured_schema: Any) -> None:
 @pytest.mark.parametrize("label", OPERATIONS)
 def test_operation(label: str, secured_schema: Any, secured_url: str, auth: dict[str, str]) -> None:
     unauthenticated: list[int] = []
+    mine: Counter[str] = Counter()
 
     def check(case: Any) -> None:
         if not unauthenticated:
@@ -101,19 +102,25 @@ def test_operation(label: str, secured_schema: Any, secured_url: str, auth: dict
         response = case.call_and_validate(
             base_url=secured_url, headers=auth, additional_checks=[problem_json_errors]
         )
-        CASES["cases"] += 1
-        CASES[str(response.status_code)] += 1
-        CASES[f"{response.status_code // 100}xx"] += 1
+        mine[str(response.status_code)] += 1
+        mine[f"{response.status_code // 100}xx"] += 1
+        mine["cases"] += 1
+        assert response.status_code < 500, f"{label}: {response.status_code} {response.text[:300]}"
 
     fuzz(secured_schema, label, check)
     assert unauthenticated, "no case was generated"
+    assert mine["cases"] > 0 and mine["5xx"] == 0, mine  # this operation's own figures
+    CASES.update(mine)
     CASES["operations"] += 1
     CASES["401 without credentials"] += unauthenticated[0] == 401
 
 
-def test_the_fuzzing_saw_no_5xx() -> None:
+def test_the_fuzzing_figures_add_up() -> None:
+    """The figures of the operations fuzzed in this run (each checked its own), for
+    docs/security.md; the whole file fuzzes every operation."""
     print(f"\nauthenticated fuzzing: {dict(sorted(CASES.items()))}")
-    assert CASES["operations"] == len(OPERATIONS)
-    assert CASES["401 without credentials"] == len(OPERATIONS) - len(OPEN)
-    assert CASES["cases"] >= len(OPERATIONS) * MAX_EXAMPLES
+    assert CASES["operations"] <= len(OPERATIONS)
     assert CASES["5xx"] == 0
+    if CASES["operations"] == len(OPERATIONS):  # the whole file ran
+        assert CASES["401 without credentials"] == len(OPERATIONS) - len(OPEN)
+        assert CASES["cases"] >= len(OPERATIONS) * MAX_EXAMPLES
