@@ -43,6 +43,7 @@ from strangler.adapters.soap.safe_xml import (
     declares_dtd,
     holds_pi,
     holds_xinclude,
+    parse_bytes,
     safe_parser,
 )
 from strangler.errors import InvalidInput
@@ -307,7 +308,11 @@ def _parse(data: bytes, target: _Counter | None) -> Any:
     else:
         parser = safe_parser(target, **_OPTIONS)
     try:
-        return etree.fromstring(data, parser)
+        try:
+            return parse_bytes(data, parser)  # small ones holding the GIL: see there
+        except BaseException:
+            _PER_THREAD.parser = None  # its feed state is unknown: a new one next time
+            raise
     except etree.XMLSyntaxError as exc:
         raise EnvelopeRefused(
             f"the request is not well-formed XML: {exc}", rule="not_xml"

@@ -18,7 +18,12 @@ from typing import Any
 
 from lxml import etree
 
-from strangler.adapters.soap.safe_xml import ExternalResourceRefused, holds_pi, safe_parser
+from strangler.adapters.soap.safe_xml import (
+    ExternalResourceRefused,
+    holds_pi,
+    parse_bytes,
+    safe_parser,
+)
 
 __all__ = [
     "MAX_DEPTH",
@@ -61,7 +66,7 @@ def parse_envelope(
     if content.count(b"<") > max_elements:  # may be too many elements: count them first
         _count(content, max_elements, max_depth)
     try:
-        root = etree.fromstring(content, safe_parser(None, **_PARSER_OPTIONS))
+        root = parse_bytes(content, safe_parser(None, **_PARSER_OPTIONS))
     except (etree.XMLSyntaxError, ExternalResourceRefused) as exc:
         raise UnreadableReply(str(exc)) from exc
     info: Any = root.getroottree().docinfo
