@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import TypeAdapter, ValidationError
 
 from strangler.errors import InputProblem, InvalidInput, NotFound, StranglerError
-from strangler.etl.store import FeatureStore
+from strangler.etl.store import FeatureStore, Snapshot
 from strangler.etl.tables import FeatureTable
 from strangler.etl.types import FeatureKind
 from strangler.platform.component import Health
@@ -138,24 +138,26 @@ class FeatureReader:
         entities: Sequence[Mapping[str, Any]],
         at: Sequence[dt.datetime] | None,
     ) -> list[Row]:
-        store = self._store()
         members = self.members(name)
         entity = self.entity_of(name)
-        tables = {view: self._table(store, view) for view in members}
-        first = next((t for t in tables.values() if t is not None), None)
-        keys = _entities(entity, entities, first)
+        with self._store().snapshot() as snapshot:  # one connection, layouts and rows
+            tables = {view: self._table(snapshot, view) for view in members}
+            first = next((t for t in tables.values() if t is not None), None)
+            keys = _entities(entity, entities, first)
+            found_by_view: dict[str, list[Row | None]] = {}
+            for view, table in tables.items():
+                if table is None:
+                    found_by_view[view] = [None] * len(keys)
+                elif at is None:
+                    found_by_view[view] = snapshot.latest(view, keys, table)
+                else:
+                    found_by_view[view] = snapshot.features_as_of(view, keys, list(at), table)
         rows: list[Row] = [dict(k) for k in keys]
         for row in rows:
             row["eventTimes"] = {}
         clashes = _clashing_features(members, tables)
         for view, table in tables.items():
-            found: list[Row | None]
-            if table is None:
-                found = [None] * len(keys)
-            elif at is None:
-                found = store.latest(view, keys)
-            else:
-                found = store.features_as_of(view, keys, list(at))
+            found = found_by_view[view]
             names = self._feature_names(view, table)
             for row, hit in zip(rows, found, strict=True):
                 for feature in names:
@@ -175,9 +177,9 @@ class FeatureReader:
         declared = self.spec.views[view].features
         return list(declared) if declared is not None else []
 
-    def _table(self, store: FeatureStore, view: str) -> FeatureTable | None:
+    def _table(self, snapshot: Snapshot, view: str) -> FeatureTable | None:
         try:
-            return store.table(view)
+            return snapshot.table(view)
         except NotFound:
             return None  # declared, never loaded yet: its features read as null
 

@@ -22,7 +22,8 @@ time are not supported: the later ``begin`` takes the stage over.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -39,7 +40,7 @@ from strangler.etl.tables import RUNS, STATE, VIEWS, FeatureTable, FeatureTableM
 from strangler.etl.types import Schema
 from strangler.spec.features import FeatureViewSpec
 
-__all__ = ["FeatureStore", "RunKey", "ViewStatus"]
+__all__ = ["FeatureStore", "RunKey", "Snapshot", "ViewStatus"]
 
 
 class RunKey(NamedTuple):
@@ -246,32 +247,38 @@ class FeatureStore:
     ) -> list[dict[str, Any] | None]:
         """Point in time: per (entity, time) the newest row with event time <= the time
         (and newer than the time less the view's ttl); never a later one."""
-        table = self.table(view)
-        with self._reads.connect() as connection:
-            return rows_as_of(connection, table, entities, at)
+        with self.snapshot() as snapshot:
+            return snapshot.features_as_of(view, entities, at)
 
     def latest(
         self, view: str, entities: Sequence[Mapping[str, Any]]
     ) -> list[dict[str, Any] | None]:
         """Each entity's newest row, from the latest table (``None``: none, or past the ttl)."""
-        table = self.table(view)
-        with self._reads.connect() as connection:
-            return latest_rows(connection, table, entities)
+        with self.snapshot() as snapshot:
+            return snapshot.latest(view, entities)
 
     def table(self, view: str) -> FeatureTable:
         """The tables of a view loaded before (as recorded); ``NotFound`` if none was."""
+        with self.snapshot() as snapshot:
+            return snapshot.table(view)
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Snapshot]:
+        """Reads on one connection, in one transaction: the views' layouts and their rows
+        as they were together (a layout changed meanwhile is not half seen), for the
+        cost of one connection rather than one per lookup."""
         self._ensure_state()
         with self._reads.connect() as connection:
-            known = connection.execute(sa.select(VIEWS).where(VIEWS.c.view == view)).first()
-        if known is None:
-            raise NotFound(f"no feature view {view!r} has been loaded into {self.describe()}")
+            yield Snapshot(self, connection)
+
+    def _known_table(self, view: str, history_table: str, layout: dict[str, Any]) -> FeatureTable:
         # the same tables object while the layout holds: SQLAlchemy's statement cache
         # then compiles each lookup once
-        layout = dict(known.layout)
-        memo = (view, str(known.history_table), orjson.dumps(layout, option=orjson.OPT_SORT_KEYS))
-        if memo not in self._tables:
-            self._tables[memo] = FeatureTable.from_layout(view, known.history_table, layout)
-        return self._tables[memo]
+        memo = (view, history_table, orjson.dumps(layout, option=orjson.OPT_SORT_KEYS))
+        table = self._tables.get(memo)
+        if table is None:
+            table = self._tables[memo] = FeatureTable.from_layout(view, history_table, layout)
+        return table
 
     def _stage_fits(self, table: FeatureTable) -> bool:
         inspector = sa.inspect(self.engine)
@@ -284,6 +291,38 @@ class FeatureStore:
         if not self._state_ready:
             STATE.create_all(self.engine, checkfirst=True)
             self._state_ready = True
+
+
+class Snapshot:
+    """Reads of a :class:`FeatureStore` on one connection (:meth:`FeatureStore.snapshot`)."""
+
+    def __init__(self, store: FeatureStore, connection: sa.Connection) -> None:
+        self.store = store
+        self.connection = connection
+
+    def table(self, view: str) -> FeatureTable:
+        """The tables of a view loaded before (as recorded); ``NotFound`` if none was."""
+        query = sa.select(VIEWS.c.history_table, VIEWS.c.layout).where(VIEWS.c.view == view)
+        known = self.connection.execute(query).first()
+        if known is None:
+            raise NotFound(f"no feature view {view!r} has been loaded into {self.store.describe()}")
+        return self.store._known_table(view, str(known.history_table), dict(known.layout))
+
+    def latest(
+        self, view: str, entities: Sequence[Mapping[str, Any]], table: FeatureTable | None = None
+    ) -> list[dict[str, Any] | None]:
+        """As :meth:`FeatureStore.latest`; ``table``: the view's, read in this snapshot."""
+        return latest_rows(self.connection, table or self.table(view), entities)
+
+    def features_as_of(
+        self,
+        view: str,
+        entities: Sequence[Mapping[str, Any]],
+        at: Sequence[datetime] | datetime,
+        table: FeatureTable | None = None,
+    ) -> list[dict[str, Any] | None]:
+        """As :meth:`FeatureStore.features_as_of`; ``table`` as for :meth:`latest`."""
+        return rows_as_of(self.connection, table or self.table(view), entities, at)
 
 
 def _same_layout(table: FeatureTable, layout: dict[str, Any]) -> None:
