@@ -1,7 +1,8 @@
-"""TLS towards a legacy system: a real HTTPS XML-RPC server that asks for a client
-certificate, with a CA, server and client certificates made here with ``cryptography``.
-Calls go through only with the spec's CA bundle, client certificate and a TLS version
-the server speaks; anything else is refused as the legacy system being unreachable."""
+"""TLS towards a legacy system: a real HTTPS XML-RPC server, and a real HTTPS server of
+the demo's WSDL, that ask for a client certificate, with a CA, server and client
+certificates made here with ``cryptography``. Calls go through, and the WSDL loads,
+only with the spec's CA bundle, client certificate and a TLS version the server speaks;
+anything else is refused (the legacy system unreachable; the WSDL not loaded)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import ipaddress
 import ssl
 import threading
 from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from xmlrpc.server import SimpleXMLRPCServer
 
 import httpx
@@ -20,6 +23,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from strangler.demo.inventory import WSDL_PATH, InventoryServer
+from strangler.errors import SystemLoadError
+from strangler.platform import build_platform
 from strangler.rest.app import build_app, create_app
 from strangler.serve import server_config
 from strangler.spec import parse_spec
@@ -165,3 +171,78 @@ def test_serving_over_tls_with_client_certificates(pki: Path) -> None:
             httpx.get(f"{base}/healthz", verify=trusting).raise_for_status()
         with pytest.raises(httpx.ConnectError):  # our CA unknown to the client
             httpx.get(f"{base}/healthz")
+
+
+@pytest.fixture(scope="module")
+def https_wsdl(pki: Path) -> Iterator[str]:
+    """The demo's WSDL served over TLS 1.2 only, to clients with a certificate of the CA."""
+    folder = WSDL_PATH.parent
+
+    class Handler(SimpleHTTPRequestHandler):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, directory=str(folder), **kwargs)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.maximum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(pki / "server.pem", pki / "server.key")
+    context.load_verify_locations(pki / "ca.pem")
+    context.verify_mode = ssl.CERT_REQUIRED
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{server.server_address[1]}/{WSDL_PATH.name}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _soap_spec(wsdl: str, address: str, tls: str, folder: Path) -> Any:
+    text = f"""
+version: 1
+systems:
+  inventory:
+    kind: soap
+    wsdl: {wsdl}
+    address: {address}
+    timeout_s: 5
+    safe_operations: [GetStock]
+    tls: {tls}
+"""
+    return parse_spec(text, filename="tls.yaml", base_dir=folder, env={})
+
+
+def test_the_wsdl_is_fetched_with_the_systems_tls_options(
+    https_wsdl: str, pki: Path, tmp_path: Path, inventory: InventoryServer
+) -> None:
+    tls = (
+        f"{{ca_bundle: {pki}/ca.pem, client_cert: {pki}/client.pem, client_key: {pki}/client.key}}"
+    )
+    spec = _soap_spec(https_wsdl, inventory.base_url, tls, tmp_path)
+    with serving(create_app(spec, cache_dir=tmp_path / "cache")) as served:
+        answer = httpx.post(f"{served}/soap/inventory/GetStock", json={"sku": "SKU-1001"})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["GetStockResult"]["sku"] == "SKU-1001"
+
+
+@pytest.mark.parametrize(
+    "tls",
+    [
+        "{ca_bundle: PKI/ca.pem}",  # no client certificate
+        "{client_cert: PKI/client.pem, client_key: PKI/client.key}",  # the server's CA unknown
+        "{ca_bundle: PKI/ca.pem, client_cert: PKI/client.pem, client_key: PKI/client.key, "
+        "min_version: '1.3'}",  # the server speaks 1.2 at most
+    ],
+    ids=["no client certificate", "unknown CA", "TLS 1.3 required"],
+)
+def test_the_wsdl_is_not_fetched_without_what_tls_needs(
+    https_wsdl: str, pki: Path, tmp_path: Path, tls: str
+) -> None:
+    spec = _soap_spec(https_wsdl, "http://127.0.0.1:9/soap", tls.replace("PKI", str(pki)), tmp_path)
+    with pytest.raises(SystemLoadError) as refused:
+        build_platform(spec, cache_dir=tmp_path / "cache")
+    assert refused.value.system == "inventory"

@@ -20,24 +20,33 @@ from pydantic import Field, TypeAdapter
 
 from strangler.adapters.soap.simple_types import Facets
 from strangler.errors.redact import mask_url, mask_urls
+from strangler.spec.common import TlsSpec
 
 __all__ = ["FacetReader", "read_schema"]
 
 log = logging.getLogger(__name__)
 
 
-def read_schema(wsdl_source: str) -> Any:
-    """The WSDL's schemas as ``xmlschema`` reads them, or None if it cannot."""
+def read_schema(wsdl_source: str, tls: TlsSpec | None = None) -> Any:
+    """The WSDL's schemas as ``xmlschema`` reads them (over ``tls`` when given), or None
+    if it cannot."""
     try:
         from xmlschema.extras.wsdl import Wsdl11Document
 
         remote = "://" in wsdl_source
         source = wsdl_source if remote else str(Path(wsdl_source).resolve())
+        options: dict[str, Any] = {}
+        if remote and tls is not None:
+            from strangler.adapters.calls.tls import tls_opener
+
+            options["opener"] = tls_opener(tls)
         # Remote WSDLs may import remote XSDs; local ones only local files. No DTDs.
         # What xmlschema warns about (an import it may not fetch) only costs facets too.
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            document = Wsdl11Document(source, allow="all" if remote else "local", defuse="always")
+            document = Wsdl11Document(
+                source, allow="all" if remote else "local", defuse="always", **options
+            )
         for warning in caught:
             log.info("facets for %s: %s", wsdl_source, warning.message)
         _keep_documentation(document.schema)

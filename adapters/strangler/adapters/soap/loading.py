@@ -46,6 +46,7 @@ from zeep.exceptions import Error as ZeepError
 from zeep.wsdl import Document
 from zeep.wsse.username import UsernameToken
 
+from strangler.adapters.calls.tls import mount_tls
 from strangler.adapters.soap import zeep_api
 from strangler.adapters.soap.cache import WsdlCache
 from strangler.adapters.soap.facets import read_schema
@@ -135,6 +136,8 @@ def open_wsdl(system: SoapSystem, cache_dir: Path | None = None) -> tuple[Client
         timeout=system.timeout_s,
         trusted_origins=system.trusted_origins,
     )
+    if system.tls is not None:  # the WSDL and its imports over the spec's TLS, as the calls
+        mount_tls(transport.session, system.tls)
     if system.auth is not None and system.auth.kind == "basic":
         transport.session.auth = (system.auth.username, system.auth.password.get_secret_value())
     wsse = None
@@ -155,7 +158,7 @@ def open_wsdl(system: SoapSystem, cache_dir: Path | None = None) -> tuple[Client
             document = Document(
                 system.wsdl, cast(Any, transport), settings=loading_settings(settings)
             )
-        schema = read_schema(system.wsdl)
+        schema = read_schema(system.wsdl, system.tls)
         cache.save(system.wsdl, document, schema)
     client = Client(document, transport=transport, wsse=wsse, settings=settings)
     return client, schema, hit is not None
