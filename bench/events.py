@@ -9,7 +9,8 @@ free loopback port, and a fresh PostgreSQL database holding a source table
   idempotence, and one polled stream of ``items``): polling change capture
   writes each inserted row's CloudEvent to the outbox, the relay publishes it.
   Rows are inserted in committed chunks of 500 as fast as the database takes
-  them; each row's commit time is kept.
+  them, by a process of its own (the legacy application is not strangler's
+  process); each row's commit time is kept.
 * **the peer**: a bare ``KafkaProducer`` (same acks, linger and idempotence)
   sends the very same CloudEvent payloads under the same keys to another topic
   of the same broker, then flushes.
@@ -34,7 +35,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -145,6 +145,48 @@ class Consumer:
         return arrivals
 
 
+def _insert(source: str, rows: int, go: Any, ready: Any, out: Any) -> None:
+    """In a process of its own (the legacy application): insert ``rows`` rows in
+    committed chunks once ``go`` is set; (first id, last id + 1, commit time) per chunk."""
+    engine = sa.create_engine(source)
+    with engine.connect() as connection:
+        connection.exec_driver_sql("SELECT 1")
+    ready.set()
+    go.wait()
+    chunks = []
+    for first in range(0, rows, CHUNK):
+        ids = range(first, min(first + CHUNK, rows))
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text("INSERT INTO items VALUES (:id, :sku, :qty, now())"),
+                [{"id": i, "sku": f"SKU-{i % 977:05d}", "qty": i % 50} for i in ids],
+            )
+        chunks.append((ids.start, ids.stop, time.monotonic()))
+    engine.dispose()
+    out.put(chunks)
+
+
+class Writer:
+    """The legacy application writing the source table, started and waiting."""
+
+    def __init__(self, source: str, rows: int) -> None:
+        context = mp.get_context("spawn")
+        self.go, ready, self.out = context.Event(), context.Event(), context.Queue()
+        self.process = context.Process(
+            target=_insert, args=(source, rows, self.go, ready, self.out)
+        )
+        self.process.start()
+        if not ready.wait(60):
+            raise RuntimeError("writer not ready")
+
+    def run(self) -> dict[int, float]:
+        """Insert now; each row's commit time once every chunk is committed."""
+        self.go.set()
+        chunks = self.out.get(timeout=600)
+        self.process.join(30)
+        return {i: stamp for first, stop, stamp in chunks for i in range(first, stop)}
+
+
 def figures(arrivals: dict[str, float], start: float, sent: dict[str, float]) -> dict[str, float]:
     latencies = [arrivals[i] - sent[i] for i in sent]
     return {
@@ -192,26 +234,14 @@ def ours(bootstrap: str, rows: int, tmp: Path) -> tuple[dict[str, float], list[t
         state = f"sqlite:///{tmp / f'state-{topic}.sqlite'}"
         platform = build_platform(parse_spec(spec_text(source, state, bootstrap, topic)))
         consumer = Consumer(bootstrap, topic, rows)
+        writer = Writer(source, rows)
         committed: dict[int, float] = {}
-
-        def insert() -> None:
-            for first in range(0, rows, CHUNK):
-                ids = range(first, min(first + CHUNK, rows))
-                with engine.begin() as connection:
-                    connection.execute(
-                        sa.text("INSERT INTO items VALUES (:id, :sku, :qty, now())"),
-                        [{"id": i, "sku": f"SKU-{i % 977:05d}", "qty": i % 50} for i in ids],
-                    )
-                stamp = time.monotonic()
-                committed.update(dict.fromkeys(ids, stamp))
 
         async def run() -> float:
             async with platform.running():
                 await asyncio.sleep(0.5)  # the first empty cycles
                 start = time.monotonic()
-                writer = threading.Thread(target=insert)
-                writer.start()
-                await asyncio.to_thread(writer.join)
+                committed.update(await asyncio.to_thread(writer.run))
                 waited = await asyncio.to_thread(consumer.arrivals)
                 arrivals.update(waited)
                 return start
@@ -241,7 +271,9 @@ def peer(bootstrap: str, payloads: list[tuple[str, bytes]]) -> dict[str, float]:
     topic = f"peer.{secrets.token_hex(4)}"
     create_topic(bootstrap, topic)
     consumer = Consumer(bootstrap, topic, len(payloads))
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    producer = KafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=5, batch_size=64 * 1024
+    )
     headers = [("content-type", b"application/cloudevents+json")]
     sent: dict[str, float] = {}
     ids = [orjson.loads(value)["id"] for _, value in payloads]

@@ -264,14 +264,16 @@ def test_a_relay_that_lost_its_lease_marks_nothing(
     old = relay_for(sqlite_state, "items", broker.bootstrap, holder="old", lease_s=30)
     new = relay_for(sqlite_state, "items", broker.bootstrap, holder="new", lease_s=30)
 
-    def steal() -> bool:  # the lease passes to "new" while "old" waits for its acks
+    publish = old.publisher.publish
+
+    def steal(messages: Any, **options: Any) -> Any:  # the lease passes to "new" meanwhile
         with sqlite_state.transaction() as connection:
             connection.execute(sa.text("UPDATE strangler_leases SET holder = 'new'"))
-        return True
+        return publish(messages, **options)
 
     try:
         assert old.lease.acquire()
-        old.lease.acquire = steal  # type: ignore[method-assign]
+        old.publisher.publish = steal  # type: ignore[method-assign]
         assert old.cycle() == 0
         assert old.stats.fenced == 1 and not old.holding
         assert len(unsent(sqlite_state, "items")) == 20

@@ -2,8 +2,9 @@
 
 Each cycle (:meth:`Capture.poll_once`):
 
-1. takes or renews the lease ``capture:<stream>`` (one replica captures a
-   stream at a time; the others wait and retry);
+1. takes the lease ``capture:<stream>``, or renews it when a third of its
+   time has passed (one replica captures a stream at a time; the others wait
+   and retry; every write below is fenced by the lease all the same);
 2. reads the rows whose watermark is at least the highest watermark seen less
    the lookback, in pages of ``batch_size`` ordered by (watermark, key), so
    rows sharing a watermark are never skipped at a page boundary and a
@@ -34,8 +35,8 @@ from strangler.adapters.db.query import split
 from strangler.adapters.db.values import parse_text, to_json
 from strangler.errors import StranglerError
 from strangler.events.capture_source import SourceReader, Watermark
-from strangler.events.capture_state import CaptureState, Emitted, LeaseLost
-from strangler.events.leases import Lease
+from strangler.events.capture_state import CaptureState, Emitted
+from strangler.events.leases import Lease, LeaseLost
 from strangler.events.metrics import CAPTURE_FAILURES, CAPTURE_OK, CAPTURE_READ, CAPTURED
 from strangler.events.streams import Action, Stream
 from strangler.platform.component import Health, Status
@@ -170,7 +171,7 @@ class Capture:
         self._error, self._error_where = message, where
 
     async def _cycle(self, full: bool | None) -> Cycle:
-        self._held = await asyncio.to_thread(self.lease.acquire)
+        self._held = await asyncio.to_thread(self.lease.ensure)
         if not self._held:
             return Cycle(held=False)
         cycle = Cycle(held=True)
@@ -190,6 +191,8 @@ class Capture:
                     self.state.commit, page.rows, self._event, position
                 )
                 cycle.emitted.add(emitted)
+                if emitted.total:
+                    self.hub.appended(self.stream.name)
                 if not page.more:
                     break
                 after = page.after
@@ -212,7 +215,7 @@ class Capture:
 
     async def full_pass(self) -> Cycle:
         """Only the full pass: rows changed beyond the lookback, rows deleted."""
-        self._held = await asyncio.to_thread(self.lease.acquire)
+        self._held = await asyncio.to_thread(self.lease.ensure)
         if not self._held:
             return Cycle(held=False)
         cycle = Cycle(held=True, full_pass=True)
@@ -227,7 +230,10 @@ class Capture:
         after: tuple[Any, ...] | None = None
         while True:  # every row, in key order
             page = await self.reader.rows_by_key(after)
-            emitted.add(await asyncio.to_thread(self.state.commit, page.rows, self._event, None))
+            done = await asyncio.to_thread(self.state.commit, page.rows, self._event, None)
+            emitted.add(done)
+            if done.total:
+                self.hub.appended(self.stream.name)
             if not page.more:
                 break
             after = page.after
@@ -240,6 +246,7 @@ class Capture:
             gone = [k for k in keys if k not in present]
             if gone:
                 emitted.add(await asyncio.to_thread(self.state.delete, gone, self._event))
+                self.hub.appended(self.stream.name)
             last = keys[-1]
         return emitted
 

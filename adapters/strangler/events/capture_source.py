@@ -7,6 +7,12 @@ alike. Rows are answered exactly as the REST side answers them (the adapter's
 :class:`~strangler.adapters.db.rows.RowService` decodes them), then keyed and
 hashed (:mod:`strangler.events.rows`).
 
+Rows re-read within the lookback come back every cycle as they were: a row
+whose stored values are exactly those of a row already decoded (same types,
+same values, decimals to the digit, times to the offset) is not decoded and
+hashed again (:class:`Decoded`, the rows of about the last two lookback
+windows, at most ``2 * MEMO_ROWS``).
+
 Watermarks (:class:`Watermark`) are integers (row versions), timestamps with
 or without a zone, or ISO 8601 text (SQLite's date-times are text too). Bounds
 are computed from values read from the source only: the relay's clock never
@@ -19,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -32,7 +39,10 @@ from strangler.errors import SpecError, SpecProblem, StranglerError
 from strangler.events.rows import data_hash, entity_key
 from strangler.spec.events import PollSpec
 
-__all__ = ["Captured", "Page", "SourceReader", "Watermark"]
+__all__ = ["MEMO_ROWS", "Captured", "Decoded", "Page", "SourceReader", "Watermark"]
+
+MEMO_ROWS = 25_000
+"""Rows per generation of :class:`Decoded` (two generations are kept)."""
 
 Mode = Literal["integer", "datetime", "text"]
 
@@ -152,6 +162,52 @@ class Captured:
     watermark: Any
 
 
+def _exact(value: Any) -> Any:
+    """``value`` as a dict key equal only to the very same stored value."""
+    kind = type(value)
+    if kind is Decimal or kind is float:
+        return kind, repr(value)  # 1.0 and 1.00, 0.0 and -0.0 differ
+    if isinstance(value, (dt.datetime, dt.time)) and value.tzinfo is not None:
+        return kind, value.isoformat()  # one instant in two offsets differs
+    return kind, value
+
+
+class Decoded:
+    """Rows already decoded, by their exact stored values: two generations; a
+    generation that reaches ``limit`` rows becomes the older one, and the older is
+    dropped. A row found is moved to the newer generation."""
+
+    def __init__(self, limit: int = MEMO_ROWS) -> None:
+        self.limit = limit
+        self._new: dict[tuple[Any, ...], Captured] = {}
+        self._old: dict[tuple[Any, ...], Captured] = {}
+
+    def key(self, stored: Sequence[Any]) -> tuple[Any, ...] | None:
+        """The row's key here (None: a value that cannot be a key, such as a list)."""
+        key = tuple(map(_exact, stored))
+        try:
+            hash(key)
+        except TypeError:
+            return None
+        return key
+
+    def get(self, key: tuple[Any, ...]) -> Captured | None:
+        found = self._new.get(key)
+        if found is None:
+            found = self._old.pop(key, None)
+            if found is not None:
+                self.put(key, found)
+        return found
+
+    def put(self, key: tuple[Any, ...], row: Captured) -> None:
+        if len(self._new) >= self.limit:
+            self._old, self._new = self._new, {}
+        self._new[key] = row
+
+    def __len__(self) -> int:
+        return len(self._new) + len(self._old)
+
+
 @dataclass(frozen=True)
 class Page:
     """Rows of one read, where the next read starts (``after``), whether it may find more."""
@@ -175,12 +231,13 @@ class SourceReader:
         self._by_key = tuple(SortKey(k) for k in table.key)
         # MariaDB's ODBC driver drops the fraction of a bound timestamp: bind them as text
         self._text_times = adapter.runner.dialect.name in ("mysql", "mariadb")
+        self.decoded = Decoded()
 
     async def changes(self, low: Any, after: tuple[Any, ...] | None) -> Page:
         """Rows with watermark >= ``low`` (all rows with one if None), by (watermark, key)."""
         name = self.watermark.column.name
         condition = Filter(name, "is", "not null") if low is None else Filter(name, "ge", low)
-        return await self._page((condition,), self._by_watermark, after)
+        return await self._page((condition,), self._by_watermark, after, self.decoded)
 
     async def rows_by_key(self, after: tuple[Any, ...] | None) -> Page:
         """Every row, in key order (the full pass)."""
@@ -191,6 +248,7 @@ class SourceReader:
         filters: tuple[Filter, ...],
         sort: tuple[SortKey, ...],
         after: tuple[Any, ...] | None,
+        decoded: Decoded | None = None,
     ) -> Page:
         table = self.table
         if self._text_times:
@@ -207,8 +265,15 @@ class SourceReader:
         position = names.index(self.watermark.column.name)
         captured = []
         for row in rows:
-            data = self.adapter.rows._json(table, names, row[:width])
-            captured.append(Captured(entity_key(table, data), data_hash(data), data, row[position]))
+            stored = row[:width]
+            key = None if decoded is None else decoded.key(stored)
+            known = None if key is None or decoded is None else decoded.get(key)
+            if known is None:
+                data = self.adapter.rows._json(table, names, stored)
+                known = Captured(entity_key(table, data), data_hash(data), data, row[position])
+                if key is not None and decoded is not None:
+                    decoded.put(key, known)
+            captured.append(known)
         last = None
         if rows:
             sortable = dict(zip(page_sort_values(table, query), rows[-1][width:], strict=True))

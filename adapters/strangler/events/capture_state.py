@@ -8,12 +8,15 @@ date and the offset written. A crash between two batches leaves the outbox,
 the snapshot and the offset consistent with each other: the next cycle reads
 the rows again and emits only what the snapshot has not recorded.
 
+A batch that would write nothing (every row's hash already in the snapshot,
+the offset unchanged: rows re-read within the lookback) is settled by one
+read of the snapshot, without a write transaction.
+
 All functions here are blocking; the capture component runs them in a thread.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,8 +25,8 @@ import orjson
 import sqlalchemy as sa
 
 from strangler.events.capture_source import Captured
-from strangler.events.leases import Lease
-from strangler.events.store import LEASES, OFFSETS, SNAPSHOT, StateStore, now
+from strangler.events.leases import Lease, LeaseLost
+from strangler.events.store import OFFSETS, SNAPSHOT, StateStore, now
 from strangler.events.streams import Action
 
 __all__ = ["CaptureState", "Emitted", "LeaseLost", "MakeEvent"]
@@ -32,10 +35,6 @@ MakeEvent = Callable[[Action, str, Any, Any], dict[str, Any]]
 """``(action, key, data, watermark)`` → an outbox row."""
 
 _CHUNK = 400  # keys per IN list: well below every database's parameter limit
-
-
-class LeaseLost(Exception):
-    """Another replica holds the stream's capture lease: the batch was not written."""
 
 
 @dataclass
@@ -65,29 +64,28 @@ class CaptureState:
         self.store = store
         self.stream = stream
         self.lease = lease
+        self._stored: dict[str, Any] | None = None  # the offset as last read or written
 
     def position(self) -> dict[str, Any]:
         """The stored offset (``{}`` before the first batch)."""
-        with self.store.engine.connect() as connection:
+        with self.store.reading() as connection:
             text = connection.execute(
                 sa.select(OFFSETS.c.position).where(OFFSETS.c.stream == self.stream)
             ).scalar()
-        return dict(orjson.loads(text)) if text else {}
+        stored = dict(orjson.loads(text)) if text else {}
+        self._stored = stored
+        return dict(stored)
 
-    def _fence(self, connection: sa.Connection) -> None:
-        """Renew the lease inside the batch's transaction, or refuse the batch."""
-        moment = time.time()
-        renewed = connection.execute(
-            LEASES.update()
-            .where(
-                LEASES.c.name == self.lease.name,
-                LEASES.c.holder == self.lease.holder,
-                LEASES.c.expires_at > moment,
-            )
-            .values(expires_at=moment + self.lease.ttl_s)
-        ).rowcount
-        if renewed != 1:
-            raise LeaseLost(self.lease.name)
+    def _settled(self, rows: Sequence[Captured], position: dict[str, Any] | None) -> bool:
+        """Whether the batch would write nothing: the offset is the stored one and the
+        snapshot holds every row's hash (one read, no write lock)."""
+        if position is not None and position != self._stored:
+            return False
+        if not rows:
+            return True
+        with self.store.reading() as connection:
+            known = self._hashes(connection, [r.key for r in rows])
+        return all(known.get(r.key) == r.hash for r in rows)
 
     def _hashes(self, connection: sa.Connection, keys: Sequence[str]) -> dict[str, str]:
         found: dict[str, str] = {}
@@ -106,8 +104,9 @@ class CaptureState:
         """Append events for rows the snapshot does not hold in this version; record them;
         store ``position`` (None: keep the offset). One transaction; ``LeaseLost``."""
         emitted = Emitted()
-        with self.store.transaction() as connection:
-            self._fence(connection)
+        if self._settled(rows, position):
+            return emitted
+        with self.lease.fenced() as connection:
             known = self._hashes(connection, [r.key for r in rows])
             events: list[dict[str, Any]] = []
             inserts: dict[str, str] = {}
@@ -153,6 +152,8 @@ class CaptureState:
                 )
             if position is not None:
                 self._save(connection, position)
+        if position is not None:
+            self._stored = dict(position)
         return emitted
 
     def snapshot_keys(self, after: str | None, limit: int) -> list[str]:
@@ -161,15 +162,14 @@ class CaptureState:
         if after is not None:
             query = query.where(SNAPSHOT.c.row_key > after)
         query = query.order_by(SNAPSHOT.c.row_key).limit(limit)
-        with self.store.engine.connect() as connection:
+        with self.store.reading() as connection:
             return [row.row_key for row in connection.execute(query)]
 
     def delete(self, keys: Sequence[str], make: MakeEvent) -> Emitted:
         """Emit ``deleted`` for keys gone from the table and drop them from the snapshot.
         One transaction; ``LeaseLost``."""
         emitted = Emitted()
-        with self.store.transaction() as connection:
-            self._fence(connection)
+        with self.lease.fenced() as connection:
             known = self._hashes(connection, keys)  # still in the snapshot
             gone = [k for k in dict.fromkeys(keys) if k in known]
             self.store.append(connection, [make("deleted", k, None, None) for k in gone])
@@ -186,9 +186,9 @@ class CaptureState:
 
     def save(self, position: dict[str, Any]) -> None:
         """Store the offset alone (under the lease; ``LeaseLost``)."""
-        with self.store.transaction() as connection:
-            self._fence(connection)
+        with self.lease.fenced() as connection:
             self._save(connection, position)
+        self._stored = dict(position)
 
     def _save(self, connection: sa.Connection, position: dict[str, Any]) -> None:
         text = orjson.dumps(position).decode()

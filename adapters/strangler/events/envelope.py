@@ -16,7 +16,7 @@ is a duplicate.
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -30,7 +30,11 @@ CONTENT_TYPE = "application/cloudevents+json"
 
 
 def new_id() -> str:
-    return uuid.uuid4().hex
+    """A random UUID (version 4) as 32 hex digits, without building a ``uuid.UUID``."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = raw[6] & 0x0F | 0x40
+    raw[8] = raw[8] & 0x3F | 0x80
+    return raw.hex()
 
 
 def event_time(value: datetime | None = None) -> str:

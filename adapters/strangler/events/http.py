@@ -121,7 +121,7 @@ class Tail:
 def latest_seq(store: StateStore, stream: str) -> int:
     """The highest sequence number of ``stream`` in the outbox (0 when empty)."""
     query = sa.select(sa.func.max(OUTBOX.c.seq)).where(OUTBOX.c.stream == stream)
-    with store.engine.connect() as connection:
+    with store.reading() as connection:
         value = connection.execute(query).scalar()
     return int(value or 0)
 

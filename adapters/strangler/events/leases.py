@@ -5,6 +5,14 @@ renewing (killed, frozen, cut off) loses it after ``ttl_s``, and another takes
 over. Taking and renewing is one conditional statement in its own transaction,
 so two replicas never both hold a lease. Expiry times are the holders' wall
 clocks: replicas' clocks must agree to well within ``ttl_s``.
+
+A holder remembers the expiry it last wrote. No other replica can take the
+lease before then, so :meth:`Lease.ensure` answers from memory while less
+than a third of ``ttl_s`` has passed since the last renewal, and asks the
+database only after that: a busy holder renews about three times per
+``ttl_s`` instead of once per cycle. Writes made under the lease are fenced
+all the same (:meth:`Lease.fence`: a conditional renewal inside the write's
+own transaction).
 """
 
 from __future__ import annotations
@@ -13,12 +21,18 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import sqlalchemy as sa
 
 from strangler.events.store import LEASES, StateStore
 
-__all__ = ["Lease", "holder_id"]
+__all__ = ["Lease", "LeaseLost", "holder_id"]
+
+
+class LeaseLost(Exception):
+    """Another replica holds the lease: the write under it was not made."""
 
 
 def holder_id() -> str:
@@ -34,9 +48,19 @@ class Lease:
         self.name = name
         self.ttl_s = ttl_s
         self.holder = holder or holder_id()
+        self.until = 0.0
+        """The expiry this holder last wrote (0: not held, as far as it knows)."""
+
+    def ensure(self) -> bool:
+        """Whether this holder holds the lease: from memory while less than a third of
+        ``ttl_s`` has passed since it last renewed it, else :meth:`acquire`."""
+        if time.time() < self.until - self.ttl_s * 2 / 3:
+            return True
+        return self.acquire()
 
     def acquire(self) -> bool:
         """Take the lease if free, expired or already ours, and extend it; True if held."""
+        self.until = 0.0
         now = time.time()
         with self.store.transaction() as connection:
             taken = connection.execute(
@@ -48,6 +72,7 @@ class Lease:
                 .values(holder=self.holder, expires_at=now + self.ttl_s)
             ).rowcount
             if taken:
+                self.until = now + self.ttl_s
                 return True
             exists = connection.execute(
                 sa.select(LEASES.c.name).where(LEASES.c.name == self.name)
@@ -63,11 +88,42 @@ class Lease:
                 )
         except sa.exc.IntegrityError:  # another replica inserted it first
             return False
+        self.until = now + self.ttl_s
         return True
+
+    def fence(self, connection: sa.Connection) -> None:
+        """Renew the lease inside ``connection``'s transaction, or raise ``LeaseLost``
+        (the caller's transaction then rolls back: nothing is written under a lost lease)."""
+        moment = time.time()
+        renewed = connection.execute(
+            LEASES.update()
+            .where(
+                LEASES.c.name == self.name,
+                LEASES.c.holder == self.holder,
+                LEASES.c.expires_at > moment,
+            )
+            .values(expires_at=moment + self.ttl_s)
+        ).rowcount
+        if renewed != 1:
+            self.until = 0.0
+            raise LeaseLost(self.name)
+        self.until = moment + self.ttl_s
+
+    @contextmanager
+    def fenced(self) -> Iterator[sa.Connection]:
+        """A state transaction under the lease: :meth:`fence` first (``LeaseLost``);
+        if the transaction fails, the renewal made in it is forgotten too."""
+        try:
+            with self.store.transaction() as connection:
+                self.fence(connection)
+                yield connection
+        except BaseException:
+            self.until = 0.0
+            raise
 
     def held(self) -> bool:
         """Whether this holder still holds an unexpired lease (checked in the database)."""
-        with self.store.engine.connect() as connection:
+        with self.store.reading() as connection:
             row = connection.execute(
                 sa.select(LEASES.c.holder, LEASES.c.expires_at).where(LEASES.c.name == self.name)
             ).first()
@@ -75,6 +131,7 @@ class Lease:
 
     def release(self) -> None:
         """Give the lease up at once (a clean stop), so another replica need not wait."""
+        self.until = 0.0
         with self.store.transaction() as connection:
             connection.execute(
                 LEASES.update()

@@ -51,6 +51,17 @@ class EventHub:
         self._asyncapi: bytes | None = None
         self.asyncapi_edits: list[Callable[[dict[str, Any]], None]] = []
         """Applied to the AsyncAPI document in turn (the security part declares its schemes)."""
+        self._waiting: dict[str, list[Callable[[], None]]] = {}
+
+    def on_append(self, stream: str, wake: Callable[[], None]) -> None:
+        """Call ``wake`` (on the event loop) when this process appends to ``stream``."""
+        self._waiting.setdefault(stream, []).append(wake)
+
+    def appended(self, stream: str) -> None:
+        """Events were appended to ``stream`` (a relay then publishes without waiting
+        for its interval)."""
+        for wake in self._waiting.get(stream, ()):
+            wake()
 
     async def start(self) -> None:
         await asyncio.to_thread(self.store.create)
@@ -127,7 +138,7 @@ class EventHub:
 def _ping(store: StateStore) -> None:
     import sqlalchemy as sa
 
-    with store.engine.connect() as connection:
+    with store.reading() as connection:
         connection.execute(sa.text("SELECT 1"))
 
 
@@ -143,7 +154,10 @@ def build(spec: EventsSpec, context: BuildContext) -> list[Component]:
     if spec.kafka is not None:
         from strangler.events.relay import Relay
 
-        components.extend(Relay(s.name, hub.store, spec.kafka, spec.relay) for s in streams)
+        for s in streams:
+            relay = Relay(s.name, hub.store, spec.kafka, spec.relay)
+            hub.on_append(s.name, relay.wake)
+            components.append(relay)
     from strangler.events.outbox import install
 
     install(hub, streams)

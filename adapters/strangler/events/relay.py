@@ -2,15 +2,15 @@
 
 One cycle (:meth:`Relay.publish_once`):
 
-1. take or renew the lease ``relay:<stream>``; a relay that does not hold it
-   publishes nothing (it stands by, and takes over once the holder has not
-   renewed for ``lease_s``);
+1. take the lease ``relay:<stream>``, or renew it when a third of its time
+   has passed; a relay that does not hold it publishes nothing (it stands by,
+   and takes over once the holder has not renewed for ``lease_s``);
 2. read up to ``batch_size`` unsent events in ``seq`` order;
 3. send them all, each under its entity key (one entity's events go to one
    partition, in order), and wait until every one is acknowledged, renewing
    the lease while waiting;
-4. in one transaction: check the lease is still ours (fencing), then mark
-   the batch sent.
+4. in one transaction: renew the lease if it is still ours (fencing: a
+   conditional update), then mark the batch sent.
 
 If any send fails, or the broker does not answer in time, nothing is marked:
 the next cycle sends the batch again from its first event (the producer
@@ -39,9 +39,9 @@ import sqlalchemy as sa
 
 from strangler.errors import BrokerError
 from strangler.events.kafka import Message, Publisher
-from strangler.events.leases import Lease
+from strangler.events.leases import Lease, LeaseLost
 from strangler.events.metrics import OUTBOX_PENDING, PUBLISHED, RELAY_FAILURES
-from strangler.events.store import LEASES, OUTBOX, StateStore, now
+from strangler.events.store import OUTBOX, StateStore, now
 from strangler.platform.component import Health
 from strangler.spec.events import KafkaSpec, RelaySpec
 
@@ -50,6 +50,7 @@ __all__ = ["Relay", "RelayStats"]
 log = logging.getLogger(__name__)
 
 _PURGE_EVERY_S = 300.0
+_MEASURE_EVERY_S = 1.0
 
 
 @dataclass
@@ -87,8 +88,10 @@ class Relay:
         self.stats = RelayStats()
         self.holding = False
         self._next_purge = 0.0
+        self._next_measure = 0.0
         self._task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
+        self._wake = asyncio.Event()
 
     @property
     def name(self) -> str:
@@ -98,6 +101,7 @@ class Relay:
 
     async def start(self) -> None:
         self._stop = asyncio.Event()
+        self._wake = asyncio.Event()
         self._task = asyncio.create_task(self._run(), name=self.name)
 
     async def close(self) -> None:
@@ -126,6 +130,11 @@ class Relay:
             return Health("degraded", detail)
         return Health("ok", detail)
 
+    def wake(self) -> None:
+        """Events were appended in this process: the next cycle starts at once rather
+        than after ``interval_s`` (called on the event loop)."""
+        self._wake.set()
+
     # -- cycles ---------------------------------------------------------------
 
     async def publish_once(self) -> int:
@@ -137,7 +146,7 @@ class Relay:
 
     def cycle(self) -> int:
         """:meth:`publish_once`, blocking."""
-        self.holding = self.lease.acquire()
+        self.holding = self.lease.ensure()
         if not self.holding:
             return 0
         if time.monotonic() >= self._next_purge:
@@ -152,17 +161,18 @@ class Relay:
         except BrokerError as exc:
             self._failed(exc)
             raise
-        with self.store.transaction() as connection:
-            if not self._still_held(connection):
-                self.stats.fenced += 1
-                log.warning(
-                    "%s: lease lost while publishing %d events; another relay sends them",
-                    self.name,
-                    len(rows),
-                )
-                self.holding = False
-                return 0
-            self.store.mark_sent(connection, [r.seq for r in rows])
+        try:
+            with self.lease.fenced() as connection:
+                self.store.mark_sent(connection, [r.seq for r in rows])
+        except LeaseLost:
+            self.stats.fenced += 1
+            log.warning(
+                "%s: lease lost while publishing %d events; another relay sends them",
+                self.name,
+                len(rows),
+            )
+            self.holding = False
+            return 0
         self.stats.published += len(rows)
         PUBLISHED.labels(self.stream).inc(len(rows))
         self.stats.batches += 1
@@ -194,7 +204,7 @@ class Relay:
             .select_from(OUTBOX)
             .where(OUTBOX.c.stream == self.stream, OUTBOX.c.sent_at.is_(None))
         )
-        with self.store.engine.connect() as connection:
+        with self.store.reading() as connection:
             return int(connection.execute(query).scalar_one())
 
     # -- inside ---------------------------------------------------------------
@@ -202,14 +212,6 @@ class Relay:
     @property
     def _tick_s(self) -> float:
         return max(0.05, self.spec.lease_s / 3)
-
-    def _still_held(self, connection: sa.Connection) -> bool:
-        row = connection.execute(
-            sa.select(LEASES.c.holder, LEASES.c.expires_at)
-            .where(LEASES.c.name == self.lease.name)
-            .with_for_update()
-        ).first()
-        return row is not None and row.holder == self.lease.holder and row.expires_at > time.time()
 
     def _succeeded(self) -> None:
         if self.stats.failing_since is not None:
@@ -228,13 +230,14 @@ class Relay:
     async def _run(self) -> None:
         backoff = self.spec.interval_s
         while not self._stop.is_set():
+            self._wake.clear()
             try:
                 sent = await asyncio.to_thread(self.cycle)
                 await asyncio.to_thread(self._measure)
                 backoff = self.spec.interval_s
-                if sent >= self.spec.batch_size:
-                    continue  # more may be waiting: no pause
-                delay = self.spec.interval_s
+                if sent >= self.spec.batch_size or self._wake.is_set():
+                    continue  # more may be waiting, or was appended meanwhile: no pause
+                await self._pause(self.spec.interval_s, wakes=True)
             except Exception as exc:  # the loop never dies; health says what is wrong
                 if not isinstance(exc, BrokerError):
                     self.stats.last_error = f"{type(exc).__name__}: {exc}"
@@ -242,12 +245,23 @@ class Relay:
                     log.exception("%s: cycle failed", self.name)
                 delay = backoff
                 backoff = min(backoff * 2, max(self.spec.interval_s, self._tick_s))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), delay)
+                await self._pause(delay, wakes=False)  # a failure backs off in full
+
+    async def _pause(self, delay: float, *, wakes: bool) -> None:
+        """Wait ``delay`` seconds, or less when stopped (or woken, with ``wakes``)."""
+        events = (self._stop, self._wake) if wakes else (self._stop,)
+        waits = [asyncio.ensure_future(e.wait()) for e in events]
+        try:
+            await asyncio.wait(waits, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
 
     def _measure(self) -> None:
-        """The outbox's depth, for ``strangler_outbox_pending`` (by the active relay)."""
-        if self.holding:
+        """The outbox's depth, for ``strangler_outbox_pending`` (by the active relay, at
+        most once a second)."""
+        if self.holding and time.monotonic() >= self._next_measure:
+            self._next_measure = time.monotonic() + _MEASURE_EVERY_S
             OUTBOX_PENDING.labels(self.stream).set(self.pending_count())
 
     def _shut(self) -> None:

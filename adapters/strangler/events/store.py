@@ -29,7 +29,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from strangler.adapters.db.state_engine import state_engine
+from strangler.adapters.db.state_engine import READS, state_engine
 
 __all__ = [
     "COMMANDS",
@@ -145,6 +145,13 @@ class StateStore:
         with self.engine.begin() as connection:
             yield connection
 
+    @contextmanager
+    def reading(self) -> Iterator[sa.Connection]:
+        """A connection that only reads (SQLite: it never waits for, or holds, the
+        write lock)."""
+        with self.engine.connect().execution_options(**READS) as connection:
+            yield connection
+
     # -- the outbox ---------------------------------------------------------
 
     def append(self, connection: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
@@ -161,7 +168,7 @@ class StateStore:
             .order_by(OUTBOX.c.seq)
             .limit(limit)
         )
-        with self.engine.connect() as connection:
+        with self.reading() as connection:
             return [OutboxRow(*row) for row in connection.execute(query)]
 
     def pending(self, stream: str, limit: int) -> list[OutboxRow]:
@@ -172,7 +179,7 @@ class StateStore:
             .order_by(OUTBOX.c.seq)
             .limit(limit)
         )
-        with self.engine.connect() as connection:
+        with self.reading() as connection:
             return [OutboxRow(*row) for row in connection.execute(query)]
 
     def mark_sent(self, connection: sa.Connection, seqs: Sequence[int]) -> None:
