@@ -154,3 +154,47 @@ def test_memory_buckets_refill_at_their_rate() -> None:
     assert buckets.take_now("k", 2, 0.5, 2.0).allowed is True  # one token after 2 s
     refused = buckets.take_now("k", 2, 0.5, 2.0)
     assert not refused.allowed and refused.retry_after_s == pytest.approx(2.0)
+
+
+@pytest.fixture
+def acl_user(prefix: str) -> Iterator[tuple[str, str]]:
+    """A Redis ACL user of this test only, with a password, allowed the scripting commands
+    (and what the bucket script calls) on the keys under ``prefix`` alone; deleted afterwards."""
+    name, password = f"strangler-test-{uuid.uuid4().hex[:12]}", uuid.uuid4().hex
+    admin = redis.Redis.from_url(REDIS_URL)
+    admin.acl_setuser(
+        name,
+        enabled=True,
+        passwords=[f"+{password}"],
+        commands=["+@scripting", "+ping", "+time", "+hmget", "+hset", "+pexpire"],
+        keys=[f"{prefix}*"],
+    )
+    try:
+        yield name, password
+    finally:
+        admin.acl_deluser(name)
+        admin.close()
+
+
+def test_an_acl_user_with_a_password_shares_the_buckets(
+    prefix: str, acl_user: tuple[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    name, password = acl_user
+
+    async def take(url: str, key_prefix: str) -> tuple[int, bool]:
+        buckets = RedisBuckets(url, key_prefix, timeout_s=30)  # a busy machine is no outage
+        try:
+            taken = [await buckets.take("k", 2, 1 / 3600) for _ in range(4)]
+            return sum(t.allowed for t in taken), buckets.failing
+        finally:
+            await buckets.close()
+
+    url = f"redis://{name}:{password}@127.0.0.1:6379/0"
+    assert asyncio.run(take(url, prefix)) == (2, False)  # counted in Redis, as the user
+    keys = list(redis.Redis.from_url(REDIS_URL).scan_iter(match=prefix + "*"))
+    assert len(keys) == 1
+    # a wrong password, or keys outside the user's pattern: Redis refuses, the process limits
+    wrong = f"redis://{name}:not-{password}@127.0.0.1:6379/0"
+    assert asyncio.run(take(wrong, prefix)) == (2, True)
+    assert asyncio.run(take(url, "elsewhere:" + prefix)) == (2, True)
+    assert password not in caplog.text
