@@ -41,7 +41,7 @@ from strangler.spec.events import PollSpec
 
 __all__ = ["MEMO_ROWS", "Captured", "Decoded", "Page", "SourceReader", "Watermark"]
 
-MEMO_ROWS = 25_000
+MEMO_ROWS = 50_000
 """Rows per generation of :class:`Decoded` (two generations are kept)."""
 
 Mode = Literal["integer", "datetime", "text"]

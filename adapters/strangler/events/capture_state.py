@@ -26,7 +26,7 @@ import sqlalchemy as sa
 
 from strangler.events.capture_source import Captured
 from strangler.events.leases import Lease, LeaseLost
-from strangler.events.store import OFFSETS, SNAPSHOT, StateStore, now
+from strangler.events.store import OFFSETS, SNAPSHOT, StateStore, insert_many, now
 from strangler.events.streams import Action
 
 __all__ = ["CaptureState", "Emitted", "LeaseLost", "MakeEvent"]
@@ -129,14 +129,13 @@ class CaptureState:
                 emitted.keys.append(row.key)
                 known[row.key] = row.hash
             self.store.append(connection, events)
-            if inserts:
-                connection.execute(
-                    SNAPSHOT.insert(),
-                    [
-                        {"stream": self.stream, "row_key": k, "row_hash": h}
-                        for k, h in inserts.items()
-                    ],
-                )
+            insert_many(
+                connection,
+                SNAPSHOT,
+                ("row_key", "row_hash"),
+                [{"row_key": k, "row_hash": h} for k, h in inserts.items()],
+                {"stream": self.stream},
+            )
             if updates:
                 connection.execute(
                     SNAPSHOT.update()

@@ -20,7 +20,7 @@ All functions here are blocking; callers run them in a worker thread.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -40,6 +40,7 @@ __all__ = [
     "SNAPSHOT",
     "OutboxRow",
     "StateStore",
+    "insert_many",
     "state_url",
 ]
 
@@ -156,9 +157,7 @@ class StateStore:
 
     def append(self, connection: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
         """Add events (dicts with stream, event_id, topic, msg_key, event) in order."""
-        if rows:
-            stamp = now()
-            connection.execute(OUTBOX.insert(), [{**r, "created_at": stamp} for r in rows])
+        insert_many(connection, OUTBOX, _EVENT_COLUMNS, rows, {"created_at": now()})
 
     def read(self, stream: str, after: int, limit: int) -> list[OutboxRow]:
         """Events of ``stream`` with ``seq > after``, oldest first (sent or not)."""
@@ -187,6 +186,67 @@ class StateStore:
             connection.execute(
                 OUTBOX.update().where(OUTBOX.c.seq.in_(list(seqs))).values(sent_at=now())
             )
+
+
+_EVENT_COLUMNS = ("stream", "event_id", "topic", "msg_key", "event")
+
+
+@dataclass(frozen=True)
+class _Bulk:
+    """One table's multi-row INSERT, compiled for one dialect."""
+
+    sql: str
+    order: tuple[str, ...]  # the parameters' names, in their order in ``sql``
+    positional: bool
+    processors: dict[str, Any]  # column → the dialect's bind processor, where it has one
+
+
+_BULK: dict[tuple[str, str, tuple[str, ...]], _Bulk] = {}
+
+
+def _bulk(dialect: sa.Dialect, table: sa.Table, columns: tuple[str, ...]) -> _Bulk:
+    key = (dialect.name, table.name, columns)
+    found = _BULK.get(key)
+    if found is None:
+        compiled = table.insert().compile(dialect=dialect, column_keys=list(columns))
+        order = tuple(compiled.positiontup or ()) if dialect.positional else columns
+        processors = {}
+        for name in columns:
+            processor = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+            if processor is not None:
+                processors[name] = processor
+        found = _BULK[key] = _Bulk(compiled.string, order, dialect.positional, processors)
+    return found
+
+
+def insert_many(
+    connection: sa.Connection,
+    table: sa.Table,
+    columns: Sequence[str],
+    rows: Sequence[Mapping[str, Any]],
+    constants: Mapping[str, Any] | None = None,
+) -> None:
+    """Insert ``rows`` (their ``columns``; ``constants`` the same in every row) in
+    one ``executemany`` of the driver: SQLAlchemy compiles the statement and its
+    types' bind processors once, not once per row."""
+    if not rows:
+        return
+    fixed = dict(constants or {})
+    bulk = _bulk(connection.dialect, table, (*columns, *fixed))
+    for name, value in fixed.items():
+        processor = bulk.processors.get(name)
+        fixed[name] = processor(value) if processor is not None else value
+    varying = [(n, bulk.processors.get(n)) for n in columns]
+    if any(p is not None for _, p in varying):
+        rows = [{n: p(r[n]) if p else r[n] for n, p in varying} for r in rows]
+    if bulk.positional and bulk.order == (*columns, *fixed):  # INSERT keeps their order
+        tail = tuple(fixed.values())
+        params: list[Any] = [(*map(r.__getitem__, columns), *tail) for r in rows]
+    elif bulk.positional:
+        params = [tuple(fixed[n] if n in fixed else r[n] for n in bulk.order) for r in rows]
+    else:
+        params = [{**{n: r[n] for n in columns}, **fixed} for r in rows]
+    connection.exec_driver_sql(bulk.sql, params)
 
 
 _ROW = (
