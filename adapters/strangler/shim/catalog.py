@@ -48,6 +48,18 @@ class ShimOperation:
         target = self.legacy.target
         return target.binding.get(target.operation)
 
+    @cached_property
+    def answer_plan(self) -> Any:
+        """How its reply is written without zeep, or None (:mod:`.answers`)."""
+        from strangler.shim.answers import answer_plan
+
+        target = self.legacy.target
+        if target.encoded or target.simple_reply is not None:
+            return None
+        operation = self.binding_operation
+        prefixes = getattr(getattr(operation.binding.wsdl, "types", None), "_prefix_map_custom", {})
+        return answer_plan(operation.output, dict(prefixes or {}))
+
     @property
     def version(self) -> str:
         return str(self.legacy.target.soap_version)

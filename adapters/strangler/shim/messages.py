@@ -24,6 +24,7 @@ from strangler.adapters.soap.encoded import (
 )
 from strangler.adapters.soap.exchange import to_json_ready
 from strangler.errors import InputProblem, InvalidInput, LegacyProtocolError
+from strangler.shim.answers import Declined
 from strangler.shim.catalog import ShimOperation
 from strangler.shim.envelope import SOAP11, SOAP12, NotUnderstood, in_version
 
@@ -152,6 +153,14 @@ def write_answer(
     """The reply envelope (bytes) for a legacy-shaped ``answer`` (and the values of the
     reply's header parts, if any), and its root element; in SOAP ``version`` when the
     request spoke another than the binding's (a 1.1 envelope at a 1.2 service)."""
+    plan = op.answer_plan if not header else None
+    if plan is not None:
+        try:
+            envelope = plan.render(answer, version or op.version)
+        except Declined:
+            pass  # zeep writes it, or refuses it in its words
+        else:
+            return etree.tostring(envelope, encoding="utf-8", xml_declaration=True), envelope
     target = op.legacy.target
     message = op.binding_operation.output
     kwargs = dict(answer)
