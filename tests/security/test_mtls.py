@@ -138,6 +138,7 @@ def test_a_verified_certificate_that_names_no_caller_is_refused(served: Served) 
     with served.client(served.pki.stranger) as http:
         body = assert_problem(http.get("/database/erp/orders"), 403, "forbidden")
         assert "CN=stranger" in body["detail"]
+        assert body["required_scope"] == "db:erp:orders:read"
 
 
 def test_an_api_key_beside_a_certificate_is_the_caller(served: Served, api_keys: Keys) -> None:

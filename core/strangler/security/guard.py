@@ -344,8 +344,10 @@ class _Guarded:
                 principal = await guard.authenticate(
                     headers, scope.get("extensions", {}).get("tls")
                 )
-            except AccessDenied:
+            except AccessDenied as exc:
                 await guard.limit(f"ip:{address}", None)
+                if isinstance(exc, Forbidden) and not exc.required_scope and required:
+                    raise Forbidden(exc.message, required_scope=required) from None  # unnamed cert
                 raise
             if required and not guard.grants(principal.scopes, required):
                 _audit(guard, rule, principal.actor, scope, required, 403, address)
