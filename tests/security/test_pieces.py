@@ -262,6 +262,31 @@ def test_scopes_lists_every_operation_of_a_spec(estate: Estate) -> None:
     assert len(rows) > 90
 
 
+def test_scopes_lists_command_topics_with_their_operations_scope(tmp_path: Path) -> None:
+    from strangler.demo.inventory import WSDL_PATH
+
+    spec = tmp_path / "commands.yaml"
+    spec.write_text(
+        f"""
+systems:
+  inventory: {{kind: soap, wsdl: {WSDL_PATH}, address: "http://127.0.0.1:9/soap"}}
+events:
+  state: sqlite:///{tmp_path / "state.sqlite"}
+  kafka: {{bootstrap: "127.0.0.1:9"}}
+  commands:
+    adjust: {{topic: commands.adjust, operation: inventory.AdjustStock}}
+security:
+  scopes: {{"/soap/inventory/AdjustStock": stock:adjust}}
+""",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(cli, ["security", "scopes", "-c", str(spec)])
+    assert result.exit_code == 0, result.output
+    rows = {tuple(line.split()) for line in result.stdout.splitlines()}
+    assert ("COMMAND", "commands.adjust", "stock:adjust") in rows  # as its REST route
+    assert ("POST", "/soap/inventory/AdjustStock", "stock:adjust") in rows
+
+
 def test_a_json_rpc_batch_needs_every_method_of_its_system() -> None:
     from strangler.security.scopes import route_rules
 

@@ -499,6 +499,10 @@ class CommandConsumer:
         """Admit only the commands whose credentials ``gate`` lets through."""
         self.processor.gate = gate
 
+    def gated(self) -> list[tuple[str, Operation[Any]]]:
+        """The topic and the operation its commands call."""
+        return [(self.topic, self.processor.operation)]
+
     @property
     def topic(self) -> str:
         return self.processor.spec.topic

@@ -11,7 +11,7 @@ as the REST edge is.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -77,4 +77,8 @@ class GatedCalls(Protocol):
 
     def gate_calls(self, gate: CallGate) -> None:
         """Check every later call through ``gate``."""
+        ...
+
+    def gated(self) -> Sequence[tuple[str, Operation[Any]]]:
+        """(channel, operation) of each operation it calls: a topic and what it calls."""
         ...

@@ -9,9 +9,10 @@ the ``ce_*`` headers; a credential header is none of them), so the credential is
 never part of the event, never stored with it and never published again.
 
 The operation a command calls needs the scope its REST route needs
-(:mod:`.scopes`, ``security.scopes`` included): one operation, one permission,
-whichever way it is called. Every command, let through or refused, is one
-audit record (action ``command``, method ``COMMAND``, path the topic).
+(:mod:`.scopes`, ``security.scopes`` given for any of its REST paths included):
+one operation, one permission, whichever way it is called. Every command, let
+through or refused, is one audit record (action ``command``, method
+``COMMAND``, path the topic).
 """
 
 from __future__ import annotations
@@ -48,15 +49,22 @@ class GuardGate:
         return self._scopes[operation.ref]
 
     def _route_scope(self, operation: Operation[Any]) -> str | None:
+        """The scope of the operation's REST route; ``security.scopes`` given for any of
+        its paths (the full route or a shorter alias) renames it."""
         guard = self.guard
         kinds = {system: kind for kind, system, _ in guard.sources}
-        kind = kinds.get(operation.system, operation.system)
-        path = f"/{kind}/{operation.system}/" + "/".join(operation.route)
+        base = f"/{kinds.get(operation.system, operation.system)}/{operation.system}/"
+        paths = [base + "/".join(route) for route in (operation.route, *operation.aliases)]
+        overrides = guard.spec.scopes
+        for path in paths:
+            given = overrides.get(f"POST {path}") or overrides.get(path)
+            if given:
+                return given
         rules = route_rules(
-            {"paths": {path: {"post": {}}}},
+            {"paths": {paths[0]: {"post": {}}}},
             guard.sources,
             public=guard.public,
-            overrides=guard.spec.scopes,
+            overrides=overrides,
             gateway=guard.gateway,
         )
         return rules[0].scope if rules else None

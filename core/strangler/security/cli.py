@@ -1,5 +1,6 @@
 """``strangler security hash-key``: a new API key and the hash the spec stores;
-``strangler security scopes``: the scope each operation of a spec needs."""
+``strangler security scopes``: the scope each operation of a spec needs (and each
+command topic, as ``COMMAND <topic>``)."""
 
 from __future__ import annotations
 
@@ -52,7 +53,8 @@ def register_cli(app: typer.Typer) -> None:
             "strangler.yaml"
         ),
     ) -> None:
-        """Print every operation of the spec's REST API with the scope it needs."""
+        """Print every operation of the spec's REST API, and every command topic, with the
+        scope it needs."""
         from strangler.cli import fail
         from strangler.errors import StranglerError
 
@@ -65,9 +67,12 @@ def register_cli(app: typer.Typer) -> None:
 
 def operation_scopes(config: Path) -> list[tuple[str, str, str]]:
     """(method, path, scope) of every operation the spec at ``config`` serves (``public``
-    for those open to all), as the guard names them; nothing is started."""
+    for those open to all), then ``("COMMAND", topic, scope)`` of every command topic,
+    as the guard names them; nothing is started."""
     from strangler.platform.build import build_platform
+    from strangler.platform.callers import GatedCalls
     from strangler.rest.app import build_app
+    from strangler.security.calls import GuardGate
     from strangler.security.registration import guard_for
     from strangler.spec import load_spec
     from strangler.spec.security import SecuritySpec
@@ -79,4 +84,10 @@ def operation_scopes(config: Path) -> list[tuple[str, str, str]]:
     guard = guard_for(spec, section, platform)
     guard.document(document)
     assert guard.table is not None
-    return [(r.method, r.template, r.scope or "public") for r in guard.table.rules]
+    rows = [(r.method, r.template, r.scope or "public") for r in guard.table.rules]
+    gate = GuardGate(guard)
+    for component in platform.components:
+        if isinstance(component, GatedCalls):
+            for channel, operation in component.gated():
+                rows.append(("COMMAND", channel, gate.scope_of(operation) or "public"))
+    return rows
