@@ -450,6 +450,12 @@ def summarise(loads: list[Load], sizes: list[int], sources: Sequence[str]) -> li
                        by["ours", source, high].rss_mb, "MB", by["ours", source, low].rss_mb,
                        "lower", RSS_TARGET)
             )  # fmt: skip
+            # the same growth for the operator (no target: what holding every row costs it)
+            results.append(
+                Result(f"peak RSS {source}: GenericTransfer at {high:,} vs at {low:,} rows",
+                       by["generic", source, high].rss_mb, "MB",
+                       by["generic", source, low].rss_mb, "lower")
+            )  # fmt: skip
     return results
 
 

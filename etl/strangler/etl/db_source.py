@@ -10,6 +10,12 @@ the database over the codec's sortable form: ``DD.MM.YYYY`` text orders and
 compares as dates.
 
 Rows are streamed through one server-side cursor (:mod:`strangler.etl.streaming`),
+read off the DB-API cursor where the driver allows it: a column the mapping layer
+leaves alone gets the driver's value, passed through when it already has the
+column's kind, else read by the kind's reader one column of a chunk at a time
+(:func:`~strangler.etl.values.read_column`); SQLAlchemy's type processing is kept
+for converted columns (their codec sees the value it always saw) and the sort
+columns (the checkpoint),
 or read in keyset pages of :data:`PAGE_ROWS` where the driver cannot stream
 (MariaDB's ODBC driver before 3.1.17). They come ordered by (watermark, key),
 or by key when the view has no watermark; the checkpoint after each batch is
@@ -21,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import decimal
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -30,9 +37,9 @@ from strangler.adapters.db.meta import ColumnInfo, TableInfo
 from strangler.adapters.db.query import Filter, ListQuery, SortKey
 from strangler.adapters.db.statements import page_columns, page_sort_values, select_page
 from strangler.etl.checkpoints import dump_values, load_values
-from strangler.etl.streaming import Streamer
+from strangler.etl.streaming import Processor, Streamer
 from strangler.etl.types import Batch, FeatureKind, Schema
-from strangler.etl.values import column_kind, column_reader, parse_as
+from strangler.etl.values import column_kind, column_reader, parse_as, read_column
 from strangler.mapping import BrokenValue, Codec, decode_value
 
 __all__ = ["PAGE_ROWS", "DatabaseSource"]
@@ -40,6 +47,7 @@ __all__ = ["PAGE_ROWS", "DatabaseSource"]
 _FAST: dict[FeatureKind, frozenset[type[Any]]] = {
     "integer": frozenset({int}),
     "float": frozenset({float}),
+    "decimal": frozenset({decimal.Decimal}),
     "string": frozenset({str}),
     "boolean": frozenset({bool}),
     "date": frozenset({dt.date}),
@@ -48,6 +56,11 @@ _FAST: dict[FeatureKind, frozenset[type[Any]]] = {
     "bytes": frozenset({bytes}),
 }
 _NONE = type(None)
+_RAW_KINDS = frozenset(
+    {"integer", "float", "decimal", "string", "char", "boolean", "date", "datetime"}
+)
+"""Stored kinds whose reader takes the DB-API's value as it comes (SQLite's text
+dates and timestamps, a NUMERIC's float): SQLAlchemy's processing is not needed."""
 
 
 class DatabaseSource:
@@ -78,6 +91,7 @@ class DatabaseSource:
         self._dbms = str(getattr(runner, "dbms", ""))
         self._on_close = on_close
         self._count_rows = count
+        self._raw: frozenset[int] = frozenset()
         self._decoders = [_ColumnDecoder(system, table, c) for c in table.columns]
 
     def batches(
@@ -109,30 +123,43 @@ class DatabaseSource:
             for k in self._sort
         ]
         columns = table.names
-        for chunk in self._chunks(query, statement, positions, operation):
-            last = chunk[-1]
-            checkpoint = {"after": dump_values([last[p] for p in positions])}
-            yield Batch(columns, self._decode(chunk, width), checkpoint)
+        self._raw = frozenset(
+            i
+            for i, c in enumerate(table.columns)
+            if c.codec is None and c.kind in _RAW_KINDS and i not in positions
+        )
+        for chunk, processors in self._chunks(query, statement, positions, operation):
+            last = _processed(chunk[-1], positions, processors)
+            checkpoint = {"after": dump_values(last)}
+            yield Batch(columns, self._decode(chunk, width, processors), checkpoint)
 
     def _chunks(
-        self, query: ListQuery, statement: sa.Select[Any], positions: list[int], operation: str
-    ) -> Iterator[list[Any]]:
+        self,
+        query: ListQuery,
+        statement: sa.Select[Any],
+        positions: list[int],
+        operation: str,
+    ) -> Iterator[tuple[list[Any], tuple[Processor, ...]]]:
         """One streamed statement; or, where the driver cannot stream, keyset pages."""
         size = self.chunk_rows
-        if self._streamer.streams():
-            yield from self._streamer.chunks(statement, size, operation)
+        streamer = self._streamer
+        if streamer.streams():
+            yield from streamer.raw_chunks(statement, size, operation)
             return
         after = query.after
         rows = max(size, PAGE_ROWS)
         while True:
             page = select_page(self.table, dataclasses.replace(query, after=after)).limit(rows)
-            read = [row for part in self._streamer.chunks(page, rows, operation) for row in part]
-            for start in range(0, len(read), size):
-                yield read[start : start + size]
-            if len(read) < rows:
+            got = 0
+            last: Any = None
+            processors: tuple[Processor, ...] = ()
+            for part, processors in streamer.raw_chunks(page, size, operation):
+                got += len(part)
+                last = part[-1]
+                yield part, processors
+            if got < rows:
                 return
-            after = tuple(self._text_time(read[-1][p]) for p in positions)
-            del read  # not alive while the next page is read
+            after = tuple(self._text_time(v) for v in _processed(last, positions, processors))
 
     def _count(self, statement: sa.Select[Any], operation: str) -> int | None:
         counted = sa.select(sa.func.count()).select_from(statement.order_by(None).subquery())
@@ -160,17 +187,40 @@ class DatabaseSource:
             return value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
         return value
 
-    def _decode(self, chunk: list[Any], width: int) -> list[tuple[Any, ...]]:
+    def _decode(
+        self, chunk: list[Any], width: int, processors: tuple[Processor, ...]
+    ) -> list[tuple[Any, ...]]:
         columns: list[Sequence[Any]] = []
         columns.extend(zip(*chunk, strict=True))
         del columns[width:]
+        raw = self._raw
         for i, decoder in enumerate(self._decoders):
-            columns[i] = decoder.decode(columns[i], chunk)
+            process = processors[i] if i < len(processors) else None
+            values = columns[i]
+            if process is not None and i in raw:
+                read = decoder.read_raw(values)  # the driver's value, where the kind reads it
+                if read is not None:
+                    columns[i] = read
+                    continue
+            if process is not None:
+                values = list(map(process, values))
+            columns[i] = decoder.decode(values, chunk)
         return list(zip(*columns, strict=True))
 
     def close(self) -> None:
         self._streamer.close()
         self._on_close()
+
+
+def _processed(
+    row: Sequence[Any], positions: list[int], processors: tuple[Processor, ...]
+) -> list[Any]:
+    """The values at ``positions`` of a driver's row, as SQLAlchemy's types read them."""
+    out = []
+    for p in positions:
+        process = processors[p] if p < len(processors) else None
+        out.append(row[p] if process is None else process(row[p]))
+    return out
 
 
 PAGE_ROWS = 50_000
@@ -196,8 +246,10 @@ class _ColumnDecoder:
         self.table = table
         self.column = column
         kind = column_kind(column)
+        self._kind = kind
         fast = _FAST.get(kind) if column.codec is None else None
-        if column.kind == "char" and column.strip:
+        self._strip = column.kind == "char" and column.strip
+        if self._strip:
             fast = None
         self._fast = None if fast is None else fast | {_NONE}
         self._read = column_reader(system, table, column)
@@ -207,11 +259,25 @@ class _ColumnDecoder:
             {} if column.codec is not None else None
         )
 
+    def read_raw(self, values: Sequence[Any]) -> Sequence[Any] | None:
+        """The column of a plain column (no codec) from the DB-API's values, or
+        ``None`` where some value needs SQLAlchemy's type to read it first."""
+        if self._fast is not None and set(map(type, values)) <= self._fast:
+            return values
+        if self._strip:
+            return None
+        return read_column(self._kind, values)
+
     def decode(self, values: Sequence[Any], rows: list[Any]) -> Sequence[Any]:
         if self._fast is not None and set(map(type, values)) <= self._fast:
             return values
         codec = self.column.codec
         if codec is None:
+            if self._strip:
+                return [None if v is None else str(v).rstrip(" ") for v in values]
+            bulk = read_column(self._kind, values)
+            if bulk is not None:
+                return bulk
             read = self._read
             return [read(v, "") for v in values]
         memo = self._memo

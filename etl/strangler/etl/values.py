@@ -14,14 +14,14 @@ import datetime as dt
 import decimal
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from strangler.adapters.db.meta import ColumnInfo, TableInfo
 from strangler.etl.types import FeatureKind
 from strangler.mapping import decode_value
 
-__all__ = ["Reader", "column_kind", "column_reader", "parse_as", "value_kind"]
+__all__ = ["Reader", "column_kind", "column_reader", "parse_as", "read_column", "value_kind"]
 
 Reader = Callable[[Any, str], Any]
 """``(stored value, row label) -> feature value``; the label names the row in errors."""
@@ -161,6 +161,48 @@ _CONVERT: dict[FeatureKind, Callable[[Any], Any]] = {
     "bytes": _bytes,
     "json": _json,
 }
+
+
+_NONE = type(None)
+_DECIMAL = decimal.Decimal
+_FROM_TEXT: dict[FeatureKind, Callable[[str], Any]] = {
+    "date": lambda text: dt.date.fromisoformat(text[:10]),
+    "datetime": dt.datetime.fromisoformat,
+    "time": dt.time.fromisoformat,
+    "decimal": decimal.Decimal,
+}
+
+
+def _text(number: float | int) -> str:
+    return repr(number) if type(number) is float else str(number)
+
+
+def read_column(kind: FeatureKind, values: Sequence[Any]) -> list[Any] | None:
+    """A column of stored values read as ``kind`` in one pass, each as the kind's reader
+    (:func:`column_reader`) reads it; ``None`` when some value needs the reader one by
+    one (another type, or text the one pass does not take)."""
+    stored = set(map(type, values))
+    nulls = _NONE in stored
+    types = stored - {_NONE}
+    try:
+        if kind == "decimal" and types <= {float, int, _DECIMAL}:
+            if types == {float} and not nulls:
+                return list(map(_DECIMAL, map(repr, values)))
+            return [
+                v if v is None or type(v) is _DECIMAL else _DECIMAL(_text(v))  # as _decimal
+                for v in values
+            ]
+        if kind == "float" and types <= {float, int}:
+            return [v if v is None or type(v) is float else float(v) for v in values]
+        if kind == "integer" and types <= {int}:
+            return list(values)
+        if types == {str}:
+            parse = _FROM_TEXT.get(kind)
+            if parse is not None:
+                return [None if v is None else parse(v) for v in values]
+    except (ValueError, decimal.InvalidOperation):  # not in the one pass's form
+        return None
+    return None
 
 
 def value_kind(value: Any) -> FeatureKind | None:
