@@ -13,9 +13,9 @@ makes it.
 The Python path answers instead (``None`` here) when the table lives behind
 raw ODBC or another dialect, when an answered column has no rendering
 (floats, binary, times, zoned timestamps, converted columns...), or when the
-database marks a row's text NULL: a stored value it cannot prove it writes
-exactly (SQLite's dynamic types, odd text dates, decimals that do not read
-back), for that page alone.
+database marks a row's text NULL (on SQLite: writes ``json_sql.UNSURE`` into
+it): a stored value it cannot prove it writes exactly (SQLite's dynamic types,
+odd text dates, decimals that do not read back), for that page alone.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql import ColumnElement
 
 from strangler.adapters.db.json_mapped import json_string, mapped_json
-from strangler.adapters.db.json_sql import DIALECTS, concat, or_null, text, value_json
+from strangler.adapters.db.json_sql import DIALECTS, UNSURE, object_text, or_null, value_json
 from strangler.adapters.db.mapped_sql import cursor_json, sort_expression
 from strangler.adapters.db.meta import TableInfo
 from strangler.adapters.db.query import ListQuery
@@ -69,7 +69,7 @@ class JsonPages:
     def _build(self, table: TableInfo, fields: Sequence[str]) -> ColumnElement[Any] | None:
         if not self.enabled or not fields:
             return None
-        parts: list[ColumnElement[Any]] = []
+        parts: list[str | ColumnElement[Any]] = []
         for i, name in enumerate(fields):
             column, stored = table.require(name), table.sa_table.c[name]
             if column.codec is None:
@@ -79,10 +79,10 @@ class JsonPages:
                 rendered = None if rendered is None else or_null(column, stored, rendered)
             if rendered is None:
                 return None
-            parts += [text(("{" if i == 0 else ",") + json_key(name)), rendered]
+            parts += [("{" if i == 0 else ",") + json_key(name), rendered]
             if column.raw_name is not None:  # a decoded value has no raw side value
-                parts.append(text("," + json_key(column.raw_name) + "null"))
-        return self._frozen(concat(*parts, text("}")))
+                parts.append("," + json_key(column.raw_name) + "null")
+        return self._frozen(object_text(self.dialect, [*parts, "}"]))
 
     def _frozen(self, expression: ColumnElement[Any]) -> ColumnElement[Any]:
         """``expression`` compiled once into SQL text with its constants (JSON keys and
@@ -125,5 +125,8 @@ class JsonPages:
                     else cursor_value(column, value)
                 )
             cursor = b'"' + encode_cursor(query.sort_signature, values).encode("ascii") + b'"'
-        body = ",".join(texts).encode("utf-8")
+        joined = ",".join(texts)
+        if self.dialect == "sqlite" and UNSURE in joined:  # see json_sql.object_text
+            return None
+        body = joined.encode("utf-8")
         return b'{"items":[' + body + b'],"next_cursor":' + cursor + b"}"
