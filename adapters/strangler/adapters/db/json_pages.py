@@ -27,7 +27,16 @@ import sqlalchemy as sa
 from sqlalchemy.sql import ColumnElement
 
 from strangler.adapters.db.json_mapped import json_string, mapped_json
-from strangler.adapters.db.json_sql import DIALECTS, UNSURE, object_text, or_null, value_json
+from strangler.adapters.db.json_sql import (
+    DIALECTS,
+    OBJECT_MEMBERS,
+    UNSURE,
+    UNSURE_MEMBER,
+    object_text,
+    or_null,
+    sqlite_object,
+    value_json,
+)
 from strangler.adapters.db.mapped_sql import cursor_json, sort_expression
 from strangler.adapters.db.meta import TableInfo
 from strangler.adapters.db.query import ListQuery
@@ -69,6 +78,11 @@ class JsonPages:
     def _build(self, table: TableInfo, fields: Sequence[str]) -> ColumnElement[Any] | None:
         if not self.enabled or not fields:
             return None
+        if self.dialect == "sqlite" and len(fields) <= OBJECT_MEMBERS:
+            sa_columns = table.sa_table.c
+            typed = sqlite_object([(n, table.require(n), sa_columns[n]) for n in fields])
+            if typed is not None:  # unconverted columns only
+                return self._frozen(typed)
         parts: list[str | ColumnElement[Any]] = []
         for i, name in enumerate(fields):
             column, stored = table.require(name), table.sa_table.c[name]
@@ -126,7 +140,7 @@ class JsonPages:
                 )
             cursor = b'"' + encode_cursor(query.sort_signature, values).encode("ascii") + b'"'
         joined = ",".join(texts)
-        if self.dialect == "sqlite" and UNSURE in joined:  # see json_sql.object_text
-            return None
+        if self.dialect == "sqlite" and (UNSURE in joined or UNSURE_MEMBER in joined):
+            return None  # see json_sql.object_text and json_sql.sqlite_object
         body = joined.encode("utf-8")
         return b'{"items":[' + body + b'],"next_cursor":' + cursor + b"}"

@@ -42,7 +42,18 @@ from sqlalchemy.sql import ColumnElement
 
 from strangler.adapters.db.meta import ColumnInfo
 
-__all__ = ["DIALECTS", "UNSURE", "concat", "object_text", "or_null", "text", "value_json"]
+__all__ = [
+    "DIALECTS",
+    "OBJECT_MEMBERS",
+    "UNSURE",
+    "UNSURE_MEMBER",
+    "concat",
+    "object_text",
+    "or_null",
+    "sqlite_object",
+    "text",
+    "value_json",
+]
 
 Sql = ColumnElement[Any]
 DIALECTS = frozenset({"postgresql", "sqlite"})
@@ -52,6 +63,13 @@ UNSURE = "\x01"
 """What a SQLite row object holds in place of a value the database cannot write
 exactly (see :func:`object_text`): a raw control character, which no JSON text
 written by the database holds (strings and names escape it)."""
+UNSURE_MEMBER = '":[]'
+"""What a SQLite ``json_object`` row holds after a name whose value the database
+cannot write exactly (see :func:`sqlite_object`): an empty array, which no value
+written by the database is. Inside a string it is found too, and Python answers
+that page: slower, never wrong."""
+OBJECT_MEMBERS = 60
+"""Members per ``json_object`` call (two arguments each; SQLite takes 127)."""
 _PRINTF_ARGS = 100
 """Values per ``printf`` call (SQLite takes at most 127 arguments per function)."""
 
@@ -102,8 +120,45 @@ def object_text(dialect: str, pieces: list[str | Sql]) -> Sql:
     return calls[0] if len(calls) == 1 else concat(*calls)
 
 
-def _quoted(inner: Sql) -> Sql:
+def sqlite_object(table_columns: list[tuple[str, ColumnInfo, Sql]]) -> Sql | None:
+    """One row's JSON object by SQLite's ``json_object`` over ``(name, column, stored)``,
+    at most :data:`OBJECT_MEMBERS`; ``None`` if a column has no typed value here.
+
+    ``json_object`` writes the names, the separators and each value from its SQL
+    type itself (the escapes of ``json_quote``, integers as their text), so the
+    values are given typed (:func:`_sqlite` with ``typed``) rather than as JSON
+    text: about a quarter less work per row than building the text with
+    ``printf``. A value the database cannot write exactly is written as ``[]``
+    (:data:`UNSURE_MEMBER`), and Python answers that page (:mod:`.json_pages`).
+    """
+    args: list[Sql] = []
+    for name, column, stored in table_columns:
+        if column.codec is not None:
+            return None
+        value = _sqlite(column, stored, typed=True)
+        if value is None:
+            return None
+        if column.nullable:
+            value = sa.case((stored.is_(None), sa.null()), else_=value)
+        args += [text(name), value]
+    return sa.func.json_object(*args, type_=sa.Text())
+
+
+def _quoted(inner: Sql, typed: bool = False) -> Sql:
+    """``inner`` as a JSON string: quoted, or as it is for ``json_object`` (``typed``)."""
+    if typed:
+        return inner
     return concat(text('"'), inner, text('"'))
+
+
+def _unsure(typed: bool) -> Sql:
+    """What a value the database cannot vouch for is: NULL, or ``[]`` for ``json_object``."""
+    return sa.func.json(text("[]"), type_=sa.Text()) if typed else sa.null()
+
+
+def _json_constant(value: str, typed: bool) -> Sql:
+    """``true``/``false`` as JSON text, or marked as JSON for ``json_object``."""
+    return sa.func.json(text(value), type_=sa.Text()) if typed else text(value)
 
 
 def _as_text(column: Sql) -> Sql:
@@ -158,13 +213,13 @@ def _stored_as(c: Sql, storage: str) -> Sql:
     return sa.func.typeof(c) == text(storage)
 
 
-def _sqlite_decimal(column: ColumnInfo, c: Sql) -> Sql | None:
+def _sqlite_decimal(column: ColumnInfo, c: Sql, typed: bool = False) -> Sql | None:
     scale = column.scale
     if scale is None or not 0 <= scale <= _MAX_SCALE:
         return None
     whole = _as_text(c) if not scale else concat(_as_text(c), text("." + "0" * scale))
     if not scale:  # Python writes a double's own text ('5.0'), unpadded: not printf's
-        return _when(_stored_as(c, "integer"), _quoted(whole))
+        return sa.case((_stored_as(c, "integer"), _quoted(whole, typed)), else_=_unsure(typed))
     fixed = sa.func.printf(text(f"%.{scale}f"), c, type_=sa.Text())
     exact = sa.and_(
         _stored_as(c, "real"),
@@ -172,7 +227,11 @@ def _sqlite_decimal(column: ColumnInfo, c: Sql) -> Sql | None:
         c != sa.literal_column("0"),  # -0.0: Python writes the sign
         sa.cast(fixed, sa.Float()) == c,
     )
-    return sa.case((_stored_as(c, "integer"), _quoted(whole)), (exact, _quoted(fixed)))
+    return sa.case(
+        (_stored_as(c, "integer"), _quoted(whole, typed)),
+        (exact, _quoted(fixed, typed)),
+        else_=_unsure(typed),
+    )
 
 
 def _real_day(s: Sql) -> Sql:
@@ -191,11 +250,12 @@ def _real_day(s: Sql) -> Sql:
     )
 
 
-def _sqlite_date(column: ColumnInfo, c: Sql) -> Sql | None:
+def _sqlite_date(column: ColumnInfo, c: Sql, typed: bool = False) -> Sql | None:
     s = _as_text(c)
     day = sa.func.substr(s, 1, 10, type_=sa.Text())
     if column.kind == "date":
-        return _when(sa.and_(s.op("GLOB")(text(_DAY + "*")), _real_day(s)), _quoted(day))
+        real = sa.and_(s.op("GLOB")(text(_DAY + "*")), _real_day(s))
+        return sa.case((real, _quoted(day, typed)), else_=_unsure(typed))
     if column.kind != "datetime":
         return None
     # The patterns below leave one character that may be a space, the separator.
@@ -209,25 +269,32 @@ def _sqlite_date(column: ColumnInfo, c: Sql) -> Sql | None:
         _real_day(s),
     )
     seconds = sa.and_(sa.func.length(s) == 19, s.op("GLOB")(text(_SECONDS)))
-    return sa.case((seconds, _quoted(iso)), (micros, _quoted(iso)))
+    return sa.case(
+        (seconds, _quoted(iso, typed)), (micros, _quoted(iso, typed)), else_=_unsure(typed)
+    )
 
 
-def _sqlite(column: ColumnInfo, c: Sql) -> Sql | None:
+def _sqlite(column: ColumnInfo, c: Sql, typed: bool = False) -> Sql | None:
+    """The column's JSON text (NULL where unsure), or with ``typed`` its value as
+    ``json_object`` writes it (``[]`` where unsure; see :func:`sqlite_object`)."""
     kind = column.kind
+    unsure = _unsure(typed)
     if kind == "integer":
-        return _when(_stored_as(c, "integer"), _as_text(c))
+        return sa.case((_stored_as(c, "integer"), c if typed else _as_text(c)), else_=unsure)
     if kind == "string" or (kind == "char" and column.strip):
         inner = sa.func.rtrim(c, text(" "), type_=sa.Text()) if kind == "char" else c
-        return _when(_stored_as(c, "text"), sa.func.json_quote(inner, type_=sa.Text()))
+        written = inner if typed else sa.func.json_quote(inner, type_=sa.Text())
+        return sa.case((_stored_as(c, "text"), written), else_=unsure)
     if kind == "boolean":
         return sa.case(
-            (sa.and_(_stored_as(c, "integer"), c == 1), text("true")),
-            (sa.and_(_stored_as(c, "integer"), c == 0), text("false")),
+            (sa.and_(_stored_as(c, "integer"), c == 1), _json_constant("true", typed)),
+            (sa.and_(_stored_as(c, "integer"), c == 0), _json_constant("false", typed)),
+            else_=unsure,
         )
     if kind == "decimal":
-        return _sqlite_decimal(column, c)
+        return _sqlite_decimal(column, c, typed)
     if kind in ("date", "datetime"):
-        return _sqlite_date(column, c)
+        return _sqlite_date(column, c, typed)
     return None
 
 
