@@ -33,7 +33,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy.sql import ColumnElement
 
-from strangler.adapters.db.json_sql import concat, text
+from strangler.adapters.db.json_sql import concat, json_constant, quoted, text, unsure
 from strangler.adapters.db.meta import ColumnInfo
 from strangler.mapping.formats import TextFormat, parse_format
 from strangler.mapping.pushdown import Cases, NullIf
@@ -77,7 +77,7 @@ def _stored_form(dialect: str, column: ColumnInfo, stored: Sql) -> tuple[Sql, Sq
     return unpadded, sa.true()
 
 
-def _codes(column: ColumnInfo, value: Sql) -> Sql | None:
+def _codes(column: ColumnInfo, value: Sql, typed: bool) -> Sql | None:
     """Flags and enums: a declared stored value → its JSON; NULL for any other."""
     codec = column.codec
     assert codec is not None
@@ -88,12 +88,12 @@ def _codes(column: ColumnInfo, value: Sql) -> Sql | None:
     whens: list[tuple[Any, Sql]] = []
     for stored, result in tree.pairs:
         if codec.spec.flag is not None:
-            written = "true" if result == 1 else "false"
+            written = json_constant("true" if result == 1 else "false", typed)
         else:
-            written = json_string(str(result))
-        whens.append((stored, text(written)))
+            written = text(str(result)) if typed else text(json_string(str(result)))
+        whens.append((stored, written))
     # CASE value WHEN ...: the stored value is read (trimmed) once, not once per code
-    return sa.case(dict(whens), value=value, else_=sa.null())
+    return sa.case(dict(whens), value=value, else_=unsure(typed))
 
 
 def _digits_text(dialect: str, value: Sql, width: int) -> Sql:
@@ -121,7 +121,11 @@ def _matches(dialect: str, value: Sql, fmt: TextFormat) -> Sql:
 
 
 def _when_time(
-    dialect: str, fmt: TextFormat, value: Sql, kind: Literal["date", "time", "datetime"]
+    dialect: str,
+    fmt: TextFormat,
+    value: Sql,
+    kind: Literal["date", "time", "datetime"],
+    typed: bool,
 ) -> Sql:
     """The ISO 8601 text of ``value`` (which follows ``fmt``) if it is a real moment.
 
@@ -154,7 +158,7 @@ def _when_time(
         checks += [hour <= text("23"), minute <= text("59"), second <= text("59")]
         out += [text("T")] if kind == "datetime" else []
         out += [hour, text(":"), minute, text(":"), second]
-    return sa.case((sa.and_(*checks), concat(text('"'), *out, text('"'))), else_=sa.null())
+    return sa.case((sa.and_(*checks), quoted(concat(*out), typed)), else_=unsure(typed))
 
 
 def _day_exists(dialect: str, iso_day: Sql, year: Sql, month: Sql, day: Sql) -> Sql:
@@ -171,7 +175,7 @@ def _day_exists(dialect: str, iso_day: Sql, year: Sql, month: Sql, day: Sql) -> 
     return d <= days
 
 
-def _moment(dialect: str, column: ColumnInfo, value: Sql, stored: Sql) -> Sql | None:
+def _moment(dialect: str, column: ColumnInfo, value: Sql, stored: Sql, typed: bool) -> Sql | None:
     codec = column.codec
     assert codec is not None
     spec = codec.spec
@@ -186,10 +190,11 @@ def _moment(dialect: str, column: ColumnInfo, value: Sql, stored: Sql) -> Sql | 
         value = parts = _digits_text(dialect, value, fmt.width)
     # A CASE evaluates in order: the digits are checked before they are read as numbers.
     matches = _matches(dialect, value, fmt)
-    return sa.case((matches, _when_time(dialect, fmt, parts, kind)), else_=sa.null())
+    written = _when_time(dialect, fmt, parts, kind, typed)
+    return sa.case((matches, written), else_=unsure(typed))
 
 
-def _minor_units(dialect: str, column: ColumnInfo, value: Sql) -> Sql | None:
+def _minor_units(dialect: str, column: ColumnInfo, value: Sql, typed: bool) -> Sql | None:
     codec = column.codec
     assert codec is not None
     places = codec.spec.minor_units or 0
@@ -199,22 +204,25 @@ def _minor_units(dialect: str, column: ColumnInfo, value: Sql) -> Sql | None:
         # numeric times 0.01 has scale 2 exactly: '4390.10', '-0.05', '0.00'
         factor = sa.literal_column(f"0.{'0' * (places - 1)}1" if places else "1", sa.Numeric())
         scaled = sa.cast(sa.cast(value, sa.Numeric()) * factor, sa.Text())
-        return concat(text('"'), scaled, text('"'))
+        return quoted(scaled, typed)
+    quote = "" if typed else '"'
     sign = sa.case((value < 0, text("-")), else_=text(""))
     magnitude = sa.func.abs(value)
     if not places:
-        return sa.func.printf(text('"%s%d"'), sign, magnitude, type_=sa.Text())
+        return sa.func.printf(text(f"{quote}%s%d{quote}"), sign, magnitude, type_=sa.Text())
     unit = sa.literal_column(str(10**places), sa.BigInteger())
-    form = text(f'"%s%d.%0{places}d"')
+    form = text(f"{quote}%s%d.%0{places}d{quote}")
     amount = sa.func.printf(form, sign, magnitude // unit, magnitude % unit, type_=sa.Text())
     safe = value > sa.literal_column("-9000000000000000000")  # abs() of the smallest overflows
-    return sa.case((safe, amount), else_=sa.null())
+    return sa.case((safe, amount), else_=unsure(typed))
 
 
-def _plain(dialect: str, column: ColumnInfo, value: Sql) -> Sql | None:
+def _plain(dialect: str, column: ColumnInfo, value: Sql, typed: bool) -> Sql | None:
     """Width and sentinels only: the unpadded text, or the integer."""
     codec = column.codec
     assert codec is not None
+    if typed:  # json_object writes the integer's text, or quotes and escapes the text
+        return value
     if codec.stored == "integer":
         return sa.cast(value, sa.Text())
     if dialect == "sqlite":
@@ -222,9 +230,13 @@ def _plain(dialect: str, column: ColumnInfo, value: Sql) -> Sql | None:
     return sa.cast(sa.func.to_json(value), sa.Text())
 
 
-def mapped_json(dialect: str, column: ColumnInfo, stored: Sql) -> Sql | None:
+def mapped_json(
+    dialect: str, column: ColumnInfo, stored: Sql, *, typed: bool = False
+) -> Sql | None:
     """The JSON text of converted ``column`` over its ``stored`` column, NULL where not
-    certain; ``None`` when the database never writes it."""
+    certain; ``None`` when the database never writes it. ``typed`` (SQLite): the
+    value as ``json_object`` writes it instead, ``[]`` where not certain (see
+    ``json_sql.sqlite_object``)."""
     codec = column.codec
     assert codec is not None
     spec = codec.spec
@@ -234,18 +246,19 @@ def mapped_json(dialect: str, column: ColumnInfo, stored: Sql) -> Sql | None:
     value, storage = form
     rendered: Sql | None
     if spec.date or spec.time or spec.datetime or spec.timezone:
-        rendered = _moment(dialect, column, value, stored)
+        rendered = _moment(dialect, column, value, stored, typed)
     elif spec.minor_units is not None:
-        rendered = _minor_units(dialect, column, value)
+        rendered = _minor_units(dialect, column, value, typed)
     elif spec.flag is not None or codec.labels is not None:
-        rendered = _codes(column, value)
+        rendered = _codes(column, value, typed)
     else:
-        rendered = _plain(dialect, column, value)
+        rendered = _plain(dialect, column, value, typed)
     if rendered is None:
         return None
     if spec.null_values:
         sentinels = [
             text(str(v).lower() if isinstance(v, bool) else str(v)) for v in spec.null_values
         ]
-        rendered = sa.case((sa.cast(value, sa.Text()).in_(sentinels), text("null")), else_=rendered)
-    return sa.case((storage, rendered), else_=sa.null())
+        null = sa.null() if typed else text("null")
+        rendered = sa.case((sa.cast(value, sa.Text()).in_(sentinels), null), else_=rendered)
+    return sa.case((storage, rendered), else_=unsure(typed))

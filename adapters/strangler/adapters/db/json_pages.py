@@ -35,6 +35,7 @@ from strangler.adapters.db.json_sql import (
     object_text,
     or_null,
     sqlite_object,
+    typed_value,
     value_json,
 )
 from strangler.adapters.db.mapped_sql import cursor_json, sort_expression
@@ -78,11 +79,10 @@ class JsonPages:
     def _build(self, table: TableInfo, fields: Sequence[str]) -> ColumnElement[Any] | None:
         if not self.enabled or not fields:
             return None
-        if self.dialect == "sqlite" and len(fields) <= OBJECT_MEMBERS:
-            sa_columns = table.sa_table.c
-            typed = sqlite_object([(n, table.require(n), sa_columns[n]) for n in fields])
-            if typed is not None:  # unconverted columns only
-                return self._frozen(typed)
+        if self.dialect == "sqlite":
+            typed = self._typed_members(table, fields)
+            if typed is not None:
+                return self._frozen(sqlite_object(typed))
         parts: list[str | ColumnElement[Any]] = []
         for i, name in enumerate(fields):
             column, stored = table.require(name), table.sa_table.c[name]
@@ -97,6 +97,26 @@ class JsonPages:
             if column.raw_name is not None:  # a decoded value has no raw side value
                 parts.append("," + json_key(column.raw_name) + "null")
         return self._frozen(object_text(self.dialect, [*parts, "}"]))
+
+    def _typed_members(
+        self, table: TableInfo, fields: Sequence[str]
+    ) -> list[tuple[str, ColumnElement[Any]]] | None:
+        """SQLite: the row's ``(name, typed value)`` members for ``json_object``;
+        ``None`` past :data:`.json_sql.OBJECT_MEMBERS` or if a field has no typed value."""
+        members: list[tuple[str, ColumnElement[Any]]] = []
+        for name in fields:
+            column, stored = table.require(name), table.sa_table.c[name]
+            if column.codec is None:
+                value = typed_value(column, stored)
+            else:
+                value = mapped_json(self.dialect, column, stored, typed=True)
+                value = None if value is None else or_null(column, stored, value, typed=True)
+            if value is None:
+                return None
+            members.append((name, value))
+            if column.raw_name is not None:  # a decoded value has no raw side value
+                members.append((column.raw_name, sa.null()))
+        return members if len(members) <= OBJECT_MEMBERS else None
 
     def _frozen(self, expression: ColumnElement[Any]) -> ColumnElement[Any]:
         """``expression`` compiled once into SQL text with its constants (JSON keys and

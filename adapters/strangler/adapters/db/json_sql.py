@@ -48,10 +48,14 @@ __all__ = [
     "UNSURE",
     "UNSURE_MEMBER",
     "concat",
+    "json_constant",
     "object_text",
     "or_null",
+    "quoted",
     "sqlite_object",
     "text",
+    "typed_value",
+    "unsure",
     "value_json",
 ]
 
@@ -120,43 +124,47 @@ def object_text(dialect: str, pieces: list[str | Sql]) -> Sql:
     return calls[0] if len(calls) == 1 else concat(*calls)
 
 
-def sqlite_object(table_columns: list[tuple[str, ColumnInfo, Sql]]) -> Sql | None:
-    """One row's JSON object by SQLite's ``json_object`` over ``(name, column, stored)``,
-    at most :data:`OBJECT_MEMBERS`; ``None`` if a column has no typed value here.
+def sqlite_object(members: list[tuple[str, Sql]]) -> Sql:
+    """One row's JSON object by SQLite's ``json_object`` over ``(name, typed value)``
+    pairs (:func:`typed_value`, ``mapped_json(..., typed=True)``), at most
+    :data:`OBJECT_MEMBERS`.
 
     ``json_object`` writes the names, the separators and each value from its SQL
-    type itself (the escapes of ``json_quote``, integers as their text), so the
-    values are given typed (:func:`_sqlite` with ``typed``) rather than as JSON
-    text: about a quarter less work per row than building the text with
-    ``printf``. A value the database cannot write exactly is written as ``[]``
-    (:data:`UNSURE_MEMBER`), and Python answers that page (:mod:`.json_pages`).
+    type itself (the escapes of ``json_quote``, integers as their text, NULL as
+    ``null``, a value marked as JSON as it is), so the values are given typed
+    rather than as JSON text: a quarter to two fifths less work per row than
+    building the text with ``printf``. A value the database cannot write exactly
+    is written as ``[]`` (:data:`UNSURE_MEMBER`), and Python answers that page
+    (:mod:`.json_pages`).
     """
     args: list[Sql] = []
-    for name, column, stored in table_columns:
-        if column.codec is not None:
-            return None
-        value = _sqlite(column, stored, typed=True)
-        if value is None:
-            return None
-        if column.nullable:
-            value = sa.case((stored.is_(None), sa.null()), else_=value)
+    for name, value in members:
         args += [text(name), value]
     return sa.func.json_object(*args, type_=sa.Text())
 
 
-def _quoted(inner: Sql, typed: bool = False) -> Sql:
+def typed_value(column: ColumnInfo, stored: Sql) -> Sql | None:
+    """An unconverted SQLite column's value as ``json_object`` writes it (see
+    :func:`sqlite_object`); ``None`` when the database never writes this column."""
+    if column.codec is not None:
+        return None
+    value = _sqlite(column, stored, typed=True)
+    return None if value is None else or_null(column, stored, value, typed=True)
+
+
+def quoted(inner: Sql, typed: bool = False) -> Sql:
     """``inner`` as a JSON string: quoted, or as it is for ``json_object`` (``typed``)."""
     if typed:
         return inner
     return concat(text('"'), inner, text('"'))
 
 
-def _unsure(typed: bool) -> Sql:
+def unsure(typed: bool) -> Sql:
     """What a value the database cannot vouch for is: NULL, or ``[]`` for ``json_object``."""
     return sa.func.json(text("[]"), type_=sa.Text()) if typed else sa.null()
 
 
-def _json_constant(value: str, typed: bool) -> Sql:
+def json_constant(value: str, typed: bool) -> Sql:
     """``true``/``false`` as JSON text, or marked as JSON for ``json_object``."""
     return sa.func.json(text(value), type_=sa.Text()) if typed else text(value)
 
@@ -186,18 +194,18 @@ def _pg(column: ColumnInfo, c: Sql) -> Sql | None:
     if kind == "boolean":
         return sa.case((c, text("true")), else_=text("false"))
     if kind == "decimal" and column.scale is not None and column.precision is not None:
-        return _quoted(_as_text(c))
+        return quoted(_as_text(c))
     if kind == "uuid":
-        return _quoted(_as_text(c))
+        return quoted(_as_text(c))
     if kind == "date":
         day = sa.func.to_char(c, text("YYYY-MM-DD"), type_=sa.Text())
-        return _when(_pg_years(c, "DATE '0001-01-01'", "DATE '10000-01-01'"), _quoted(day))
+        return _when(_pg_years(c, "DATE '0001-01-01'", "DATE '10000-01-01'"), quoted(day))
     if kind == "datetime":
         # Six fraction digits always, then none where they are all zero, as Python writes.
         iso = sa.func.to_char(c, text('YYYY-MM-DD"T"HH24:MI:SS.US'), type_=sa.Text())
         iso = sa.func.replace(iso, text(".000000"), text(""), type_=sa.Text())
         years = _pg_years(c, "TIMESTAMP '0001-01-01'", "TIMESTAMP '10000-01-01'")
-        return _when(years, _quoted(iso))
+        return _when(years, quoted(iso))
     return None
 
 
@@ -219,7 +227,7 @@ def _sqlite_decimal(column: ColumnInfo, c: Sql, typed: bool = False) -> Sql | No
         return None
     whole = _as_text(c) if not scale else concat(_as_text(c), text("." + "0" * scale))
     if not scale:  # Python writes a double's own text ('5.0'), unpadded: not printf's
-        return sa.case((_stored_as(c, "integer"), _quoted(whole, typed)), else_=_unsure(typed))
+        return sa.case((_stored_as(c, "integer"), quoted(whole, typed)), else_=unsure(typed))
     fixed = sa.func.printf(text(f"%.{scale}f"), c, type_=sa.Text())
     exact = sa.and_(
         _stored_as(c, "real"),
@@ -228,9 +236,9 @@ def _sqlite_decimal(column: ColumnInfo, c: Sql, typed: bool = False) -> Sql | No
         sa.cast(fixed, sa.Float()) == c,
     )
     return sa.case(
-        (_stored_as(c, "integer"), _quoted(whole, typed)),
-        (exact, _quoted(fixed, typed)),
-        else_=_unsure(typed),
+        (_stored_as(c, "integer"), quoted(whole, typed)),
+        (exact, quoted(fixed, typed)),
+        else_=unsure(typed),
     )
 
 
@@ -255,7 +263,7 @@ def _sqlite_date(column: ColumnInfo, c: Sql, typed: bool = False) -> Sql | None:
     day = sa.func.substr(s, 1, 10, type_=sa.Text())
     if column.kind == "date":
         real = sa.and_(s.op("GLOB")(text(_DAY + "*")), _real_day(s))
-        return sa.case((real, _quoted(day, typed)), else_=_unsure(typed))
+        return sa.case((real, quoted(day, typed)), else_=unsure(typed))
     if column.kind != "datetime":
         return None
     # The patterns below leave one character that may be a space, the separator.
@@ -269,27 +277,25 @@ def _sqlite_date(column: ColumnInfo, c: Sql, typed: bool = False) -> Sql | None:
         _real_day(s),
     )
     seconds = sa.and_(sa.func.length(s) == 19, s.op("GLOB")(text(_SECONDS)))
-    return sa.case(
-        (seconds, _quoted(iso, typed)), (micros, _quoted(iso, typed)), else_=_unsure(typed)
-    )
+    return sa.case((seconds, quoted(iso, typed)), (micros, quoted(iso, typed)), else_=unsure(typed))
 
 
 def _sqlite(column: ColumnInfo, c: Sql, typed: bool = False) -> Sql | None:
     """The column's JSON text (NULL where unsure), or with ``typed`` its value as
     ``json_object`` writes it (``[]`` where unsure; see :func:`sqlite_object`)."""
     kind = column.kind
-    unsure = _unsure(typed)
+    otherwise = unsure(typed)
     if kind == "integer":
-        return sa.case((_stored_as(c, "integer"), c if typed else _as_text(c)), else_=unsure)
+        return sa.case((_stored_as(c, "integer"), c if typed else _as_text(c)), else_=otherwise)
     if kind == "string" or (kind == "char" and column.strip):
         inner = sa.func.rtrim(c, text(" "), type_=sa.Text()) if kind == "char" else c
         written = inner if typed else sa.func.json_quote(inner, type_=sa.Text())
-        return sa.case((_stored_as(c, "text"), written), else_=unsure)
+        return sa.case((_stored_as(c, "text"), written), else_=otherwise)
     if kind == "boolean":
         return sa.case(
-            (sa.and_(_stored_as(c, "integer"), c == 1), _json_constant("true", typed)),
-            (sa.and_(_stored_as(c, "integer"), c == 0), _json_constant("false", typed)),
-            else_=unsure,
+            (sa.and_(_stored_as(c, "integer"), c == 1), json_constant("true", typed)),
+            (sa.and_(_stored_as(c, "integer"), c == 0), json_constant("false", typed)),
+            else_=otherwise,
         )
     if kind == "decimal":
         return _sqlite_decimal(column, c, typed)
@@ -314,8 +320,8 @@ def value_json(dialect: str, column: ColumnInfo, stored: Sql) -> Sql | None:
     return None if rendered is None else or_null(column, stored, rendered)
 
 
-def or_null(column: ColumnInfo, stored: Sql, rendered: Sql) -> Sql:
-    """``rendered``, and ``null`` where the stored value is NULL."""
+def or_null(column: ColumnInfo, stored: Sql, rendered: Sql, typed: bool = False) -> Sql:
+    """``rendered``, and ``null`` where the stored value is NULL (SQL NULL if ``typed``)."""
     if not column.nullable:  # the database holds no NULL here
         return rendered
-    return sa.case((stored.is_(None), text("null")), else_=rendered)
+    return sa.case((stored.is_(None), sa.null() if typed else text("null")), else_=rendered)
