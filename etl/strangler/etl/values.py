@@ -173,10 +173,6 @@ _FROM_TEXT: dict[FeatureKind, Callable[[str], Any]] = {
 }
 
 
-def _text(number: float | int) -> str:
-    return repr(number) if type(number) is float else str(number)
-
-
 def read_column(kind: FeatureKind, values: Sequence[Any]) -> list[Any] | None:
     """A column of stored values read as ``kind`` in one pass, each as the kind's reader
     (:func:`column_reader`) reads it; ``None`` when some value needs the reader one by
@@ -188,8 +184,8 @@ def read_column(kind: FeatureKind, values: Sequence[Any]) -> list[Any] | None:
         if kind == "decimal" and types <= {float, int, _DECIMAL}:
             if types == {float} and not nulls:
                 return list(map(_DECIMAL, map(repr, values)))
-            return [
-                v if v is None or type(v) is _DECIMAL else _DECIMAL(_text(v))  # as _decimal
+            return [  # as _decimal: a float by its repr, an int exactly
+                _DECIMAL(repr(v)) if type(v) is float else v if v is None else _DECIMAL(v)
                 for v in values
             ]
         if kind == "float" and types <= {float, int}:
