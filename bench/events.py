@@ -203,7 +203,7 @@ def spec_text(source: str, state: str, bootstrap: str, topic: str) -> str:
             "events": {
                 "state": state,
                 "kafka": {"bootstrap": bootstrap, "acks": "all", "linger_ms": 5},
-                "relay": {"batch_size": 1000, "interval_s": 0.02},
+                "relay": {"batch_size": 4000, "interval_s": 0.02},
                 "streams": {
                     "items": {
                         "from": "src.items",

@@ -95,7 +95,7 @@ class CaptureState:
             query = sa.select(SNAPSHOT.c.row_key, SNAPSHOT.c.row_hash).where(
                 SNAPSHOT.c.stream == self.stream, SNAPSHOT.c.row_key.in_(chunk)
             )
-            found.update({row.row_key: row.row_hash for row in connection.execute(query)})
+            found.update(connection.execute(query).tuples().all())
         return found
 
     def commit(
