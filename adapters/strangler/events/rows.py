@@ -8,6 +8,7 @@ read again by polling capture have the same key and hash, and give one event.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,8 +20,18 @@ from strangler.adapters.db.rows import key_text
 __all__ = ["data_hash", "entity_key"]
 
 
+_QUOTED = re.compile(r'[,"\r\n]')
+"""Characters that make :func:`key_text` quote a key value."""
+
+
 def entity_key(table: TableInfo, data: Mapping[str, Any]) -> str:
     """The row's key as in its REST path (``101880``, ``"A,1",2``): subject and message key."""
+    if len(table.key) == 1:  # the common keys, as key_text writes them, without its loop
+        value = data.get(table.key[0])
+        if type(value) is int:
+            return str(value)
+        if type(value) is str and value and _QUOTED.search(value) is None:
+            return value
     return key_text([data.get(name) for name in table.key])
 
 
