@@ -30,7 +30,7 @@ from zeep.xsd.types.collection import ListType, UnionType
 from zeep.xsd.types.complex import ComplexType
 from zeep.xsd.types.simple import AnySimpleType
 
-__all__ = ["Declined", "Plan", "answer_plan"]
+__all__ = ["Declined", "Plan", "answer_plan", "read_plainly", "request_plan"]
 
 _ENVELOPES: Final = {
     "1.1": "http://schemas.xmlsoap.org/soap/envelope/",
@@ -56,6 +56,7 @@ class _Child:
     max_occurs: int | None  # None: unbounded
     simple: Any  # zeep's simple type (its xmlvalue), or None for a complex one
     members: tuple[_Child, ...] | None  # the complex type's sequence
+    default: Any = None  # the schema's default value, if it declares one
 
 
 @dataclass(frozen=True)
@@ -112,12 +113,13 @@ def _item(parent: Any, child: _Child, value: Any) -> None:
         _element(node, member, value.get(member.name))
 
 
-def answer_plan(message: Any, prefixes: dict[str, str]) -> Plan | None:
-    """The plan for a binding's output ``message``, or None when its shape needs zeep."""
+def answer_plan(message: Any, prefixes: dict[str, str], *, headers: bool = False) -> Plan | None:
+    """The plan for a binding's output ``message``, or None when its shape needs zeep
+    (``headers``: header parts are allowed, read apart from the Body)."""
     if message is None or getattr(message, "_is_body_wrapped", True):
         return None
     header = getattr(message, "header", None)
-    if header is not None and getattr(header.type, "elements", None):
+    if not headers and header is not None and getattr(header.type, "elements", None):
         return None
     body: Any = getattr(message, "body", None)
     if body is None or not _plain_element(body) or body.qname is None:
@@ -172,6 +174,7 @@ def _child(element: Any, name: str, depth: int) -> _Child:
         max_occurs=None if max_occurs == "unbounded" else int(max_occurs),
         simple=simple,
         members=members,
+        default=getattr(element, "default", None),
     )
 
 
@@ -192,3 +195,68 @@ def _members(xsd_type: Any, depth: int) -> tuple[_Child, ...]:
             raise _Unsupported
         children.append(_child(element, name, depth + 1))
     return tuple(children)
+
+
+# -- requests: the same plans, read ------------------------------------------------
+
+
+def request_plan(message: Any) -> Plan | None:
+    """A plan for reading a binding's document/literal input ``message`` (see
+    :func:`read_plainly`), or None when its shape needs zeep."""
+    plan = answer_plan(message, {}, headers=True)  # the Header is zeep's to read
+    if plan is None or not _no_defaults(plan.root):
+        return None
+    return plan
+
+
+def _no_defaults(child: _Child) -> bool:
+    return child.default is None and all(_no_defaults(m) for m in child.members or ())
+
+
+def read_plainly(plan: Plan, body: Any) -> dict[str, Any]:
+    """The values of a request's Body as zeep reads them (then made JSON-ready by
+    ``to_json_ready``), for a Body exactly as the plan describes it: every element in
+    its place, every required one present, no attribute, no stray text. Anything
+    else is :class:`Declined`, and zeep reads it (or refuses it in its words)."""
+    children = list(body)
+    if not children or children[0].tag != plan.root.tag:
+        raise Declined
+    return _read(children[0], plan.root, root=True)
+
+
+def _read(element: Any, child: _Child, *, root: bool = False) -> dict[str, Any]:
+    if element.attrib or (element.text and not element.text.isspace()):
+        raise Declined
+    children = list(element)
+    if not children:
+        if not root:
+            raise Declined  # an empty structure inside: zeep decides what it is
+        return {m.name: [] if m.max_occurs != 1 else None for m in child.members or ()}
+    out: dict[str, Any] = {}
+    at = 0
+    for member in child.members or ():
+        items: list[Any] = []
+        limit = 1 if member.max_occurs == 1 else member.max_occurs
+        while at < len(children) and children[at].tag == member.tag:
+            if limit is not None and len(items) >= limit:
+                break
+            items.append(_value(children[at], member))
+            at += 1
+        if len(items) < member.min_occurs:
+            raise Declined  # a required value missing: zeep's words
+        out[member.name] = items if member.max_occurs != 1 else (items[0] if items else None)
+    if at != len(children):
+        raise Declined
+    return out
+
+
+def _value(element: Any, child: _Child) -> Any:
+    if element.tail and not element.tail.isspace():
+        raise Declined
+    if child.simple is None:
+        return _read(element, child)
+    if element.attrib or len(element):
+        raise Declined
+    if element.text is None:
+        raise Declined
+    return child.simple.parse_xmlelement(element, None, True, None, child.simple)

@@ -60,6 +60,16 @@ class ShimOperation:
         prefixes = getattr(getattr(operation.binding.wsdl, "types", None), "_prefix_map_custom", {})
         return answer_plan(operation.output, dict(prefixes or {}))
 
+    @cached_property
+    def request_plan(self) -> Any:
+        """How its request is read without zeep's value objects, or None (:mod:`.answers`)."""
+        from strangler.shim.answers import request_plan
+
+        target = self.legacy.target
+        if target.encoded or target.style != "document" or target.simple_body is not None:
+            return None
+        return request_plan(self.binding_operation.input)
+
     @property
     def version(self) -> str:
         return str(self.legacy.target.soap_version)

@@ -24,7 +24,7 @@ from strangler.adapters.soap.encoded import (
 )
 from strangler.adapters.soap.exchange import to_json_ready
 from strangler.errors import InputProblem, InvalidInput, LegacyProtocolError
-from strangler.shim.answers import Declined
+from strangler.shim.answers import Declined, read_plainly
 from strangler.shim.catalog import ShimOperation
 from strangler.shim.envelope import SOAP11, SOAP12, NotUnderstood, in_version
 
@@ -47,19 +47,27 @@ def read_request(op: ShimOperation, body: Any, header: Any) -> BaseModel:
     if target.simple_body is not None and _nil_first(body):  # zeep cannot read a nil part
         return _validated(op.legacy.input_model, {target.simple_body: None}, op.name)
     header = _declared_blocks(message, header, op.name)
+    plain: dict[str, Any] | None = None
     try:
         with zeep_api.adapter_parsing():
+            if op.request_plan is not None:
+                try:
+                    plain = read_plainly(op.request_plan, body)
+                except Declined:
+                    plain = None  # zeep reads it, or refuses it in its words
             if target.encoded and message.body is not None:
                 zeep_api.resolve_multiref(body)
                 order_struct_members(body, message.body)
-            value = zeep_api.deserialize_body(message, body) if message.body is not None else None
+            value = None
+            if plain is None and message.body is not None:
+                value = zeep_api.deserialize_body(message, body)
             headers = zeep_api.deserialize_header(message, header) if target.has_header else None
     except (ZeepError, ValueError, TypeError, LookupError, ArithmeticError) as exc:
         reason = str(exc) or type(exc).__name__
         raise InvalidInput(f"{op.name}: the request does not fit the WSDL: {reason}") from exc
     except RecursionError as exc:
         raise InvalidInput(f"{op.name}: elements nest too deeply to read") from exc
-    data = to_json_ready(value, target.simple_body)
+    data = plain if plain is not None else to_json_ready(value, target.simple_body)
     header_values = to_json_ready(headers) if headers is not None else {}
     if any(v is not None for v in header_values.values()):
         data[HEADER_FIELD] = header_values
