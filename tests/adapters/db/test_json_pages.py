@@ -26,6 +26,7 @@ from fastapi.testclient import TestClient
 from strangler.adapters.db import DatabaseAdapter
 from strangler.adapters.db.json_pages import json_key
 from strangler.adapters.db.meta import TableInfo
+from strangler.errors import LegacyDataError
 from strangler.rest.app import build_app
 from strangler.rest.encoding import dumps
 from tests.adapters.db.conftest import Backend
@@ -94,6 +95,23 @@ def _sqlite_values(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+IMPOSSIBLE_SQLITE = [  # the common whole-second form, of no real moment: answered as stored
+    {"id": 109, "at": "2020-02-30 10:00:00", "note": "30 February"},
+    {"id": 110, "at": "2020-13-01 10:00:00", "note": "month 13"},
+    {"id": 111, "at": "2020-01-01 25:00:00", "note": "hour 25"},
+    {"id": 112, "at": "2020-01-01 24:00:00", "note": "hour 24 (SQLite takes it)"},
+    {"id": 113, "at": "2021-02-29 10:00:00", "note": "29 February, no leap year"},
+    {"id": 114, "at": "2020-01-01T10:60:00", "note": "minute 60"},
+    {"id": 115, "at": "2020-01-01 10:00:60", "note": "second 60"},
+    {"id": 116, "at": "2020-00-10 10:00:00", "note": "month 0"},
+    {"id": 117, "at": "2020-04-31T10:00:00", "note": "31 April"},
+    {"id": 118, "at": "0000-01-01 10:00:00", "note": "year 0"},
+    {"id": 119, "day": "2020-02-30", "note": "30 February"},
+    {"id": 120, "day": "2020-13-01", "note": "month 13"},
+    {"id": 121, "day": "2020-01-00", "note": "day 0"},
+    {"id": 122, "day": "2019-02-29", "note": "29 February, no leap year"},
+]
+
 _ODD_SQLITE = [  # stored forms the database cannot prove it writes as Python does
     {"id": 101, "amount": 12.345, "note": "three decimals in a real"},
     {"id": 102, "at": "2020-01-01T10:00:00.120", "note": "milliseconds"},
@@ -103,6 +121,7 @@ _ODD_SQLITE = [  # stored forms the database cannot prove it writes as Python do
     {"id": 106, "at": "2020-04-31 10:00:00.000001", "note": "no such day"},
     {"id": 107, "at": "2020-01-01 24:00:00.000001", "note": "no such hour"},
     {"id": 108, "at": "0000-01-01 10:00:00.000001", "note": "no year 0"},
+    *IMPOSSIBLE_SQLITE,
 ]
 
 
@@ -183,6 +202,21 @@ def test_sqlite_falls_back_only_for_odd_pages(made: tuple[DatabaseAdapter, Table
     fields = [f for f in FIELDS if f != "big"]  # past 1e9: never written by SQLite
     built, pages = _walk(adapter, table, [("fields", ",".join(fields))], limit=1)
     assert built == pages - len(_ODD_SQLITE)  # a page of its own for each odd value
+
+
+@pytest.mark.needs("sqlite-json")
+def test_sqlite_impossible_moments_answered_as_stored(
+    made: tuple[DatabaseAdapter, TableInfo],
+) -> None:
+    """A date or date-time of no real day or time of day is never written by the
+    database, and Python answers it as stored (not half-rewritten as ISO 8601)."""
+    adapter, table = made
+    for odd in IMPOSSIBLE_SQLITE:
+        name = "at" if "at" in odd else "day"
+        query = adapter.rows._query(table, [("fields", f"id,{name}"), ("id", f"eq.{odd['id']}")])
+        assert asyncio.run(adapter.rows.json_pages.page(table, query)) is None, odd
+        answer = orjson.loads(dumps(asyncio.run(adapter.rows.page(table, query))))
+        assert answer["items"] == [{"id": odd["id"], name: odd[name]}], odd
 
 
 def test_the_route_answers_the_same(
@@ -362,3 +396,81 @@ def test_wide_rows(backend: Backend) -> None:
             adapter.runner.dispose()
     finally:
         table.drop(backend.admin)
+
+
+# --- converted values of no real moment ---------------------------------------------------
+
+IMPOSSIBLE_MAPPING: dict[str, Any] = {
+    "ID": "id",
+    "DAY": {"as": "day", "date": "DD.MM.YYYY", "on_broken": "null"},
+    "CREATED": {"as": "createdOn", "date": "YYYYMMDD", "on_broken": "raw"},
+    "STAMP": {"as": "stamp", "datetime": "YYYYMMDDHHMISS", "on_broken": "null"},
+    "AT": {"as": "at", "time": "HHMMSS", "on_broken": "raw"},
+    "STRICT": {"as": "strict", "date": "DD.MM.YYYY"},  # on_broken: error, a 502
+}
+IMPOSSIBLE_ROWS: list[dict[str, Any]] = [  # one impossible value per row, the rest real
+    {"DAY": "31.02.2019"}, {"DAY": "29.02.2019"}, {"DAY": "00.01.2020"}, {"DAY": "01.13.2020"},
+    {"DAY": "32.01.2020"}, {"DAY": "01.01.0000"}, {"DAY": "31.04.2020"},
+    {"CREATED": 20190231}, {"CREATED": 20191301}, {"CREATED": 20190229}, {"CREATED": 20200100},
+    {"STAMP": "20200101240000"}, {"STAMP": "20190229101010"}, {"STAMP": "20200101106000"},
+    {"STAMP": "20200101100060"}, {"STAMP": "20200230000000"},
+    {"AT": "240000"}, {"AT": "126000"}, {"AT": "120060"}, {"AT": "250000"},
+]  # fmt: skip
+REAL_ROW = {"DAY": "29.02.2020", "CREATED": 20200229, "STAMP": "20201231235959", "AT": "235959"}
+
+
+@pytest.fixture(scope="module")
+def impossible(backend: Backend) -> Iterator[tuple[DatabaseAdapter, TableInfo]]:
+    name = f"JI_{secrets.token_hex(3).upper()}"
+    table = sa.Table(
+        name, sa.MetaData(),
+        sa.Column("ID", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("DAY", sa.String(10)), sa.Column("CREATED", sa.Integer),
+        sa.Column("STAMP", sa.String(14)), sa.Column("AT", sa.String(6)),
+        sa.Column("STRICT", sa.String(10)),
+    )  # fmt: skip
+    table.create(backend.admin)
+    rows = [
+        REAL_ROW | odd | {"ID": i, "STRICT": "31.12.2020"}
+        for i, odd in enumerate(IMPOSSIBLE_ROWS, 1)
+    ]
+    rows += [
+        REAL_ROW | {"ID": 100, "STRICT": "31.02.2019"},
+        REAL_ROW | {"ID": 101, "STRICT": "24.12.2020"},
+    ]
+    with backend.admin.begin() as connection:
+        connection.execute(table.insert(), rows)
+    spec = backend.spec({name: {"as": "moments", "fields": IMPOSSIBLE_MAPPING}}, naming="camelCase")
+    adapter = DatabaseAdapter("ji", spec)
+    try:
+        yield adapter, adapter.tables["moments"]
+    finally:
+        adapter.runner.dispose()
+        table.drop(backend.admin)
+
+
+def test_impossible_converted_moments_left_to_python(
+    backend: Backend, impossible: tuple[DatabaseAdapter, TableInfo]
+) -> None:
+    """``31.02.2019``, ``20191301``, hour 24, second 60: the database writes none of them,
+    and every page it does write is Python's bytes (null and raw policies)."""
+    adapter, table = impossible
+    fields = ("fields", "id,day,createdOn,stamp,at")
+    built, pages = _walk(adapter, table, [fields, ("id", "lt.100")], limit=1)
+    assert pages == len(IMPOSSIBLE_ROWS)
+    assert built == 0
+    built, pages = _walk(adapter, table, [fields, ("id", "ge.100")], limit=1)
+    assert built == (pages if backend.name in BUILDS else 0)
+
+
+def test_impossible_moment_under_error_policy(
+    backend: Backend, impossible: tuple[DatabaseAdapter, TableInfo]
+) -> None:
+    """A broken value under ``on_broken: error`` is Python's 502, never the database's page."""
+    adapter, table = impossible
+    query = adapter.rows._query(table, [("fields", "id,strict"), ("id", "eq.100")])
+    assert asyncio.run(adapter.rows.json_pages.page(table, query)) is None
+    with pytest.raises(LegacyDataError, match=r"31\.02\.2019"):
+        asyncio.run(adapter.rows.page(table, query))
+    built, _ = _walk(adapter, table, [("fields", "id,strict"), ("id", "eq.101")])
+    assert built == (1 if backend.name in BUILDS else 0)

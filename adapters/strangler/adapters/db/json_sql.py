@@ -22,8 +22,8 @@ decimal     its text, quoted (a declared scale)   integer: padded to the scale; 
                                                   as the same double (under 1e9, 1 ≤ N ≤ 6)
 date        ``to_char`` ISO 8601, years 1-9999    stored ``YYYY-MM-DD…`` of a real day
 datetime    ``to_char`` ISO 8601, years 1-9999,   stored ``YYYY-MM-DD HH:MM:SS`` (or with
-            microseconds as 6 digits or none      6 fraction digits, not all zero, a real
-                                                  date and time)
+            microseconds as 6 digits or none      6 fraction digits, not all zero) of a
+                                                  real day and time of day
 uuid        its text, quoted                      ``None``
 ==========  ====================================  ======================================
 
@@ -245,16 +245,27 @@ def _sqlite_decimal(column: ColumnInfo, c: Sql, typed: bool = False) -> Sql | No
 def _real_day(s: Sql) -> Sql:
     """The text's first ten characters (``YYYY-MM-DD`` digits) name a day Python accepts.
 
-    ``julianday`` refuses months and days out of range but takes 30 February, so
-    days past the 28th are checked once more: ``date(day, '+0 days')`` writes the
-    day it counted to (``2021-03-01`` for ``2021-02-29``; plain ``date()`` echoes
-    the fields it read).
+    Months and days are compared as their digits (cheap); only a day past the 28th
+    is counted: ``date(day, '+0 days')`` writes the day it counted to
+    (``2021-03-01`` for ``2021-02-29``; plain ``date()`` echoes the fields it read).
     """
     day = sa.func.substr(s, 1, 10, type_=sa.Text())
+    month, day_of_month = sa.func.substr(s, 6, 2), sa.func.substr(s, 9, 2)
     return sa.and_(
-        sa.func.julianday(day).is_not(None),
+        month.between(text("01"), text("12")),
+        day_of_month.between(text("01"), text("31")),
         sa.func.substr(s, 1, 4) != text("0000"),
-        sa.or_(sa.func.substr(s, 9, 2) <= text("28"), sa.func.date(day, text("+0 days")) == day),
+        sa.or_(day_of_month <= text("28"), sa.func.date(day, text("+0 days")) == day),
+    )
+
+
+def _real_clock(s: Sql) -> Sql:
+    """The text's ``HH:MM:SS`` (characters 12-19, digits) is a time of day Python accepts:
+    no hour 24 (which SQLite takes), no minute or second 60."""
+    return sa.and_(
+        sa.func.substr(s, 12, 2) <= text("23"),
+        sa.func.substr(s, 15, 2) <= text("59"),
+        sa.func.substr(s, 18, 2) <= text("59"),
     )
 
 
@@ -267,17 +278,17 @@ def _sqlite_date(column: ColumnInfo, c: Sql, typed: bool = False) -> Sql | None:
     if column.kind != "datetime":
         return None
     # The patterns below leave one character that may be a space, the separator.
+    # Written only for a real day and time of day: anything else (30 February, hour
+    # 24) Python answers as stored, by its own rules.
     iso = sa.func.replace(s, text(" "), text("T"), type_=sa.Text())
-    micros = sa.and_(  # Python reads (and checks) these; whole seconds it takes as they are
-        sa.func.length(s) == 26,  # a cheap test first, then the pattern
+    micros = sa.and_(  # a cheap test first, then the pattern
+        sa.func.length(s) == 26,
         s.op("GLOB")(text(_MICROS)),
         sa.func.substr(s, 21, 6) != text("000000"),
-        sa.func.julianday(s).is_not(None),  # minutes and seconds in range
-        sa.func.substr(s, 12, 2) < text("24"),
-        _real_day(s),
     )
     seconds = sa.and_(sa.func.length(s) == 19, s.op("GLOB")(text(_SECONDS)))
-    return sa.case((seconds, quoted(iso, typed)), (micros, quoted(iso, typed)), else_=unsure(typed))
+    real = sa.and_(sa.or_(seconds, micros), _real_day(s), _real_clock(s))
+    return sa.case((real, quoted(iso, typed)), else_=unsure(typed))
 
 
 def _sqlite(column: ColumnInfo, c: Sql, typed: bool = False) -> Sql | None:

@@ -62,7 +62,12 @@ _BOOLEAN_TEXT = {"1": True, "0": False, "t": True, "f": False, "true": True, "fa
                  "y": True, "n": False, "yes": True, "no": False}  # fmt: skip
 _TEXT_KINDS = frozenset({"string", "char", "other"})
 _PLAIN = re.compile(r"-?[0-9]+(\.[0-9]+)?")
-_SQLITE_SECONDS = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}")
+# SQLite's common date-time text, of a day that every month has and a real time of day
+# (the 29th to the 31st, and anything odd, are checked by ``fromisoformat``).
+_SQLITE_SECONDS = re.compile(
+    r"(?!0000)[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])[ T]"
+    r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+)
 MAX_CURSOR_CHARS = 4096
 MAX_DIGITS = 38
 """Most digits a decimal in a query may have (what ODBC's SQL_NUMERIC carries)."""
@@ -204,6 +209,7 @@ def plain_json(value: Any) -> Any:
 
 
 def _normalise_text_date(kind: str, text: str) -> str:
+    """SQLite's text date or time as ISO 8601; text that names no real one as stored."""
     if kind == "datetime" and _SQLITE_SECONDS.fullmatch(text):  # the common form, fast
         return text[:10] + "T" + text[11:]
     try:
