@@ -8,9 +8,12 @@ date and the offset written. A crash between two batches leaves the outbox,
 the snapshot and the offset consistent with each other: the next cycle reads
 the rows again and emits only what the snapshot has not recorded.
 
-A batch that would write nothing (every row's hash already in the snapshot,
-the offset unchanged: rows re-read within the lookback) is settled by one
-read of the snapshot, without a write transaction.
+The snapshot is read first without the write lock and the batch planned
+from it (events made): a batch that would write nothing (every row's hash
+already in the snapshot, the offset unchanged: rows re-read within the
+lookback) ends there, without a write transaction; otherwise the transaction
+reads the hashes again and writes the plan when they are the same (else it
+plans again from what it read), so the write lock is held for the writes.
 
 All functions here are blocking; the capture component runs them in a thread.
 """
@@ -57,6 +60,42 @@ class Emitted:
         self.keys.extend(other.keys)
 
 
+@dataclass
+class _Plan:
+    """What one batch writes, decided from the snapshot's hashes of its keys."""
+
+    events: list[dict[str, Any]] = field(default_factory=list)
+    inserts: dict[str, str] = field(default_factory=dict)
+    updates: dict[str, str] = field(default_factory=dict)
+    emitted: Emitted = field(default_factory=Emitted)
+
+    @classmethod
+    def of(cls, rows: Sequence[Captured], hashes: dict[str, str], make: MakeEvent) -> _Plan:
+        """``created`` for keys ``hashes`` lacks, ``updated`` for another hash, in order
+        (a key twice in the batch: each version that differs from the one before)."""
+        plan = cls()
+        known = dict(hashes)
+        emitted = plan.emitted
+        for row in rows:
+            before = known.get(row.key)
+            if before == row.hash:
+                continue
+            action: Action = "created" if before is None else "updated"
+            plan.events.append(make(action, row.key, row.data, row.watermark))
+            if action == "created":
+                emitted.created += 1
+                plan.inserts[row.key] = row.hash
+            else:
+                emitted.updated += 1
+                if row.key in plan.inserts:
+                    plan.inserts[row.key] = row.hash
+                else:
+                    plan.updates[row.key] = row.hash
+            emitted.keys.append(row.key)
+            known[row.key] = row.hash
+        return plan
+
+
 class CaptureState:
     """One stream's offset and snapshot, written under its lease."""
 
@@ -76,17 +115,6 @@ class CaptureState:
         self._stored = stored
         return dict(stored)
 
-    def _settled(self, rows: Sequence[Captured], position: dict[str, Any] | None) -> bool:
-        """Whether the batch would write nothing: the offset is the stored one and the
-        snapshot holds every row's hash (one read, no write lock)."""
-        if position is not None and position != self._stored:
-            return False
-        if not rows:
-            return True
-        with self.store.reading() as connection:
-            known = self._hashes(connection, [r.key for r in rows])
-        return all(known.get(r.key) == r.hash for r in rows)
-
     def _hashes(self, connection: sa.Connection, keys: Sequence[str]) -> dict[str, str]:
         found: dict[str, str] = {}
         unique = list(dict.fromkeys(keys))
@@ -102,41 +130,30 @@ class CaptureState:
         self, rows: Sequence[Captured], make: MakeEvent, position: dict[str, Any] | None
     ) -> Emitted:
         """Append events for rows the snapshot does not hold in this version; record them;
-        store ``position`` (None: keep the offset). One transaction; ``LeaseLost``."""
-        emitted = Emitted()
-        if self._settled(rows, position):
-            return emitted
+        store ``position`` (None: keep the offset). One transaction; ``LeaseLost``.
+
+        The snapshot is read first without the write lock and the batch planned (its
+        events made) from it: a batch with nothing to write ends there, and a batch
+        whose snapshot rows are the same inside the transaction writes that plan, so
+        the write lock is held for the writes only."""
+        keys = [r.key for r in rows]
+        with self.store.reading() as connection:
+            seen = self._hashes(connection, keys)
+        ahead = _Plan.of(rows, seen, make)
+        if not ahead.events and (position is None or position == self._stored):
+            return ahead.emitted
         with self.lease.fenced() as connection:
-            known = self._hashes(connection, [r.key for r in rows])
-            events: list[dict[str, Any]] = []
-            inserts: dict[str, str] = {}
-            updates: dict[str, str] = {}
-            for row in rows:
-                before = known.get(row.key)
-                if before == row.hash:
-                    continue
-                action: Action = "created" if before is None else "updated"
-                events.append(make(action, row.key, row.data, row.watermark))
-                if action == "created":
-                    emitted.created += 1
-                    inserts[row.key] = row.hash
-                else:
-                    emitted.updated += 1
-                    if row.key in inserts:
-                        inserts[row.key] = row.hash
-                    else:
-                        updates[row.key] = row.hash
-                emitted.keys.append(row.key)
-                known[row.key] = row.hash
-            self.store.append(connection, events)
+            known = self._hashes(connection, keys)
+            plan = ahead if known == seen else _Plan.of(rows, known, make)
+            self.store.append(connection, plan.events)
             insert_many(
                 connection,
                 SNAPSHOT,
                 ("row_key", "row_hash"),
-                [{"row_key": k, "row_hash": h} for k, h in inserts.items()],
+                [{"row_key": k, "row_hash": h} for k, h in plan.inserts.items()],
                 {"stream": self.stream},
             )
-            if updates:
+            if plan.updates:
                 connection.execute(
                     SNAPSHOT.update()
                     .where(
@@ -146,14 +163,14 @@ class CaptureState:
                     .values(row_hash=sa.bindparam("b_hash")),
                     [
                         {"b_stream": self.stream, "b_key": k, "b_hash": h}
-                        for k, h in updates.items()
+                        for k, h in plan.updates.items()
                     ],
                 )
             if position is not None:
                 self._save(connection, position)
         if position is not None:
             self._stored = dict(position)
-        return emitted
+        return plan.emitted
 
     def snapshot_keys(self, after: str | None, limit: int) -> list[str]:
         """A page of the snapshot's keys, in their text order, after ``after``."""
