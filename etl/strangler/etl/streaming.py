@@ -19,10 +19,11 @@ feature view reads whole tables, so its rows are streamed instead:
 
 MariaDB's ODBC driver streams only from version 3.1.17 (:meth:`Streamer.streams`
 tells); with an older one the source reads keyset pages instead. Its DECIMAL
-values are read as their text and made ``Decimal`` here (an output converter on
-each of its connections): Connector/ODBC 3.1.15 leaks memory on every DECIMAL
-value pyodbc fetches its own way (about 45 bytes each, so a table with three
-decimal columns grew 14 MB per 100,000 rows), while the text form does not.
+values are read as their text and made ``Decimal`` (an output converter on each
+of its connections, shared with the adapter: ``adapters.db.odbc_decimals``):
+Connector/ODBC 3.1.15 leaks memory on every DECIMAL value pyodbc fetches its own
+way (about 45 bytes each, so a table with three decimal columns grew 14 MB per
+100,000 rows), while the text form does not.
 
 Driver errors become the project's errors (as the adapter's would).
 """
@@ -30,7 +31,6 @@ Driver errors become the project's errors (as the adapter's would).
 from __future__ import annotations
 
 import contextlib
-import decimal
 import math
 import secrets
 from collections.abc import Callable, Iterator, Sequence
@@ -42,6 +42,7 @@ import sqlalchemy as sa
 from strangler.adapters.db.engine import SqlAlchemyRunner
 from strangler.adapters.db.failures import translate
 from strangler.adapters.db.odbc import OdbcRunner, compile_statement
+from strangler.adapters.db.odbc_decimals import decimals_as_text, reads_decimals_as_text
 from strangler.adapters.db.runner import Runner, Statement
 
 __all__ = ["STREAMING_MARIADB_ODBC", "Processor", "Streamer"]
@@ -220,7 +221,7 @@ class Streamer:
         connection = stack.enter_context(engine.connect())
         driver = connection.connection.driver_connection
         assert driver is not None
-        if dialect.driver == "pyodbc" and dialect.name in ("mysql", "mariadb"):
+        if dialect.driver == "pyodbc" and reads_decimals_as_text(dialect.name):
             decimals_as_text(driver)
         if dialect.driver in _NAMED_CURSOR:
             cursor = driver.cursor(name=f"strangler_etl_{secrets.token_hex(6)}")
@@ -264,7 +265,7 @@ class Streamer:
         timeout = math.ceil(runner.spec.connect_timeout_s)
         connection = pyodbc.connect(text, autocommit=False, timeout=timeout)
         stack.callback(_quietly, connection.close)
-        if runner.dbms == "mysql":
+        if reads_decimals_as_text(runner.dbms):
             decimals_as_text(connection)
         stack.callback(_quietly, connection.rollback)
         cursor = connection.cursor()
@@ -277,20 +278,6 @@ class Streamer:
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
-
-
-def decimals_as_text(connection: Any) -> None:
-    """Read a pyodbc connection's DECIMAL and NUMERIC values through their text (see the
-    module's docstring: MariaDB's Connector/ODBC leaks on its own DECIMAL path)."""
-    connection.add_output_converter(pyodbc.SQL_DECIMAL, _decimal_text)
-    connection.add_output_converter(pyodbc.SQL_NUMERIC, _decimal_text)
-
-
-def _decimal_text(value: bytes | None) -> decimal.Decimal | None:
-    if value is None:
-        return None
-    text = value.decode("utf-16-le") if b"\x00" in value else value.decode("ascii")
-    return decimal.Decimal(text)
 
 
 def _quietly(action: Callable[[], object]) -> None:

@@ -23,6 +23,7 @@ from sqlalchemy.engine import CursorResult
 from strangler.adapters.db.catalog import SqlAlchemyReader, build_tables
 from strangler.adapters.db.failures import is_connection_failure, translate
 from strangler.adapters.db.meta import TableInfo
+from strangler.adapters.db.odbc_decimals import decimals_as_text, reads_decimals_as_text
 from strangler.adapters.db.runner import Rows, Statement, ThreadedRunner, Watchdog
 from strangler.errors import StranglerError
 from strangler.observability.pools import watch_pool
@@ -58,6 +59,8 @@ class SqlAlchemyRunner(ThreadedRunner):
         event.listen(self.engine, "handle_error", _mark_disconnect)
         event.listen(self.engine, "checkin", _note_checkin)
         event.listen(self.engine, "checkout", _ping_if_idle(self.engine.dialect))
+        if self.dialect.driver == "pyodbc" and reads_decimals_as_text(self.dbms):
+            event.listen(self.engine, "connect", _decimals_as_text)
         watch_pool(system, "db", self, _pool_usage)
 
     def describe(self) -> str:
@@ -173,6 +176,10 @@ class _Session:
             info = self._connection.info
             return lambda: info[_CURSOR].cancel() if _CURSOR in info else None
         return None  # PostgreSQL: the server's statement_timeout
+
+
+def _decimals_as_text(dbapi_connection: Any, record: Any) -> None:
+    decimals_as_text(dbapi_connection)  # MariaDB's own DECIMAL path leaks (.odbc_decimals)
 
 
 def _remember_cursor(

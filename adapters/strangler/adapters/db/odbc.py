@@ -24,6 +24,7 @@ from sqlalchemy.sql import compiler
 from strangler.adapters.db.catalog import OdbcReader, build_tables
 from strangler.adapters.db.failures import translate
 from strangler.adapters.db.meta import TableInfo
+from strangler.adapters.db.odbc_decimals import decimals_as_text, reads_decimals_as_text
 from strangler.adapters.db.odbc_pool import OdbcPool, PoolTimeout
 from strangler.adapters.db.runner import Rows, Statement, ThreadedRunner, Watchdog, first_rows
 from strangler.adapters.db.types import sqlite_text
@@ -108,7 +109,13 @@ class OdbcRunner(ThreadedRunner):
     def _connect(self) -> pyodbc.Connection:
         assert self.spec.odbc is not None
         timeout = math.ceil(self.spec.connect_timeout_s)
-        return pyodbc.connect(self.spec.odbc.get_secret_value(), autocommit=False, timeout=timeout)
+        connection = pyodbc.connect(
+            self.spec.odbc.get_secret_value(), autocommit=False, timeout=timeout
+        )
+        name = str(connection.getinfo(pyodbc.SQL_DBMS_NAME)).lower()
+        if reads_decimals_as_text("mysql" if "mariadb" in name else name):
+            decimals_as_text(connection)  # MariaDB's own DECIMAL path leaks
+        return connection
 
     def _probe(self) -> None:
         try:
