@@ -189,6 +189,36 @@ def test_a_resumed_stage_gives_the_table_of_one_clean_pass(store_url: str) -> No
     second.close()
 
 
+def test_a_stage_that_lost_its_rows_starts_the_run_again(store: FeatureStore) -> None:
+    """PostgreSQL's staging table is unlogged: a crash of the server empties it (its
+    recovery resets such a table to empty), while the run's checkpoint survives. Emptied
+    here as the recovery would (the shared server is not crashed); the run must not
+    resume after rows it no longer has."""
+    batches = [[row(f"S{i:03}", d, i + d, f"{i}.{d}") for i in range(30)] for d in range(4)]
+    table = store.table_for(new_view(), view_spec(), SCHEMA)
+    stage = store.begin(table, run=RunKey(table.view))
+    for i, rows in enumerate(batches[:2]):
+        stage.append(Batch(COLUMNS, rows, {"after": i}))
+    stage.close()
+    with store.engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            persistence = connection.execute(
+                sa.text("SELECT relpersistence FROM pg_class WHERE relname = :name"),
+                {"name": table.stage.name},
+            ).scalar()
+            assert persistence == "u"  # unlogged
+        connection.execute(table.stage.delete())
+
+    again = store.begin(table, run=RunKey(table.view))
+    assert (again.checkpoint, again.rows, again.resumed) == (None, 0, False)
+    for i, rows in enumerate(batches):
+        again.append(Batch(COLUMNS, rows, {"after": i}))
+    result = again.commit(watermark_column="updated", advance=True)
+    assert result.rows == 120
+    assert len(history(store, table)) == 120
+    assert {s.view: s for s in store.status()}[table.view].latest_rows == 30
+
+
 def test_a_run_of_another_key_abandons_the_unfinished_stage(store: FeatureStore) -> None:
     table = store.table_for(new_view(), view_spec(), SCHEMA)
     old = store.begin(table, run=RunKey(table.view, "2024-01-01", "2024-02-01"))

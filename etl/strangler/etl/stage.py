@@ -39,6 +39,10 @@ from strangler.spec.features import CheckSpec
 
 __all__ = ["RunResult", "Stage", "StageFailed", "StageLost"]
 
+_MERGE_WORK_MEM = "64MB"
+"""PostgreSQL's memory for the merge's sort and its rows written (per sort, for this
+transaction only): a batch of 100,000 rows of 20 columns needs about 40 MB."""
+
 
 class StageFailed(StranglerError):
     """A batch could not be staged (the database refused it or is gone); nothing of it
@@ -172,6 +176,8 @@ class Stage:
                 keys = ", ".join(quote(c) for c in table.key if c in table.stage.c)
                 name = connection.dialect.identifier_preparer.format_table(table.stage)
                 connection.execute(sa.text(f"ANALYZE {name} ({keys})"))
+                # the merge sorts and keeps the rows it wrote: in memory, not temp files
+                connection.execute(sa.text(f"SET LOCAL work_mem = '{_MERGE_WORK_MEM}'"))
                 written, latest_written = self._merge_postgres(connection, ended)
             else:
                 written = self._upsert_history(connection, ended)

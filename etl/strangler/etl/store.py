@@ -151,7 +151,7 @@ class FeatureStore:
             )
         common = {"previous_rows": previous, "watermark": watermark}
         mine = [r for r in open_runs if r.run_key == key]
-        if mine and self._stage_fits(table):
+        if mine and self._stage_fits(table) and self._stage_holds(table, int(mine[-1].rows)):
             last = mine[-1]
             return Stage(
                 self.engine,
@@ -173,7 +173,7 @@ class FeatureStore:
                     )
                 )
         table.stage.drop(self.engine, checkfirst=True)  # DDL: MariaDB commits around it
-        table.stage.create(self.engine)
+        _create_stage(self.engine, table.stage)
         with self.engine.begin() as connection:
             inserted = connection.execute(
                 RUNS.insert().values(
@@ -287,6 +287,13 @@ class FeatureStore:
         found = {c["name"] for c in inspector.get_columns(table.stage.name)}
         return found == {c.name for c in table.stage.columns}
 
+    def _stage_holds(self, table: FeatureTable, rows: int) -> bool:
+        """Whether the stage holds the rows its run recorded. Not so after PostgreSQL
+        crashed (it empties an unlogged table): the run then starts again."""
+        with self._reads.connect() as connection:
+            count = connection.execute(sa.select(sa.func.count()).select_from(table.stage))
+            return int(count.scalar() or 0) == rows
+
     def _ensure_state(self) -> None:
         if not self._state_ready:
             STATE.create_all(self.engine, checkfirst=True)
@@ -357,6 +364,19 @@ def _add_column(engine: sa.Engine, column: sa.Column[Any]) -> None:
         connection.execute(
             sa.text(f"ALTER TABLE {preparer.format_table(table)} ADD {keyword}{definition}")
         )
+
+
+def _create_stage(engine: sa.Engine, stage: sa.Table) -> None:
+    """Create the staging table; ``UNLOGGED`` on PostgreSQL (no WAL for staged rows: a
+    kill of the client or a task retry keeps them, a crash of the server empties the
+    table, and :meth:`FeatureStore.begin` then starts the run again)."""
+    if engine.dialect.name != "postgresql":
+        stage.create(engine)
+        return
+    ddl = str(sa.schema.CreateTable(stage).compile(dialect=engine.dialect))
+    assert ddl.lstrip().startswith("CREATE TABLE ")
+    with engine.begin() as connection:
+        connection.exec_driver_sql(ddl.replace("CREATE TABLE ", "CREATE UNLOGGED TABLE ", 1))
 
 
 def make_engine(url: str) -> sa.Engine:
