@@ -211,8 +211,8 @@ def _pg(column: ColumnInfo, c: Sql) -> Sql | None:
 
 # --- SQLite ---------------------------------------------------------------------------------
 
-_DAY = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]"
-_CLOCK = "[0-9][0-9]:[0-9][0-9]:[0-9][0-9]"
+_DAY = "[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9]"
+_CLOCK = "[0-2][0-9]:[0-5][0-9]:[0-5][0-9]"  # minutes and seconds in range already
 _SECONDS = f"{_DAY}[ T]{_CLOCK}"
 _MICROS = _SECONDS + "." + "[0-9]" * 6
 
@@ -260,13 +260,9 @@ def _real_day(s: Sql) -> Sql:
 
 
 def _real_clock(s: Sql) -> Sql:
-    """The text's ``HH:MM:SS`` (characters 12-19, digits) is a time of day Python accepts:
-    no hour 24 (which SQLite takes), no minute or second 60."""
-    return sa.and_(
-        sa.func.substr(s, 12, 2) <= text("23"),
-        sa.func.substr(s, 15, 2) <= text("59"),
-        sa.func.substr(s, 18, 2) <= text("59"),
-    )
+    """The text's ``HH:MM:SS`` (characters 12-19, matching ``_CLOCK``) is a time of day
+    Python accepts: no hour 24 (which SQLite takes) to 29."""
+    return sa.func.substr(s, 12, 2) <= text("23")
 
 
 def _sqlite_date(column: ColumnInfo, c: Sql, typed: bool = False) -> Sql | None:
