@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from strangler.events.envelope import cloud_event, encode
+from strangler.events.envelope import Template, cloud_event, encode, new_id
 from strangler.events.store import StateStore, state_url
 from strangler.events.streams import Action, Stream, resolve_streams
 from strangler.platform.build import BuildContext
@@ -52,6 +52,7 @@ class EventHub:
         self.asyncapi_edits: list[Callable[[dict[str, Any]], None]] = []
         """Applied to the AsyncAPI document in turn (the security part declares its schemes)."""
         self._waiting: dict[str, list[Callable[[], None]]] = {}
+        self._templates: dict[tuple[str, Action], Template] = {}
 
     def on_append(self, stream: str, wake: Callable[[], None]) -> None:
         """Call ``wake`` (on the event loop) when this process appends to ``stream``."""
@@ -117,22 +118,39 @@ class EventHub:
         extensions: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         """An outbox row (for :meth:`StateStore.append`) holding one CloudEvent."""
-        event = cloud_event(
-            source=stream.source,
-            type=stream.event_type(action),
-            subject=key,
-            data=data,
-            time=time,
-            dataschema=f"/asyncapi.json#/components/schemas/{stream.data_model.__name__}",
-            extensions=extensions,
-        )
+        if extensions:
+            event = cloud_event(
+                source=stream.source,
+                type=stream.event_type(action),
+                subject=key,
+                data=data,
+                time=time,
+                dataschema=_dataschema(stream),
+                extensions=extensions,
+            )
+            event_id, text = event["id"], encode(event).decode()
+        else:  # the common case: the stream's constant attributes encoded once
+            template = self._templates.get((stream.name, action))
+            if template is None:
+                template = self._templates[stream.name, action] = Template(
+                    source=stream.source,
+                    type=stream.event_type(action),
+                    dataschema=_dataschema(stream),
+                )
+            event_id = new_id()
+            text = template.encode(id=event_id, subject=key, data=data, time=time).decode()
         return {
             "stream": stream.name,
-            "event_id": event["id"],
+            "event_id": event_id,
             "topic": stream.topic,
             "msg_key": key,
-            "event": encode(event).decode(),
+            "event": text,
         }
+
+
+def _dataschema(stream: Stream) -> str:
+    """Where the AsyncAPI document served by the app defines the stream's data."""
+    return f"/asyncapi.json#/components/schemas/{stream.data_model.__name__}"
 
 
 def _ping(store: StateStore) -> None:
