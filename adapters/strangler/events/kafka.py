@@ -39,8 +39,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from strangler.errors import BrokerError, BrokerUnavailable
 from strangler.events.envelope import CONTENT_TYPE
@@ -54,8 +53,7 @@ _HEADERS = [("content-type", CONTENT_TYPE.encode())]
 _REFUSED_IDEMPOTENCE = ("UnsupportedVersionError", "ClusterAuthorizationFailedError")
 
 
-@dataclass(frozen=True)
-class Message:
+class Message(NamedTuple):
     """One record to publish: the CloudEvent's JSON under the entity key."""
 
     topic: str

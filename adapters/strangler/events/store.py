@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
@@ -96,8 +96,7 @@ COMMANDS = sa.Table(
 )
 
 
-@dataclass(frozen=True)
-class OutboxRow:
+class OutboxRow(NamedTuple):
     """One event as the outbox keeps it (``event`` is the CloudEvent's JSON text)."""
 
     seq: int
@@ -171,15 +170,20 @@ class StateStore:
             return [OutboxRow(*row) for row in connection.execute(query)]
 
     def pending(self, stream: str, limit: int) -> list[OutboxRow]:
-        """Events of ``stream`` not yet published, oldest first."""
-        query = (
-            sa.select(*_ROW)
-            .where(OUTBOX.c.stream == stream, OUTBOX.c.sent_at.is_(None))
-            .order_by(OUTBOX.c.seq)
-            .limit(limit)
-        )
+        """Events of ``stream`` not yet published, oldest first.
+
+        The relay's read of every batch: its statement is compiled once per stream
+        and limit, and the rows are taken as the driver's tuples (no result
+        processing: the columns are integers and text)."""
         with self.reading() as connection:
-            return [OutboxRow(*row) for row in connection.execute(query)]
+            sql, params = _pending_statement(connection.dialect, stream, limit)
+            connection.begin()  # as any read: SQLite begins without the write lock
+            cursor = connection.connection.cursor()
+            try:
+                cursor.execute(sql, params)
+                return list(map(OutboxRow._make, cursor.fetchall()))
+            finally:
+                cursor.close()
 
     def mark_sent(self, connection: sa.Connection, seqs: Sequence[int]) -> None:
         if seqs:
@@ -189,6 +193,27 @@ class StateStore:
 
 
 _EVENT_COLUMNS = ("stream", "event_id", "topic", "msg_key", "event")
+
+_PENDING: dict[tuple[str, str, int], tuple[str, Any]] = {}
+
+
+def _pending_statement(dialect: sa.Dialect, stream: str, limit: int) -> tuple[str, Any]:
+    """The SQL text and driver parameters of :meth:`StateStore.pending`, compiled once."""
+    key = (dialect.name, stream, limit)
+    found = _PENDING.get(key)
+    if found is None:
+        query = (
+            sa.select(*_ROW)
+            .where(OUTBOX.c.stream == stream, OUTBOX.c.sent_at.is_(None))
+            .order_by(OUTBOX.c.seq)
+            .limit(limit)
+        )
+        compiled = query.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+        values = compiled.construct_params()
+        names = compiled.positiontup or ()
+        params = tuple(values[n] for n in names) if dialect.positional else values
+        found = _PENDING[key] = (compiled.string, params)
+    return found
 
 
 @dataclass(frozen=True)
