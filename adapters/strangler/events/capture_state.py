@@ -123,7 +123,7 @@ class CaptureState:
             query = sa.select(SNAPSHOT.c.row_key, SNAPSHOT.c.row_hash).where(
                 SNAPSHOT.c.stream == self.stream, SNAPSHOT.c.row_key.in_(chunk)
             )
-            found.update(connection.execute(query).tuples().all())
+            found.update((key, digest) for key, digest in connection.execute(query))
         return found
 
     def commit(
