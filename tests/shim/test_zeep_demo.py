@@ -45,7 +45,8 @@ def fault_of(call: Any, *args: Any, **kwargs: Any) -> tuple[str, str, list[bytes
     with pytest.raises(zeep.exceptions.Fault) as caught:
         call(*args, **kwargs)
     fault = caught.value
-    detail = [etree.tostring(c, method="c14n", exclusive=True) for c in fault.detail or []]
+    children = [] if fault.detail is None else list(fault.detail)
+    detail = [etree.tostring(c, method="c14n", exclusive=True) for c in children]
     return str(fault.code).rsplit(":", 1)[-1].rsplit("}", 1)[-1], fault.message, detail
 
 
