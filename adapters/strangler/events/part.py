@@ -3,8 +3,10 @@
 * :class:`EventHub` (component ``events``): owns the state database, creates its
   tables at start, appends events to the outbox, and serves the event side's
   HTTP routes (streams over REST and SSE, ``/asyncapi.json``).
-* per polled table stream, a capture component (:mod:`.capture`);
-* per stream, with a broker configured, a relay to Kafka (:mod:`.relay`);
+* per polled table stream, a capture component (:mod:`.capture`), where this
+  process runs the ``capture`` role (``events.run``, ``STRANGLER_EVENTS_RUN``);
+* per stream, with a broker configured, a relay to Kafka (:mod:`.relay`), where
+  this process runs the ``relay`` role;
 * per command topic, a consumer (:mod:`.commands`).
 
 Writes through the adapters reach the outbox through the hooks that
@@ -14,7 +16,8 @@ Writes through the adapters reach the outbox through the hooks that
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +26,7 @@ from strangler.events.store import StateStore, state_url
 from strangler.events.streams import Action, Stream, resolve_streams
 from strangler.platform.build import BuildContext
 from strangler.platform.component import Component, Health
-from strangler.spec.events import EventsSpec
+from strangler.spec.events import ROLES, EventsSpec, parse_roles
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -31,7 +34,7 @@ if TYPE_CHECKING:
     from strangler.events.http import Reader, ReadSettings
     from strangler.platform.core import Platform
 
-__all__ = ["EventHub", "build"]
+__all__ = ["RUN_ENV", "EventHub", "build", "roles_to_run"]
 
 
 class EventHub:
@@ -160,16 +163,37 @@ def _ping(store: StateStore) -> None:
         connection.execute(sa.text("SELECT 1"))
 
 
+RUN_ENV = "STRANGLER_EVENTS_RUN"
+"""Overrides ``events.run`` (e.g. ``capture`` or ``relay``) for this process."""
+
+
+def roles_to_run(spec: EventsSpec, env: Mapping[str, str] | None = None) -> frozenset[str]:
+    """The roles of ``events.run``, or of ``STRANGLER_EVENTS_RUN`` when it is set."""
+    text = (os.environ if env is None else env).get(RUN_ENV, "").strip()
+    if not text:
+        return frozenset(spec.run)
+    try:
+        roles = parse_roles(text)
+    except ValueError as exc:
+        raise ValueError(f"{RUN_ENV}={text!r}: {exc}") from None
+    unknown = sorted(set(roles) - set(ROLES))
+    if unknown:
+        raise ValueError(f"{RUN_ENV}={text!r}: unknown role {unknown[0]!r} (capture, relay)")
+    return frozenset(roles)
+
+
 def build(spec: EventsSpec, context: BuildContext) -> list[Component]:
     """The hub, then capture, relay and command components as the spec asks."""
     streams = resolve_streams(spec, context.platform())
     hub = EventHub(spec, StateStore(state_url(spec.state, context.cache_dir)), streams)
     hub.platform = context.platform()
     components: list[Component] = [hub]
-    from strangler.events.capture import Capture
+    roles = roles_to_run(spec)
+    if "capture" in roles:
+        from strangler.events.capture import Capture
 
-    components.extend(Capture(hub, s) for s in streams if s.table is not None and s.spec.poll)
-    if spec.kafka is not None:
+        components.extend(Capture(hub, s) for s in streams if s.table is not None and s.spec.poll)
+    if spec.kafka is not None and "relay" in roles:
         from strangler.events.relay import Relay
 
         for s in streams:

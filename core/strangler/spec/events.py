@@ -30,7 +30,17 @@ from pydantic import Field, PositiveFloat, PositiveInt, field_validator, model_v
 
 from strangler.spec.common import Frozen
 
-__all__ = ["CommandSpec", "EventsSpec", "KafkaSpec", "PollSpec", "RelaySpec", "StreamSpec"]
+__all__ = [
+    "ROLES",
+    "CommandSpec",
+    "EventsSpec",
+    "KafkaSpec",
+    "PollSpec",
+    "RelaySpec",
+    "Role",
+    "StreamSpec",
+    "parse_roles",
+]
 
 _TOPIC = r"^[A-Za-z0-9._-]{1,249}$"
 
@@ -154,6 +164,18 @@ class RelaySpec(Frozen):
     )
 
 
+Role = Literal["capture", "relay"]
+ROLES: tuple[Role, ...] = ("capture", "relay")
+
+
+def parse_roles(text: str) -> tuple[str, ...]:
+    """``"capture,relay"`` (commas or spaces) as roles; unknown names are left to the model."""
+    roles = tuple(part for part in text.replace(",", " ").split() if part)
+    if not roles:
+        raise ValueError("name at least one role: capture, relay")
+    return roles
+
+
 class EventsSpec(Frozen):
     """The event side of the adapters."""
 
@@ -170,6 +192,17 @@ class EventsSpec(Frozen):
     relay: RelaySpec = RelaySpec()
     streams: dict[str, StreamSpec] = Field(default_factory=dict)
     commands: dict[str, CommandSpec] = Field(default_factory=dict)
+    run: tuple[Role, ...] = Field(
+        default=("capture", "relay"),
+        description="The event roles this process runs: 'capture' (polling change capture "
+        "into the outbox) and 'relay' (outbox to Kafka); a list or 'capture,relay'. "
+        "STRANGLER_EVENTS_RUN overrides it, so replicas can run one role each.",
+    )
+
+    @field_validator("run", mode="before")
+    @classmethod
+    def _roles(cls, value: object) -> object:
+        return parse_roles(value) if isinstance(value, str) else value
 
     @field_validator("streams", "commands")
     @classmethod
