@@ -129,3 +129,30 @@ def test_the_environment_overrides_the_spec() -> None:
         roles_to_run(spec, {RUN_ENV: "publish"})
     with pytest.raises(SpecError, match="run"):
         parse_spec("events: {run: [capture, publish]}")
+
+
+def test_the_environment_chooses_the_components(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'legacy.sqlite'}")
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE items (id INTEGER PRIMARY KEY, n INTEGER)")
+    engine.dispose()
+    text = spec_text(tmp_path, unique_topic("roles"), "127.0.0.1:9", "[capture, relay]")
+
+    def kinds() -> list[str]:
+        platform = build_platform(parse_spec(text))
+        try:
+            return sorted(c.kind for c in platform.components if c.kind in ("capture", "relay"))
+        finally:
+            for component in platform.components:
+                asyncio.run(component.close())
+
+    assert kinds() == ["capture", "relay"]
+    monkeypatch.setenv(RUN_ENV, "relay")
+    assert kinds() == ["relay"]
+    monkeypatch.setenv(RUN_ENV, "capture")
+    assert kinds() == ["capture"]
+    monkeypatch.setenv(RUN_ENV, "relay,captures")
+    with pytest.raises(ValueError, match="unknown role 'captures'"):
+        kinds()
