@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 from openapi_spec_validator import validate
 
+from strangler.demo.estate import shim_lines
 from tests.servers import free_port
 
 STRANGLER = [sys.executable, "-m", "strangler.cli"]
@@ -101,6 +102,14 @@ def test_demo_starts_serves_and_stops() -> None:
             json={"sku": "SKU-1001", "quantity": 30, "customer_no": "K10001"},
         )
         assert quote.status_code == 200
+        wsdl_line, client_line = shim_lines(base)  # both pasted as printed
+        wsdl = subprocess.run(wsdl_line, shell=True, capture_output=True, text=True, timeout=30)
+        assert f'location="{base}/InventoryService' in wsdl.stdout, wsdl.stdout[-500:]
+        old_client = subprocess.run(
+            client_line, shell=True, capture_output=True, text=True, timeout=60
+        )
+        assert old_client.returncode == 0, old_client.stderr[-2000:]
+        assert "'reorder': True" in old_client.stdout, old_client.stdout
     finally:
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=30)
@@ -109,6 +118,7 @@ def test_demo_starts_serves_and_stops() -> None:
     assert f"dashboard:  {base}/_strangler/" in output
     assert f"strangler demo break reorder --errors 0.5 --url {base}" in output
     assert f"curl -s -X POST {base}/soap/inventory/GetStock" in output
+    assert all(line in output for line in shim_lines(base))
     assert (
         f"curl -s '{base}/database/erp/orders?orderDate=ge.2024-06-01&sort=-total&limit=3'"
         in output

@@ -7,7 +7,9 @@ ERP database (SQLite); ``strangler demo`` is the one way to see them all work.
 from __future__ import annotations
 
 import contextlib
+import shlex
 import socket
+import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,7 +20,7 @@ from rich.console import Console
 from strangler.errors import StranglerError
 from strangler.spec import Spec, load_spec
 
-__all__ = ["DEMO_SPEC", "Estate", "run_demo", "running_estate"]
+__all__ = ["DEMO_SPEC", "Estate", "run_demo", "running_estate", "shim_lines"]
 
 DEMO_SPEC = Path(__file__).with_name("strangler.yaml")
 
@@ -99,6 +101,20 @@ def _event_lines(api: str) -> list[str]:
         f"curl -N {api}/events/orders/sse",
         f"strangler events tail orders --url {api}",
         f"curl -s '{api}/events/orders?after=0&limit=5'   (AsyncAPI: {api}/asyncapi.json)",
+    ]
+
+
+def shim_lines(api: str) -> list[str]:
+    """What to paste to see an old SOAP client on InventoryService's original WSDL,
+    served by the shim at the legacy path (its addresses pointing at the shim)."""
+    call = (
+        "import zeep; c = zeep.Client('" + api + "/InventoryService?wsdl'); "
+        "print(c.service.GetReorderAdvice(customerId='C-7', sku='SKU-1001', "
+        "quantityOnHand=3, averageDailySales='4.5', leadTimeDays=7))"
+    )
+    return [
+        f"curl -s '{api}/InventoryService?wsdl' | grep address",
+        f'{shlex.quote(sys.executable)} -c "{call}"',
     ]
 
 
@@ -188,6 +204,13 @@ def run_demo(
             highlight=False,
         )
         for line in rollout_lines(api):
+            console.print(f"    {line}", highlight=False, soft_wrap=True)
+        console.print(
+            "  old SOAP clients keep InventoryService's original WSDL; the shim answers them, "
+            "GetReorderAdvice following the same rollout:",
+            highlight=False,
+        )
+        for line in shim_lines(api):
             console.print(f"    {line}", highlight=False, soft_wrap=True)
         if nginx_url is not None:
             console.print(
