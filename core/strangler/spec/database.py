@@ -34,6 +34,7 @@ from typing import Any, Literal
 from pydantic import (
     ConfigDict,
     Field,
+    NonNegativeFloat,
     PositiveFloat,
     PositiveInt,
     SecretStr,
@@ -149,6 +150,14 @@ class DatabaseSystem(Frozen):
     naming: Naming = Field(
         default="keep",
         description="How table and column names not renamed one by one are made modern.",
+    )
+    read_ahead_s: NonNegativeFloat = Field(
+        default=2.0,
+        description=(
+            "A client paging with a cursor has its next page read while it handles this "
+            "one; that page answers if asked for within this many seconds and no write "
+            "went through the adapter meanwhile. 0 turns read-ahead off."
+        ),
     )
     database_json: bool = Field(
         default=True,

@@ -122,9 +122,13 @@ class DatabaseAdapter:
             params,
             body_values(payload, only_set=False),
         )
-        names, rows = await self.runner.run(
-            lambda s: s.call(statement), operation=operation.name, write=not operation.safe
-        )
+        try:
+            names, rows = await self.runner.run(
+                lambda s: s.call(statement), operation=operation.name, write=not operation.safe
+            )
+        finally:
+            if not operation.safe:  # a procedure may write any table
+                self.rows.read_ahead.written()
         return {"rows": [_row(names, row) for row in rows]}
 
     async def _read(self, read: TableRead, payload: BaseModel) -> Any:

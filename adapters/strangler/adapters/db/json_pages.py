@@ -134,6 +134,11 @@ class JsonPages:
 
     async def page(self, table: TableInfo, query: ListQuery) -> bytes | None:
         """The page's answer as JSON bytes; ``None`` when the Python path must answer."""
+        answer = await self.answer(table, query)
+        return None if answer is None else answer[0]
+
+    async def answer(self, table: TableInfo, query: ListQuery) -> tuple[bytes, str | None] | None:
+        """:meth:`page`, with the page's next cursor (``None`` on the last page)."""
         row = self.row_json(table, query.fields)
         if row is None:
             return None
@@ -147,7 +152,7 @@ class JsonPages:
         texts = [r[0] for r in rows[: query.limit]]
         if None in texts:  # a value the database cannot write exactly: Python answers
             return None
-        cursor = b"null"
+        cursor: str | None = None
         if len(rows) > query.limit:
             last = rows[query.limit - 1][1:]
             values = []
@@ -158,9 +163,10 @@ class JsonPages:
                     if column.codec is not None
                     else cursor_value(column, value)
                 )
-            cursor = b'"' + encode_cursor(query.sort_signature, values).encode("ascii") + b'"'
+            cursor = encode_cursor(query.sort_signature, values)
         joined = ",".join(texts)
         if self.dialect == "sqlite" and (UNSURE in joined or UNSURE_MEMBER in joined):
             return None  # see json_sql.object_text and json_sql.sqlite_object
         body = joined.encode("utf-8")
-        return b'{"items":[' + body + b'],"next_cursor":' + cursor + b"}"
+        tail = b"null" if cursor is None else b'"' + cursor.encode("ascii") + b'"'
+        return b'{"items":[' + body + b'],"next_cursor":' + tail + b"}", cursor

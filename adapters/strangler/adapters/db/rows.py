@@ -24,7 +24,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from strangler.adapters.db.json_pages import JsonPages
 from strangler.adapters.db.mapped import encode_key, encode_values
@@ -32,6 +32,7 @@ from strangler.adapters.db.mapped_rows import decode_items, decode_row
 from strangler.adapters.db.mapped_sql import cursor_json
 from strangler.adapters.db.meta import TableInfo
 from strangler.adapters.db.query import ListQuery, parse_list_query, split
+from strangler.adapters.db.read_ahead import ReadAhead
 from strangler.adapters.db.runner import Runner, Session
 from strangler.adapters.db.statements import (
     delete_row,
@@ -64,6 +65,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 WriteVerb = Literal["insert", "update", "delete"]
 InTransaction = Callable[[Session, TableInfo, WriteVerb, Mapping[str, Any]], None]
@@ -161,6 +164,16 @@ def page_items(
     return items
 
 
+def _read_ahead_key(table: TableInfo, query: ListQuery) -> tuple[str, ListQuery] | None:
+    """What a page read ahead is found by; ``None`` for a query that cannot be a key."""
+    key = (table.name, query)
+    try:
+        hash(key)
+    except TypeError:  # a filter value that is a list
+        return None
+    return key
+
+
 def key_text(values: Sequence[Any]) -> str:
     """The path segment for key values as answered (see :func:`parse_key`)."""
     texts = ["" if v is None else str(v) for v in values]
@@ -179,6 +192,9 @@ class RowService:
         self.runner = runner
         self.json_pages = JsonPages(runner, enabled=spec.database_json and spec.odbc is None)
         self.listeners = WriteListeners()
+        self.read_ahead: ReadAhead[tuple[bytes | dict[str, Any], str | None]] = ReadAhead(
+            system, max_age_s=spec.read_ahead_s, max_running=max(1, spec.pool_size // 2)
+        )
 
     async def list(self, table: TableInfo, params: Iterable[tuple[str, str]]) -> dict[str, Any]:
         """A page for a query string's ``(name, value)`` pairs (see :mod:`.query`)."""
@@ -190,8 +206,41 @@ class RowService:
         """:meth:`list`, as the answer's JSON bytes where the database writes them
         (:mod:`.json_pages`: the same bytes), else as :meth:`list` answers."""
         query = self._query(table, params)
-        body = await self.json_pages.page(table, query)
-        return body if body is not None else await self.page(table, query)
+        key = _read_ahead_key(table, query)
+        answer = await self.read_ahead.take(key) if key is not None else None
+        if answer is None:
+            answer = await self._answer(table, query)
+        body, cursor = answer
+        if cursor is not None and query.after is not None and key is not None:
+            # a client walking the table with a cursor: read its next page now
+            following = self._after(table, query, cursor)
+            self.read_ahead.start((table.name, following), lambda: self._answer(table, following))
+        return body
+
+    async def _answer(
+        self, table: TableInfo, query: ListQuery
+    ) -> tuple[bytes | dict[str, Any], str | None]:
+        """The page as the database writes it (bytes) or as :meth:`page` answers,
+        with its next cursor."""
+        written = await self.json_pages.answer(table, query)
+        if written is not None:
+            return written
+        page = await self.page(table, query)
+        return page, page["next_cursor"]
+
+    @staticmethod
+    def _after(table: TableInfo, query: ListQuery, cursor: str) -> ListQuery:
+        """The query of the page that follows ``query``'s, whose next cursor is ``cursor``."""
+        columns = [table.require(k.column) for k in query.sort]
+        after = decode_cursor(cursor, columns, query.sort_signature)
+        return dataclasses.replace(query, after=after, offset=0)
+
+    async def _write(self, work: Callable[[Session], T], operation: str) -> T:
+        """A write in a transaction of its own; pages read ahead before it are dropped."""
+        try:
+            return await self.runner.run(work, operation=operation, write=True)
+        finally:
+            self.read_ahead.written()
 
     def _query(self, table: TableInfo, params: Iterable[tuple[str, str]]) -> ListQuery:
         return parse_list_query(
@@ -249,9 +298,7 @@ class RowService:
             cursor = page["next_cursor"]
             if cursor is None:
                 return
-            columns = [table.require(k.column) for k in query.sort]
-            after = decode_cursor(cursor, columns, query.sort_signature)
-            query = dataclasses.replace(query, after=after, offset=0)
+            query = self._after(table, query, cursor)
 
     async def get(self, table: TableInfo, key: str | Sequence[Any]) -> dict[str, Any]:
         """One row by its key: the path segment's text, or the typed key values."""
@@ -291,7 +338,7 @@ class RowService:
             self.listeners.inside(session, table, "insert", answered)
             return answered
 
-        row = await self.runner.run(work, operation=f"insert {table.name}", write=True)
+        row = await self._write(work, f"insert {table.name}")
         await self.listeners.after(table, "insert", row)
         return row
 
@@ -312,7 +359,7 @@ class RowService:
             self.listeners.inside(session, table, "update", answered)
             return answered
 
-        row = await self.runner.run(work, operation=f"update {table.name}", write=True)
+        row = await self._write(work, f"update {table.name}")
         if row is None:
             raise self._not_found(table, key)
         await self.listeners.after(table, "update", row)
@@ -337,7 +384,7 @@ class RowService:
                 self.listeners.inside(session, table, "delete", gone)
             return gone
 
-        deleted = await self.runner.run(work, operation=f"delete {table.name}", write=True)
+        deleted = await self._write(work, f"delete {table.name}")
         if deleted is None:
             raise self._not_found(table, key)
         if deleted:

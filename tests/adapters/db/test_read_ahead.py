@@ -1,0 +1,201 @@
+"""Read-ahead of the next page for clients paging with a cursor.
+
+Against every backend: a walk answers the same pages with read-ahead on and
+off, and every page after the second comes from read-ahead; a write through
+the adapter between two pages is read by the next page even though that page
+was read before the write. Then :class:`ReadAhead` alone, with a clock the test
+moves: pages too old, dropped by a write, failed, or beyond the bounds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+from prometheus_client import REGISTRY
+
+from strangler.adapters.db import DatabaseAdapter
+from strangler.adapters.db.read_ahead import ReadAhead
+from strangler.rest.app import build_app
+from tests.adapters.db.conftest import Backend
+from tests.servers import run_app
+
+
+def _count(system: str, outcome: str) -> float:
+    labels = {"system": system, "outcome": outcome}
+    return REGISTRY.get_sample_value("strangler_db_read_ahead_pages_total", labels) or 0.0
+
+
+def _walk(client: httpx.Client, path: str, **params: str) -> list[dict[str, Any]]:
+    pages, cursor = [], None
+    while True:
+        answer = client.get(path, params=params | ({"cursor": cursor} if cursor else {}))
+        assert answer.status_code == 200, answer.text
+        pages.append(answer.json())
+        cursor = pages[-1]["next_cursor"]
+        if cursor is None:
+            return pages
+
+
+def test_a_walk_answers_the_same_pages_read_ahead(backend: Backend) -> None:
+    system = f"ahead {backend.name}"
+    ahead = DatabaseAdapter(system, backend.spec(read_ahead_s=600))
+    plain = DatabaseAdapter(f"plain {backend.name}", backend.spec(read_ahead_s=0))
+    invoice = backend.n("Invoice")
+    with run_app(build_app([ahead, plain])) as url, httpx.Client(base_url=url) as client:
+        for sort in (backend.n("InvoiceId"), f"-{backend.n('Total')},{backend.n('InvoiceId')}"):
+            used = _count(system, "used")
+            read = _walk(client, f"/database/{system}/{invoice}", limit="37", sort=sort)
+            plain_path = f"/database/plain {backend.name}/{invoice}"
+            again = _walk(client, plain_path, limit="37", sort=sort)
+            assert read == again
+            assert sum(len(p["items"]) for p in read) == backend.scalar(
+                f"SELECT count(*) FROM {backend.quote('Invoice')}"
+            )
+            # page 1 has no cursor, page 2 starts page 3's read, ... the last starts none
+            assert _count(system, "used") - used == len(read) - 2
+        assert _count(f"plain {backend.name}", "used") == 0
+
+
+def _settled(adapter: DatabaseAdapter) -> None:
+    """Until no page is being read ahead (each read is one short query)."""
+    deadline = time.monotonic() + 30
+    while adapter.rows.read_ahead.reading():
+        assert time.monotonic() < deadline, "a page read ahead never finished"
+        time.sleep(0.01)
+
+
+def test_a_write_between_pages_is_read_by_the_next_page(backend: Backend) -> None:
+    system = f"writes {backend.name}"
+    adapter = DatabaseAdapter(
+        system, backend.spec({"scratch_note": {"writes": True}}, read_ahead_s=600)
+    )
+    base = f"/database/{system}/scratch_note"
+    title = f"ahead-{uuid.uuid4().hex[:12]}"
+    with run_app(build_app([adapter])) as url, httpx.Client(base_url=url) as client:
+        ids = []
+        for i in range(9):
+            made = client.post(base, json={"title": title, "amount": f"{i}.00"})
+            assert made.status_code == 201, made.text
+            ids.append(made.json()["id"])
+        try:
+            query = {"title": f"eq.{title}", "limit": "3", "sort": "id"}
+            first = client.get(base, params=query).json()
+            second = client.get(base, params=query | {"cursor": first["next_cursor"]}).json()
+            _settled(adapter)  # the third page has been read, before the write below
+            stale = _count(system, "stale")
+            changed = client.patch(f"{base}/{ids[7]}", json={"amount": "77.00"})
+            assert changed.status_code == 200, changed.text
+            third = client.get(base, params=query | {"cursor": second["next_cursor"]}).json()
+            assert [row["id"] for row in third["items"]] == ids[6:9]
+            assert third["items"][1]["amount"] == "77.00"
+            assert _count(system, "stale") - stale == 1
+        finally:
+            for key in ids:
+                assert client.delete(f"{base}/{key}").status_code == 204
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _reader(answer: str, calls: list[str]) -> Callable[[], Awaitable[str]]:
+    async def read() -> str:
+        calls.append(answer)
+        return answer
+
+    return read
+
+
+def test_read_ahead_answers_only_fresh_unwritten_pages() -> None:
+    clock, calls = _Clock(), []
+    ahead: ReadAhead[str] = ReadAhead("unit fresh", max_age_s=2.0, max_running=2, clock=clock)
+
+    async def scenario() -> None:
+        ahead.start("p2", _reader("two", calls))
+        assert await ahead.take("p2") == "two"
+        assert await ahead.take("p2") is None  # answered once only
+        ahead.start("p3", _reader("three", calls))
+        await asyncio.sleep(0)
+        clock.now += 2.5
+        assert await ahead.take("p3") is None  # older than max_age_s
+        ahead.start("p4", _reader("four", calls))
+        await asyncio.sleep(0)  # let it run: it has read before the write
+        ahead.written()
+        assert await ahead.take("p4") is None
+        assert await ahead.take("unknown") is None
+
+    asyncio.run(scenario())
+    assert calls == ["two", "three", "four"]
+    assert _count("unit fresh", "used") == 1
+    assert _count("unit fresh", "stale") == 2
+
+
+def test_read_ahead_bounds_and_failures() -> None:
+    clock = _Clock()
+    ahead: ReadAhead[str] = ReadAhead(
+        "unit bounds", max_age_s=2.0, max_running=1, max_pages=2, clock=clock
+    )
+    off: ReadAhead[str] = ReadAhead("unit off", max_age_s=0, max_running=1)
+    release = asyncio.Event()
+
+    async def slow() -> str:
+        await release.wait()
+        return "slow"
+
+    async def broken() -> str:
+        raise RuntimeError("the database went away")
+
+    async def scenario() -> None:
+        nonlocal release
+        release = asyncio.Event()
+        ahead.start("a", slow)
+        ahead.start("b", slow)  # one read at a time: not started
+        assert ahead.reading() == 1
+        assert await ahead.take("b") is None
+        release.set()
+        assert await ahead.take("a") == "slow"
+        ahead.start("c", broken)
+        assert await ahead.take("c") is None  # the request reads the page itself
+        for key in ("d", "e", "f"):  # at most two kept: the oldest goes
+            ahead.start(key, _reader(key, []))
+            await asyncio.sleep(0)
+        assert await ahead.take("d") is None
+        assert await ahead.take("f") == "f"
+        off.start("x", _reader("x", []))
+        assert await off.take("x") is None
+
+    asyncio.run(scenario())
+    assert _count("unit bounds", "failed") == 1
+    assert _count("unit bounds", "unused") == 1
+    assert _count("unit bounds", "used") == 2
+    assert _count("unit off", "used") == 0
+
+
+def test_a_page_read_ahead_is_the_page_read_now(backend: Backend) -> None:
+    """A page read ahead and the same page read on demand are the same answer, whichever
+    way it is written (database JSON or the Python encoder)."""
+    system = f"same {backend.name}"
+    adapter = DatabaseAdapter(system, backend.spec(read_ahead_s=600))
+    track = backend.n("Track")
+    with run_app(build_app([adapter])) as url, httpx.Client(base_url=url) as client:
+        path = f"/database/{system}/{track}"
+        query = {"limit": "200", "sort": f"-{backend.n('UnitPrice')},{backend.n('TrackId')}"}
+        first = client.get(path, params=query).json()
+        second = client.get(path, params=query | {"cursor": first["next_cursor"]})
+        _settled(adapter)
+        used = _count(system, "used")
+        third = client.get(path, params=query | {"cursor": second.json()["next_cursor"]})
+        assert _count(system, "used") - used == 1
+        adapter.rows.read_ahead.written()  # nothing read ahead: read now
+        fresh = client.get(path, params=query | {"cursor": second.json()["next_cursor"]})
+        assert third.content == fresh.content
+        assert third.headers["content-type"] == fresh.headers["content-type"]
