@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from strangler.events.envelope import CONTENT_TYPE, cloud_event, encode
 from strangler.events.kafka import Message, Publisher
 from strangler.events.relay import Relay
-from strangler.events.store import OUTBOX, StateStore
+from strangler.events.store import OUTBOX, PUBLISHED, StateStore
 from strangler.spec.events import KafkaSpec, RelaySpec
 from tests.events.broker import Broker, consume, unique_topic
 
@@ -73,14 +73,7 @@ def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 60.0) 
 
 def unsent(store: StateStore, stream: str) -> list[str]:
     """Ids of the stream's unsent events, in ``seq`` order."""
-    with store.engine.connect() as connection:
-        return list(
-            connection.execute(
-                sa.select(OUTBOX.c.event_id)
-                .where(OUTBOX.c.stream == stream, OUTBOX.c.sent_at.is_(None))
-                .order_by(OUTBOX.c.seq)
-            ).scalars()
-        )
+    return [r.event_id for r in store.pending(stream, 1_000_000)]
 
 
 def delivered(records: list[Any], rows: list[dict[str, Any]]) -> Counter[str]:
@@ -290,22 +283,29 @@ def test_published_events_older_than_retention_are_removed(
 ) -> None:
     topic = unique_topic("purge")
     rows = events("items", topic, 30)
-    append(sqlite_state, rows + events("other", topic, 5))
+    rows_other = events("other", topic, 5)
+    append(sqlite_state, rows + rows_other)
     relay = relay_for(sqlite_state, "items", broker.bootstrap, retention_s=3600)
     try:
         assert relay.cycle() == 30
         with sqlite_state.transaction() as connection:  # ten were published two hours ago
-            old = [r["event_id"] for r in rows[:10]]
-            connection.execute(
-                OUTBOX.update()
-                .where(OUTBOX.c.event_id.in_(old))
-                .values(sent_at=sa.func.datetime("now", "-2 hours"))
+            tenth = connection.execute(
+                sa.select(OUTBOX.c.seq).where(OUTBOX.c.event_id == rows[9]["event_id"])
+            ).scalar_one()
+            connection.execute(  # the retention's checkpoint, taken then
+                PUBLISHED.update()
+                .where(PUBLISHED.c.stream == "items")
+                .values(mark_seq=tenth, mark_at=sa.func.datetime("now", "-2 hours"))
             )
         assert relay.purge() == 10
+        assert relay.purge() == 0  # the checkpoint is now
         with sqlite_state.engine.connect() as connection:
-            left = connection.execute(sa.select(OUTBOX.c.stream, OUTBOX.c.sent_at)).all()
+            left = connection.execute(sa.select(OUTBOX.c.stream, OUTBOX.c.event_id)).all()
         assert len(left) == 25  # 20 recent, and the other stream's unsent 5 untouched
-        assert sum(1 for s, at in left if s == "other" and at is None) == 5
+        assert sorted(e for s, e in left if s == "items") == sorted(
+            r["event_id"] for r in rows[10:]
+        )
+        assert unsent(sqlite_state, "other") == [r["event_id"] for r in rows_other]
     finally:
         relay._shut()
 

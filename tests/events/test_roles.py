@@ -9,6 +9,10 @@ alone publishes nothing.
 from __future__ import annotations
 
 import asyncio
+import re
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,12 +24,12 @@ import sqlalchemy as sa
 
 from strangler.errors import SpecError
 from strangler.events.part import RUN_ENV, roles_to_run
-from strangler.events.store import OUTBOX, StateStore
+from strangler.events.store import LEASES, OUTBOX, StateStore
 from strangler.platform.build import build_platform
 from strangler.spec import parse_spec
 from strangler.spec.events import EventsSpec
 from tests.events.broker import Broker, consume, unique_topic
-from tests.events.test_relay import delivered
+from tests.events.test_relay import delivered, events
 
 ROWS = 60
 KEYS = 5
@@ -53,6 +57,15 @@ def outbox(path: Path) -> list[dict[str, Any]]:
         with store.engine.connect() as connection:
             rows = connection.execute(sa.select(OUTBOX).order_by(OUTBOX.c.seq)).mappings()
             return [dict(r) for r in rows]
+    finally:
+        store.dispose()
+
+
+def waiting(path: Path) -> int:
+    """How many events of the stream ``items`` wait to be published."""
+    store = StateStore(f"sqlite:///{path}")
+    try:
+        return store.pending_count("items")
     finally:
         store.dispose()
 
@@ -99,14 +112,14 @@ def test_a_capture_process_and_a_relay_process(tmp_path: Path, broker: Broker) -
                 await asyncio.to_thread(write, 5)
                 await asyncio.sleep(0.02)
             await until(captured_up_to(ROWS // 2), "the capture process fills the outbox")
-            assert all(r["sent_at"] is None for r in outbox(state)), "capture published"
+            assert waiting(state) == len(outbox(state)), "capture published"
             async with relaying.running():
                 for _ in range(ROWS // 2 // 5):
                     await asyncio.to_thread(write, 5)
                     await asyncio.sleep(0.02)
                 await until(captured_up_to(ROWS), "every change in the outbox")
                 await until(
-                    lambda: all(r["sent_at"] is not None for r in outbox(state)),
+                    lambda: waiting(state) == 0,
                     "the relay process publishes the outbox",
                 )
 
@@ -121,7 +134,9 @@ def test_a_capture_process_and_a_relay_process(tmp_path: Path, broker: Broker) -
 
 
 def test_the_environment_overrides_the_spec() -> None:
-    spec = EventsSpec.model_validate({"run": "capture,relay"})
+    spec = EventsSpec.model_validate(
+        {"run": "capture,relay", "kafka": {"bootstrap": "127.0.0.1:9"}}
+    )
     assert roles_to_run(spec, {}) == {"capture", "relay"}
     assert roles_to_run(spec, {RUN_ENV: "relay"}) == {"relay"}
     assert roles_to_run(spec, {RUN_ENV: " capture "}) == {"capture"}
@@ -156,3 +171,91 @@ def test_the_environment_chooses_the_components(
     monkeypatch.setenv(RUN_ENV, "relay,captures")
     with pytest.raises(ValueError, match="unknown role 'captures'"):
         kinds()
+
+
+def worker_command(spec: Path, roles: str) -> list[str]:
+    """``strangler events run`` of ``spec`` with ``roles``, by this interpreter."""
+    command = [sys.executable, "-m", "strangler.cli", "events", "run"]
+    return [*command, "-c", str(spec), "--roles", roles]
+
+
+def test_a_relay_without_a_broker_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match="names 'relay', which publishes the outbox to Kafka"):
+        parse_spec("events: {run: [relay]}")
+    with pytest.raises(SpecError, match=re.escape("add events.kafka")):
+        parse_spec("events: {run: 'capture,relay'}")
+    parse_spec("events: {run: [capture]}")
+    parse_spec("events: {}")  # the default roles: REST and SSE alone, no relay
+    with pytest.raises(ValueError, match=re.escape("the spec has no events.kafka")):
+        roles_to_run(EventsSpec(), {RUN_ENV: "relay"})
+    assert roles_to_run(EventsSpec(), {RUN_ENV: "capture"}) == {"capture"}
+    spec = tmp_path / "strangler.yaml"
+    spec.write_text("events: {}\n", encoding="utf-8")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "strangler.cli",
+            "events",
+            "run",
+            "-c",
+            str(spec),
+            "--roles",
+            "relay",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert "the spec has no events.kafka" in done.stderr
+
+
+def test_a_relay_worker_without_the_server(tmp_path: Path, broker: Broker) -> None:
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'legacy.sqlite'}")
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE items (id INTEGER PRIMARY KEY, n INTEGER)")
+    engine.dispose()
+    topic = unique_topic("worker")
+    spec = tmp_path / "strangler.yaml"
+    spec.write_text(spec_text(tmp_path, topic, broker.bootstrap, "[capture, relay]"), "utf-8")
+    state = StateStore(f"sqlite:///{tmp_path / 'state.sqlite'}")
+    state.create()
+    rows = events("items", topic, 50)
+    with state.transaction() as connection:
+        state.append(connection, rows)
+    state.dispose()
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "strangler.cli",
+            "events",
+            "run",
+            "-c",
+            str(spec),
+            "--roles",
+            "relay",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        asyncio.run(until(lambda: waiting(tmp_path / "state.sqlite") == 0, "the worker publishes"))
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        out, err = worker.communicate(timeout=60)
+    assert worker.returncode == 0, err
+    assert "events: running events.items.relay;" in out
+    assert "capture" not in out
+    assert not delivered(consume(broker.bootstrap, topic, count=len(rows)), rows)
+    store = StateStore(f"sqlite:///{tmp_path / 'state.sqlite'}")
+    try:  # the stopped worker gave its lease up
+        with store.engine.connect() as connection:
+            held = connection.execute(
+                sa.select(LEASES.c.expires_at).where(LEASES.c.name == "relay:items")
+            ).scalar()
+        assert held is None or held <= time.time()
+    finally:
+        store.dispose()

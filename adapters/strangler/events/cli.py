@@ -1,26 +1,33 @@
-"""The events part's CLI commands: ``strangler asyncapi`` and ``strangler events tail``.
+"""The events part's CLI commands: ``strangler asyncapi``, ``strangler events run`` and
+``strangler events tail``.
 
-``tail`` reads a running server's Server-Sent Events (``/events/<stream>/sse``),
-which serves every deployment alike: with or without a broker, and with no
-Kafka client or consumer group on the reader's side. On a dropped connection
-it reconnects with ``Last-Event-ID``, so nothing is skipped or repeated.
+``run`` runs the event side of a spec without the REST server: capture, the
+relays and the command consumers, as ``serve`` would run them (a worker, so
+capture and relay can run apart as replicas by role). ``tail`` reads a running
+server's Server-Sent Events (``/events/<stream>/sse``), which serves every
+deployment alike: with or without a broker, and with no Kafka client or
+consumer group on the reader's side. On a dropped connection it reconnects
+with ``Last-Event-ID``, so nothing is skipped or repeated.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
+import os
+import signal
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-__all__ = ["register", "sse_events", "tail_line"]
+__all__ = ["register", "run_worker", "sse_events", "tail_line"]
 
 
 def sse_events(url: str, last_id: str | None = None) -> Iterator[tuple[str, str, str]]:
@@ -76,8 +83,40 @@ def _base_url(config: Path | None, url: str | None) -> str:
     return "http://127.0.0.1:8000"
 
 
+async def run_worker(spec_path: Path, roles: str | None, started: Callable[[str], None]) -> None:
+    """Build the platform of ``spec_path`` with ``roles`` (``STRANGLER_EVENTS_RUN``), run it
+    until SIGINT or SIGTERM, then close it (leases given up). ``started`` gets a line
+    naming what runs."""
+    from strangler.events.part import RUN_ENV
+    from strangler.platform import build_platform
+    from strangler.spec import load_spec
+
+    if roles is not None:
+        os.environ[RUN_ENV] = roles  # the build reads the roles from here
+    from strangler.events.part import EventHub
+
+    platform = build_platform(load_spec(spec_path))
+    if not any(isinstance(c, EventHub) for c in platform):
+        raise ValueError(f"{spec_path}: no events: section, so no event streams")
+    workers = [c.name for c in platform.components if c.kind in _WORKERS]
+    if not workers:
+        raise ValueError(
+            f"{spec_path}: these roles run nothing here (no capture, relay or command)"
+        )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(number, stop.set)
+    async with platform.running():
+        started(f"running {', '.join(workers)}; Ctrl-C or SIGTERM stops")
+        await stop.wait()
+
+
+_WORKERS = ("capture", "relay", "commands")
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``strangler asyncapi`` and ``strangler events tail`` to ``app``."""
+    """Add ``strangler asyncapi``, ``strangler events run`` and ``strangler events tail``."""
     from strangler.cli import fail, stdout
 
     @app.command()
@@ -116,6 +155,37 @@ def register(app: typer.Typer) -> None:
     events = typer.Typer(
         help="The event side: streams of changes as they flow.", no_args_is_help=True
     )
+
+    @events.command("run")
+    def run_events(
+        config: Annotated[Path, typer.Option("--config", "-c", help="The spec file.")] = Path(
+            "strangler.yaml"
+        ),
+        roles: Annotated[
+            str | None,
+            typer.Option(
+                "--roles",
+                help="capture, relay or capture,relay (default: the spec's events.run, or "
+                "STRANGLER_EVENTS_RUN).",
+            ),
+        ] = None,
+    ) -> None:
+        """Run the event side without the REST server until Ctrl-C or SIGTERM.
+
+        Polling capture into the outbox, the relays to Kafka and the command consumers
+        of the spec, as 'serve' runs them, choosing the roles with --roles: for
+        example one process with --roles capture and one with --roles relay. Stopping
+        gives the leases up, so a standby takes over at once.
+        """
+        from strangler.errors import StranglerError
+
+        def started(line: str) -> None:
+            stdout.print(f"events: {line}", highlight=False, soft_wrap=True)
+
+        try:
+            asyncio.run(run_worker(config, roles, started))
+        except (StranglerError, ValueError) as exc:
+            raise fail(exc) from None
 
     @events.command()
     def tail(

@@ -73,7 +73,7 @@ from strangler.errors import (
     StranglerError,
 )
 from strangler.events.envelope import cloud_event, encode
-from strangler.events.store import COMMANDS, OUTBOX, now
+from strangler.events.store import COMMANDS, now
 from strangler.platform.callers import CREDENTIAL_HEADERS, CallGate
 from strangler.platform.component import Health
 from strangler.platform.core import Platform, validate_input
@@ -441,10 +441,8 @@ class CommandProcessor:
         row = orjson.loads(stored)
         row.pop("origin", None)
         with self.hub.store.transaction() as connection:
-            again = connection.execute(
-                OUTBOX.update().where(OUTBOX.c.event_id == row["event_id"]).values(sent_at=None)
-            ).rowcount
-            if not again:  # removed from the outbox since (retention)
+            # not in the outbox any more (retention): appended again
+            if not self.hub.store.requeue(connection, row["event_id"]):
                 self.hub.store.append(connection, [row])
 
 

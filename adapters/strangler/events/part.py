@@ -179,6 +179,11 @@ def roles_to_run(spec: EventsSpec, env: Mapping[str, str] | None = None) -> froz
     unknown = sorted(set(roles) - set(ROLES))
     if unknown:
         raise ValueError(f"{RUN_ENV}={text!r}: unknown role {unknown[0]!r} (capture, relay)")
+    if "relay" in roles and spec.kafka is None:
+        raise ValueError(
+            f"{RUN_ENV}={text!r}: the relay publishes the outbox to Kafka, and the spec "
+            "has no events.kafka"
+        )
     return frozenset(roles)
 
 

@@ -35,13 +35,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-import sqlalchemy as sa
-
 from strangler.errors import BrokerError
 from strangler.events.kafka import Message, Publisher
 from strangler.events.leases import Lease, LeaseLost
 from strangler.events.metrics import OUTBOX_PENDING, PUBLISHED, RELAY_FAILURES
-from strangler.events.store import OUTBOX, StateStore, now
+from strangler.events.store import StateStore, now
 from strangler.platform.component import Health
 from strangler.spec.events import KafkaSpec, RelaySpec
 
@@ -163,7 +161,7 @@ class Relay:
             raise
         try:
             with self.lease.fenced() as connection:
-                self.store.mark_sent(connection, [r.seq for r in rows])
+                self.store.mark_sent(connection, self.stream, [r.seq for r in rows])
         except LeaseLost:
             self.stats.fenced += 1
             log.warning(
@@ -185,27 +183,13 @@ class Relay:
         if self.spec.retention_s is None:
             self._next_purge = float("inf")
             return 0
-        cutoff = now() - timedelta(seconds=self.spec.retention_s)
-        with self.store.transaction() as connection:
-            removed = connection.execute(
-                OUTBOX.delete().where(
-                    OUTBOX.c.stream == self.stream,
-                    OUTBOX.c.sent_at.is_not(None),
-                    OUTBOX.c.sent_at < cutoff,
-                )
-            ).rowcount
+        removed = self.store.purge(self.stream, now() - timedelta(seconds=self.spec.retention_s))
         self.stats.purged += removed
-        return int(removed)
+        return removed
 
     def pending_count(self) -> int:
         """Events of this stream waiting to be published."""
-        query = (
-            sa.select(sa.func.count())
-            .select_from(OUTBOX)
-            .where(OUTBOX.c.stream == self.stream, OUTBOX.c.sent_at.is_(None))
-        )
-        with self.store.reading() as connection:
-            return int(connection.execute(query).scalar_one())
+        return self.store.pending_count(self.stream)
 
     # -- inside ---------------------------------------------------------------
 

@@ -8,7 +8,15 @@ Tables (created when missing):
 
 * ``strangler_outbox``: every event, in the order it was appended (``seq``),
   with its topic, message key and the CloudEvent as JSON; ``sent_at`` is set
-  when the relay has published it.
+  when the relay has published it (PostgreSQL and other servers).
+* ``strangler_published`` (SQLite): how far the relay has published each stream.
+  SQLite runs one write transaction at a time and ``seq`` is given inside it,
+  so ``seq`` order is commit order: a reader that sees an event sees every
+  event of a lower ``seq``, and "published through ``seq`` N" replaces marking
+  each row (one row written per batch instead of one per event). Events with
+  ``seq`` at most N count as sent, as do rows with ``sent_at`` (written before
+  this table, or by a server database). On a server database a lower ``seq``
+  can commit after a higher one was read, so rows are marked one by one there.
 * ``strangler_offsets``: how far each stream's capture has read (JSON).
 * ``strangler_snapshot``: each captured row's key and the hash of its last
   published version: re-read rows are recognised, deleted rows found.
@@ -37,12 +45,27 @@ __all__ = [
     "METADATA",
     "OFFSETS",
     "OUTBOX",
+    "PUBLISHED",
     "SNAPSHOT",
     "OutboxRow",
     "StateStore",
     "insert_many",
     "state_url",
 ]
+
+
+def _not_sqlite(
+    ddl: Any,
+    target: Any,
+    bind: sa.Connection | None,
+    tables: Any = None,
+    state: Any = None,
+    *,
+    dialect: sa.Dialect,
+    **kw: Any,
+) -> bool:
+    return dialect.name != "sqlite"
+
 
 METADATA = sa.MetaData()
 _SEQ = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
@@ -59,7 +82,23 @@ OUTBOX = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
     sa.Index("ix_strangler_outbox_stream_seq", "stream", "seq"),
-    sa.Index("ix_strangler_outbox_pending", "stream", "sent_at", "seq"),
+    # the unsent events by their sent_at; SQLite finds them by the published mark with
+    # the index above instead (state databases made before keep theirs)
+    sa.Index("ix_strangler_outbox_pending", "stream", "sent_at", "seq").ddl_if(
+        callable_=_not_sqlite
+    ),
+)
+
+PUBLISHED = sa.Table(
+    "strangler_published",
+    METADATA,
+    sa.Column("stream", sa.String(200), primary_key=True),
+    # every event of the stream with seq <= this was published, the last at updated_at
+    sa.Column("seq", _SEQ, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    # the retention's checkpoint: events with seq <= mark_seq were published by mark_at
+    sa.Column("mark_seq", _SEQ, nullable=False),
+    sa.Column("mark_at", sa.DateTime(timezone=True), nullable=False),
 )
 
 OFFSETS = sa.Table(
@@ -129,6 +168,8 @@ class StateStore:
         self.url = url
         # SQLite: one writer at a time, queued rather than "database is locked"
         self.engine = state_engine(url)
+        # SQLite: one writer at a time, so seq order is commit order (the module's text)
+        self.ordered = self.engine.dialect.name == "sqlite"
 
     def create(self) -> None:
         """Create the tables that are missing (safe to run from every replica)."""
@@ -176,7 +217,7 @@ class StateStore:
         and limit, and the rows are taken as the driver's tuples (no result
         processing: the columns are integers and text)."""
         with self.reading() as connection:
-            sql, params = _pending_statement(connection.dialect, stream, limit)
+            sql, params = _pending_statement(connection.dialect, stream, limit, self.ordered)
             connection.begin()  # as any read: SQLite begins without the write lock
             cursor = connection.connection.cursor()
             try:
@@ -185,28 +226,106 @@ class StateStore:
             finally:
                 cursor.close()
 
-    def mark_sent(self, connection: sa.Connection, seqs: Sequence[int]) -> None:
-        if seqs:
+    def pending_count(self, stream: str) -> int:
+        """How many events of ``stream`` wait to be published."""
+        query = sa.select(sa.func.count()).select_from(OUTBOX).where(*_unsent(stream, self.ordered))
+        with self.reading() as connection:
+            return int(connection.execute(query).scalar_one())
+
+    def mark_sent(self, connection: sa.Connection, stream: str, seqs: Sequence[int]) -> None:
+        """Record the events ``seqs`` of ``stream`` (all its unsent events up to the
+        highest of them, in order) as published, in ``connection``'s transaction."""
+        if not seqs:
+            return
+        stamp = now()
+        if not self.ordered:
             connection.execute(
-                OUTBOX.update().where(OUTBOX.c.seq.in_(list(seqs))).values(sent_at=now())
+                OUTBOX.update().where(OUTBOX.c.seq.in_(list(seqs))).values(sent_at=stamp)
             )
+            return
+        last = max(seqs)
+        moved = connection.execute(
+            PUBLISHED.update()
+            .where(PUBLISHED.c.stream == stream)
+            .values(seq=sa.func.max(PUBLISHED.c.seq, last), updated_at=stamp)
+        ).rowcount
+        if not moved:
+            connection.execute(
+                PUBLISHED.insert().values(
+                    stream=stream, seq=last, updated_at=stamp, mark_seq=last, mark_at=stamp
+                )
+            )
+
+    def requeue(self, connection: sa.Connection, event_id: str) -> bool:
+        """Make a published event unsent again (same id, published again); False when
+        it is no longer in the outbox. SQLite: it moves to the end of the outbox (a
+        new ``seq``), past the published mark."""
+        values: dict[str, Any] = {"sent_at": None}
+        if self.ordered:
+            values["seq"] = sa.select(sa.func.max(OUTBOX.c.seq) + 1).scalar_subquery()
+        statement = OUTBOX.update().where(OUTBOX.c.event_id == event_id).values(**values)
+        return bool(connection.execute(statement).rowcount)
+
+    def purge(self, stream: str, cutoff: datetime) -> int:
+        """Remove the events of ``stream`` published before ``cutoff``; how many.
+
+        SQLite: the published mark has no time per event, so each purge that finds
+        the retention's checkpoint (``mark_seq`` published by ``mark_at``) older than
+        ``cutoff`` removes the events up to it and sets it again to the mark as it is
+        now: an event goes between one and two retention periods (plus the purge's
+        interval) after it was published. The outbox's highest ``seq`` always stays,
+        so SQLite never gives a ``seq`` again (it takes the highest one plus 1)."""
+        where = [OUTBOX.c.stream == stream]
+        if self.ordered:
+            where.append(OUTBOX.c.seq < sa.select(sa.func.max(OUTBOX.c.seq)).scalar_subquery())
+        with self.transaction() as connection:
+            removed = connection.execute(
+                OUTBOX.delete().where(
+                    *where, OUTBOX.c.sent_at.is_not(None), OUTBOX.c.sent_at < cutoff
+                )
+            ).rowcount
+            if not self.ordered:
+                return int(removed)
+            due = connection.execute(
+                sa.select(PUBLISHED.c.mark_seq, PUBLISHED.c.seq).where(
+                    PUBLISHED.c.stream == stream, PUBLISHED.c.mark_at < cutoff
+                )
+            ).first()
+            if due is not None:
+                removed += connection.execute(
+                    OUTBOX.delete().where(*where, OUTBOX.c.seq <= due.mark_seq)
+                ).rowcount
+                connection.execute(
+                    PUBLISHED.update()
+                    .where(PUBLISHED.c.stream == stream)
+                    .values(mark_seq=due.seq, mark_at=now())
+                )
+        return int(removed)
+
+
+def _unsent(stream: str, ordered: bool) -> tuple[sa.ColumnElement[bool], ...]:
+    """The conditions of a stream's unsent events."""
+    where = (OUTBOX.c.stream == stream, OUTBOX.c.sent_at.is_(None))
+    if not ordered:
+        return where
+    through = sa.select(PUBLISHED.c.seq).where(PUBLISHED.c.stream == stream).scalar_subquery()
+    return (*where, OUTBOX.c.seq > sa.func.coalesce(through, 0))
 
 
 _EVENT_COLUMNS = ("stream", "event_id", "topic", "msg_key", "event")
 
-_PENDING: dict[tuple[str, str, int], tuple[str, Any]] = {}
+_PENDING: dict[tuple[str, str, int, bool], tuple[str, Any]] = {}
 
 
-def _pending_statement(dialect: sa.Dialect, stream: str, limit: int) -> tuple[str, Any]:
+def _pending_statement(
+    dialect: sa.Dialect, stream: str, limit: int, ordered: bool
+) -> tuple[str, Any]:
     """The SQL text and driver parameters of :meth:`StateStore.pending`, compiled once."""
-    key = (dialect.name, stream, limit)
+    key = (dialect.name, stream, limit, ordered)
     found = _PENDING.get(key)
     if found is None:
         query = (
-            sa.select(*_ROW)
-            .where(OUTBOX.c.stream == stream, OUTBOX.c.sent_at.is_(None))
-            .order_by(OUTBOX.c.seq)
-            .limit(limit)
+            sa.select(*_ROW).where(*_unsent(stream, ordered)).order_by(OUTBOX.c.seq).limit(limit)
         )
         compiled = query.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
         values = compiled.construct_params()

@@ -217,3 +217,14 @@ class EventsSpec(Frozen):
         if self.commands and self.kafka is None:
             raise ValueError("commands need a broker: add events.kafka")
         return self
+
+    @model_validator(mode="after")
+    def _relay_needs_kafka(self) -> EventsSpec:
+        # the default roles serve the outbox over REST and SSE alone; a relay named
+        # on purpose without a broker would publish nothing, silently
+        if "run" in self.model_fields_set and "relay" in self.run and self.kafka is None:
+            raise ValueError(
+                "run names 'relay', which publishes the outbox to Kafka: add events.kafka "
+                "(or leave 'relay' out: the streams are read over REST and SSE without it)"
+            )
+        return self
