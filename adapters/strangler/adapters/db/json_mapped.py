@@ -278,6 +278,8 @@ def _text_moment(
         elif part == spelled or part in ("minute", "second"):
             continue  # the GLOB spelled its readings out
         elif offset == 0:  # its digits checked by the GLOB: compare the whole text
+            # (were the column of NUMERIC affinity, the bounds would be numbers, which
+            # text never is below: such values fail here, and Python answers them)
             if low != "00":
                 checks.append(value >= text(low))
             checks.append(value < text(high[0] + chr(ord(high[1]) + 1)))
