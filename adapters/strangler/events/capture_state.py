@@ -38,6 +38,7 @@ MakeEvent = Callable[[Action, str, Any, Any], dict[str, Any]]
 """``(action, key, data, watermark)`` → an outbox row."""
 
 _CHUNK = 400  # keys per IN list: well below every database's parameter limit
+_KEY_NAMES = tuple(f"keys_{n}" for n in range(1, _CHUNK + 1))
 
 
 @dataclass
@@ -96,6 +97,27 @@ class _Plan:
         return plan
 
 
+_HASH_SQL: dict[tuple[str, int], tuple[str, bool]] = {}
+
+
+def _hash_statement(dialect: sa.Dialect, count: int) -> tuple[str, bool]:
+    """The snapshot read of ``count`` keys of one stream, compiled once: its SQL, and
+    whether its parameters are positional (``stream``, then the keys in order) or
+    named (``stream``, ``keys_1`` … ``keys_<count>``)."""
+    found = _HASH_SQL.get((dialect.name, count))
+    if found is None:
+        query = sa.select(SNAPSHOT.c.row_key, SNAPSHOT.c.row_hash).where(
+            SNAPSHOT.c.stream == sa.bindparam("stream", ""),
+            SNAPSHOT.c.row_key.in_(sa.bindparam("keys", [""] * count, expanding=True)),
+        )
+        compiled = query.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+        names = ("stream", *(f"keys_{n}" for n in range(1, count + 1)))
+        if dialect.positional and tuple(compiled.positiontup or ()) != names:
+            raise RuntimeError(f"the snapshot read's parameters: {compiled.positiontup}")
+        found = _HASH_SQL[(dialect.name, count)] = (compiled.string, dialect.positional)
+    return found
+
+
 class CaptureState:
     """One stream's offset and snapshot, written under its lease."""
 
@@ -116,14 +138,27 @@ class CaptureState:
         return dict(stored)
 
     def _hashes(self, connection: sa.Connection, keys: Sequence[str]) -> dict[str, str]:
+        """The snapshot's hashes of ``keys`` (those it holds). Read twice per page (before
+        and inside the write transaction), so the statement for each number of keys is
+        compiled once and run on the driver's cursor (the columns are text)."""
         found: dict[str, str] = {}
         unique = list(dict.fromkeys(keys))
-        for start in range(0, len(unique), _CHUNK):
-            chunk = unique[start : start + _CHUNK]
-            query = sa.select(SNAPSHOT.c.row_key, SNAPSHOT.c.row_hash).where(
-                SNAPSHOT.c.stream == self.stream, SNAPSHOT.c.row_key.in_(chunk)
-            )
-            found.update((key, digest) for key, digest in connection.execute(query))
+        if not unique:
+            return found
+        if not connection.in_transaction():
+            connection.begin()  # as any read: SQLite begins without the write lock
+        cursor = connection.connection.cursor()
+        try:
+            for start in range(0, len(unique), _CHUNK):
+                chunk = unique[start : start + _CHUNK]
+                sql, positional = _hash_statement(connection.dialect, len(chunk))
+                params: Any = (self.stream, *chunk)
+                if not positional:
+                    params = dict(zip(("stream", *_KEY_NAMES[: len(chunk)]), params, strict=True))
+                cursor.execute(sql, params)
+                found.update(cursor.fetchall())
+        finally:
+            cursor.close()
         return found
 
     def commit(
