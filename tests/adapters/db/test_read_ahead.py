@@ -199,3 +199,46 @@ def test_a_page_read_ahead_is_the_page_read_now(backend: Backend) -> None:
         fresh = client.get(path, params=query | {"cursor": second.json()["next_cursor"]})
         assert third.content == fresh.content
         assert third.headers["content-type"] == fresh.headers["content-type"]
+
+
+def test_pages_read_ahead_under_another_event_loop_are_not_used() -> None:
+    """A test client runs each request in an event loop of its own, closed after it:
+    a page read ahead under one is read again under the next, never awaited there."""
+    ahead: ReadAhead[str] = ReadAhead("unit loops", max_age_s=60.0, max_running=2)
+    gate: list[asyncio.Event] = []
+
+    async def first() -> None:
+        gate.append(asyncio.Event())
+
+        async def never() -> str:
+            await gate[0].wait()
+            return "never"
+
+        ahead.start("p", never)
+
+    async def second() -> str | None:
+        return await ahead.take("p")
+
+    asyncio.run(first())  # the loop closes with the read pending (cancelled)
+    assert asyncio.run(second()) is None
+    assert _count("unit loops", "unused") == 1
+    assert ahead.reading() == 0
+
+
+def test_a_cancelled_read_ahead_is_read_again() -> None:
+    ahead: ReadAhead[str] = ReadAhead("unit cancelled", max_age_s=60.0, max_running=2)
+
+    async def scenario() -> str | None:
+        async def slow() -> str:
+            await asyncio.Event().wait()
+            return "slow"
+
+        ahead.start("p", slow)
+        await asyncio.sleep(0)
+        for task in asyncio.all_tasks():
+            if task is not asyncio.current_task():
+                task.cancel()  # as a shutdown would
+        return await ahead.take("p")
+
+    assert asyncio.run(scenario()) is None
+    assert _count("unit cancelled", "failed") == 1

@@ -100,13 +100,22 @@ class ReadAhead(Generic[T]):
         entry = self._pages.pop(key, None)
         if entry is None:
             return None
+        if entry.task.get_loop() is not asyncio.get_running_loop():
+            # started under another event loop (a test client runs each request in
+            # a loop of its own, closed after it): not awaitable here
+            self._drop(entry, "unused")
+            return None
         if entry.version != self.version or self.clock() - entry.started > self.max_age_s:
             self._drop(entry, "stale")
             return None
         try:
             answer = await asyncio.shield(entry.task)
         except asyncio.CancelledError:
-            raise
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise  # the request itself is cancelled
+            READ_AHEAD.labels(self.system, "failed").inc()  # the read was (shutdown)
+            return None
         except Exception:  # the request reads it itself, and meets the error there
             READ_AHEAD.labels(self.system, "failed").inc()
             return None
