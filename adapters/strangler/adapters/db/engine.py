@@ -136,6 +136,36 @@ class _Session:
     def fetch(self, statement: Statement) -> list[tuple[Any, ...]]:
         return self._timed(lambda: list(self._connection.execute(statement).all()))
 
+    def fetch_plain(
+        self, statement: sa.Select[Any]
+    ) -> tuple[list[tuple[Any, ...]], Callable[[tuple[Any, ...]], tuple[Any, ...]]]:
+        """The driver's rows; SQLAlchemy's row objects cost about 0.3 µs a row, which
+        a page whose rows are JSON text needs only for its last row's sort values."""
+
+        def run() -> tuple[list[tuple[Any, ...]], Callable[[tuple[Any, ...]], tuple[Any, ...]]]:
+            result = self._connection.execute(statement)
+            try:
+                cursor = result.cursor
+                rows: list[tuple[Any, ...]] = list(cursor.fetchall())
+                types = [column.type for column in statement.selected_columns]
+                dialect = self._connection.dialect
+                processors = [
+                    kind.result_processor(dialect, described[1])
+                    for kind, described in zip(types, cursor.description, strict=True)
+                ]
+            finally:
+                result.close()
+
+            def processed(row: tuple[Any, ...]) -> tuple[Any, ...]:
+                return tuple(
+                    value if step is None or value is None else step(value)
+                    for step, value in zip(processors, row, strict=True)
+                )
+
+            return rows, processed
+
+        return self._timed(run)
+
     def execute(self, statement: Statement) -> int:
         self._last = self._timed(lambda: self._connection.execute(statement))
         return int(self._last.rowcount)

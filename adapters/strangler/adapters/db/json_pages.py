@@ -146,15 +146,15 @@ class JsonPages:
         sort_columns = [sort_expression(table.require(k.column), t.c[k.column]) for k in query.sort]
         statement = select_page(table, query).with_only_columns(row, *sort_columns)
         statement = statement.select_from(t)  # the row object is SQL text: name the table
-        rows = await self.runner.run(
-            lambda s: s.fetch(statement), operation=f"list {table.name}", single_read=True
+        rows, processed = await self.runner.run(
+            lambda s: s.fetch_plain(statement), operation=f"list {table.name}", single_read=True
         )
         texts = [r[0] for r in rows[: query.limit]]
         if None in texts:  # a value the database cannot write exactly: Python answers
             return None
         cursor: str | None = None
         if len(rows) > query.limit:
-            last = rows[query.limit - 1][1:]
+            last = processed(rows[query.limit - 1])[1:]
             values = []
             for k, value in zip(query.sort, last, strict=True):  # as RowService.page does
                 column = table.require(k.column)

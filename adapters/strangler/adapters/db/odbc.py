@@ -210,6 +210,11 @@ class _Session:
     def fetch(self, statement: Statement) -> list[tuple[Any, ...]]:
         return self._run(statement, lambda c: [tuple(r) for r in c.fetchall()])
 
+    def fetch_plain(
+        self, statement: sa.Select[Any]
+    ) -> tuple[list[tuple[Any, ...]], Callable[[tuple[Any, ...]], tuple[Any, ...]]]:
+        return self.fetch(statement), _as_is
+
     def execute(self, statement: Statement) -> int:
         return self._run(statement, lambda c: int(c.rowcount))
 
@@ -246,3 +251,7 @@ class _Session:
                 self.timed_out = self.timed_out or watch.fired
             with contextlib.suppress(pyodbc.Error):
                 cursor.close()
+
+
+def _as_is(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    return row

@@ -52,6 +52,13 @@ class Session(Protocol):
         """The rows of a query, in its select order."""
         ...
 
+    def fetch_plain(
+        self, statement: Select[Any]
+    ) -> tuple[list[tuple[Any, ...]], Callable[[tuple[Any, ...]], tuple[Any, ...]]]:
+        """The rows of a query as the driver gives them (no per-row result processing),
+        and what makes one of them what :meth:`fetch` would have answered."""
+        ...
+
     def execute(self, statement: Statement) -> int:
         """Run a write; the row count the driver reports."""
         ...
