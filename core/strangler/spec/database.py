@@ -156,7 +156,8 @@ class DatabaseSystem(Frozen):
         description=(
             "A client paging with a cursor has its next page read while it handles this "
             "one; that page answers if asked for within this many seconds and no write "
-            "went through the adapter meanwhile. 0 turns read-ahead off."
+            "went through the adapter meanwhile. 0 turns read-ahead off; it takes at "
+            "most half of pool_size connections (none with a pool of one)."
         ),
     )
     database_json: bool = Field(

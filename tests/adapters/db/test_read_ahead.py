@@ -242,3 +242,15 @@ def test_a_cancelled_read_ahead_is_read_again() -> None:
 
     assert asyncio.run(scenario()) is None
     assert _count("unit cancelled", "failed") == 1
+
+
+def test_a_pool_of_one_reads_nothing_ahead(backend: Backend) -> None:
+    """Read-ahead takes at most half the pool: with one connection, requests keep it."""
+    system = f"one {backend.name}"
+    adapter = DatabaseAdapter(system, backend.spec(read_ahead_s=600, pool_size=1))
+    invoice = backend.n("Invoice")
+    with run_app(build_app([adapter])) as url, httpx.Client(base_url=url) as client:
+        pages = _walk(client, f"/database/{system}/{invoice}", limit="100")
+        assert len(pages) == 5
+        assert adapter.rows.read_ahead.reading() == 0
+    assert _count(system, "used") == 0

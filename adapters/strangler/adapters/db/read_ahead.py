@@ -21,7 +21,9 @@ Keyset paging keeps its guarantee: a row that is in the table throughout the
 walk is answered exactly once. A row written by another program between the
 read-ahead and the request is seen as if the request had come that much
 earlier. Unused pages cost one query each, at most ``max_running`` at a
-time; a failed read-ahead is dropped, and the request reads the page itself.
+time (half the connection pool, so requests always keep the other half; none
+with a pool of one); a failed read-ahead is dropped, and the request reads the
+page itself.
 
 Answers are shared between callers asking the same query: access is checked
 per route before the adapter is asked, and a page depends on the query alone.

@@ -193,7 +193,7 @@ class RowService:
         self.json_pages = JsonPages(runner, enabled=spec.database_json and spec.odbc is None)
         self.listeners = WriteListeners()
         self.read_ahead: ReadAhead[tuple[bytes | dict[str, Any], str | None]] = ReadAhead(
-            system, max_age_s=spec.read_ahead_s, max_running=max(1, spec.pool_size // 2)
+            system, max_age_s=spec.read_ahead_s, max_running=spec.pool_size // 2
         )
 
     async def list(self, table: TableInfo, params: Iterable[tuple[str, str]]) -> dict[str, Any]:
