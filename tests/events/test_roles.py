@@ -192,17 +192,7 @@ def test_a_relay_without_a_broker_is_refused(tmp_path: Path) -> None:
     spec = tmp_path / "strangler.yaml"
     spec.write_text("events: {}\n", encoding="utf-8")
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "strangler.cli",
-            "events",
-            "run",
-            "-c",
-            str(spec),
-            "--roles",
-            "relay",
-        ],
+        worker_command(spec, "relay"),
         capture_output=True,
         text=True,
         timeout=120,
@@ -226,17 +216,7 @@ def test_a_relay_worker_without_the_server(tmp_path: Path, broker: Broker) -> No
         state.append(connection, rows)
     state.dispose()
     worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "strangler.cli",
-            "events",
-            "run",
-            "-c",
-            str(spec),
-            "--roles",
-            "relay",
-        ],
+        worker_command(spec, "relay"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
