@@ -129,18 +129,6 @@ STREAMED = ["GET /events/orders/sse", "GET /events/stock/sse"]
 """Server-Sent Events: an answer that never ends cannot be fuzzed; tests/events/test_http.py
 checks their refusals (400 and 404 problems) and what they carry."""
 
-OWNED_ELSEWHERE: dict[str, str] = {}
-"""Failures that belong to other parts, still run (non-strict xfail) until they are fixed there."""
-
-
-def _params() -> list[Any]:
-    return [
-        pytest.param(label, marks=pytest.mark.xfail(reason=OWNED_ELSEWHERE[label], strict=False))
-        if label in OWNED_ELSEWHERE
-        else label
-        for label in OPERATIONS
-    ]
-
 
 @pytest.fixture(scope="module")
 def demo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
@@ -210,7 +198,7 @@ def test_every_operation_is_fuzzed(demo_schema: Any) -> None:
     assert labels == set(OPERATIONS) | set(STREAMED)
 
 
-@pytest.mark.parametrize("label", _params())
+@pytest.mark.parametrize("label", OPERATIONS)
 def test_operation(label: str, demo_schema: Any, demo_url: str) -> None:
     def check(case: Any) -> None:
         case.call_and_validate(base_url=demo_url, additional_checks=[problem_json_errors])

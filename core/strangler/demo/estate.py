@@ -11,7 +11,7 @@ import shlex
 import socket
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -118,6 +118,13 @@ def shim_lines(api: str) -> list[str]:
     ]
 
 
+def _section(console: Console, heading: str, lines: Iterable[str]) -> None:
+    """A heading of the demo's banner and the lines to paste under it."""
+    console.print(f"  {heading}", highlight=False)
+    for line in lines:
+        console.print(f"    {line}", highlight=False, soft_wrap=True)
+
+
 def run_demo(
     host: str = "127.0.0.1",
     port: int = 8000,
@@ -169,49 +176,44 @@ def run_demo(
         console.print(
             f"  OpenAPI docs                  {api}/docs  ({api}/openapi.json)", highlight=False
         )
-        console.print("  try:", highlight=False)
-        for line in _examples(api):
-            console.print(f"    {line}", highlight=False, soft_wrap=True)
-        console.print(
-            "  legacy activity: the ERP application keeps writing orders and stock; "
+        _section(console, "try:", _examples(api))
+        _section(
+            console,
+            "legacy activity: the ERP application keeps writing orders and stock; "
             "watch the order changes arrive as CloudEvents:",
-            highlight=False,
+            _event_lines(api),
         )
-        for line in _event_lines(api):
-            console.print(f"    {line}", highlight=False, soft_wrap=True)
         rows = ", ".join(f"{view} {n:,}" for view, n in loaded.items())
-        console.print(f"  feature tables loaded by ETL ({rows} rows); read them:", highlight=False)
-        for line in feature_lines(api, estate.env):
-            console.print(f"    {line}", highlight=False, soft_wrap=True)
-        console.print(
-            "  the reorder model (GetReorderAdvice's rules learnt from item_features), "
+        _section(
+            console,
+            f"feature tables loaded by ETL ({rows} rows); read them:",
+            feature_lines(api, estate.env),
+        )
+        _section(
+            console,
+            "the reorder model (GetReorderAdvice's rules learnt from item_features), "
             "by SKU and over the v2 protocol:",
-            highlight=False,
+            prediction_lines(api),
         )
-        for line in prediction_lines(api):
-            console.print(f"    {line}", highlight=False, soft_wrap=True)
-        console.print(
-            "  the gateway route /api/reorder-advice: the rules answer, the model is asked "
+        _section(
+            console,
+            "the gateway route /api/reorder-advice: the rules answer, the model is asked "
             "too (shadow); where it disagrees:",
-            highlight=False,
+            route_lines(api),
         )
-        for line in route_lines(api):
-            console.print(f"    {line}", highlight=False, soft_wrap=True)
-        console.print(
-            "  the rollout: demo customers keep asking the route, and the canary controller "
+        _section(
+            console,
+            "the rollout: demo customers keep asking the route, and the canary controller "
             "moves it from the rules to the model step by step (shadow, 10%, 50%, 100%), "
             "rolling back by itself when the model fails:",
-            highlight=False,
+            rollout_lines(api),
         )
-        for line in rollout_lines(api):
-            console.print(f"    {line}", highlight=False, soft_wrap=True)
-        console.print(
-            "  old SOAP clients keep InventoryService's original WSDL; the shim answers them, "
+        _section(
+            console,
+            "old SOAP clients keep InventoryService's original WSDL; the shim answers them, "
             "GetReorderAdvice following the same rollout:",
-            highlight=False,
+            shim_lines(api),
         )
-        for line in shim_lines(api):
-            console.print(f"    {line}", highlight=False, soft_wrap=True)
         if nginx_url is not None:
             console.print(
                 f"  nginx carries the route's split: {nginx_url}/api/reorder-advice "

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import httpx
@@ -107,7 +107,7 @@ class _Clock:
         return self.now
 
 
-def _reader(answer: str, calls: list[str]) -> Callable[[], Awaitable[str]]:
+def _reader(answer: str, calls: list[str]) -> Callable[[], Coroutine[Any, Any, str]]:
     async def read() -> str:
         calls.append(answer)
         return answer

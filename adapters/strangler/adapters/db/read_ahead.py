@@ -35,7 +35,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Callable, Coroutine, Hashable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -127,7 +127,7 @@ class ReadAhead(Generic[T]):
         READ_AHEAD.labels(self.system, "used").inc()
         return answer
 
-    def start(self, key: Hashable, read: Callable[[], Awaitable[T]]) -> None:
+    def start(self, key: Hashable, read: Callable[[], Coroutine[Any, Any, T]]) -> None:
         """Begin reading ``key``'s answer, unless too many are being read already."""
         if not self.enabled or key in self._pages:
             return
@@ -136,7 +136,7 @@ class ReadAhead(Generic[T]):
         while len(self._pages) >= self.max_pages:
             _, oldest = self._pages.popitem(last=False)
             self._drop(oldest, "unused")
-        task = asyncio.get_running_loop().create_task(_awaited(read))
+        task = asyncio.get_running_loop().create_task(read())
         task.add_done_callback(_retrieve)
         self._pages[key] = _Entry(task, self.clock(), self.version)
         self._expire()
@@ -150,10 +150,6 @@ class ReadAhead(Generic[T]):
         if not entry.task.done():
             entry.task.cancel()
         READ_AHEAD.labels(self.system, outcome).inc()
-
-
-async def _awaited(read: Callable[[], Awaitable[T]]) -> T:
-    return await read()
 
 
 def _retrieve(task: asyncio.Task[Any]) -> None:
