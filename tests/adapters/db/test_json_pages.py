@@ -121,7 +121,30 @@ _ODD_SQLITE = [  # stored forms the database cannot prove it writes as Python do
     {"id": 106, "at": "2020-04-31 10:00:00.000001", "note": "no such day"},
     {"id": 107, "at": "2020-01-01 24:00:00.000001", "note": "no such hour"},
     {"id": 108, "at": "0000-01-01 10:00:00.000001", "note": "no year 0"},
+    {"id": 123, "at": "2020-01-01\t10:00:00.000001", "note": "a tab between"},
+    {"id": 124, "at": "2020-01-01 10:00:00.12345Z", "note": "five digits and a zone"},
+    {"id": 125, "at": " 2020-01-01 10:00:00.00001", "note": "a space before"},
+    {"id": 126, "at": "2020-01-01 10:00:00+00:00", "note": "an offset"},
+    {"id": 127, "at": "2020-01-01 10:00:00 +0000", "note": "a space and an offset"},
+    {"id": 128, "amount": 0.125, "note": "half a cent: printf rounds up, Python to even"},
+    {"id": 129, "amount": 1.005, "note": "a double just under half a cent"},
+    {"id": 131, "amount": 0.1 + 0.2, "note": "no two-decimal double"},
+    {"id": 132, "amount": 1e9 + 0.5, "note": "past 1e9"},
     *IMPOSSIBLE_SQLITE,
+]
+
+REAL_SQLITE = [  # other stored forms the database writes, as Python does
+    {"id": 140, "at": "2020-01-01T10:00:00.250000", "note": "T, microseconds"},
+    {"id": 141, "at": "2020-01-01 10:00:00.000000", "note": "no microseconds, written"},
+    {"id": 142, "at": "2020-01-01T10:00:00", "note": "T, whole second"},
+    {"id": 143, "at": "2024-02-29 23:59:59.999999", "note": "a leap day's last moment"},
+    {"id": 144, "at": "0001-01-01 00:00:00", "note": "the first day"},
+    {"id": 145, "at": "9999-12-31T23:59:59.000001", "note": "the last day"},
+    {"id": 146, "amount": 999999999.99, "note": "under 1e9"},
+    {"id": 147, "amount": -0.5, "note": "negative half"},
+    {"id": 148, "amount": -1234.56, "note": "negative"},
+    {"id": 149, "amount": 0.29, "note": "a double above its decimal"},
+    {"id": 130, "amount": -0.0, "note": "negative zero, which a NUMERIC column keeps as 0"},
 ]
 
 
@@ -135,7 +158,8 @@ def made(backend: Backend) -> Iterator[tuple[DatabaseAdapter, TableInfo]]:
         if backend.admin.dialect.name == "sqlite":
             connection.execute(sa.text(_insert(table)), [_sqlite_values(r) for r in rows])
             blank = {c.name: None for c in table.columns}
-            connection.execute(sa.text(_insert(table)), [blank | r for r in _ODD_SQLITE])
+            odd_and_real = [*_ODD_SQLITE, *REAL_SQLITE]
+            connection.execute(sa.text(_insert(table)), [blank | r for r in odd_and_real])
         else:
             connection.execute(table.insert(), rows)
     adapter = DatabaseAdapter("jp", backend.spec({name: {}}, max_page_size=100))

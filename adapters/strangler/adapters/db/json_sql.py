@@ -212,9 +212,6 @@ def _pg(column: ColumnInfo, c: Sql) -> Sql | None:
 # --- SQLite ---------------------------------------------------------------------------------
 
 _DAY = "[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9]"
-_CLOCK = "[0-2][0-9]:[0-5][0-9]:[0-5][0-9]"  # minutes and seconds in range already
-_SECONDS = f"{_DAY}[ T]{_CLOCK}"
-_MICROS = _SECONDS + "." + "[0-9]" * 6
 
 
 def _stored_as(c: Sql, storage: str) -> Sql:
@@ -228,16 +225,21 @@ def _sqlite_decimal(column: ColumnInfo, c: Sql, typed: bool = False) -> Sql | No
     whole = _as_text(c) if not scale else concat(_as_text(c), text("." + "0" * scale))
     if not scale:  # Python writes a double's own text ('5.0'), unpadded: not printf's
         return sa.case((_stored_as(c, "integer"), quoted(whole, typed)), else_=unsure(typed))
-    fixed = sa.func.printf(text(f"%.{scale}f"), c, type_=sa.Text())
+    # A double is written by printf where it is the double nearest to a decimal of
+    # the column's scale: then it is that decimal, which Python writes too. Tested
+    # as ``round(c * 10^s) / 10^s = c``: both operations are exact or correctly
+    # rounded for these magnitudes, so this holds exactly for such doubles (and is
+    # cheaper than reading printf's text back).
+    unit = sa.literal_column(f"1e{scale}")
     exact = sa.and_(
         _stored_as(c, "real"),
         sa.func.abs(c) < sa.literal_column("1e9"),
         c != sa.literal_column("0"),  # -0.0: Python writes the sign
-        sa.cast(fixed, sa.Float()) == c,
+        sa.func.round(sa.type_coerce(c, sa.Float()) * unit) / unit == c,
     )
     return sa.case(
+        (exact, quoted(sa.func.printf(text(f"%.{scale}f"), c, type_=sa.Text()), typed)),
         (_stored_as(c, "integer"), quoted(whole, typed)),
-        (exact, quoted(fixed, typed)),
         else_=unsure(typed),
     )
 
@@ -259,12 +261,6 @@ def _real_day(s: Sql) -> Sql:
     )
 
 
-def _real_clock(s: Sql) -> Sql:
-    """The text's ``HH:MM:SS`` (characters 12-19, matching ``_CLOCK``) is a time of day
-    Python accepts: no hour 24 (which SQLite takes) to 29."""
-    return sa.func.substr(s, 12, 2) <= text("23")
-
-
 def _sqlite_date(column: ColumnInfo, c: Sql, typed: bool = False) -> Sql | None:
     s = _as_text(c)
     day = sa.func.substr(s, 1, 10, type_=sa.Text())
@@ -273,18 +269,46 @@ def _sqlite_date(column: ColumnInfo, c: Sql, typed: bool = False) -> Sql | None:
         return sa.case((real, quoted(day, typed)), else_=unsure(typed))
     if column.kind != "datetime":
         return None
-    # The patterns below leave one character that may be a space, the separator.
-    # Written only for a real day and time of day: anything else (30 February, hour
-    # 24) Python answers as stored, by its own rules.
-    iso = sa.func.replace(s, text(" "), text("T"), type_=sa.Text())
-    micros = sa.and_(  # a cheap test first, then the pattern
-        sa.func.length(s) == 26,
-        s.op("GLOB")(text(_MICROS)),
-        sa.func.substr(s, 21, 6) != text("000000"),
+    # Written only for a real day and time of day. SQLite's ``datetime()`` writes back
+    # the first 19 characters as they are only when they have the shape and each field
+    # is in range (month 1-12, day 1-31, hour 0-24, minute and second 0-59), else other
+    # text or NULL; then no hour 24 (which SQLite takes), no year 0, and a day past the
+    # 28th counted (see :func:`_real_day`). Anything else Python answers as stored, by
+    # its own rules. Separated by a space (as written through SQLAlchemy) or a ``T``.
+    fields = sa.or_(
+        sa.func.datetime(s) == sa.func.substr(s, 1, 19),
+        sa.and_(
+            sa.func.substr(s, 11, 1) == text("T"),
+            sa.func.datetime(s)
+            == concat(sa.func.substr(s, 1, 10), text(" "), sa.func.substr(s, 12, 8)),
+        ),
     )
-    seconds = sa.and_(sa.func.length(s) == 19, s.op("GLOB")(text(_SECONDS)))
-    real = sa.and_(sa.or_(seconds, micros), _real_day(s), _real_clock(s))
-    return sa.case((real, quoted(iso, typed)), else_=unsure(typed))
+    real = sa.and_(
+        s >= text("0001"),
+        fields,
+        sa.func.substr(s, 12, 2) <= text("23"),
+        sa.or_(sa.func.substr(s, 9, 2) <= text("28"), sa.func.date(day, text("+0 days")) == day),
+    )
+    micros = sa.and_(
+        sa.func.length(s) == 26, sa.func.substr(s, 20).op("GLOB")(text("." + "[0-9]" * 6)), real
+    )
+    seconds = sa.func.substr(s, 1, 19, type_=sa.Text())
+    return sa.case(
+        (
+            micros,
+            sa.case(  # no fraction where it is all zeros, as Python writes
+                (sa.func.substr(s, 21) == text("000000"), quoted(_iso(seconds), typed)),
+                else_=quoted(_iso(s), typed),
+            ),
+        ),
+        (sa.and_(sa.func.length(s) == 19, real), quoted(_iso(s), typed)),
+        else_=unsure(typed),
+    )
+
+
+def _iso(s: Sql) -> Sql:
+    """A stored date-time text with ``T`` between date and time."""
+    return sa.func.replace(s, text(" "), text("T"), type_=sa.Text())
 
 
 def _sqlite(column: ColumnInfo, c: Sql, typed: bool = False) -> Sql | None:
