@@ -13,11 +13,13 @@
   called as an executor calls it when the deadline is missed.
 
 The answer is the last stdout line, ``PROBE <json>``; everything above it is
-Airflow's log.
+Airflow's log. A probe still running after ``$PROBE_DEADLINE_S`` seconds writes
+every thread's stack to stderr and exits, so a hang is reported with where it hung.
 """
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
 import sys
@@ -68,12 +70,44 @@ def describe(folder: str) -> dict[str, Any]:
     return {"seconds": seconds, "files": files, "import_errors": bag.import_errors, "dags": dags}
 
 
+_STUCK_WORKERS: list[int] = []
+"""Executor workers that :func:`_bounded_end` had to stop (their pids)."""
+
+
+def _bounded_end(self: Any) -> None:
+    """``LocalExecutor.end`` with a bound: send each worker its stop message, wait for
+    them at most 10 s, then stop the ones still there (the run has ended: they are idle).
+
+    Airflow's own ``end`` joins every worker without a bound, and now and then one of
+    them never reads its stop message (apache/airflow#45329, #67870), so ``dag.test``
+    would never return though its run has ended.
+    """
+    for proc in self.workers.values():
+        if proc.is_alive():
+            self.activity_queue.put(None)
+    deadline = time.monotonic() + 10
+    for proc in self.workers.values():
+        proc.join(max(0.0, deadline - time.monotonic()))
+        if proc.is_alive():
+            _STUCK_WORKERS.append(proc.pid)
+            proc.terminate()
+            proc.join()
+        proc.close()
+    self._read_results()
+    self.activity_queue.close()
+    self.result_queue.close()
+
+
 def test(folder: str, dag_id: str, conf: dict[str, Any], executor: bool) -> dict[str, Any]:
     from airflow.models.asset import AssetDagRunQueue, AssetEvent, AssetModel
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
+    if executor:
+        from airflow.executors.local_executor import LocalExecutor
+
+        LocalExecutor.end = _bounded_end  # type: ignore[method-assign]
     bag = _dagbag(folder)
     if bag.import_errors:
         return {"import_errors": bag.import_errors}
@@ -113,6 +147,7 @@ def test(folder: str, dag_id: str, conf: dict[str, Any], executor: bool) -> dict
             "result": XComModel.deserialize_value(_Row(xcom)) if xcom is not None else None,
             "events": [{"asset": name, "extra": extra} for name, extra in events],
             "queued": sorted(queued),
+            "stuck_workers": len(_STUCK_WORKERS),
         }
 
 
@@ -191,4 +226,6 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
+    if deadline_s := float(os.environ.get("PROBE_DEADLINE_S", "0")):
+        faulthandler.dump_traceback_later(deadline_s, exit=True)
     main(sys.argv[1:])
