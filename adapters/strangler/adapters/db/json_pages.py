@@ -20,6 +20,7 @@ odd text dates, decimals that do not read back), for that page alone.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from typing import Any
 
@@ -49,6 +50,16 @@ __all__ = ["JsonPages", "json_key"]
 
 _CACHED = 256
 """Row expressions kept per adapter (one per table and answered field list)."""
+
+
+_first = operator.itemgetter(0)
+
+
+def _unsure(joined: str) -> bool:
+    """A SQLite page holds a value the database could not write exactly. ``]`` is
+    looked for first: one character is found at memory speed, the member's four
+    characters take about a tenth of a millisecond over a 1,000-row page."""
+    return UNSURE in joined or ("]" in joined and UNSURE_MEMBER in joined)
 
 
 def json_key(name: str) -> str:
@@ -149,8 +160,9 @@ class JsonPages:
         rows, processed = await self.runner.run(
             lambda s: s.fetch_plain(statement), operation=f"list {table.name}", single_read=True
         )
-        texts = [r[0] for r in rows[: query.limit]]
-        if None in texts:  # a value the database cannot write exactly: Python answers
+        try:
+            joined = ",".join(map(_first, rows[: query.limit]))
+        except TypeError:  # a row's text is NULL: a value the database cannot write exactly
             return None
         cursor: str | None = None
         if len(rows) > query.limit:
@@ -164,8 +176,7 @@ class JsonPages:
                     else cursor_value(column, value)
                 )
             cursor = encode_cursor(query.sort_signature, values)
-        joined = ",".join(texts)
-        if self.dialect == "sqlite" and (UNSURE in joined or UNSURE_MEMBER in joined):
+        if self.dialect == "sqlite" and _unsure(joined):
             return None  # see json_sql.object_text and json_sql.sqlite_object
         body = joined.encode("utf-8")
         tail = b"null" if cursor is None else b'"' + cursor.encode("ascii") + b'"'

@@ -196,7 +196,8 @@ class Watchdog:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._loop, name=self._name, daemon=True)
                 self._thread.start()
-            self._cond.notify()
+            if self._heap[0] is watch:  # else the thread wakes for an earlier one anyway
+                self._cond.notify()
         return watch
 
     def disarm(self, watch: Watch) -> None:
