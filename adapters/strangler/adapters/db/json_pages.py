@@ -42,7 +42,7 @@ from strangler.adapters.db.json_sql import (
 from strangler.adapters.db.mapped_sql import cursor_json, sort_expression
 from strangler.adapters.db.meta import TableInfo
 from strangler.adapters.db.query import ListQuery
-from strangler.adapters.db.runner import Runner
+from strangler.adapters.db.runner import Runner, Session
 from strangler.adapters.db.statements import select_page
 from strangler.adapters.db.values import cursor_value, encode_cursor
 
@@ -149,24 +149,37 @@ class JsonPages:
         return None if answer is None else answer[0]
 
     async def answer(self, table: TableInfo, query: ListQuery) -> tuple[bytes, str | None] | None:
-        """:meth:`page`, with the page's next cursor (``None`` on the last page)."""
+        """:meth:`page`, with the page's next cursor (``None`` on the last page).
+
+        The whole page is made in the runner's worker thread: the statement, its
+        rows and the answer's bytes. The event loop only hands the request over and
+        sends the bytes, so it serves other requests (and a client's previous page)
+        while the page is read.
+        """
         row = self.row_json(table, query.fields)
         if row is None:
             return None
+        return await self.runner.run(
+            lambda s: self._answer(s, table, query, row),
+            operation=f"list {table.name}",
+            single_read=True,
+        )
+
+    def _answer(
+        self, session: Session, table: TableInfo, query: ListQuery, row: ColumnElement[Any]
+    ) -> tuple[bytes, str | None] | None:
         t = table.sa_table
         sort_columns = [sort_expression(table.require(k.column), t.c[k.column]) for k in query.sort]
         statement = select_page(table, query).with_only_columns(row, *sort_columns)
         statement = statement.select_from(t)  # the row object is SQL text: name the table
-        rows, processed = await self.runner.run(
-            lambda s: s.fetch_plain(statement), operation=f"list {table.name}", single_read=True
-        )
+        rows, processed = session.fetch_plain(statement)
         try:
             joined = ",".join(map(_first, rows[: query.limit]))
         except TypeError:  # a row's text is NULL: a value the database cannot write exactly
             return None
+        last = processed(rows[query.limit - 1])[1:] if len(rows) > query.limit else None
         cursor: str | None = None
-        if len(rows) > query.limit:
-            last = processed(rows[query.limit - 1])[1:]
+        if last is not None:
             values = []
             for k, value in zip(query.sort, last, strict=True):  # as RowService.page does
                 column = table.require(k.column)
