@@ -1,7 +1,8 @@
 """Read-ahead of the next page for clients paging with a cursor.
 
 Against every backend: a walk answers the same pages with read-ahead on and
-off, and every page after the second comes from read-ahead; a write through
+off, every page after the second comes from read-ahead, and two pages are read
+ahead of the client; a write through
 the adapter between two pages is read by the next page even though that page
 was read before the write. Then :class:`ReadAhead` alone, with a clock the test
 moves: pages too old, dropped by a write, failed, or beyond the bounds.
@@ -20,6 +21,7 @@ from prometheus_client import REGISTRY
 
 from strangler.adapters.db import DatabaseAdapter
 from strangler.adapters.db.read_ahead import ReadAhead
+from strangler.adapters.db.rows import READ_AHEAD_PAGES
 from strangler.rest.app import build_app
 from tests.adapters.db.conftest import Backend
 from tests.servers import run_app
@@ -178,6 +180,23 @@ def test_read_ahead_bounds_and_failures() -> None:
     assert _count("unit bounds", "unused") == 1
     assert _count("unit bounds", "used") == 2
     assert _count("unit off", "used") == 0
+
+
+def test_a_walk_is_read_two_pages_ahead(backend: Backend) -> None:
+    """The second page of a walk starts reading the third, and once that is read, the
+    fourth: both are held (a write drops them as stale), and nothing further."""
+    system = f"two {backend.name}"
+    adapter = DatabaseAdapter(system, backend.spec(read_ahead_s=600))
+    track = backend.n("Track")
+    with run_app(build_app([adapter])) as url, httpx.Client(base_url=url) as client:
+        path = f"/database/{system}/{track}"
+        query = {"limit": "100", "sort": backend.n("TrackId")}
+        first = client.get(path, params=query).json()
+        client.get(path, params=query | {"cursor": first["next_cursor"]})
+        _settled(adapter)
+        stale = _count(system, "stale")
+        adapter.rows.read_ahead.written()
+        assert _count(system, "stale") - stale == READ_AHEAD_PAGES == 2
 
 
 def test_a_page_read_ahead_is_the_page_read_now(backend: Backend) -> None:

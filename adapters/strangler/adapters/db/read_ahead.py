@@ -2,10 +2,11 @@
 
 A client that asks for a page with ``cursor=`` is walking the table, and will
 most likely ask for the page after it next. That page is read at once, while
-the answer travels and the client handles it: the next request finds it read,
-or being read, instead of starting from nothing. The first page of a walk (no
-cursor) starts nothing, so a client that reads one page costs one query, and
-one that stops halfway leaves one page unused.
+the answer travels and the client handles it, and when it is read, the page
+after it (two pages ahead, one query at a time): the next request finds its
+page read, or being read, instead of starting from nothing. The first page of
+a walk (no cursor) starts nothing, so a client that reads one page costs one
+query, and one that stops halfway leaves at most two pages unused.
 
 What a page read ahead may answer:
 

@@ -183,6 +183,12 @@ def key_text(values: Sequence[Any]) -> str:
     )
 
 
+READ_AHEAD_PAGES = 2
+"""Pages read ahead of a walk, one after the other: while the client handles a page,
+the next one is read, and once it is read, the one after it, so the database is
+not left idle while the answer travels (see :mod:`.read_ahead`)."""
+
+
 class RowService:
     """The table operations behind the router, in the project's errors."""
 
@@ -212,10 +218,22 @@ class RowService:
             answer = await self._answer(table, query)
         body, cursor = answer
         if cursor is not None and query.after is not None and key is not None:
-            # a client walking the table with a cursor: read its next page now
-            following = self._after(table, query, cursor)
-            self.read_ahead.start((table.name, following), lambda: self._answer(table, following))
+            # a client walking the table with a cursor: read its next pages now
+            self._read_ahead(table, query, cursor, pages=READ_AHEAD_PAGES)
         return body
+
+    def _read_ahead(self, table: TableInfo, query: ListQuery, cursor: str, pages: int) -> None:
+        """Start reading the page after ``query``'s (whose next cursor is ``cursor``),
+        and when it is read, the one after that, up to ``pages`` pages in a row."""
+        following = self._after(table, query, cursor)
+
+        async def read() -> tuple[bytes | dict[str, Any], str | None]:
+            answer = await self._answer(table, following)
+            if pages > 1 and answer[1] is not None:
+                self._read_ahead(table, following, answer[1], pages - 1)
+            return answer
+
+        self.read_ahead.start((table.name, following), read)
 
     async def _answer(
         self, table: TableInfo, query: ListQuery
