@@ -154,8 +154,9 @@ class DatabaseSystem(Frozen):
     read_ahead_s: NonNegativeFloat = Field(
         default=2.0,
         description=(
-            "A client paging with a cursor has its next page read while it handles this "
-            "one; that page answers if asked for within this many seconds and no write "
+            "A client paging with a cursor has its next two pages read, one after the "
+            "other, while it handles this one; such a page answers if asked for within "
+            "this many seconds and no write "
             "went through the adapter meanwhile. 0 turns read-ahead off; it takes at "
             "most half of pool_size connections (none with a pool of one)."
         ),
