@@ -126,6 +126,8 @@ _ODD_SQLITE = [  # stored forms the database cannot prove it writes as Python do
     {"id": 125, "at": " 2020-01-01 10:00:00.00001", "note": "a space before"},
     {"id": 126, "at": "2020-01-01 10:00:00+00:00", "note": "an offset"},
     {"id": 127, "at": "2020-01-01 10:00:00 +0000", "note": "a space and an offset"},
+    {"id": 133, "at": 2460000.5, "note": "a Julian day number, stored as a number"},
+    {"id": 134, "at": 1700000000, "note": "a Unix time, stored as a number"},
     {"id": 128, "amount": 0.125, "note": "half a cent: printf rounds up, Python to even"},
     {"id": 129, "amount": 1.005, "note": "a double just under half a cent"},
     {"id": 131, "amount": 0.1 + 0.2, "note": "no two-decimal double"},

@@ -38,7 +38,8 @@ from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql import ColumnElement, operators
+from sqlalchemy.sql.elements import UnaryExpression
 
 from strangler.adapters.db.meta import ColumnInfo
 
@@ -269,6 +270,10 @@ def _sqlite_date(column: ColumnInfo, c: Sql, typed: bool = False) -> Sql | None:
         return sa.case((real, quoted(day, typed)), else_=unsure(typed))
     if column.kind != "datetime":
         return None
+    # The stored value itself, without affinity (unary ``+``): comparisons then take it
+    # as it is (a number is below any text), and no CAST runs at each of its uses.
+    s = UnaryExpression(c, operator=operators.custom_op("+"), type_=sa.Text())
+    day = sa.func.substr(s, 1, 10, type_=sa.Text())
     # Written only for a real day and time of day. SQLite's ``datetime()`` writes back
     # the first 19 characters as they are only when they have the shape and each field
     # is in range (month 1-12, day 1-31, hour 0-24, minute and second 0-59), else other
