@@ -231,7 +231,7 @@ def _sqlite_decimal(column: ColumnInfo, c: Sql, typed: bool = False) -> Sql | No
     # as ``round(c * 10^s) / 10^s = c``: both operations are exact or correctly
     # rounded for these magnitudes, so this holds exactly for such doubles (and is
     # cheaper than reading printf's text back).
-    unit = sa.literal_column(f"1e{scale}")
+    unit: Sql = sa.literal_column(f"1e{scale}")
     exact = sa.and_(
         _stored_as(c, "real"),
         sa.func.abs(c) < sa.literal_column("1e9"),
