@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import pyodbc  # type: ignore[import-not-found, unused-ignore]  # its .pyi is not PEP 561
@@ -137,13 +137,13 @@ class _Session:
         return self._timed(lambda: list(self._connection.execute(statement).all()))
 
     def fetch_plain(
-        self, statement: sa.Select[Any]
+        self, statement: sa.Select[Any], parameters: Mapping[str, Any] | None = None
     ) -> tuple[list[tuple[Any, ...]], Callable[[tuple[Any, ...]], tuple[Any, ...]]]:
         """The driver's rows; SQLAlchemy's row objects cost about 0.3 µs a row, which
         a page whose rows are JSON text needs only for its last row's sort values."""
 
         def run() -> tuple[list[tuple[Any, ...]], Callable[[tuple[Any, ...]], tuple[Any, ...]]]:
-            result = self._connection.execute(statement)
+            result = self._connection.execute(statement, dict(parameters) if parameters else None)
             try:
                 cursor = result.cursor
                 rows: list[tuple[Any, ...]] = list(cursor.fetchall())

@@ -20,12 +20,13 @@ odd text dates, decimals that do not read back), for that page alone.
 
 from __future__ import annotations
 
+import dataclasses
 import operator
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql import ColumnElement, Select
 
 from strangler.adapters.db.json_mapped import json_string, mapped_json
 from strangler.adapters.db.json_sql import (
@@ -43,13 +44,14 @@ from strangler.adapters.db.mapped_sql import cursor_json, sort_expression
 from strangler.adapters.db.meta import TableInfo
 from strangler.adapters.db.query import ListQuery
 from strangler.adapters.db.runner import Runner, Session
-from strangler.adapters.db.statements import select_page
+from strangler.adapters.db.statements import after_name, select_page
 from strangler.adapters.db.values import cursor_value, encode_cursor
 
 __all__ = ["JsonPages", "json_key"]
 
 _CACHED = 256
-"""Row expressions kept per adapter (one per table and answered field list)."""
+"""Row expressions kept per adapter (one per table and answered field list), and
+page statements (one per query shape)."""
 
 
 _first = operator.itemgetter(0)
@@ -76,6 +78,7 @@ class JsonPages:
         self.dialect = runner.dialect.name
         self.enabled = enabled and self.dialect in DIALECTS
         self._rows: dict[tuple[str, tuple[str, ...]], ColumnElement[Any] | None] = {}
+        self._statements: dict[Hashable, Select[Any]] = {}
 
     def row_json(self, table: TableInfo, fields: Sequence[str]) -> ColumnElement[Any] | None:
         """The expression writing a row's object of ``fields``; ``None`` if some field
@@ -108,6 +111,43 @@ class JsonPages:
             if column.raw_name is not None:  # a decoded value has no raw side value
                 parts.append("," + json_key(column.raw_name) + "null")
         return self._frozen(object_text(self.dialect, [*parts, "}"]))
+
+    def _statement(
+        self, table: TableInfo, query: ListQuery, row: ColumnElement[Any]
+    ) -> tuple[Select[Any], dict[str, Any]]:
+        """The page's statement and the cursor's values to run it with.
+
+        A client walking a table asks for the same query page after page, only the
+        cursor moving: the statement is built once per shape (the query but the
+        cursor's values, and which of them are NULL), with the cursor's values as
+        named parameters, and run again with each page's values.
+        """
+        after = query.after
+        shape = (
+            table.name,
+            dataclasses.replace(query, after=None),
+            None if after is None else tuple(v is None for v in after),
+        )
+        try:
+            statement = self._statements.get(shape)
+        except TypeError:  # a filter value that is a list: not a key
+            return self._build_statement(table, query, row), {}
+        if statement is None:
+            if len(self._statements) >= _CACHED:
+                self._statements.clear()
+            statement = self._statements[shape] = self._build_statement(table, query, row)
+        values = {after_name(i): v for i, v in enumerate(after or ()) if v is not None}
+        return statement, values
+
+    @staticmethod
+    def _build_statement(
+        table: TableInfo, query: ListQuery, row: ColumnElement[Any]
+    ) -> Select[Any]:
+        t = table.sa_table
+        sort_columns = [sort_expression(table.require(k.column), t.c[k.column]) for k in query.sort]
+        statement = select_page(table, query, named_after=True)
+        statement = statement.with_only_columns(row, *sort_columns)
+        return statement.select_from(t)  # the row object is SQL text: name the table
 
     def _typed_members(
         self, table: TableInfo, fields: Sequence[str]
@@ -168,11 +208,8 @@ class JsonPages:
     def _answer(
         self, session: Session, table: TableInfo, query: ListQuery, row: ColumnElement[Any]
     ) -> tuple[bytes, str | None] | None:
-        t = table.sa_table
-        sort_columns = [sort_expression(table.require(k.column), t.c[k.column]) for k in query.sort]
-        statement = select_page(table, query).with_only_columns(row, *sort_columns)
-        statement = statement.select_from(t)  # the row object is SQL text: name the table
-        rows, processed = session.fetch_plain(statement)
+        statement, parameters = self._statement(table, query, row)
+        rows, processed = session.fetch_plain(statement, parameters)
         try:
             joined = ",".join(map(_first, rows[: query.limit]))
         except TypeError:  # a row's text is NULL: a value the database cannot write exactly

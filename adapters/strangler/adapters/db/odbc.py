@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import pyodbc  # type: ignore[import-not-found, unused-ignore]  # its .pyi is not PEP 561
@@ -211,8 +211,10 @@ class _Session:
         return self._run(statement, lambda c: [tuple(r) for r in c.fetchall()])
 
     def fetch_plain(
-        self, statement: sa.Select[Any]
+        self, statement: sa.Select[Any], parameters: Mapping[str, Any] | None = None
     ) -> tuple[list[tuple[Any, ...]], Callable[[tuple[Any, ...]], tuple[Any, ...]]]:
+        if parameters:
+            statement = statement.params(dict(parameters))
         return self.fetch(statement), _as_is
 
     def execute(self, statement: Statement) -> int:

@@ -14,7 +14,7 @@ import heapq
 import itertools
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
@@ -53,10 +53,11 @@ class Session(Protocol):
         ...
 
     def fetch_plain(
-        self, statement: Select[Any]
+        self, statement: Select[Any], parameters: Mapping[str, Any] | None = None
     ) -> tuple[list[tuple[Any, ...]], Callable[[tuple[Any, ...]], tuple[Any, ...]]]:
         """The rows of a query as the driver gives them (no per-row result processing),
-        and what makes one of them what :meth:`fetch` would have answered."""
+        and what makes one of them what :meth:`fetch` would have answered.
+        ``parameters``: values for the statement's named bound parameters."""
         ...
 
     def execute(self, statement: Statement) -> int:

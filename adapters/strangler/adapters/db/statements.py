@@ -25,6 +25,7 @@ from strangler.adapters.db.meta import TableInfo
 from strangler.adapters.db.query import Filter, ListQuery, SortKey
 
 __all__ = [
+    "after_name",
     "delete_row",
     "insert_row",
     "page_columns",
@@ -45,8 +46,19 @@ def page_sort_values(table: TableInfo, query: ListQuery) -> tuple[str, ...]:
     return tuple(k.column for k in query.sort if table.require(k.column).codec is not None)
 
 
-def select_page(table: TableInfo, query: ListQuery) -> Select[Any]:
-    """One page (and one row more, to tell whether another page follows)."""
+def after_name(position: int) -> str:
+    """The bound parameter holding the cursor's value at ``position`` in a page statement
+    made with ``named_after`` (see :func:`select_page`)."""
+    return f"after_{position}"
+
+
+def select_page(table: TableInfo, query: ListQuery, *, named_after: bool = False) -> Select[Any]:
+    """One page (and one row more, to tell whether another page follows).
+
+    ``named_after``: the cursor's values are bound as ``after_0``, ``after_1``, ...
+    (:func:`after_name`), so the statement can run again for another cursor of the same
+    shape (the same positions NULL) with only those parameters given anew.
+    """
     t = table.sa_table
     stmt = sa.select(
         *(t.c[name] for name in page_columns(table, query)),
@@ -54,7 +66,7 @@ def select_page(table: TableInfo, query: ListQuery) -> Select[Any]:
     )
     conditions = [_condition(table, t.c[f.column], f) for f in query.filters]
     if query.after is not None:
-        conditions.append(_after(table, query.sort, query.after))
+        conditions.append(_after(table, query.sort, query.after, named_after))
     if conditions:
         stmt = stmt.where(sa.and_(*conditions))
     stmt = stmt.order_by(*_order(table, query.sort)).limit(query.limit + 1)
@@ -154,13 +166,16 @@ def _nulls_possible(table: TableInfo, name: str) -> bool:
     return column.nullable and name not in table.key
 
 
-def _after(table: TableInfo, sort: Sequence[SortKey], values: Sequence[Any]) -> ColumnElement[bool]:
+def _after(
+    table: TableInfo, sort: Sequence[SortKey], values: Sequence[Any], named: bool = False
+) -> ColumnElement[bool]:
     """Rows strictly after ``values`` in ``sort`` order, as an OR of ANDs (any database)."""
     branches: list[ColumnElement[bool]] = []
     equal: list[ColumnElement[bool]] = []
-    for key, value in zip(sort, values, strict=True):
+    for position, (key, value) in enumerate(zip(sort, values, strict=True)):
         column = _expr(table, key.column)
-        bound = sa.bindparam(None, value, type_=column.type)
+        name = after_name(position) if named else None
+        bound = sa.bindparam(name, value, type_=column.type)
         later: ColumnElement[bool]
         same: ColumnElement[bool]
         if value is None:
