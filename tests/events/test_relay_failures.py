@@ -96,7 +96,7 @@ def test_broker_replaced_by_a_fresh_one(sqlite_state: StateStore, own_broker: Br
 
 
 CHILD = """
-import sys
+import sys, time
 from strangler.events.relay import Relay
 from strangler.events.store import LEASES, StateStore
 from strangler.spec.events import KafkaSpec, RelaySpec
@@ -104,6 +104,20 @@ from strangler.spec.events import KafkaSpec, RelaySpec
 url, bootstrap = sys.argv[1], sys.argv[2]
 relay = Relay("items", StateStore(url), KafkaSpec(bootstrap=bootstrap),
               RelaySpec(batch_size=200, lease_s=2.0), holder="child")
+marked = relay.store.mark_sent
+batches = 0
+
+def mark_sent(connection, stream, seqs):
+    # The third batch is published (the broker acknowledged it) and not yet marked
+    # sent: say so and stay there, to be killed in the middle of its batch.
+    global batches
+    batches += 1
+    if batches == 3:
+        print("in flight", flush=True)
+        time.sleep(600)
+    return marked(connection, stream, seqs)
+
+relay.store.mark_sent = mark_sent
 while True:
     relay.cycle()
 """
@@ -113,7 +127,11 @@ def test_relay_killed_mid_batch_and_another_takes_over(
     sqlite_state: StateStore, broker: Broker
 ) -> None:
     """kill -9 while publishing: a standby relay takes over after the lease; only the
-    batch in flight can arrive twice."""
+    batch in flight arrives twice.
+
+    The child is killed when its third batch is out and not yet marked sent (it says
+    so and waits there): the worst moment, reached whatever the machine's speed.
+    """
     topic = unique_topic("killed")
     rows = events("items", topic, 6000)
     append(sqlite_state, rows)
@@ -121,6 +139,8 @@ def test_relay_killed_mid_batch_and_another_takes_over(
         [sys.executable, "-c", CHILD, sqlite_state.url, broker.bootstrap],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        text=True,
     )
 
     def child_holds_the_lease() -> bool:
@@ -137,9 +157,9 @@ def test_relay_killed_mid_batch_and_another_takes_over(
                             lease_s=2.0, batch_size=200)  # fmt: skip
         await standby.start()
         try:
-            await asyncio.to_thread(  # two batches out of 30: killed well before the end
-                wait_for, lambda: len(unsent(sqlite_state, "items")) <= 5600, "child publishing"
-            )
+            assert child.stdout is not None
+            said = await asyncio.wait_for(asyncio.to_thread(child.stdout.readline), 60)
+            assert said == "in flight\n", said
             os.kill(child.pid, signal.SIGKILL)
             await asyncio.to_thread(child.wait, 10)
             left = await asyncio.to_thread(unsent, sqlite_state, "items")
@@ -155,10 +175,10 @@ def test_relay_killed_mid_batch_and_another_takes_over(
         if child.poll() is None:
             child.kill()
             child.wait(10)
-    assert left and standby.stats.published == len(left)
+    assert len(left) == 6000 - 2 * 200 and standby.stats.published == len(left)
     records = consume(broker.bootstrap, topic, count=len(rows))
     duplicates = delivered(records, rows)
-    in_flight = set(left[:200])  # the child's next batch: all it could have sent unmarked
-    assert set(duplicates) <= in_flight and set(duplicates.values()) <= {1}
+    in_flight = set(left[:200])  # the child's third batch, sent and not marked
+    assert set(duplicates) == in_flight and set(duplicates.values()) == {1}
     assert len(records) == len(rows) + len(duplicates)
     print(f"duplicates after kill -9: {len(duplicates)} of a batch of 200")
