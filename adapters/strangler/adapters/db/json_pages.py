@@ -214,9 +214,9 @@ class JsonPages:
             joined = ",".join(map(_first, rows[: query.limit]))
         except TypeError:  # a row's text is NULL: a value the database cannot write exactly
             return None
-        last = processed(rows[query.limit - 1])[1:] if len(rows) > query.limit else None
         cursor: str | None = None
-        if last is not None:
+        if len(rows) > query.limit:
+            last = processed(rows[query.limit - 1])[1:]
             values = []
             for k, value in zip(query.sort, last, strict=True):  # as RowService.page does
                 column = table.require(k.column)
