@@ -43,10 +43,13 @@ from tests.servers import run_app
 CAPABILITIES: dict[str, frozenset[str]] = {
     "mariadb-sa": frozenset({"timeout", "server", "procedures"}),
     "mariadb-odbc": frozenset({"timeout", "server", "procedures", "newcomer"}),
-    "postgresql": frozenset({"timeout", "server", "procedures", "char-padding", "pg-types"}),
+    "postgresql": frozenset(
+        {"timeout", "server", "procedures", "char-padding", "pg-types", "json-pages"}
+    ),
     "postgresql-odbc": frozenset({"timeout", "server", "procedures", "char-padding", "pg-types"}),
     "sqlite-odbc": frozenset({"timeout", "sqlite"}),
-    "sqlite-sa": frozenset({"timeout", "sqlite", "sqlite-json"}),  # pages written by SQLite
+    # pages written by the database: json-pages; by SQLite: sqlite-json
+    "sqlite-sa": frozenset({"timeout", "sqlite", "sqlite-json", "json-pages"}),
 }
 PROCEDURES = {"invoices_by_country": {"params": {"country": "string"}, "safe": True}}
 TABLES = ("Invoice", "InvoiceLine", "Customer", "Track", "PlaylistTrack", "Employee")

@@ -231,6 +231,23 @@ def test_sqlite_falls_back_only_for_odd_pages(made: tuple[DatabaseAdapter, Table
 
 
 @pytest.mark.needs("sqlite-json")
+def test_sqlite_pages_row_by_row_the_same_bytes(made: tuple[DatabaseAdapter, TableInfo]) -> None:
+    """A SQLite too old to materialise a CTE has its page's rows joined by Python, not
+    aggregated by the database: the same bytes."""
+    adapter, table = made
+    pages = adapter.rows.json_pages
+    assert pages.aggregate  # this machine's SQLite aggregates; the old path, forced:
+    pages.aggregate = False
+    pages._statements.clear()
+    try:
+        built = sum(_walk(adapter, table, params)[0] for params in QUERIES[:6])
+        assert built > 10  # pages written by the database, each compared with Python's
+    finally:
+        pages.aggregate = True
+        pages._statements.clear()
+
+
+@pytest.mark.needs("sqlite-json")
 def test_sqlite_impossible_moments_answered_as_stored(
     made: tuple[DatabaseAdapter, TableInfo],
 ) -> None:
@@ -243,6 +260,33 @@ def test_sqlite_impossible_moments_answered_as_stored(
         assert asyncio.run(adapter.rows.json_pages.page(table, query)) is None, odd
         answer = orjson.loads(dumps(asyncio.run(adapter.rows.page(table, query))))
         assert answer["items"] == [{"id": odd["id"], name: odd[name]}], odd
+
+
+@pytest.mark.needs("json-pages")
+def test_a_null_row_text_hands_the_page_to_python(
+    made: tuple[DatabaseAdapter, TableInfo],
+) -> None:
+    """A row text the database gives as NULL (a value it cannot write exactly) makes
+    the whole page Python's, whichever row of the page it is in; without one, the
+    rows' texts are the page."""
+    adapter, table = made
+    pages = adapter.rows.json_pages
+    query = adapter.rows._query(table, [("fields", "id"), ("sort", "id"), ("limit", "5")])
+    ids = sorted(r["id"] for r in _rows())
+    t = table.sa_table
+
+    def answer(row: Any) -> Any:
+        pages._statements.clear()  # a statement per row expression
+        return asyncio.run(
+            adapter.runner.run(lambda s: pages._answer(s, table, query, row), operation="test")
+        )
+
+    for null_at in (ids[0], ids[2], ids[4]):  # the first, a middle and the last row
+        row = sa.case((t.c.id == null_at, sa.null()), else_=sa.literal_column("'{}'"))
+        assert answer(row) is None, null_at
+    body, cursor = answer(sa.literal_column("'{}'", sa.Text()))
+    assert body.startswith(b'{"items":[{},{},{},{},{}],"next_cursor":"')
+    assert cursor is not None and body.endswith(b'"' + cursor.encode() + b'"}')
 
 
 def test_the_route_answers_the_same(

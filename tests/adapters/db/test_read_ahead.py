@@ -11,12 +11,15 @@ moves: pages too old, dropped by a write, failed, or beyond the bounds.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 import uuid
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 import httpx
+import orjson
+import pytest
 from prometheus_client import REGISTRY
 
 from strangler.adapters.db import DatabaseAdapter
@@ -273,3 +276,92 @@ def test_a_pool_of_one_reads_nothing_ahead(backend: Backend) -> None:
         assert len(pages) == 5
         assert adapter.rows.read_ahead.reading() == 0
     assert _count(system, "used") == 0
+
+
+def test_a_page_begun_earlier_keeps_its_start_and_writes() -> None:
+    """A page whose read began with another page's (the second of a pair) is as old
+    as that read, and stale if a write came after it began, though it is held later."""
+    clock = _Clock()
+    ahead: ReadAhead[str] = ReadAhead("unit begun", max_age_s=2.0, max_running=2, clock=clock)
+
+    async def scenario() -> None:
+        began, version = clock.now, ahead.version
+        clock.now += 1.5
+        ahead.start("p", _reader("p", []), started=began, version=version)
+        clock.now += 1.0  # 2.5 s since its read began, 1 s since it was held
+        assert await ahead.take("p") is None
+        began, version = clock.now, ahead.version
+        ahead.written()  # a write while its read ran, before it is held
+        ahead.start("q", _reader("q", []), started=began, version=version)
+        assert await ahead.take("q") is None
+        ahead.start("r", _reader("r", []), started=clock.now - 1.0, version=ahead.version)
+        assert await ahead.take("r") == "r"
+
+    asyncio.run(scenario())
+    assert _count("unit begun", "stale") == 2
+    assert _count("unit begun", "used") == 1
+
+
+def _pair_adapter(backend: Backend, system: str) -> tuple[DatabaseAdapter, Any]:
+    adapter = DatabaseAdapter(system, backend.spec(read_ahead_s=600))
+    return adapter, adapter.tables[backend.n("Track")]
+
+
+@pytest.mark.needs("json-pages")
+def test_a_pair_is_two_pages_in_a_row(backend: Backend) -> None:
+    """Walked in pairs, the pages are the pages read one by one (the second of each
+    made right after the first); after the last page, none."""
+    adapter, table = _pair_adapter(backend, f"pair {backend.name}")
+    rows = adapter.rows
+    after = functools.partial(rows._after, table)
+    total = backend.scalar(f"SELECT count(*) FROM {backend.quote('Track')}")
+    sort = f"-{backend.n('Milliseconds')},{backend.n('TrackId')}"
+
+    async def scenario() -> int:
+        query: Any = rows._query(table, [("limit", "300"), ("sort", sort)])
+        seen, pairs = 0, 0
+        while True:
+            pair = await rows.json_pages.answer_pair(table, query, after)
+            assert pair is not None
+            assert pair.answer == await rows.json_pages.answer(table, query)
+            second = await pair.following
+            seen += len(orjson.loads(pair.answer[0])["items"])
+            if pair.answer[1] is None:
+                assert second is None
+                return seen
+            pairs += 1
+            query = after(query, pair.answer[1])
+            assert second is not None and second == await rows.json_pages.answer(table, query)
+            seen += len(orjson.loads(second[0])["items"])
+            if second[1] is None:
+                assert pairs > 1
+                return seen
+            query = after(query, second[1])
+
+    try:
+        assert asyncio.run(scenario()) == total
+    finally:
+        adapter.runner.dispose()
+
+
+@pytest.mark.needs("json-pages")
+def test_a_pair_whose_second_page_fails_still_answers_the_first(backend: Backend) -> None:
+    """An error making the second page is that page's: the first is answered, and the
+    request for the second reads it itself (counted as a failed read-ahead)."""
+    adapter, table = _pair_adapter(backend, f"pair fails {backend.name}")
+    rows = adapter.rows
+    query = rows._query(table, [("limit", "100")])
+
+    def broken(query: Any, cursor: str) -> Any:
+        raise RuntimeError("the cursor could not be read")
+
+    async def scenario() -> None:
+        pair = await rows.json_pages.answer_pair(table, query, broken)
+        assert pair is not None and pair.answer == await rows.json_pages.answer(table, query)
+        with pytest.raises(Exception, match="cursor could not be read"):
+            await pair.following
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        adapter.runner.dispose()

@@ -8,7 +8,9 @@ its answered names, and the sort values of the row. The answer is
 ``{"items":[`` + the rows' texts joined by commas + ``],"next_cursor":...}``,
 byte for byte what the Python encoder writes for the same rows; the cursor is
 made from the last row's sort values exactly as :class:`.rows.RowService`
-makes it.
+makes it. On SQLite the statement answers the page as one row instead (see
+``_aggregated``): the rows' texts already joined, so the database makes the
+whole page in one step without the interpreter lock.
 
 The Python path answers instead (``None`` here) when the table lives behind
 raw ODBC or another dialect, when an answered column has no rendering
@@ -20,9 +22,10 @@ odd text dates, decimals that do not read back), for that page alone.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import operator
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -37,6 +40,7 @@ from strangler.adapters.db.json_sql import (
     object_text,
     or_null,
     sqlite_object,
+    text,
     typed_value,
     value_json,
 )
@@ -47,7 +51,10 @@ from strangler.adapters.db.runner import Runner, Session
 from strangler.adapters.db.statements import after_name, select_page
 from strangler.adapters.db.values import cursor_value, encode_cursor
 
-__all__ = ["JsonPages", "json_key"]
+__all__ = ["JsonPages", "Pair", "json_key"]
+
+Answer = tuple[bytes, str | None]
+"""A page's JSON bytes and its next cursor (``None`` on the last page)."""
 
 _CACHED = 256
 """Row expressions kept per adapter (one per table and answered field list), and
@@ -79,6 +86,9 @@ class JsonPages:
         self.enabled = enabled and self.dialect in DIALECTS
         self._rows: dict[tuple[str, tuple[str, ...]], ColumnElement[Any] | None] = {}
         self._statements: dict[Hashable, Select[Any]] = {}
+        version = getattr(getattr(runner.dialect, "dbapi", None), "sqlite_version_info", (0,))
+        self.aggregate = self.dialect == "sqlite" and version >= _MATERIALIZED
+        """The page as one row (``_aggregated``): SQLite that materialises a CTE."""
 
     def row_json(self, table: TableInfo, fields: Sequence[str]) -> ColumnElement[Any] | None:
         """The expression writing a row's object of ``fields``; ``None`` if some field
@@ -139,15 +149,16 @@ class JsonPages:
         values = {after_name(i): v for i, v in enumerate(after or ()) if v is not None}
         return statement, values
 
-    @staticmethod
     def _build_statement(
-        table: TableInfo, query: ListQuery, row: ColumnElement[Any]
+        self, table: TableInfo, query: ListQuery, row: ColumnElement[Any]
     ) -> Select[Any]:
         t = table.sa_table
         sort_columns = [sort_expression(table.require(k.column), t.c[k.column]) for k in query.sort]
         statement = select_page(table, query, named_after=True)
-        statement = statement.with_only_columns(row, *sort_columns)
-        return statement.select_from(t)  # the row object is SQL text: name the table
+        if not self.aggregate:
+            statement = statement.with_only_columns(row, *sort_columns)
+            return statement.select_from(t)  # the row object is SQL text: name the table
+        return _aggregated(statement, t, query.limit, row, sort_columns)
 
     def _typed_members(
         self, table: TableInfo, fields: Sequence[str]
@@ -205,18 +216,66 @@ class JsonPages:
             single_read=True,
         )
 
+    async def answer_pair(
+        self, table: TableInfo, query: ListQuery, after: Callable[[ListQuery, str], ListQuery]
+    ) -> Pair | None:
+        """:meth:`answer`, then at once on the same connection the page after it.
+
+        For a walk read ahead: the database goes from one page straight to the next,
+        with no round trip through the event loop between them. The first page is
+        answered as soon as it is made; the second (``after(query, cursor)``) is
+        :attr:`Pair.following`. ``None`` when the Python path answers the first page.
+        """
+        row = self.row_json(table, query.fields)
+        if row is None:
+            return None
+        loop = asyncio.get_running_loop()
+        first: asyncio.Future[Answer | None] = loop.create_future()
+
+        def work(session: Session) -> Answer | None:
+            answer = self._answer(session, table, query, row)
+            loop.call_soon_threadsafe(_settle, first, answer)
+            if answer is None or answer[1] is None:
+                return None
+            return self._answer(session, table, after(query, answer[1]), row)
+
+        job = loop.create_task(
+            self.runner.run(work, operation=f"list {table.name}", single_read=True)
+        )
+        job.add_done_callback(_retrieve)
+        try:
+            await asyncio.wait((first, job), return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            job.cancel()
+            raise
+        if not first.done():  # the job failed before the first page was made
+            first.cancel()
+            job.result()
+        answer = first.result()
+        return None if answer is None else Pair(answer, job)
+
     def _answer(
         self, session: Session, table: TableInfo, query: ListQuery, row: ColumnElement[Any]
-    ) -> tuple[bytes, str | None] | None:
+    ) -> Answer | None:
         statement, parameters = self._statement(table, query, row)
         rows, processed = session.fetch_plain(statement, parameters)
-        try:
-            joined = ",".join(map(_first, rows[: query.limit]))
-        except TypeError:  # a row's text is NULL: a value the database cannot write exactly
-            return None
+        last: tuple[Any, ...] | None = None
+        if self.aggregate:  # one row: see _aggregated
+            text_or_none, count, written, *_ = aggregate = rows[0]
+            if written < count:  # a row's text is NULL: a value it cannot write exactly
+                return None
+            joined = text_or_none or ""
+            if count > query.limit:
+                last = processed(aggregate)[_AGGREGATES:]
+        else:
+            try:
+                joined = ",".join(map(_first, rows[: query.limit]))
+            except TypeError:  # a row's text is NULL: a value it cannot write exactly
+                return None
+            if len(rows) > query.limit:
+                last = processed(rows[query.limit - 1])[1:]
         cursor: str | None = None
-        if len(rows) > query.limit:
-            last = processed(rows[query.limit - 1])[1:]
+        if last is not None:
             values = []
             for k, value in zip(query.sort, last, strict=True):  # as RowService.page does
                 column = table.require(k.column)
@@ -233,3 +292,63 @@ class JsonPages:
         # page's size each time, about 0.2 ms a 1,000-row page in all)
         parts = (b'{"items":[', joined.encode("utf-8"), b'],"next_cursor":', tail, b"}")
         return b"".join(parts), cursor
+
+
+@dataclasses.dataclass(frozen=True)
+class Pair:
+    """A page, and the job making the page after it (``None`` from the job: none
+    follows, or the Python path must answer it)."""
+
+    answer: Answer
+    following: asyncio.Task[Answer | None]
+
+
+def _settle(future: asyncio.Future[Answer | None], answer: Answer | None) -> None:
+    if not future.done():
+        future.set_result(answer)
+
+
+def _retrieve(task: asyncio.Task[Any]) -> None:
+    """Fetch a job's error so asyncio does not report it as lost (the page that
+    needs it meets the error itself)."""
+    if not task.cancelled():
+        task.exception()
+
+
+_AGGREGATES = 3
+_MATERIALIZED = (3, 35, 0)
+"""The SQLite that reads ``AS MATERIALIZED``: a CTE made once however often it is read."""
+"""Columns of :func:`_aggregated`'s row before the last row's sort values."""
+
+
+def _aggregated(
+    statement: Select[Any],
+    table: sa.Table,
+    limit: int,
+    row: ColumnElement[Any],
+    sort_columns: Sequence[ColumnElement[Any]],
+) -> Select[Any]:
+    """SQLite: the page as one row: its rows' texts joined by commas (the first
+    ``limit``), how many rows and row texts the page statement found (``limit`` + 1
+    at most), and the sort values of its row ``limit``.
+
+    SQLite then makes the whole page in one step, with the interpreter lock
+    released throughout, instead of a step per row that must take the lock back
+    each time (and wait for it while the event loop runs). The page is
+    materialised once, in its order, and read in that order.
+    """
+    labelled = [c.label(f"sort_{i}") for i, c in enumerate(sort_columns)]
+    page = (
+        statement.with_only_columns(row.label("row_text"), *labelled)
+        .select_from(table)  # the row object is SQL text: name the table
+        .cte("page")
+        .prefix_with("MATERIALIZED")
+    )
+    first = sa.select(page.c.row_text).limit(limit).subquery("first_rows")
+    texts = sa.func.group_concat(first.c.row_text, text(","), type_=sa.Text())
+    return sa.select(
+        sa.select(texts).scalar_subquery(),
+        sa.select(sa.func.count()).select_from(page).scalar_subquery(),
+        sa.select(sa.func.count(page.c.row_text)).scalar_subquery(),
+        *(sa.select(page.c[c.name]).offset(limit - 1).limit(1).scalar_subquery() for c in labelled),
+    )

@@ -3,8 +3,10 @@
 A client that asks for a page with ``cursor=`` is walking the table, and will
 most likely ask for the page after it next. That page is read at once, while
 the answer travels and the client handles it, and when it is read, the page
-after it (two pages ahead, one query at a time): the next request finds its
-page read, or being read, instead of starting from nothing. The first page of
+after it (two pages ahead, one query at a time; where the database writes the
+pages, both in one job on one connection, the second straight after the
+first): the next request finds its page read, or being read, instead of
+starting from nothing. The first page of
 a walk (no cursor) starts nothing, so a client that reads one page costs one
 query, and one that stops halfway leaves at most two pages unused.
 
@@ -128,8 +130,19 @@ class ReadAhead(Generic[T]):
         READ_AHEAD.labels(self.system, "used").inc()
         return answer
 
-    def start(self, key: Hashable, read: Callable[[], Coroutine[Any, Any, T]]) -> None:
-        """Begin reading ``key``'s answer, unless too many are being read already."""
+    def start(
+        self,
+        key: Hashable,
+        read: Callable[[], Coroutine[Any, Any, T]],
+        *,
+        started: float | None = None,
+        version: int | None = None,
+    ) -> None:
+        """Begin reading ``key``'s answer, unless too many are being read already.
+
+        ``started`` and ``version``: for a read begun earlier (by another page's
+        job), when it began and the writes it saw then; by default, now.
+        """
         if not self.enabled or key in self._pages:
             return
         if self.reading() >= self.max_running:
@@ -139,7 +152,11 @@ class ReadAhead(Generic[T]):
             self._drop(oldest, "unused")
         task = asyncio.get_running_loop().create_task(read())
         task.add_done_callback(_retrieve)
-        self._pages[key] = _Entry(task, self.clock(), self.version)
+        self._pages[key] = _Entry(
+            task,
+            self.clock() if started is None else started,
+            self.version if version is None else version,
+        )
         self._expire()
 
     def _expire(self) -> None:

@@ -23,10 +23,11 @@ import dataclasses
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from operator import itemgetter
 from typing import Any, Literal, TypeVar
 
-from strangler.adapters.db.json_pages import JsonPages
+from strangler.adapters.db.json_pages import JsonPages, Pair
 from strangler.adapters.db.mapped import encode_key, encode_values
 from strangler.adapters.db.mapped_rows import decode_items, decode_row
 from strangler.adapters.db.mapped_sql import cursor_json
@@ -185,8 +186,10 @@ def key_text(values: Sequence[Any]) -> str:
 
 READ_AHEAD_PAGES = 2
 """Pages read ahead of a walk, one after the other: while the client handles a page,
-the next one is read, and once it is read, the one after it, so the database is
-not left idle while the answer travels (see :mod:`.read_ahead`)."""
+the next one is read, and once it is read, the one after it (on the same
+connection, with no trip through the event loop, where the database writes the
+pages), so the database is not left idle while the answer travels (see
+:mod:`.read_ahead`)."""
 
 
 class RowService:
@@ -224,16 +227,44 @@ class RowService:
 
     def _read_ahead(self, table: TableInfo, query: ListQuery, cursor: str, pages: int) -> None:
         """Start reading the page after ``query``'s (whose next cursor is ``cursor``),
-        and when it is read, the one after that, up to ``pages`` pages in a row."""
+        and when it is read, the one after that, up to ``pages`` pages in a row.
+
+        Pages the database writes are read two at a time on one connection (see
+        :meth:`.JsonPages.answer_pair`): the second is held as soon as the first is
+        read, counted from when the first was started, under the adapter's writes
+        as they were then (a write since makes it stale).
+        """
         following = self._after(table, query, cursor)
+        ahead = self.read_ahead
 
         async def read() -> tuple[bytes | dict[str, Any], str | None]:
+            if pages > 1 and ahead.max_running > 1:
+                started, version = ahead.clock(), ahead.version
+                after = partial(self._after, table)
+                pair = await self.json_pages.answer_pair(table, following, after)
+                if pair is not None:
+                    if pair.answer[1] is not None:
+                        self._hold(table, following, pair, started, version)
+                    return pair.answer
             answer = await self._answer(table, following)
             if pages > 1 and answer[1] is not None:
                 self._read_ahead(table, following, answer[1], pages - 1)
             return answer
 
-        self.read_ahead.start((table.name, following), read)
+        ahead.start((table.name, following), read)
+
+    def _hold(
+        self, table: TableInfo, query: ListQuery, pair: Pair, started: float, version: int
+    ) -> None:
+        """Hold the page after ``query``'s, which ``pair``'s job is making."""
+        assert pair.answer[1] is not None
+        second = self._after(table, query, pair.answer[1])
+
+        async def read() -> tuple[bytes | dict[str, Any], str | None]:
+            answer = await pair.following
+            return answer if answer is not None else await self._answer(table, second)
+
+        self.read_ahead.start((table.name, second), read, started=started, version=version)
 
     async def _answer(
         self, table: TableInfo, query: ListQuery
