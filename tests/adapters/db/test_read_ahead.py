@@ -14,12 +14,14 @@ import asyncio
 import functools
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 import httpx
 import orjson
 import pytest
+import sqlalchemy as sa
 from prometheus_client import REGISTRY
 
 from strangler.adapters.db import DatabaseAdapter
@@ -365,3 +367,51 @@ def test_a_pair_whose_second_page_fails_still_answers_the_first(backend: Backend
         asyncio.run(scenario())
     finally:
         adapter.runner.dispose()
+
+
+@pytest.mark.needs("sqlite-json")
+def test_a_page_the_database_cannot_write_is_asked_of_it_once(backend: Backend) -> None:
+    """A page read ahead that holds a value SQLite cannot write exactly (a real with
+    three decimals in a NUMERIC(10,2) column) is answered by Python, whether it is
+    the first or the second page of a pair; its database statement runs once, not
+    again before Python's."""
+    name = f"odd_{uuid.uuid4().hex[:10]}"
+    table = sa.Table(
+        name,
+        sa.MetaData(),
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("amount", sa.Numeric(10, 2)),
+    )
+    table.create(backend.admin)
+    try:
+        with backend.admin.begin() as connection:
+            connection.execute(table.insert(), [{"id": i, "amount": i} for i in range(1, 31)])
+            # the first of a pair read ahead (ids 11-15), and the second (ids 26-30)
+            connection.execute(sa.text(f"UPDATE {name} SET amount = id + 0.345 WHERE id = 12"))
+            connection.execute(sa.text(f"UPDATE {name} SET amount = id + 0.345 WHERE id = 27"))
+        system = f"odd {backend.name}"
+        adapter = DatabaseAdapter(system, backend.spec({name: {}}, read_ahead_s=600))
+        written: Counter[Any] = Counter()
+        python: Counter[Any] = Counter()
+
+        def seen(*args: Any) -> None:
+            statement, context = args[2], args[4]
+            after = context.compiled_parameters[0].get("after_0")
+            if "group_concat" in statement:
+                written[after] += 1
+            elif after is None and "amount" in statement and "12.345" not in statement:
+                python[statement.count("?")] += 1  # one kind of Python page statement
+
+        sa.event.listen(adapter.runner._reads, "before_cursor_execute", seen)
+        with run_app(build_app([adapter])) as url, httpx.Client(base_url=url) as client:
+            pages = _walk(client, f"/database/{system}/{name}", limit="5", sort="id")
+        items = [item for page in pages for item in page["items"]]
+        assert [item["id"] for item in items] == list(range(1, 31))
+        assert items[11]["amount"] == "12.345"  # Python answers the stored value
+        assert items[26]["amount"] == "27.345"
+        # one database statement per page (the first without a cursor), each once
+        assert sorted(written, key=lambda a: -1 if a is None else a) == [None, 5, 10, 15, 20, 25]
+        assert set(written.values()) == {1}, written
+        assert sum(python.values()) == 2  # the pages of ids 12 and 27 only
+    finally:
+        table.drop(backend.admin)

@@ -224,7 +224,8 @@ class JsonPages:
         For a walk read ahead: the database goes from one page straight to the next,
         with no round trip through the event loop between them. The first page is
         answered as soon as it is made; the second (``after(query, cursor)``) is
-        :attr:`Pair.following`. ``None`` when the Python path answers the first page.
+        :attr:`Pair.following`. ``None`` when the Python path must answer the first
+        page (:meth:`.rows.RowService.page`; the database has nothing more to try).
         """
         row = self.row_json(table, query.fields)
         if row is None:
@@ -316,9 +317,9 @@ def _retrieve(task: asyncio.Task[Any]) -> None:
 
 
 _AGGREGATES = 3
+"""Columns of :func:`_aggregated`'s row before the last row's sort values."""
 _MATERIALIZED = (3, 35, 0)
 """The SQLite that reads ``AS MATERIALIZED``: a CTE made once however often it is read."""
-"""Columns of :func:`_aggregated`'s row before the last row's sort values."""
 
 
 def _aggregated(

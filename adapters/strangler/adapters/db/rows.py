@@ -238,6 +238,7 @@ class RowService:
         ahead = self.read_ahead
 
         async def read() -> tuple[bytes | dict[str, Any], str | None]:
+            answer: tuple[bytes | dict[str, Any], str | None]
             if pages > 1 and ahead.max_running > 1:
                 started, version = ahead.clock(), ahead.version
                 after = partial(self._after, table)
@@ -246,7 +247,9 @@ class RowService:
                     if pair.answer[1] is not None:
                         self._hold(table, following, pair, started, version)
                     return pair.answer
-            answer = await self._answer(table, following)
+                answer = await self._python_answer(table, following)
+            else:
+                answer = await self._answer(table, following)
             if pages > 1 and answer[1] is not None:
                 self._read_ahead(table, following, answer[1], pages - 1)
             return answer
@@ -262,7 +265,7 @@ class RowService:
 
         async def read() -> tuple[bytes | dict[str, Any], str | None]:
             answer = await pair.following
-            return answer if answer is not None else await self._answer(table, second)
+            return answer if answer is not None else await self._python_answer(table, second)
 
         self.read_ahead.start((table.name, second), read, started=started, version=version)
 
@@ -274,6 +277,12 @@ class RowService:
         written = await self.json_pages.answer(table, query)
         if written is not None:
             return written
+        return await self._python_answer(table, query)
+
+    async def _python_answer(
+        self, table: TableInfo, query: ListQuery
+    ) -> tuple[dict[str, Any], str | None]:
+        """The page as :meth:`page` answers it, with its next cursor."""
         page = await self.page(table, query)
         return page, page["next_cursor"]
 
