@@ -69,10 +69,12 @@ class Traffic:
 
     A kept connection that nginx closed as idle (its old workers do at a reload,
     as any nginx does at ``keepalive_timeout``) while the next request was on its
-    way is answered by nothing: the client sends that request again on a new
-    connection, as browsers do, and the retry is counted. A request that gets an
-    answer other than 200, or none on a fresh connection, is a failure. Each
-    answer's configuration version, sticky key and side are kept.
+    way is answered by nothing: by a close, or, when the request had already
+    arrived unread, by a reset (the kernel's answer to closing a socket with unread
+    data). The client sends that request again on a new connection, as browsers
+    do, and the retry is counted. A request that gets an answer other than 200, or
+    none on a fresh connection, is a failure, named with its connection's kind.
+    Each answer's configuration version, sticky key and side are kept.
     """
 
     url: str
@@ -105,15 +107,17 @@ class Traffic:
         self, client: httpx.Client, key: str, n: int, keep_alive: bool
     ) -> tuple[str, int, httpx.Response | None]:
         body = {"customer": key, "n": n}
+        kind = "kept" if keep_alive else "fresh"
         for attempt in range(2 if keep_alive else 1):
             try:
                 answer = client.post(self.path, json=body, headers={"X-Customer": key})
-            except httpx.RemoteProtocolError as exc:
-                if attempt == 0 and keep_alive and "without sending a response" in str(exc):
+            except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+                closed = "without sending a response" in str(exc) or _reset(exc)
+                if attempt == 0 and keep_alive and closed:
                     continue  # the idle connection was closed under the request: send again
-                return repr(exc), attempt, None
+                return f"{kind}: {exc!r}", attempt, None
             except httpx.HTTPError as exc:
-                return repr(exc), attempt, None
+                return f"{kind}: {exc!r}", attempt, None
             failure = "" if answer.status_code == 200 else f"HTTP {answer.status_code}"
             return failure, attempt, answer
         return "closed twice", 1, None
@@ -121,6 +125,14 @@ class Traffic:
     def count(self, version: str) -> int:
         with self.lock:
             return sum(1 for seen, _, _ in self.answers if seen == version)
+
+
+def _reset(exc: httpx.HTTPError) -> bool:
+    """The connection was reset before any answer came (ECONNRESET)."""
+    cause = exc.__cause__ or exc.__context__
+    while cause is not None and not isinstance(cause, OSError):
+        cause = cause.__cause__ or cause.__context__
+    return isinstance(cause, ConnectionResetError) or "[Errno 104]" in str(exc)
 
 
 @contextlib.contextmanager
